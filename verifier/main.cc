@@ -1,0 +1,152 @@
+// infratrail-verifier: checks what a log hands out, with nothing but the
+// log's public key and a witness policy.
+//
+//   infratrail-verifier selfcheck
+//   infratrail-verifier verify --log-key VKEY --proof FILE.tlog-proof
+//                              (--entry FILE | --leaf-hash BASE64)
+//                              [--witness VKEY]... [--witness-threshold K]
+//
+// Exit codes: 0 verified, 1 verification failed, 2 usage error or unreadable
+// input.
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "core/tlog_proof.h"
+#include "verifier/selfcheck.h"
+
+namespace infratrail {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitVerifyFailed = 1;
+constexpr int kExitUsage = 2;
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+// A key given as "@path" is read from that file (trailing newline dropped).
+bool ResolveKey(const std::string& arg, std::string* key) {
+  if (arg.empty() || arg[0] != '@') {
+    *key = arg;
+    return true;
+  }
+  if (!ReadFile(arg.substr(1), key)) return false;
+  while (!key->empty() && (key->back() == '\n' || key->back() == '\r')) key->pop_back();
+  return true;
+}
+
+struct VerifyArgs {
+  std::string log_key;
+  std::string proof_file;
+  std::string entry_file;
+  std::string leaf_hash;
+  std::vector<std::string> witnesses;
+  size_t threshold = 0;
+};
+
+int RunVerify(const VerifyArgs& a) {
+  std::string vkey;
+  if (!ResolveKey(a.log_key, &vkey)) {
+    std::cerr << "verify: --log-key: cannot read " << a.log_key.substr(1) << "\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<NoteVerifier> log_key = NoteVerifier::Parse(vkey);
+  if (!log_key.ok()) {
+    std::cerr << "verify: --log-key: " << log_key.status().message() << "\n";
+    return kExitUsage;
+  }
+  std::vector<NoteVerifier> witnesses;
+  for (const std::string& w : a.witnesses) {
+    std::string wkey;
+    absl::StatusOr<NoteVerifier> v =
+        ResolveKey(w, &wkey) ? NoteVerifier::Parse(wkey)
+                             : absl::StatusOr<NoteVerifier>(absl::NotFoundError("unreadable"));
+    if (!v.ok()) {
+      std::cerr << "verify: --witness " << w << ": " << v.status().message() << "\n";
+      return kExitUsage;
+    }
+    witnesses.push_back(*v);
+  }
+  absl::StatusOr<WitnessPolicy> policy = WitnessPolicy::Create(witnesses, a.threshold);
+  if (!policy.ok()) {
+    std::cerr << "verify: --witness-threshold: " << policy.status().message() << "\n";
+    return kExitUsage;
+  }
+  Hash leaf;
+  if (!a.entry_file.empty()) {
+    std::string entry;
+    if (!ReadFile(a.entry_file, &entry)) {
+      std::cerr << "verify: --entry: cannot read " << a.entry_file << "\n";
+      return kExitUsage;
+    }
+    leaf = HashLeaf(entry);
+  } else {
+    absl::StatusOr<Hash> h = HashFromBase64(a.leaf_hash, "--leaf-hash");
+    if (!h.ok()) {
+      std::cerr << "verify: " << h.status().message() << "\n";
+      return kExitUsage;
+    }
+    leaf = *h;
+  }
+  std::string text;
+  if (!ReadFile(a.proof_file, &text)) {
+    std::cerr << "verify: --proof: cannot read " << a.proof_file << "\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<TlogProof> proof = TlogProof::Parse(text);
+  if (!proof.ok()) {
+    std::cerr << "verify: " << a.proof_file << ": " << proof.status().message() << "\n";
+    return kExitVerifyFailed;
+  }
+  absl::StatusOr<VerifiedCheckpoint> v = VerifyTlogProof(*proof, leaf, *log_key, *policy);
+  if (!v.ok()) {
+    std::cerr << "verify: " << a.proof_file << ": FAILED: " << v.status().message() << "\n";
+    return kExitVerifyFailed;
+  }
+  std::cout << "verified: entry " << proof->index << " is in " << v->checkpoint.origin
+            << " at tree size " << v->checkpoint.size << " (root "
+            << HashToBase64(v->checkpoint.root) << "), cosigned by " << v->witness_count
+            << " witness(es)\n";
+  return kExitOk;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"infratrail-verifier: verify infratrail (and other C2SP) transparency logs"};
+  app.require_subcommand(1);
+  CLI::App* selfcheck = app.add_subcommand("selfcheck", "Check this build against known answers");
+  CLI::App* verify = app.add_subcommand("verify", "Verify a .tlog-proof receipt offline");
+  VerifyArgs va;
+  verify->add_option("--log-key", va.log_key, "Log verifier key (or @file)")->required();
+  verify->add_option("--proof", va.proof_file, "Receipt file (.tlog-proof)")->required();
+  CLI::Option* entry = verify->add_option("--entry", va.entry_file, "File with the entry bytes");
+  CLI::Option* leaf = verify->add_option("--leaf-hash", va.leaf_hash, "Leaf hash, base64");
+  entry->excludes(leaf);
+  verify->add_option("--witness", va.witnesses, "Witness verifier key (or @file); repeatable");
+  verify->add_option("--witness-threshold", va.threshold, "Witness cosignatures required");
+  try {
+    app.parse(argc, argv);
+    if (verify->parsed() && entry->count() + leaf->count() != 1) {
+      throw CLI::RequiredError("verify: one of --entry or --leaf-hash");
+    }
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  if (selfcheck->parsed()) return RunSelfCheck(std::cout) ? kExitOk : kExitVerifyFailed;
+  return RunVerify(va);
+}
+
+}  // namespace
+}  // namespace infratrail
+
+int main(int argc, char** argv) { return infratrail::Main(argc, argv); }
