@@ -106,9 +106,14 @@ absl::StatusOr<ProofPlan> PlanConsistency(uint64_t size1, uint64_t size2) {
   return PlanFromSpans(spans);
 }
 
+namespace {
+// x >> n, defined for n == 64 too (the tree's top level).
+uint64_t ShiftRight(uint64_t x, int n) { return n >= 64 ? 0 : x >> n; }
+}  // namespace
+
 int InclusionProofLength(uint64_t index, uint64_t size) {
   const int inner = std::bit_width(index ^ (size - 1));
-  const int border = std::popcount(index >> inner);
+  const int border = std::popcount(ShiftRight(index, inner));
   return inner + border;
 }
 
@@ -116,7 +121,7 @@ int ConsistencyProofLength(uint64_t size1, uint64_t size2) {
   if (size1 == size2) return 0;
   const int shift = std::countr_zero(size1);
   const int inner = std::bit_width((size1 - 1) ^ (size2 - 1)) - shift;
-  const int border = std::popcount((size1 - 1) >> (inner + shift));
+  const int border = std::popcount(ShiftRight(size1 - 1, inner + shift));
   const int seed = std::has_single_bit(size1) ? 0 : 1;
   return seed + inner + border;
 }

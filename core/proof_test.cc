@@ -256,6 +256,15 @@ TEST(Proof, RehashRejectsWrongNumberOfFetchedHashes) {
   EXPECT_EQ(plan->Rehash(fetched, h).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(Proof, LengthsAtTheTopBitAreDefined) {
+  // index ^ (size - 1) has bit 63 set: the border shift is by 64.
+  const uint64_t top = uint64_t{1} << 63;
+  EXPECT_EQ(InclusionProofLength(top, top + 1), 1);
+  EXPECT_EQ(InclusionProofLength(0, top + 1), 64);
+  EXPECT_EQ(ConsistencyProofLength(top, top + 1), 1);
+  EXPECT_EQ(ConsistencyProofLength(3, top + 1), static_cast<int>(PlanConsistency(3, top + 1)->groups.size()));
+}
+
 TEST(Proof, HugeTreeSizesDoNotOverflow) {
   Hasher h;
   const uint64_t n = UINT64_MAX;

@@ -3,8 +3,9 @@
 #   1. install dependencies (idempotent),
 #   2. optimised build with -Wall -Wextra -Werror, every test (unit, known
 #      answers, Go interop),
-#   3. AddressSanitizer + UndefinedBehaviorSanitizer build, every test again.
-# Set INFRATRAIL_SKIP_SANITIZERS=1 to skip step 3 while iterating locally.
+#   3. AddressSanitizer + UndefinedBehaviorSanitizer build, every test again,
+#   4. clang libFuzzer build of the parsers, a bounded seeded fuzz run.
+# Set INFRATRAIL_SKIP_SANITIZERS=1 to skip steps 3 and 4 while iterating locally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -22,4 +23,12 @@ if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
   cmake --build build-asan --parallel "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure --parallel "$jobs"
+fi
+
+if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
+  echo "== libFuzzer smoke run (clang, ASan + UBSan)"
+  CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DINFRATRAIL_SANITIZE=ON -DINFRATRAIL_FUZZ=ON -DINFRATRAIL_BENCHMARKS=OFF
+  cmake --build build-fuzz --parallel "$jobs" --target parsers_fuzz
+  (cd build-fuzz && ctest --output-on-failure -R '^parsers_fuzz_smoke$')
 fi
