@@ -11,7 +11,7 @@ PACKAGES=(
   librocksdb-dev prometheus-cpp-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-go golang-golang-x-mod-dev
-  clang clang-format clang-tidy
+  clang libclang-rt-14-dev clang-format clang-tidy
 )
 
 missing=()
