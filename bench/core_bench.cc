@@ -131,7 +131,8 @@ BENCHMARK_F(ProofFixture, VerifyConsistency)(benchmark::State& state) {
 void BM_SignAndOpenCheckpoint(benchmark::State& state) {
   NoteSigner s = *NoteSigner::FromSeed("bench.example/log", std::string(32, 'k'));
   NoteVerifier v = *NoteVerifier::Parse(s.VerifierKey());
-  const std::string text = "bench.example/log\n1000000\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n";
+  const std::string text =
+      "bench.example/log\n1000000\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n";
   for (auto _ : state) benchmark::DoNotOptimize(OpenNote(*SignNote(text, {s}), {v}));
   state.SetItemsProcessed(state.iterations());
 }

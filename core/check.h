@@ -28,9 +28,12 @@ struct Voidify {
 
 }  // namespace infratrail::internal
 
+// The expansion must accept a trailing "<< message", so no outer parentheses.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define INFRATRAIL_CHECK(cond)                 \
   (cond) ? (void)0                             \
          : ::infratrail::internal::Voidify() & \
                ::infratrail::internal::CheckFailure(__FILE__, __LINE__, #cond)
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // INFRATRAIL_CORE_CHECK_H_

@@ -7,8 +7,7 @@ namespace infratrail {
 absl::StatusOr<CompactRange> CompactRange::FromHashes(uint64_t begin, uint64_t end,
                                                       std::vector<Hash> hashes) {
   if (begin > end) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("CompactRange: begin ", begin, " > end ", end));
+    return absl::InvalidArgumentError(absl::StrCat("CompactRange: begin ", begin, " > end ", end));
   }
   std::vector<NodeId> ids = DecomposeRange(begin, end);
   if (ids.size() != hashes.size()) {

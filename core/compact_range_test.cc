@@ -29,10 +29,10 @@ TEST(CompactRange, AppendToPerfectTreeMergesNodes) {
   CompactRange r;
   for (const Hash& l : leaves) r.AppendLeaf(l, h);
   ASSERT_EQ(r.hashes().size(), 1u);
-  const Hash left = h.HashChildren(h.HashChildren(leaves[0], leaves[1]),
-                                   h.HashChildren(leaves[2], leaves[3]));
-  const Hash right = h.HashChildren(h.HashChildren(leaves[4], leaves[5]),
-                                    h.HashChildren(leaves[6], leaves[7]));
+  const Hash left =
+      h.HashChildren(h.HashChildren(leaves[0], leaves[1]), h.HashChildren(leaves[2], leaves[3]));
+  const Hash right =
+      h.HashChildren(h.HashChildren(leaves[4], leaves[5]), h.HashChildren(leaves[6], leaves[7]));
   EXPECT_EQ(r.hashes()[0], h.HashChildren(left, right));
 }
 

@@ -6,9 +6,9 @@
 #define INFRATRAIL_CORE_COSIGNATURE_H_
 
 #include <cstdint>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/note.h"
 #include "core/note_key.h"
 

@@ -1,7 +1,7 @@
 #include "core/encoding.h"
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace infratrail {

@@ -33,13 +33,13 @@ TEST(Checkpoint, FormatsAndParsesStrictly) {
   EXPECT_EQ(*Checkpoint::Parse(body), cp);
   for (const char* bad : {
            "example.com/log\n42\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",  // no newline
-           "\n42\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",              // no origin
-           "o\n042\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",            // leading zero
-           "o\n-1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",             // sign
-           "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSu=\n",                // short root
-           "o\n1\nAAAA\n",                                                     // 3-byte root
-           "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n",            // empty ext
-           "o\n1\n",                                                           // 2 lines
+           "\n42\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",               // no origin
+           "o\n042\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",             // leading zero
+           "o\n-1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",              // sign
+           "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSu=\n",                 // short root
+           "o\n1\nAAAA\n",                                                       // 3-byte root
+           "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n",             // empty ext
+           "o\n1\n",                                                             // 2 lines
        }) {
     EXPECT_FALSE(Checkpoint::Parse(bad).ok()) << bad;
   }

@@ -2,9 +2,9 @@
 
 #include <openssl/evp.h>
 
-#include "core/check.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/check.h"
 #include "core/encoding.h"
 
 namespace infratrail {

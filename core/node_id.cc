@@ -1,7 +1,7 @@
 #include "core/node_id.h"
 
-#include "core/check.h"
 #include "absl/strings/str_cat.h"
+#include "core/check.h"
 
 namespace infratrail {
 

@@ -22,6 +22,7 @@ struct NodeId {
   NodeId Sibling() const { return NodeId{level, index ^ 1}; }
   std::string DebugString() const;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads defaulted <=>
   friend auto operator<=>(const NodeId&, const NodeId&) = default;
 };
 

@@ -3,8 +3,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "core/encoding.h"
 
 namespace infratrail {
@@ -46,7 +46,9 @@ absl::Status CheckNoteBytes(absl::string_view s) {
 
 }  // namespace
 
-std::string NoteSignature::Line() const { return absl::StrCat(kSigPrefix, name, " ", base64, "\n"); }
+std::string NoteSignature::Line() const {
+  return absl::StrCat(kSigPrefix, name, " ", base64, "\n");
+}
 
 absl::StatusOr<Note> ParseNote(absl::string_view msg) {
   if (msg.size() > kMaxNoteBytes) {
@@ -117,8 +119,8 @@ absl::StatusOr<Note> OpenNote(absl::string_view msg, absl::Span<const NoteVerifi
       continue;
     }
     if (!verified_keys.insert({sig.name, sig.key_id}).second) {
-      return Malformed(absl::StrFormat("two different signatures from key %s+%08x", sig.name,
-                                       sig.key_id));
+      return Malformed(
+          absl::StrFormat("two different signatures from key %s+%08x", sig.name, sig.key_id));
     }
     const std::string raw = *Base64DecodeStrict(sig.base64, "signature");
     absl::StatusOr<std::optional<uint64_t>> ts =

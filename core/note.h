@@ -12,10 +12,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "core/note_key.h"
 
@@ -28,9 +28,9 @@ inline constexpr size_t kMaxNoteBytes = 1 << 20;
 struct NoteSignature {
   std::string name;
   uint32_t key_id = 0;
-  std::string base64;                  // key ID || signature, as on the line
-  std::optional<uint64_t> timestamp;   // cosignatures and RFC 6962 tree heads
-  std::string Line() const;            // "— name base64\n"
+  std::string base64;                 // key ID || signature, as on the line
+  std::optional<uint64_t> timestamp;  // cosignatures and RFC 6962 tree heads
+  std::string Line() const;           // "— name base64\n"
 };
 
 struct Note {

@@ -5,11 +5,11 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "core/check.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "core/check.h"
 #include "core/checkpoint.h"
 #include "core/encoding.h"
 #include "core/hash.h"
@@ -60,8 +60,20 @@ size_t Utf8Next(absl::string_view s, size_t i, uint32_t* cp) {
 
 bool IsUnicodeSpace(uint32_t cp) {
   switch (cp) {
-    case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d: case 0x20: case 0x85: case 0xa0:
-    case 0x1680: case 0x2028: case 0x2029: case 0x202f: case 0x205f: case 0x3000:
+    case 0x09:
+    case 0x0a:
+    case 0x0b:
+    case 0x0c:
+    case 0x0d:
+    case 0x20:
+    case 0x85:
+    case 0xa0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202f:
+    case 0x205f:
+    case 0x3000:
       return true;
     default:
       return cp >= 0x2000 && cp <= 0x200a;
@@ -98,9 +110,9 @@ bool EvpVerify(EVP_PKEY* key, const EVP_MD* md, absl::string_view msg, absl::str
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   INFRATRAIL_CHECK(ctx != nullptr);
   if (EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) != 1) return false;
-  const int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
-                                  sig.size(), reinterpret_cast<const unsigned char*>(msg.data()),
-                                  msg.size());
+  const int rc =
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                       reinterpret_cast<const unsigned char*>(msg.data()), msg.size());
   if (rc != 1) ERR_clear_error();  // a bad signature is an answer, not an error to keep
   return rc == 1;
 }
@@ -161,17 +173,16 @@ absl::StatusOr<NoteVerifier> NoteVerifier::Parse(absl::string_view vkey) {
       v.key_ = std::make_shared<EvpKey>(EvpKey{std::move(*k)});
       Hasher h;
       const Hash spki_hash = h.Sha256(material);
-      want_id = v.type_ == SigType::kEcdsa
-                    ? ReadUint32BigEndian(AsBytes(spki_hash))
-                    : ComputeKeyId(v.name_, (*key)[0], AsBytes(spki_hash));
+      want_id = v.type_ == SigType::kEcdsa ? ReadUint32BigEndian(AsBytes(spki_hash))
+                                           : ComputeKeyId(v.name_, (*key)[0], AsBytes(spki_hash));
       break;
     }
     default:
       return BadKey(what, absl::StrFormat("unknown signature type 0x%02x", (*key)[0]));
   }
   if (want_id != v.key_id_) {
-    return BadKey(what, absl::StrFormat("key ID %08x does not match the key (want %08x)",
-                                        v.key_id_, want_id));
+    return BadKey(what, absl::StrFormat("key ID %08x does not match the key (want %08x)", v.key_id_,
+                                        want_id));
   }
   v.raw_public_key_ = std::string(material);
   return v;
@@ -220,8 +231,10 @@ absl::StatusOr<std::optional<uint64_t>> NoteVerifier::Verify(absl::string_view t
       return std::optional<uint64_t>();
     case SigType::kRfc6962TreeHead: {
       // timestamp(8) || DigitallySigned{hash 4 = sha256, sig 3 = ecdsa, u16 len, DER}.
-      if (sig.size() < 12 || static_cast<uint8_t>(sig[8]) != 4 || static_cast<uint8_t>(sig[9]) != 3 ||
-          static_cast<size_t>((static_cast<uint8_t>(sig[10]) << 8) | static_cast<uint8_t>(sig[11])) != sig.size() - 12) {
+      if (sig.size() < 12 || static_cast<uint8_t>(sig[8]) != 4 ||
+          static_cast<uint8_t>(sig[9]) != 3 ||
+          static_cast<size_t>((static_cast<uint8_t>(sig[10]) << 8) |
+                              static_cast<uint8_t>(sig[11])) != sig.size() - 12) {
         return absl::InvalidArgumentError(absl::StrFormat(
             "tree head signature for key %s+%08x: malformed DigitallySigned", name_, key_id_));
       }

@@ -35,7 +35,7 @@ TEST_F(NoteTest, KeysRoundTripThroughTextForm) {
 }
 
 TEST_F(NoteTest, RejectsBadKeyNames) {
-  for (const char* name : {"", "a+b", "a b", "a\tb", "a\xe2\x80\x83" "b", "\xff"}) {
+  for (const char* name : {"", "a+b", "a b", "a\tb", "a\u2003b", "\xff"}) {
     EXPECT_FALSE(NoteSigner::Generate(name).ok()) << name;
   }
 }
@@ -73,7 +73,8 @@ TEST_F(NoteTest, RejectsTamperedTextAndSignature) {
   std::string forged = text_ + "\n\xe2\x80\x94 example.com/log " + Base64Encode(raw) + "\n";
   absl::Status s = OpenNote(forged, {log_v_}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_NE(s.message().find("invalid signature for key example.com/log+"), absl::string_view::npos);
+  EXPECT_NE(s.message().find("invalid signature for key example.com/log+"),
+            absl::string_view::npos);
 }
 
 TEST_F(NoteTest, RejectsMalformedNotes) {
@@ -93,9 +94,18 @@ TEST_F(NoteTest, RejectsMalformedNotes) {
       {"short signature", text_ + "\n\xe2\x80\x94 example.com/log AAAA\n"},
       {"name with plus", text_ + "\n\xe2\x80\x94 a+b " + sig_line.substr(sig_line.rfind(' ') + 1)},
       {"no em dash", text_ + "\n- example.com/log AAAAAAA=\n"},
-      {"control char", "a\x01" "b\n\n" + sig_line},
-      {"invalid utf8", "a\xff" "b\n\n" + sig_line},
-      {"overlong utf8", "a\xc0\xaf" "b\n\n" + sig_line},
+      {"control char",
+       "a\x01"
+       "b\n\n" +
+           sig_line},
+      {"invalid utf8",
+       "a\xff"
+       "b\n\n" +
+           sig_line},
+      {"overlong utf8",
+       "a\xc0\xaf"
+       "b\n\n" +
+           sig_line},
       {"oversized", std::string(kMaxNoteBytes, 'a') + "\n\n" + sig_line},
       {"no final newline on text", "abc\n" + sig_line},
   };
@@ -159,14 +169,14 @@ TEST_F(NoteTest, VerifierKeyParseRejectsMalformedKeys) {
   const std::string v = log_.VerifierKey();
   const size_t p1 = v.find('+'), p2 = v.find('+', p1 + 1);
   const std::string name = v.substr(0, p1), id = v.substr(p1 + 1, 8), key = v.substr(p2 + 1);
-  for (const std::string& bad : {
-           std::string(""), name, name + "+" + id, "+" + id + "+" + key,
-           name + "+" + id.substr(1) + "+" + key, name + "+zzzzzzzz+" + key,
-           name + "+" + id + "+" + key.substr(1), name + "x+" + id + "+" + key,
-           name + "+00000000+" + key, "a b+" + id + "+" + key,
-           name + "+" + id + "+" + Base64Encode(std::string("\x01", 1) + std::string(31, 'k')),
-           name + "+" + id + "+" + Base64Encode(std::string("\x09", 1) + std::string(32, 'k')),
-           name + "+" + id + "+"}) {
+  for (const std::string& bad :
+       {std::string(""), name, name + "+" + id, "+" + id + "+" + key,
+        name + "+" + id.substr(1) + "+" + key, name + "+zzzzzzzz+" + key,
+        name + "+" + id + "+" + key.substr(1), name + "x+" + id + "+" + key,
+        name + "+00000000+" + key, "a b+" + id + "+" + key,
+        name + "+" + id + "+" + Base64Encode(std::string("\x01", 1) + std::string(31, 'k')),
+        name + "+" + id + "+" + Base64Encode(std::string("\x09", 1) + std::string(32, 'k')),
+        name + "+" + id + "+"}) {
     EXPECT_FALSE(NoteVerifier::Parse(bad).ok()) << bad;
   }
   EXPECT_FALSE(NoteSigner::Parse(v).ok());

@@ -5,9 +5,9 @@
 #include <openssl/evp.h>
 
 #include <memory>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace infratrail {
 

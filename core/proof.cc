@@ -85,8 +85,8 @@ absl::StatusOr<std::vector<Hash>> ProofPlan::Rehash(absl::Span<const Hash> fetch
 
 absl::StatusOr<ProofPlan> PlanInclusion(uint64_t index, uint64_t size) {
   if (index >= size) {
-    return absl::OutOfRangeError(absl::StrCat("inclusion proof: index ", index,
-                                              " >= tree size ", size));
+    return absl::OutOfRangeError(
+        absl::StrCat("inclusion proof: index ", index, " >= tree size ", size));
   }
   std::vector<Subtree> spans;
   PathSpans(index, 0, size, &spans);
@@ -95,11 +95,12 @@ absl::StatusOr<ProofPlan> PlanInclusion(uint64_t index, uint64_t size) {
 
 absl::StatusOr<ProofPlan> PlanConsistency(uint64_t size1, uint64_t size2) {
   if (size1 == 0) {
-    return absl::InvalidArgumentError("consistency proof: size1 is 0; the empty tree needs no proof");
+    return absl::InvalidArgumentError(
+        "consistency proof: size1 is 0; the empty tree needs no proof");
   }
   if (size1 > size2) {
-    return absl::OutOfRangeError(absl::StrCat("consistency proof: size1 ", size1,
-                                              " > size2 ", size2));
+    return absl::OutOfRangeError(
+        absl::StrCat("consistency proof: size1 ", size1, " > size2 ", size2));
   }
   std::vector<Subtree> spans;
   SubproofSpans(size1, 0, size2, true, &spans);
@@ -129,8 +130,8 @@ int ConsistencyProofLength(uint64_t size1, uint64_t size2) {
 absl::StatusOr<Hash> RootFromInclusionProof(uint64_t index, uint64_t size, const Hash& leaf_hash,
                                             absl::Span<const Hash> proof, Hasher& hasher) {
   if (index >= size) {
-    return absl::OutOfRangeError(absl::StrCat("inclusion proof: index ", index,
-                                              " >= tree size ", size));
+    return absl::OutOfRangeError(
+        absl::StrCat("inclusion proof: index ", index, " >= tree size ", size));
   }
   const int want = InclusionProofLength(index, size);
   if (static_cast<int>(proof.size()) != want) {
@@ -162,21 +163,22 @@ absl::Status VerifyInclusion(uint64_t index, uint64_t size, const Hash& leaf_has
   absl::StatusOr<Hash> got = RootFromInclusionProof(index, size, leaf_hash, proof, hasher);
   if (!got.ok()) return got.status();
   if (*got != root) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "inclusion proof: computed root ", HashToBase64(*got), " != expected root ",
-        HashToBase64(root), " (index ", index, ", tree size ", size, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("inclusion proof: computed root ", HashToBase64(*got), " != expected root ",
+                     HashToBase64(root), " (index ", index, ", tree size ", size, ")"));
   }
   return absl::OkStatus();
 }
 
-absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, const Hash& root1,
-                               const Hash& root2, absl::Span<const Hash> proof, Hasher& hasher) {
+absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, const Hash& root1, const Hash& root2,
+                               absl::Span<const Hash> proof, Hasher& hasher) {
   if (size1 == 0) {
-    return absl::InvalidArgumentError("consistency proof: size1 is 0; the empty tree needs no proof");
+    return absl::InvalidArgumentError(
+        "consistency proof: size1 is 0; the empty tree needs no proof");
   }
   if (size1 > size2) {
-    return absl::OutOfRangeError(absl::StrCat("consistency proof: size1 ", size1,
-                                              " > size2 ", size2));
+    return absl::OutOfRangeError(
+        absl::StrCat("consistency proof: size1 ", size1, " > size2 ", size2));
   }
   const int want = ConsistencyProofLength(size1, size2);
   if (static_cast<int>(proof.size()) != want) {
@@ -216,12 +218,12 @@ absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, const Hash& root1
   }
   if (sn != 0) return absl::InvalidArgumentError("consistency proof: too short");
   if (fr != root1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "consistency proof: does not lead to root1 ", HashToBase64(root1), " at size ", size1));
+    return absl::FailedPreconditionError(absl::StrCat("consistency proof: does not lead to root1 ",
+                                                      HashToBase64(root1), " at size ", size1));
   }
   if (sr != root2) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "consistency proof: does not lead to root2 ", HashToBase64(root2), " at size ", size2));
+    return absl::FailedPreconditionError(absl::StrCat("consistency proof: does not lead to root2 ",
+                                                      HashToBase64(root2), " at size ", size2));
   }
   return absl::OkStatus();
 }

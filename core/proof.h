@@ -47,8 +47,8 @@ absl::StatusOr<ProofPlan> PlanInclusion(uint64_t index, uint64_t size);
 absl::StatusOr<ProofPlan> PlanConsistency(uint64_t size1, uint64_t size2);
 
 // Expected proof lengths; the verifiers reject any other length up front.
-int InclusionProofLength(uint64_t index, uint64_t size);      // requires index < size
-int ConsistencyProofLength(uint64_t size1, uint64_t size2);   // requires 0 < size1 <= size2
+int InclusionProofLength(uint64_t index, uint64_t size);     // requires index < size
+int ConsistencyProofLength(uint64_t size1, uint64_t size2);  // requires 0 < size1 <= size2
 
 // The root implied by an inclusion proof. OutOfRange if index >= size,
 // InvalidArgument if the proof has the wrong length.
@@ -65,8 +65,8 @@ absl::Status VerifyInclusion(uint64_t index, uint64_t size, const Hash& leaf_has
 // size1 == size2 needs an empty proof and equal roots. Errors: InvalidArgument
 // (size1 == 0, wrong length), OutOfRange (size1 > size2), FailedPrecondition
 // (hashes do not lead to both roots).
-absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, const Hash& root1,
-                               const Hash& root2, absl::Span<const Hash> proof, Hasher& hasher);
+absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, const Hash& root1, const Hash& root2,
+                               absl::Span<const Hash> proof, Hasher& hasher);
 
 }  // namespace infratrail
 

@@ -87,12 +87,14 @@ class NodeStore {
     while (levels_.back().size() > 1) {
       const std::vector<Hash>& below = levels_.back();
       std::vector<Hash> up;
-      for (size_t i = 0; i + 1 < below.size(); i += 2) up.push_back(h.HashChildren(below[i], below[i + 1]));
+      for (size_t i = 0; i + 1 < below.size(); i += 2)
+        up.push_back(h.HashChildren(below[i], below[i + 1]));
       levels_.push_back(std::move(up));
     }
   }
   std::vector<Hash> Fetch(const std::vector<NodeId>& ids) const {
     std::vector<Hash> out;
+    out.reserve(ids.size());
     for (const NodeId& id : ids) out.push_back(levels_.at(id.level).at(id.index));
     return out;
   }
@@ -262,7 +264,8 @@ TEST(Proof, LengthsAtTheTopBitAreDefined) {
   EXPECT_EQ(InclusionProofLength(top, top + 1), 1);
   EXPECT_EQ(InclusionProofLength(0, top + 1), 64);
   EXPECT_EQ(ConsistencyProofLength(top, top + 1), 1);
-  EXPECT_EQ(ConsistencyProofLength(3, top + 1), static_cast<int>(PlanConsistency(3, top + 1)->groups.size()));
+  EXPECT_EQ(ConsistencyProofLength(3, top + 1),
+            static_cast<int>(PlanConsistency(3, top + 1)->groups.size()));
 }
 
 TEST(Proof, HugeTreeSizesDoNotOverflow) {

@@ -1,19 +1,20 @@
 #include "core/tile.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/encoding.h"
 
 namespace infratrail {
 
 std::string EncodeTileIndex(uint64_t n) {
   std::string out = absl::StrFormat("%03d", n % 1000);
-  for (n /= 1000; n > 0; n /= 1000) out = absl::StrCat(absl::StrFormat("x%03d", n % 1000), "/", out);
+  for (n /= 1000; n > 0; n /= 1000)
+    out = absl::StrCat(absl::StrFormat("x%03d", n % 1000), "/", out);
   return out;
 }
 
@@ -63,7 +64,9 @@ absl::StatusOr<TileId> ParseTilePath(absl::string_view path) {
         !absl::ascii_isdigit(g[2])) {
       return bad("index group is not three digits");
     }
-    const uint64_t d = static_cast<uint64_t>((g[0] - '0') * 100 + (g[1] - '0') * 10 + (g[2] - '0'));
+    const uint64_t d = uint64_t{100} * static_cast<uint64_t>(g[0] - '0') +
+                       uint64_t{10} * static_cast<uint64_t>(g[1] - '0') +
+                       static_cast<uint64_t>(g[2] - '0');
     if (n > (UINT64_MAX - d) / 1000) return bad("tile index overflows 64 bits");
     n = n * 1000 + d;
   }
@@ -151,9 +154,8 @@ absl::StatusOr<std::string> EncodeEntryBundle(absl::Span<const std::string> entr
   std::string out;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (entries[i].size() > kMaxBundleEntrySize) {
-      return absl::InvalidArgumentError(absl::StrCat("entry bundle: entry ", i, " is ",
-                                                     entries[i].size(), " bytes > ",
-                                                     kMaxBundleEntrySize));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "entry bundle: entry ", i, " is ", entries[i].size(), " bytes > ", kMaxBundleEntrySize));
     }
     out.push_back(static_cast<char>(entries[i].size() >> 8));
     out.push_back(static_cast<char>(entries[i].size() & 0xff));
@@ -172,9 +174,8 @@ absl::StatusOr<std::vector<std::string>> DecodeEntryBundle(absl::string_view dat
     const size_t len = (static_cast<uint8_t>(data[0]) << 8) | static_cast<uint8_t>(data[1]);
     data.remove_prefix(2);
     if (data.size() < len) {
-      return absl::InvalidArgumentError(absl::StrCat("entry bundle: entry ", out.size(),
-                                                     " truncated: ", data.size(), " of ", len,
-                                                     " bytes"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "entry bundle: entry ", out.size(), " truncated: ", data.size(), " of ", len, " bytes"));
     }
     out.emplace_back(data.substr(0, len));
     data.remove_prefix(len);

@@ -10,10 +10,10 @@
 #include <compare>
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "core/hash.h"
 #include "core/node_id.h"
@@ -28,8 +28,8 @@ inline constexpr size_t kMaxBundleEntrySize = 65535;
 inline constexpr uint32_t kMaxTileLevel = 63 / kTileHeight;
 
 struct TileId {
-  uint32_t level = 0;  // tile level L (entry bundles: level 0 with `entries`)
-  uint64_t index = 0;  // tile index N
+  uint32_t level = 0;           // tile level L (entry bundles: level 0 with `entries`)
+  uint64_t index = 0;           // tile index N
   uint32_t width = kTileWidth;  // 1..256; 256 means a full tile
   bool entries = false;         // an entry bundle rather than a hash tile
 
@@ -37,6 +37,7 @@ struct TileId {
   // "tile/<L>/<N>[.p/<W>]" or "tile/entries/<N>[.p/<W>]".
   std::string Path() const;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads defaulted <=>
   friend auto operator<=>(const TileId&, const TileId&) = default;
 };
 

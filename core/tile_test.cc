@@ -16,11 +16,11 @@ TEST(TilePath, EncodesIndexInThreeDigitGroups) {
 }
 
 TEST(TilePath, ParseRoundTripsCanonicalPaths) {
-  for (uint64_t n : {uint64_t{0}, uint64_t{7}, uint64_t{1000}, uint64_t{1234067},
-                     uint64_t{UINT64_MAX >> 8}}) {
+  for (uint64_t n :
+       {uint64_t{0}, uint64_t{7}, uint64_t{1000}, uint64_t{1234067}, uint64_t{UINT64_MAX >> 8}}) {
     for (uint32_t w : {1u, 100u, 255u, 256u}) {
       for (bool entries : {false, true}) {
-        TileId id{entries ? 0u : 0u, n, w, entries};
+        TileId id{0, n, w, entries};
         absl::StatusOr<TileId> parsed = ParseTilePath(id.Path());
         ASSERT_TRUE(parsed.ok()) << id.Path() << ": " << parsed.status();
         EXPECT_EQ(*parsed, id);
@@ -32,14 +32,37 @@ TEST(TilePath, ParseRoundTripsCanonicalPaths) {
 }
 
 TEST(TilePath, RejectsMalformedPaths) {
-  for (const char* bad : {
-           "", "tile", "tile/", "tile/0", "tile/0/", "tiles/0/000", "tile/00/000", "tile/8/000",
-           "tile/-1/000", "tile/0/00", "tile/0/0000", "tile/0/001/000", "tile/0/x000/001",
-           "tile/0/x001", "tile/0/000.p/0", "tile/0/000.p/256", "tile/0/000.p/007",
-           "tile/0/000.p/", "tile/0/000.p", "tile/0/000/", "tile/0/../000", "tile/0/x001/../000",
-           "tile/entries/x00a/000", "tile/entries/000.p/1/2", "tile/0/x018/x446/x744/x073/x709/x551/615",
-           "tile/1/x072/x057/x594/x037/x927/936", "tile/0/0a0", "tile//000", "tile/entries/",
-           "tile/0/000.p/1 ", " tile/0/000"}) {
+  for (const char* bad : {"",
+                          "tile",
+                          "tile/",
+                          "tile/0",
+                          "tile/0/",
+                          "tiles/0/000",
+                          "tile/00/000",
+                          "tile/8/000",
+                          "tile/-1/000",
+                          "tile/0/00",
+                          "tile/0/0000",
+                          "tile/0/001/000",
+                          "tile/0/x000/001",
+                          "tile/0/x001",
+                          "tile/0/000.p/0",
+                          "tile/0/000.p/256",
+                          "tile/0/000.p/007",
+                          "tile/0/000.p/",
+                          "tile/0/000.p",
+                          "tile/0/000/",
+                          "tile/0/../000",
+                          "tile/0/x001/../000",
+                          "tile/entries/x00a/000",
+                          "tile/entries/000.p/1/2",
+                          "tile/0/x018/x446/x744/x073/x709/x551/615",
+                          "tile/1/x072/x057/x594/x037/x927/936",
+                          "tile/0/0a0",
+                          "tile//000",
+                          "tile/entries/",
+                          "tile/0/000.p/1 ",
+                          " tile/0/000"}) {
     EXPECT_FALSE(ParseTilePath(bad).ok()) << "accepted \"" << bad << "\"";
   }
 }
@@ -63,6 +86,7 @@ TEST(TileWidth, FollowsSpecFormula) {
 TEST(TileWidth, TilesForTreeListsFullAndPartialTiles) {
   std::vector<TileId> tiles = TilesForTree(257, /*entries=*/true);
   std::vector<std::string> paths;
+  paths.reserve(tiles.size());
   for (const TileId& t : tiles) paths.push_back(t.Path());
   EXPECT_EQ(paths, (std::vector<std::string>{"tile/0/000", "tile/0/001.p/1", "tile/1/000.p/1",
                                              "tile/entries/000", "tile/entries/001.p/1"}));
@@ -99,21 +123,28 @@ TEST(LocateNode, NodeHashesRecomputeFromTiles) {
     if (id.level >= 8) continue;
     NodeInTile loc = LocateNode(id);
     std::vector<Hash> row;
-    for (uint64_t k = 0; k < loc.tile.width; ++k) row.push_back(all.at(NodeId{0, loc.tile.index * 256 + k}));
+    for (uint64_t k = 0; k < loc.tile.width; ++k)
+      row.push_back(all.at(NodeId{0, loc.tile.index * 256 + k}));
     ASSERT_EQ(HashWithinTile(row, id.level, loc.first >> id.level, h), hash) << id.DebugString();
   }
 }
 
 TEST(EntryBundle, RoundTripsAndRejectsBadInput) {
-  std::vector<std::string> entries = {"", "a", std::string(65535, 'z'), "\x00\x01"};
+  std::vector<std::string> entries = {"", "a", std::string(65535, 'z'),
+                                      std::string("\x00\x01", 2)};
   absl::StatusOr<std::string> enc = EncodeEntryBundle(entries);
   ASSERT_TRUE(enc.ok());
-  EXPECT_EQ(enc->substr(0, 5), std::string("\x00\x00\x00\x01" "a", 5));
+  EXPECT_EQ(enc->substr(0, 5), std::string("\x00\x00\x00\x01"
+                                           "a",
+                                           5));
   EXPECT_EQ(*DecodeEntryBundle(*enc), entries);
   EXPECT_FALSE(EncodeEntryBundle({std::string(65536, 'x')}).ok());
   EXPECT_FALSE(EncodeEntryBundle(std::vector<std::string>(257, "x")).ok());
   EXPECT_FALSE(DecodeEntryBundle(std::string("\x00", 1)).ok());
-  EXPECT_FALSE(DecodeEntryBundle(std::string("\x00\x05" "abc", 5)).ok());
+  EXPECT_FALSE(DecodeEntryBundle(std::string("\x00\x05"
+                                             "abc",
+                                             5))
+                   .ok());
   std::string many;
   for (int i = 0; i < 257; ++i) many += std::string("\x00\x00", 2);
   EXPECT_FALSE(DecodeEntryBundle(many).ok());
@@ -122,7 +153,7 @@ TEST(EntryBundle, RoundTripsAndRejectsBadInput) {
 
 TEST(HashTile, RejectsPartialHashes) {
   EXPECT_FALSE(DecodeHashTile(std::string(33, 'x')).ok());
-  EXPECT_FALSE(DecodeHashTile(std::string(257 * 32, 'x')).ok());
+  EXPECT_FALSE(DecodeHashTile(std::string(size_t{257} * 32, 'x')).ok());
   EXPECT_EQ(DecodeHashTile(std::string(64, 'x'))->size(), 2u);
 }
 

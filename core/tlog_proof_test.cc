@@ -37,9 +37,8 @@ class TlogProofTest : public ::testing::Test {
 
   Hasher h_;
   NoteSigner log_ = *NoteSigner::FromSeed("infratrail.example/log", std::string(32, 'L'));
-  std::vector<NoteSigner> witnesses_ = {
-      *NoteSigner::FromSeed("w1.example", std::string(32, '1')),
-      *NoteSigner::FromSeed("w2.example", std::string(32, '2'))};
+  std::vector<NoteSigner> witnesses_ = {*NoteSigner::FromSeed("w1.example", std::string(32, '1')),
+                                        *NoteSigner::FromSeed("w2.example", std::string(32, '2'))};
   NoteVerifier log_v_ = *NoteVerifier::Parse(log_.VerifierKey());
   std::vector<Hash> leaves_;
   CompactRange range_;
@@ -77,8 +76,8 @@ TEST_F(TlogProofTest, RejectsWrongLeafIndexOrUnmetPolicy) {
   EXPECT_FALSE(VerifyTlogProof(p, leaves_[3], log_v_, Policy(0)).ok());
   // Only one witness cosigned: a 2-of-2 policy fails, 1-of-2 passes.
   Checkpoint cp{log_.name(), 21, *range_.Root(h_), {}};
-  std::string one = *AddSignatures(*SignNote(cp.Body(), {log_}),
-                                   {*Cosign(witnesses_[0], cp.Body(), 1)});
+  std::string one =
+      *AddSignatures(*SignNote(cp.Body(), {log_}), {*Cosign(witnesses_[0], cp.Body(), 1)});
   TlogProof q = Receipt(3);
   q.checkpoint = one;
   EXPECT_TRUE(VerifyTlogProof(q, leaves_[3], log_v_, Policy(1)).ok());
@@ -101,7 +100,7 @@ TEST_F(TlogProofTest, ParseRejectsMalformedReceipts) {
       good.substr(0, index_at) + "extra !!\n" + good.substr(index_at),
       good.substr(0, index_at + 8) + "AAAA\n" + good.substr(index_at + 8),
       good.substr(0, good.find("\n\n")),  // no checkpoint
-      good.substr(0, good.size() - 1),     // checkpoint truncated
+      good.substr(0, good.size() - 1),    // checkpoint truncated
   };
   for (const std::string& b : bad) EXPECT_FALSE(TlogProof::Parse(b).ok()) << b;
 }

@@ -26,8 +26,8 @@ absl::StatusOr<WitnessPolicy> WitnessPolicy::Create(std::vector<NoteVerifier> wi
     p.witnesses.push_back(std::move(w));
   }
   if (threshold > p.witnesses.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("witness policy: threshold ", threshold,
-                                                   " > ", p.witnesses.size(), " witnesses"));
+    return absl::InvalidArgumentError(absl::StrCat("witness policy: threshold ", threshold, " > ",
+                                                   p.witnesses.size(), " witnesses"));
   }
   p.threshold = threshold;
   return p;

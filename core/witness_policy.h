@@ -5,10 +5,10 @@
 #define INFRATRAIL_CORE_WITNESS_POLICY_H_
 
 #include <cstddef>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/checkpoint.h"
 #include "core/note.h"
 #include "core/note_key.h"

@@ -23,9 +23,8 @@ void Require(bool cond, const char* what) {
 }
 
 const NoteVerifier& Key() {
-  static const NoteVerifier v =
-      *NoteVerifier::Parse(NoteSigner::FromSeed("fuzz.example/log", std::string(32, 'f'))
-                               ->VerifierKey());
+  static const NoteVerifier v = *NoteVerifier::Parse(
+      NoteSigner::FromSeed("fuzz.example/log", std::string(32, 'f'))->VerifierKey());
   return v;
 }
 

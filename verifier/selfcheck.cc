@@ -21,7 +21,13 @@ struct Check {
 
 // RFC 6962 test leaves (the transparency-dev/merkle constants) and the
 // published root of their 8-leaf tree.
-const char* const kLeavesHex[] = {"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+const char* const kLeavesHex[] = {"",
+                                  "00",
+                                  "10",
+                                  "2021",
+                                  "3031",
+                                  "40414243",
+                                  "5051525354555657",
                                   "606162636465666768696a6b6c6d6e6f"};
 constexpr char kRoot8Hex[] = "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328";
 

@@ -34,8 +34,8 @@ class VerifyCli : public ::testing::Test {
                        [&](NodeId id, const Hash& x) { nodes[id] = x; });
     }
     Checkpoint cp{log_.name(), 10, *range.Root(h), {}};
-    std::string note = *AddSignatures(*SignNote(cp.Body(), {log_}),
-                                      {*Cosign(witness_, cp.Body(), 1763800000)});
+    std::string note =
+        *AddSignatures(*SignNote(cp.Body(), {log_}), {*Cosign(witness_, cp.Body(), 1763800000)});
     ProofPlan plan = *PlanInclusion(6, 10);
     std::vector<Hash> fetched;
     for (const NodeId& id : plan.nodes) fetched.push_back(nodes.at(id));
@@ -53,8 +53,8 @@ class VerifyCli : public ::testing::Test {
   std::string P(const std::string& name) { return (dir_ / name).string(); }
 
   int Run(const std::string& args) {
-    const std::string cmd = std::string(INFRATRAIL_VERIFIER_BIN) + " " + args + " >" +
-                            P("out") + " 2>&1";
+    const std::string cmd =
+        std::string(INFRATRAIL_VERIFIER_BIN) + " " + args + " >" + P("out") + " 2>&1";
     const int rc = std::system(cmd.c_str());
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   }
@@ -70,10 +70,10 @@ class VerifyCli : public ::testing::Test {
 };
 
 TEST_F(VerifyCli, GoodReceiptExitsZero) {
-  EXPECT_EQ(Run("verify --log-key @" + P("log.vkey") + " --proof " + P("6.tlog-proof") +
-                " --entry " + P("entry6") + " --witness @" + P("witness.vkey") +
-                " --witness-threshold 1"),
-            0)
+  EXPECT_EQ(
+      Run("verify --log-key @" + P("log.vkey") + " --proof " + P("6.tlog-proof") + " --entry " +
+          P("entry6") + " --witness @" + P("witness.vkey") + " --witness-threshold 1"),
+      0)
       << Output();
   EXPECT_NE(Output().find("entry 6 is in cli.example/log at tree size 10"), std::string::npos);
 }
@@ -85,10 +85,10 @@ TEST_F(VerifyCli, WrongEntryOrUnmetPolicyExitsOne) {
   EXPECT_NE(Output().find("FAILED"), std::string::npos);
   NoteSigner other = *NoteSigner::FromSeed("other.example/witness", std::string(32, 'o'));
   Write("other.vkey", other.VerifierKey());
-  EXPECT_EQ(Run("verify --log-key @" + P("log.vkey") + " --proof " + P("6.tlog-proof") +
-                " --entry " + P("entry6") + " --witness @" + P("other.vkey") +
-                " --witness-threshold 1"),
-            1);
+  EXPECT_EQ(
+      Run("verify --log-key @" + P("log.vkey") + " --proof " + P("6.tlog-proof") + " --entry " +
+          P("entry6") + " --witness @" + P("other.vkey") + " --witness-threshold 1"),
+      1);
   EXPECT_NE(Output().find("policy needs 1"), std::string::npos) << Output();
 }
 
@@ -105,9 +105,9 @@ TEST_F(VerifyCli, TamperedReceiptExitsOne) {
 TEST_F(VerifyCli, UsageErrorsExitTwoAndNameTheFlag) {
   EXPECT_EQ(Run("verify --proof " + P("6.tlog-proof") + " --entry " + P("entry6")), 2);
   EXPECT_NE(Output().find("--log-key"), std::string::npos);
-  EXPECT_EQ(Run("verify --log-key not-a-key --proof " + P("6.tlog-proof") + " --entry " +
-                P("entry6")),
-            2);
+  EXPECT_EQ(
+      Run("verify --log-key not-a-key --proof " + P("6.tlog-proof") + " --entry " + P("entry6")),
+      2);
   EXPECT_NE(Output().find("--log-key"), std::string::npos);
   EXPECT_EQ(Run("verify --log-key @" + P("log.vkey") + " --proof " + P("missing") + " --entry " +
                 P("entry6")),
