@@ -21,6 +21,11 @@ std::string Base64Encode(absl::string_view bytes);
 // itself) and no overflow.
 absl::StatusOr<uint64_t> ParseDecimalStrict(absl::string_view s, absl::string_view field);
 
+// Decodes the UTF-8 code point at s[i] (requires i < s.size()) into *cp and
+// returns its length in bytes, or 0 if it is not valid UTF-8 (truncated,
+// overlong, surrogate, beyond U+10FFFF).
+size_t DecodeUtf8(absl::string_view s, size_t i, uint32_t* cp);
+
 std::string HexEncode(absl::string_view bytes);
 // Lowercase or uppercase hex of even length.
 absl::StatusOr<std::string> HexDecode(absl::string_view hex, absl::string_view field);

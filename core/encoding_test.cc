@@ -1,5 +1,6 @@
 #include "core/encoding.h"
 
+#include "absl/strings/escaping.h"
 #include "core/checkpoint.h"
 #include "gtest/gtest.h"
 
@@ -23,6 +24,19 @@ TEST(ParseDecimalStrict, RejectsLeadingZerosSignsAndOverflow) {
   EXPECT_EQ(*ParseDecimalStrict("18446744073709551615", "n"), UINT64_MAX);
   for (const char* bad : {"", "01", "-1", "+1", "1 ", "18446744073709551616", "1e3", "0x10"}) {
     EXPECT_FALSE(ParseDecimalStrict(bad, "n").ok()) << bad;
+  }
+}
+
+TEST(DecodeUtf8, AcceptsValidAndRejectsMalformedSequences) {
+  uint32_t cp = 0;
+  EXPECT_EQ(DecodeUtf8("a", 0, &cp), 1u);
+  EXPECT_EQ(cp, 'a');
+  EXPECT_EQ(DecodeUtf8("\xe2\x80\x94", 0, &cp), 3u);  // em dash
+  EXPECT_EQ(cp, 0x2014u);
+  EXPECT_EQ(DecodeUtf8("\xf0\x9f\x98\x80", 0, &cp), 4u);
+  for (const char* bad : {"\xff", "\xc0\xaf", "\xe2\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                          "\x80", "\xe2\x28\xa1"}) {
+    EXPECT_EQ(DecodeUtf8(bad, 0, &cp), 0u) << absl::BytesToHexString(bad);
   }
 }
 

@@ -23,22 +23,9 @@ absl::Status CheckNoteBytes(absl::string_view s) {
     if (c < 0x20 && c != '\n') {
       return Malformed(absl::StrFormat("control character 0x%02x at byte %d", c, i));
     }
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-    uint32_t v = len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
-    bool ok = len != 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) {
-      const uint8_t b = static_cast<uint8_t>(s[i + k]);
-      ok = (b & 0xc0) == 0x80;
-      v = (v << 6) | (b & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (!ok || v < kMin[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
-      return Malformed(absl::StrCat("invalid UTF-8 at byte ", i));
-    }
+    uint32_t cp;
+    const size_t len = DecodeUtf8(s, i, &cp);
+    if (len == 0) return Malformed(absl::StrCat("invalid UTF-8 at byte ", i));
     i += len;
   }
   return absl::OkStatus();

@@ -130,8 +130,7 @@ TEST(LocateNode, NodeHashesRecomputeFromTiles) {
 }
 
 TEST(EntryBundle, RoundTripsAndRejectsBadInput) {
-  std::vector<std::string> entries = {"", "a", std::string(65535, 'z'),
-                                      std::string("\x00\x01", 2)};
+  std::vector<std::string> entries = {"", "a", std::string(65535, 'z'), std::string("\x00\x01", 2)};
   absl::StatusOr<std::string> enc = EncodeEntryBundle(entries);
   ASSERT_TRUE(enc.ok());
   EXPECT_EQ(enc->substr(0, 5), std::string("\x00\x00\x00\x01"

@@ -13,20 +13,9 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// hashesEqual compares element-wise: tlog returns empty non-nil proofs.
-func hashesEqual(a, b []tlog.Hash) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func stringsEqual(a, b []string) bool {
+// sliceEqual compares element-wise: tlog returns empty non-nil proofs, so
+// reflect.DeepEqual would tell nil from empty.
+func sliceEqual[T comparable](a, b []T) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -216,7 +205,7 @@ func checkTiles(dir string, o *cppOutput, tree *storedTree, root tlog.Hash, c *c
 		ours, err := tlog.ReadTileData(t, tree)
 		c.expect(err == nil && bytes.Equal(data, ours), "C++ tile "+p+" equals tlog.ReadTileData")
 	}
-	c.expect(stringsEqual(got, want), "C++ tile set equals tlog.NewTiles(8, 0, N) (widest of each)",
+	c.expect(sliceEqual(got, want), "C++ tile set equals tlog.NewTiles(8, 0, N) (widest of each)",
 		fmt.Sprintf("got %v want %v", got, want))
 
 	// Go's tile-authenticating reader over the C++ files: the root, and
@@ -230,7 +219,7 @@ func checkTiles(dir string, o *cppOutput, tree *storedTree, root tlog.Hash, c *c
 			continue
 		}
 		p, err := tlog.ProveRecord(o.size, r.nums[0], thr)
-		c.expect(err == nil && hashesEqual(p, r.hashes),
+		c.expect(err == nil && sliceEqual(p, r.hashes),
 			fmt.Sprintf("tlog.ProveRecord(%d, %d) over C++ tiles equals C++ proof", o.size, r.nums[0]), err)
 	}
 	for _, r := range o.consistency {
@@ -238,7 +227,7 @@ func checkTiles(dir string, o *cppOutput, tree *storedTree, root tlog.Hash, c *c
 			continue
 		}
 		p, err := tlog.ProveTree(o.size, r.nums[0], thr)
-		c.expect(err == nil && hashesEqual(p, r.hashes),
+		c.expect(err == nil && sliceEqual(p, r.hashes),
 			fmt.Sprintf("tlog.ProveTree(%d, %d) over C++ tiles equals C++ proof", o.size, r.nums[0]), err)
 	}
 	for p := range tr.read {
@@ -346,7 +335,7 @@ func verify(dir string) int {
 		c.expectNoErr(tlog.CheckRecord(r.hashes, size, r.roots[0], index, leafHashes[index]),
 			what+": tlog.CheckRecord")
 		p, err := tlog.ProveRecord(size, index, tree)
-		c.expect(err == nil && hashesEqual(p, r.hashes), what+": equals tlog.ProveRecord")
+		c.expect(err == nil && sliceEqual(p, r.hashes), what+": equals tlog.ProveRecord")
 	}
 	for _, r := range o.consistency {
 		size1, size2 := r.nums[0], r.nums[1]
@@ -361,7 +350,7 @@ func verify(dir string) int {
 		c.expectNoErr(tlog.CheckTree(r.hashes, size2, r.roots[1], size1, r.roots[0]),
 			what+": tlog.CheckTree")
 		p, err := tlog.ProveTree(size2, size1, tree)
-		c.expect(err == nil && hashesEqual(p, r.hashes), what+": equals tlog.ProveTree")
+		c.expect(err == nil && sliceEqual(p, r.hashes), what+": equals tlog.ProveTree")
 	}
 
 	checkTiles(dir, o, tree, root, c)
