@@ -1,0 +1,184 @@
+#include "server/checkpoint_publisher.h"
+
+#include <chrono>
+#include <iostream>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/checkpoint.h"
+#include "core/note.h"
+
+namespace infratrail {
+
+CheckpointPublisher::CheckpointPublisher(LogStorage* storage, CheckpointSigner* signer,
+                                         TreeReader* reader, const PublisherOptions& options,
+                                         Metrics* metrics)
+    : storage_(storage), signer_(signer), reader_(reader), options_(options), metrics_(metrics) {}
+
+absl::StatusOr<std::unique_ptr<CheckpointPublisher>> CheckpointPublisher::Start(
+    LogStorage* storage, CheckpointSigner* signer, TreeReader* reader, const TreeHead& head,
+    const PublisherOptions& options, Metrics* metrics) {
+  std::unique_ptr<CheckpointPublisher> p(
+      new CheckpointPublisher(storage, signer, reader, options, metrics));
+  absl::StatusOr<std::optional<std::string>> stored = storage->GetMeta(kMetaCheckpoint);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    absl::StatusOr<Note> note = ParseNote(**stored);
+    absl::StatusOr<Checkpoint> cp =
+        note.ok() ? Checkpoint::Parse(note->text) : absl::StatusOr<Checkpoint>(note.status());
+    if (!cp.ok()) {
+      return absl::DataLossError(absl::StrCat("stored checkpoint: ", cp.status().message()));
+    }
+    if (cp->size > head.size) {
+      return absl::DataLossError(absl::StrCat("stored checkpoint size ", cp->size,
+                                              " is beyond the stored tree size ", head.size));
+    }
+    auto latest = std::make_shared<PublishedCheckpoint>();
+    latest->size = cp->size;
+    latest->root = cp->root;
+    latest->note = std::move(**stored);
+    latest->published_at = absl::Now();
+    absl::MutexLock l(&p->mu_);
+    p->latest_ = std::move(latest);
+    p->target_ = TreeHead{cp->size, cp->root};
+  }
+  {
+    absl::MutexLock l(&p->mu_);
+    if (p->latest_ == nullptr || head.size > p->latest_->size) p->target_ = head;
+  }
+  p->thread_ = std::thread([raw = p.get()] { raw->Run(); });
+  return p;
+}
+
+CheckpointPublisher::~CheckpointPublisher() { Stop(); }
+
+void CheckpointPublisher::OnCommit(const TreeHead& head) {
+  absl::MutexLock l(&mu_);
+  if (head.size > target_.size) target_ = head;
+}
+
+std::shared_ptr<const PublishedCheckpoint> CheckpointPublisher::latest() const {
+  absl::MutexLock l(&mu_);
+  return latest_;
+}
+
+absl::Status CheckpointPublisher::status() const {
+  absl::MutexLock l(&mu_);
+  return failed_;
+}
+
+void CheckpointPublisher::WaitFor(uint64_t size, WaitDone done) {
+  absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> result;
+  {
+    absl::MutexLock l(&mu_);
+    if (!failed_.ok()) {
+      result = absl::UnavailableError(
+          absl::StrCat("checkpoint publishing failed: ", failed_.message()));
+    } else if (latest_ != nullptr && latest_->size >= size) {
+      result = latest_;
+    } else if (stopping_) {
+      result = absl::UnavailableError("log is shutting down before a checkpoint covered the entries");
+    } else {
+      waiters_.emplace(size, std::move(done));
+      return;
+    }
+  }
+  done(std::move(result));
+}
+
+void CheckpointPublisher::Stop() {
+  absl::MutexLock stop(&stop_mu_);
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  FailAll(absl::UnavailableError("log is shutting down before a checkpoint covered the entries"));
+}
+
+void CheckpointPublisher::FailAll(const absl::Status& status) {
+  std::multimap<uint64_t, WaitDone> waiters;
+  {
+    absl::MutexLock l(&mu_);
+    waiters.swap(waiters_);
+  }
+  for (auto& [size, done] : waiters) done(status);
+}
+
+absl::Status CheckpointPublisher::Publish(const TreeHead& head) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::string> note =
+      signer_->Sign(head.size, head.root, [this](uint64_t a, uint64_t b) {
+        return reader_->ConsistencyProof(a, b);
+      });
+  if (!note.ok()) return note.status();
+  // Commit point: the note is durable in storage before anyone sees it, so
+  // a restart serves it (or a newer one) and never an older one.
+  if (absl::Status st = storage_->PutMeta(kMetaCheckpoint, *note); !st.ok()) return st;
+  auto cp = std::make_shared<PublishedCheckpoint>();
+  cp->size = head.size;
+  cp->root = head.root;
+  cp->note = std::move(*note);
+  cp->published_at = absl::Now();
+  metrics_->checkpoint_sign_seconds.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  metrics_->checkpoint_size.Set(static_cast<double>(cp->size));
+  metrics_->checkpoint_timestamp.Set(absl::ToDoubleSeconds(cp->published_at - absl::UnixEpoch()));
+  std::vector<WaitDone> ready;
+  {
+    absl::MutexLock l(&mu_);
+    latest_ = cp;
+    auto end = waiters_.upper_bound(cp->size);
+    for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+    waiters_.erase(waiters_.begin(), end);
+  }
+  for (WaitDone& d : ready) d(std::shared_ptr<const PublishedCheckpoint>(cp));
+  return absl::OkStatus();
+}
+
+void CheckpointPublisher::Run() {
+  absl::Time next = absl::InfinitePast();
+  for (;;) {
+    TreeHead head;
+    bool stopping = false;
+    {
+      absl::MutexLock l(&mu_);
+      // Wait for a new head, then for the interval to pass since the last
+      // checkpoint (a stop request cuts the wait short).
+      mu_.Await(absl::Condition(
+          +[](CheckpointPublisher* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
+            return p->stopping_ || p->latest_ == nullptr || p->target_.size > p->latest_->size;
+          },
+          this));
+      if (!stopping_) {
+        mu_.AwaitWithDeadline(absl::Condition(&stopping_), next);
+      }
+      stopping = stopping_;
+      if (latest_ != nullptr && target_.size <= latest_->size) {
+        if (stopping) return;
+        continue;
+      }
+      head = target_;
+    }
+    absl::Status st = Publish(head);
+    next = absl::Now() + options_.interval;
+    if (!st.ok()) {
+      std::cerr << "infratrail-server: checkpoint publishing stopped: " << st << "\n";
+      const absl::Status err =
+          absl::UnavailableError(absl::StrCat("checkpoint publishing failed: ", st.message()));
+      {
+        absl::MutexLock l(&mu_);
+        failed_ = st;
+      }
+      FailAll(err);
+      return;
+    }
+    if (stopping) {
+      absl::MutexLock l(&mu_);
+      if (target_.size <= latest_->size) return;
+    }
+  }
+}
+
+}  // namespace infratrail

@@ -1,0 +1,101 @@
+// CheckpointPublisher: turns durable tree heads into published, signed
+// checkpoints, at most one per interval, on its own thread (so fsyncing the
+// signer state never stalls the sequencer).
+//
+// Publishing (n, r): CheckpointSigner::Sign (consistency with the last signed
+// head, state persisted), then the note is stored durably in storage meta,
+// then it becomes latest() and waiters for sizes <= n are called.
+//
+// A signing or storage failure is sticky: status() turns non-OK, waiters are
+// failed with Unavailable, nothing more is published until restart.
+//
+// Thread-safe; WaitFor callbacks run on the publisher thread (or the
+// caller's, if already covered) and must be quick.
+#ifndef INFRATRAIL_SERVER_CHECKPOINT_PUBLISHER_H_
+#define INFRATRAIL_SERVER_CHECKPOINT_PUBLISHER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/checkpoint_signer.h"
+#include "server/metrics.h"
+#include "server/sequencer.h"
+#include "server/storage.h"
+#include "server/tree_reader.h"
+
+namespace infratrail {
+
+struct PublishedCheckpoint {
+  uint64_t size = 0;
+  Hash root{};
+  std::string note;  // the signed checkpoint note
+  absl::Time published_at;
+};
+
+struct PublisherOptions {
+  // Least time between two checkpoints; bounds signing and fsync cost while
+  // keeping submit-to-checkpoint latency low.
+  absl::Duration interval = absl::Milliseconds(50);
+};
+
+class CheckpointPublisher {
+ public:
+  using WaitDone = std::function<void(absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>>)>;
+
+  // Loads the stored latest checkpoint and starts the thread, which
+  // publishes `head` at once unless the stored checkpoint already covers it.
+  static absl::StatusOr<std::unique_ptr<CheckpointPublisher>> Start(
+      LogStorage* storage, CheckpointSigner* signer, TreeReader* reader, const TreeHead& head,
+      const PublisherOptions& options, Metrics* metrics);
+  ~CheckpointPublisher();  // Stop()
+
+  // A newer durable head to publish (from the sequencer's commit listener).
+  void OnCommit(const TreeHead& head);
+
+  // The latest published checkpoint; null before the first.
+  std::shared_ptr<const PublishedCheckpoint> latest() const;
+
+  // Calls `done` once a checkpoint of size >= `size` is published, or with
+  // Unavailable if publishing fails or stops first.
+  void WaitFor(uint64_t size, WaitDone done);
+
+  absl::Status status() const;
+
+  // Publishes the last head handed in (if not yet published), fails the
+  // remaining waiters, joins the thread. Idempotent.
+  void Stop();
+
+ private:
+  CheckpointPublisher(LogStorage* storage, CheckpointSigner* signer, TreeReader* reader,
+                      const PublisherOptions& options, Metrics* metrics);
+  void Run();
+  absl::Status Publish(const TreeHead& head);
+  void FailAll(const absl::Status& status);
+
+  LogStorage* const storage_;
+  CheckpointSigner* const signer_;
+  TreeReader* const reader_;
+  const PublisherOptions options_;
+  Metrics* const metrics_;
+
+  mutable absl::Mutex mu_;
+  TreeHead target_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const PublishedCheckpoint> latest_ ABSL_GUARDED_BY(mu_);
+  std::multimap<uint64_t, WaitDone> waiters_ ABSL_GUARDED_BY(mu_);
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::thread thread_;
+  absl::Mutex stop_mu_;
+};
+
+}  // namespace infratrail
+
+#endif  // INFRATRAIL_SERVER_CHECKPOINT_PUBLISHER_H_

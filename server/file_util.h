@@ -1,0 +1,22 @@
+// Small POSIX file helpers with the durability the server's promises need.
+#ifndef INFRATRAIL_SERVER_FILE_UTIL_H_
+#define INFRATRAIL_SERVER_FILE_UTIL_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace infratrail {
+
+// Whole file. NotFound if it does not exist; other errors name the path.
+absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+
+// Replaces `path` atomically and durably: writes a temporary file beside it
+// with `mode`, fsyncs it, renames it over `path`, fsyncs the directory. A
+// crash at any instant leaves either the old or the new contents.
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, int mode);
+
+}  // namespace infratrail
+
+#endif  // INFRATRAIL_SERVER_FILE_UTIL_H_

@@ -1,0 +1,121 @@
+#include "server/log.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/checkpoint.h"
+#include "core/note.h"
+
+namespace infratrail {
+namespace {
+
+absl::Status CheckIdentity(LogStorage* storage, const std::string& vkey, uint64_t tree_size) {
+  absl::StatusOr<std::optional<std::string>> id = storage->GetMeta(kMetaLogIdentity);
+  if (!id.ok()) return id.status();
+  if (!id->has_value()) {
+    if (tree_size != 0) {
+      return absl::DataLossError("data directory has entries but no log identity");
+    }
+    return storage->PutMeta(kMetaLogIdentity, vkey);
+  }
+  if (**id != vkey) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data directory belongs to log key ", **id, ", not ", vkey,
+                     " (wrong --signing-key or --data-dir?)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<SignedHead>> StoredCheckpointHead(LogStorage* storage) {
+  absl::StatusOr<std::optional<std::string>> stored = storage->GetMeta(kMetaCheckpoint);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return std::optional<SignedHead>();
+  absl::StatusOr<Note> note = ParseNote(**stored);
+  if (!note.ok()) return absl::DataLossError(note.status().message());
+  absl::StatusOr<Checkpoint> cp = Checkpoint::Parse(note->text);
+  if (!cp.ok()) return absl::DataLossError(cp.status().message());
+  return std::optional<SignedHead>(SignedHead{cp->size, cp->root});
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, LogOptions options,
+                                               Metrics* metrics) {
+  std::unique_ptr<Log> log(new Log());
+  log->storage_ = storage;
+  log->origin_ = options.key.name();
+  log->verifier_key_ = options.key.VerifierKey();
+  absl::StatusOr<TreeState> state = storage->ReadTreeState();
+  if (!state.ok()) return state.status();
+  if (absl::Status st = CheckIdentity(storage, log->verifier_key_, state->size); !st.ok()) {
+    return st;
+  }
+  log->reader_ = std::make_unique<TreeReader>(storage, options.tile_cache_tiles);
+
+  absl::StatusOr<CheckpointSigner> signer =
+      CheckpointSigner::Open(options.key, options.signer_state_path);
+  if (!signer.ok()) return signer.status();
+  log->signer_ = std::make_unique<CheckpointSigner>(std::move(*signer));
+  const std::optional<SignedHead>& last = log->signer_->last_signed();
+  if (!last.has_value()) {
+    absl::StatusOr<std::optional<SignedHead>> stored = StoredCheckpointHead(storage);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value()) {
+      if (!options.recover_signer_state) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "signer state ", options.signer_state_path, " is missing but the data directory holds "
+            "a checkpoint of size ", (*stored)->size, "; restore the state file, or start once "
+            "with --recover-signer-state to adopt the stored checkpoint"));
+      }
+      if (absl::Status st = log->signer_->Adopt(**stored); !st.ok()) return st;
+    }
+  }
+  if (last.has_value()) {
+    if (last->size > state->size) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data directory tree size ", state->size, " is smaller than the last signed checkpoint "
+          "size ", last->size, " recorded in ", options.signer_state_path,
+          ": the data directory was restored from an older copy; refusing to start"));
+    }
+    absl::StatusOr<Hash> root = log->reader_->RootAt(last->size);
+    if (!root.ok()) return root.status();
+    if (*root != last->root) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data directory tree at size ", last->size, " has root ", HashToBase64(*root),
+          " but the signer signed ", HashToBase64(last->root), ": refusing to start (fork)"));
+    }
+  }
+
+  // The sequencer starts first (it loads the head); its commits go to the
+  // publisher, which starts right after, before any Add can be accepted.
+  Log* raw = log.get();
+  absl::StatusOr<std::unique_ptr<Sequencer>> seq =
+      Sequencer::Start(storage, options.sequencer, metrics, [raw](const TreeHead& head) {
+        raw->publisher_->OnCommit(head);
+      });
+  if (!seq.ok()) return seq.status();
+  log->sequencer_ = std::move(*seq);
+  absl::StatusOr<std::unique_ptr<CheckpointPublisher>> pub = CheckpointPublisher::Start(
+      storage, log->signer_.get(), log->reader_.get(), log->sequencer_->head(),
+      options.publisher, metrics);
+  if (!pub.ok()) {
+    log->sequencer_->Stop();
+    return pub.status();
+  }
+  log->publisher_ = std::move(*pub);
+  return log;
+}
+
+Log::~Log() { Stop(); }
+
+absl::Status Log::health() const {
+  if (absl::Status st = sequencer_->status(); !st.ok()) return st;
+  return publisher_->status();
+}
+
+void Log::Stop() {
+  if (sequencer_ != nullptr) sequencer_->Stop();
+  if (publisher_ != nullptr) publisher_->Stop();
+}
+
+}  // namespace infratrail

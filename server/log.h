@@ -1,0 +1,72 @@
+// Log: one running transparency log, put together from its parts: storage,
+// tree reader, sequencer, checkpoint signer and publisher. Open() is the
+// only start-up path (after a clean stop or a crash) and makes every
+// refusal check before anything is written:
+//   - the data directory belongs to this log (origin and key);
+//   - the signer state (beside the key) agrees with the stored tree: the
+//     last signed tree is a prefix of it, so the directory was not restored
+//     from an older backup nor forked;
+//   - a lost signer state file is not silently recreated.
+//
+// Thread-safe. Owns everything but the storage and metrics.
+#ifndef INFRATRAIL_SERVER_LOG_H_
+#define INFRATRAIL_SERVER_LOG_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/note_key.h"
+#include "server/checkpoint_publisher.h"
+#include "server/checkpoint_signer.h"
+#include "server/metrics.h"
+#include "server/sequencer.h"
+#include "server/storage.h"
+#include "server/tree_reader.h"
+
+namespace infratrail {
+
+struct LogOptions {
+  NoteSigner key;                  // the log's signing key; its name is the origin
+  std::string signer_state_path;   // outside the data directory
+  bool recover_signer_state = false;  // adopt the stored checkpoint if the state file is lost
+  SequencerOptions sequencer;
+  PublisherOptions publisher;
+  size_t tile_cache_tiles = 16384;  // expanded full tiles, 16 KiB each
+};
+
+class Log {
+ public:
+  static absl::StatusOr<std::unique_ptr<Log>> Open(LogStorage* storage, LogOptions options,
+                                                   Metrics* metrics);
+  ~Log();  // Stop()
+
+  const std::string& origin() const { return origin_; }
+  const std::string& verifier_key() const { return verifier_key_; }
+  LogStorage& storage() { return *storage_; }
+  TreeReader& reader() { return *reader_; }
+  Sequencer& sequencer() { return *sequencer_; }
+  CheckpointPublisher& publisher() { return *publisher_; }
+
+  // OK while the log accepts writes and publishes checkpoints.
+  absl::Status health() const;
+
+  // Drain: refuses new writes, commits and acknowledges what is queued,
+  // publishes a checkpoint covering it, stops the threads. Idempotent.
+  void Stop();
+
+ private:
+  Log() = default;
+
+  std::string origin_;
+  std::string verifier_key_;
+  LogStorage* storage_ = nullptr;
+  std::unique_ptr<TreeReader> reader_;
+  std::unique_ptr<CheckpointSigner> signer_;
+  std::unique_ptr<CheckpointPublisher> publisher_;
+  std::unique_ptr<Sequencer> sequencer_;
+};
+
+}  // namespace infratrail
+
+#endif  // INFRATRAIL_SERVER_LOG_H_

@@ -1,0 +1,68 @@
+#include "server/metrics.h"
+
+namespace infratrail {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+using prometheus::Histogram;
+
+prometheus::Counter& Counter(prometheus::Registry& r, const std::string& name,
+                             const std::string& help) {
+  return BuildCounter().Name(name).Help(help).Register(r).Add({});
+}
+prometheus::Gauge& Gauge(prometheus::Registry& r, const std::string& name,
+                         const std::string& help) {
+  return BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+prometheus::Histogram& Hist(prometheus::Registry& r, const std::string& name,
+                            const std::string& help, Histogram::BucketBoundaries b) {
+  return BuildHistogram().Name(name).Help(help).Register(r).Add({}, std::move(b));
+}
+
+Histogram::BucketBoundaries Seconds() {
+  return {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5};
+}
+
+}  // namespace
+
+Metrics::Metrics(prometheus::Registry& r)
+    : entries_appended(Counter(r, "infratrail_sequencer_entries_appended_total",
+                               "New entries committed to the log")),
+      entries_duplicate(Counter(r, "infratrail_sequencer_entries_duplicate_total",
+                                "Submitted entries already in the log (original index returned)")),
+      batch_entries(Hist(r, "infratrail_sequencer_batch_entries", "Entries per sequencer batch",
+                         {1, 4, 16, 64, 256, 1024, 4096, 16384})),
+      batch_seconds(Hist(r, "infratrail_sequencer_batch_seconds",
+                         "Sequencing latency: batch dequeued to durable", Seconds())),
+      commit_seconds(Hist(r, "infratrail_storage_commit_seconds",
+                          "Storage commit latency (write batch and fsync)", Seconds())),
+      queue_entries(Gauge(r, "infratrail_sequencer_queue_entries",
+                          "Entries waiting for the sequencer")),
+      tree_size(Gauge(r, "infratrail_sequencer_tree_size_entries", "Committed tree size")),
+      sequencer_healthy(Gauge(r, "infratrail_sequencer_healthy",
+                              "1 while accepting writes, 0 after a storage failure")),
+      rejected_queue_full(Counter(r, "infratrail_sequencer_rejected_queue_full_total",
+                                  "AddEvents rejected because the queue was full")),
+      checkpoint_size(Gauge(r, "infratrail_checkpoint_size_entries",
+                            "Tree size of the latest published checkpoint")),
+      checkpoint_timestamp(Gauge(r, "infratrail_checkpoint_published_timestamp_seconds",
+                                 "When the latest checkpoint was published (Unix seconds); "
+                                 "checkpoint age is time() minus this")),
+      checkpoint_sign_seconds(Hist(r, "infratrail_checkpoint_sign_seconds",
+                                   "Checkpoint signing: consistency check, persist, sign, store",
+                                   Seconds())),
+      add_to_checkpoint_seconds(Hist(r, "infratrail_checkpoint_add_to_published_seconds",
+                                     "AddEvents with wait: accepted to covered by a checkpoint",
+                                     Seconds())),
+      rpcs_(BuildCounter()
+                .Name("infratrail_grpc_requests_total")
+                .Help("gRPC requests by method and status code")
+                .Register(r)) {}
+
+void Metrics::CountRpc(absl::string_view method, absl::string_view code) {
+  rpcs_.Add({{"method", std::string(method)}, {"code", std::string(code)}}).Increment();
+}
+
+}  // namespace infratrail

@@ -1,0 +1,48 @@
+// The server's Prometheus metrics, named infratrail_<component>_<what>_<unit>
+// with bounded labels (STYLE.md habit 13). One Metrics per server, created
+// on its registry and passed to every component; tests give each component
+// its own registry.
+//
+// Thread-safe (prometheus-cpp metrics are).
+#ifndef INFRATRAIL_SERVER_METRICS_H_
+#define INFRATRAIL_SERVER_METRICS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace infratrail {
+
+class Metrics {
+ public:
+  explicit Metrics(prometheus::Registry& registry);
+
+  prometheus::Counter& entries_appended;    // new entries committed
+  prometheus::Counter& entries_duplicate;   // submissions answered with an old index
+  prometheus::Histogram& batch_entries;     // entries per sequencer batch
+  prometheus::Histogram& batch_seconds;     // dequeue -> commit returned
+  prometheus::Histogram& commit_seconds;    // storage commit (WriteBatch + fsync)
+  prometheus::Gauge& queue_entries;         // entries waiting for the sequencer
+  prometheus::Gauge& tree_size;             // committed tree size
+  prometheus::Gauge& sequencer_healthy;     // 1 serving, 0 after a storage failure
+  prometheus::Counter& rejected_queue_full;  // RESOURCE_EXHAUSTED by back-pressure
+  prometheus::Gauge& checkpoint_size;       // latest published checkpoint size
+  prometheus::Gauge& checkpoint_timestamp;  // Unix seconds it was published
+  prometheus::Histogram& checkpoint_sign_seconds;  // consistency check + persist + sign + store
+  prometheus::Histogram& add_to_checkpoint_seconds;  // AddEvents with wait: accept -> covered
+
+  // infratrail_grpc_requests_total{method, code}.
+  void CountRpc(absl::string_view method, absl::string_view code);
+
+ private:
+  prometheus::Family<prometheus::Counter>& rpcs_;
+};
+
+}  // namespace infratrail
+
+#endif  // INFRATRAIL_SERVER_METRICS_H_

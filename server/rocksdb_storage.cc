@@ -1,0 +1,190 @@
+#include "server/rocksdb_storage.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace infratrail {
+namespace {
+
+enum Cf { kMeta = 0, kEntries = 1, kLeafIndex = 2, kTiles = 3 };
+
+std::string IndexKey(uint64_t index) {
+  std::string k;
+  PutBigEndian64(index, &k);
+  return k;
+}
+
+std::string TileKeyBytes(const TileKey& key) {
+  std::string k(1, static_cast<char>(key.level));
+  PutBigEndian64(key.index, &k);
+  return k;
+}
+
+rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+}  // namespace
+
+absl::Status RocksDbError(const rocksdb::Status& s, absl::string_view operation) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = absl::StrCat(operation, ": rocksdb: ", s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  if (s.IsIOError() || s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
+    return absl::UnavailableError(msg);
+  }
+  return absl::InternalError(msg);
+}
+
+absl::StatusOr<std::unique_ptr<RocksDbStorage>> RocksDbStorage::Open(
+    const RocksDbOptions& options) {
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = options.create_if_missing;
+  db_opts.create_missing_column_families = options.create_if_missing;
+  db_opts.max_background_jobs = 2;
+  db_opts.bytes_per_sync = 1 << 20;
+  // Acknowledged writes are made durable by fdatasync of the WAL
+  // (WriteOptions::sync in Commit and PutMeta).
+  db_opts.paranoid_checks = true;
+
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  auto table = [&](size_t block_size, bool bloom) {
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = cache;
+    t.block_size = block_size;
+    if (bloom) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    rocksdb::ColumnFamilyOptions cf;
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+    cf.write_buffer_size = 64 << 20;
+    return cf;
+  };
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, table(4096, false)},
+      {"entries", table(64 << 10, false)},
+      // Random 32-byte keys: point lookups only, a bloom filter makes the
+      // common miss (a new entry) cost no disk read.
+      {"leaf_index", table(4096, true)},
+      {"tiles", table(16 << 10, false)},
+  };
+  cfs[kLeafIndex].options.optimize_filters_for_hits = false;
+
+  std::unique_ptr<RocksDbStorage> s(new RocksDbStorage());
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status st = rocksdb::DB::Open(db_opts, options.path, cfs, &s->handles_, &db);
+  if (!st.ok()) return RocksDbError(st, absl::StrCat("open ", options.path));
+  s->db_.reset(db);
+  return s;
+}
+
+RocksDbStorage::~RocksDbStorage() {
+  for (rocksdb::ColumnFamilyHandle* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  handles_.clear();
+  if (db_ != nullptr) db_->Close().PermitUncheckedError();
+}
+
+absl::Status RocksDbStorage::Commit(const CommitBatch& batch) {
+  rocksdb::WriteBatch wb;
+  std::string index_bytes;
+  for (size_t i = 0; i < batch.entries.size(); ++i) {
+    const std::string key = IndexKey(batch.first_index + i);
+    wb.Put(handles_[kEntries], key, ToSlice(batch.entries[i]));
+    wb.Put(handles_[kLeafIndex], ToSlice(AsBytes(batch.leaf_hashes[i])), key);
+  }
+  for (const auto& [key, bytes] : batch.tiles) {
+    wb.Put(handles_[kTiles], TileKeyBytes(key), bytes);
+  }
+  wb.Put(handles_[kMeta], "tree_state", EncodeTreeState(batch.state));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  // Commit point: once Write returns OK the batch is in the fsync'd WAL;
+  // if we die before, WAL replay drops the torn batch as a whole.
+  return RocksDbError(db_->Write(wo, &wb), "commit");
+}
+
+absl::StatusOr<TreeState> RocksDbStorage::ReadTreeState() {
+  std::string value;
+  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), handles_[kMeta], "tree_state", &value);
+  if (st.IsNotFound()) return TreeState{};
+  if (!st.ok()) return RocksDbError(st, "read tree state");
+  return DecodeTreeState(value);
+}
+
+absl::Status RocksDbStorage::LookupLeaves(absl::Span<const Hash> hashes,
+                                          std::vector<std::optional<uint64_t>>* out) {
+  out->assign(hashes.size(), std::nullopt);
+  if (hashes.empty()) return absl::OkStatus();
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(hashes.size());
+  for (const Hash& h : hashes) keys.push_back(ToSlice(AsBytes(h)));
+  std::vector<rocksdb::PinnableSlice> values(hashes.size());
+  std::vector<rocksdb::Status> statuses(hashes.size());
+  db_->MultiGet(rocksdb::ReadOptions(), handles_[kLeafIndex], keys.size(), keys.data(),
+                values.data(), statuses.data());
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return RocksDbError(statuses[i], "lookup leaf hash");
+    if (values[i].size() != 8) return absl::DataLossError("lookup leaf hash: bad index value");
+    (*out)[i] = GetBigEndian64(absl::string_view(values[i].data(), 8));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksDbStorage::ReadEntries(uint64_t begin, uint64_t end,
+                                         std::vector<std::string>* out) {
+  if (begin >= end) return absl::OkStatus();
+  const std::string first = IndexKey(begin);
+  const std::string limit = IndexKey(end);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(limit);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_[kEntries]));
+  uint64_t next = begin;
+  for (it->Seek(first); it->Valid() && next < end; it->Next(), ++next) {
+    if (it->key().size() != 8 || GetBigEndian64(absl::string_view(it->key().data(), 8)) != next) {
+      return absl::DataLossError(absl::StrCat("read entries: entry ", next, " missing"));
+    }
+    out->emplace_back(it->value().data(), it->value().size());
+  }
+  if (!it->status().ok()) return RocksDbError(it->status(), "read entries");
+  if (next != end) return absl::NotFoundError(absl::StrCat("read entries: entry ", next, " missing"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RocksDbStorage::ReadTile(const TileKey& key) {
+  std::string value;
+  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), handles_[kTiles], TileKeyBytes(key), &value);
+  if (!st.ok()) {
+    return RocksDbError(st, absl::StrCat("read tile ", key.level, "/", key.index));
+  }
+  return value;
+}
+
+absl::StatusOr<std::optional<std::string>> RocksDbStorage::GetMeta(absl::string_view key) {
+  std::string value;
+  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), handles_[kMeta], ToSlice(key), &value);
+  if (st.IsNotFound()) return std::optional<std::string>();
+  if (!st.ok()) return RocksDbError(st, absl::StrCat("read meta ", key));
+  return std::optional<std::string>(std::move(value));
+}
+
+absl::Status RocksDbStorage::PutMeta(absl::string_view key, absl::string_view value) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return RocksDbError(db_->Put(wo, handles_[kMeta], ToSlice(key), ToSlice(value)),
+                      absl::StrCat("write meta ", key));
+}
+
+uint64_t RocksDbStorage::ApproximateDiskBytes() {
+  uint64_t total = 0;
+  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(h, "rocksdb.total-sst-files-size", &v)) total += v;
+  }
+  return total;
+}
+
+}  // namespace infratrail
