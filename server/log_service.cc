@@ -1,0 +1,345 @@
+#include "server/log_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/entry_validation.h"
+
+namespace infratrail {
+namespace {
+
+using grpc::CallbackServerContext;
+using grpc::ServerUnaryReactor;
+
+// Entries per GetEntries message, and a byte bound so a message stays far
+// below gRPC's default 4 MiB limit whatever the entry sizes.
+constexpr size_t kEntriesPerChunk = 256;
+constexpr size_t kChunkBytes = 1 << 20;
+constexpr uint64_t kMaxGetEntries = 10000;
+
+// Resolves a requested tree size (0 = latest) against the latest published
+// checkpoint. Unavailable before the first checkpoint.
+absl::StatusOr<uint64_t> ResolveSize(const PublishedCheckpoint* cp, uint64_t requested,
+                                     absl::string_view method, absl::string_view field) {
+  if (cp == nullptr) {
+    return absl::UnavailableError(absl::StrCat(method, ": no checkpoint published yet"));
+  }
+  if (requested == 0) return cp->size;
+  if (requested > cp->size) {
+    return absl::OutOfRangeError(absl::StrCat(method, ": ", field, " ", requested,
+                                              " is beyond the latest published checkpoint size ",
+                                              cp->size));
+  }
+  return requested;
+}
+
+void AddHashes(const std::vector<Hash>& hashes, google::protobuf::RepeatedPtrField<std::string>* out) {
+  for (const Hash& h : hashes) out->Add(std::string(AsBytes(h)));
+}
+
+class EntriesReactor final : public grpc::ServerWriteReactor<v1::GetEntriesResponse> {
+ public:
+  EntriesReactor(Log* log, Metrics* metrics, uint64_t begin, uint64_t end)
+      : log_(log), metrics_(metrics), next_(begin), end_(end) {
+    NextChunk();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Done(absl::CancelledError("GetEntries: client went away"));
+      return;
+    }
+    NextChunk();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void NextChunk() {
+    if (next_ >= end_) {
+      Done(absl::OkStatus());
+      return;
+    }
+    resp_.Clear();
+    const uint64_t stop = std::min<uint64_t>(end_, next_ + kEntriesPerChunk);
+    std::vector<std::string> entries;
+    absl::Status st = log_->storage().ReadEntries(next_, stop, &entries);
+    if (!st.ok()) {
+      Done(st);
+      return;
+    }
+    size_t bytes = 0;
+    for (std::string& e : entries) {
+      if (bytes > 0 && bytes + e.size() > kChunkBytes) break;
+      bytes += e.size();
+      v1::IndexedEntry* out = resp_.add_entries();
+      out->set_index(next_++);
+      out->set_data(std::move(e));
+    }
+    StartWrite(&resp_);
+  }
+  void Done(const absl::Status& st) {
+    metrics_->CountRpc("GetEntries", absl::StatusCodeToString(st.code()));
+    Finish(ToGrpcStatus(st));
+  }
+
+  Log* const log_;
+  Metrics* const metrics_;
+  uint64_t next_;
+  const uint64_t end_;
+  v1::GetEntriesResponse resp_;
+};
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+LogService::LogService(Log* log, WriterAuth* auth, Metrics* metrics,
+                       std::function<void()> on_unhealthy)
+    : log_(log), auth_(auth), metrics_(metrics), on_unhealthy_(std::move(on_unhealthy)) {}
+
+void LogService::FinishReactor(ServerUnaryReactor* reactor, absl::string_view method,
+                               const absl::Status& status) {
+  metrics_->CountRpc(method, absl::StatusCodeToString(status.code()));
+  reactor->Finish(ToGrpcStatus(status));
+}
+
+ServerUnaryReactor* LogService::Finish(CallbackServerContext* ctx, absl::string_view method,
+                                       const absl::Status& status) {
+  ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  FinishReactor(reactor, method, status);
+  return reactor;
+}
+
+ServerUnaryReactor* LogService::AddEvents(CallbackServerContext* ctx,
+                                          const v1::AddEventsRequest* req,
+                                          v1::AddEventsResponse* resp) {
+  ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::Status st = DoAddEvents(ctx, req, resp, reactor);
+  if (!st.ok()) FinishReactor(reactor, "AddEvents", st);
+  return reactor;
+}
+
+absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEventsRequest* req,
+                                     v1::AddEventsResponse* resp, ServerUnaryReactor* reactor) {
+  absl::StatusOr<std::string> writer = auth_->Authenticate(*ctx);
+  if (!writer.ok()) return writer.status();
+  const size_t n = static_cast<size_t>(req->entries_size());
+  if (n == 0) return absl::InvalidArgumentError("AddEvents: entries: empty batch");
+  if (n > kMaxEntriesPerRequest) {
+    return absl::InvalidArgumentError(absl::StrCat("AddEvents: entries: ", n,
+                                                   " entries, at most ", kMaxEntriesPerRequest,
+                                                   " per request"));
+  }
+  std::vector<PendingEntry> pending(n);
+  auto hashes = std::make_shared<std::vector<Hash>>(n);
+  Hasher hasher;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& data = req->entries(static_cast<int>(i)).data();
+    absl::Status valid = ValidateEntry(data, absl::StrCat("AddEvents: entries[", i, "]"));
+    if (!valid.ok()) return valid;
+    pending[i].data = data;
+    pending[i].leaf_hash = (*hashes)[i] = hasher.HashLeaf(data);
+  }
+  if (absl::Status st = auth_->Admit(*writer, n); !st.ok()) return st;
+
+  const bool wait = req->wait_for_checkpoint();
+  const auto accepted = std::chrono::steady_clock::now();
+  absl::Status st = log_->sequencer().Add(
+      std::move(pending),
+      [this, reactor, resp, hashes, wait, accepted](absl::Status s,
+                                                    std::vector<AddResult> results) {
+        if (!s.ok()) {
+          if (!log_->health().ok()) on_unhealthy_();
+          FinishReactor(reactor, "AddEvents", s);
+          return;
+        }
+        uint64_t need = 0;
+        for (size_t i = 0; i < results.size(); ++i) {
+          v1::AddedEntry* e = resp->add_entries();
+          e->set_index(results[i].index);
+          e->set_leaf_hash(std::string(AsBytes((*hashes)[i])));
+          e->set_duplicate(results[i].duplicate);
+          need = std::max(need, results[i].index + 1);
+        }
+        if (!wait) {
+          FinishReactor(reactor, "AddEvents", absl::OkStatus());
+          return;
+        }
+        log_->publisher().WaitFor(
+            need, [this, reactor, resp, accepted](
+                      absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> cp) {
+              if (!cp.ok()) {
+                FinishReactor(reactor, "AddEvents", cp.status());
+                return;
+              }
+              resp->set_checkpoint((*cp)->note);
+              for (v1::AddedEntry& e : *resp->mutable_entries()) {
+                absl::StatusOr<std::vector<Hash>> proof =
+                    log_->reader().InclusionProof(e.index(), (*cp)->size);
+                if (!proof.ok()) {
+                  FinishReactor(reactor, "AddEvents", proof.status());
+                  return;
+                }
+                AddHashes(*proof, e.mutable_inclusion_proof());
+              }
+              metrics_->add_to_checkpoint_seconds.Observe(
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - accepted)
+                      .count());
+              FinishReactor(reactor, "AddEvents", absl::OkStatus());
+            });
+      });
+  if (!st.ok() && absl::IsUnavailable(st) && !log_->health().ok()) on_unhealthy_();
+  return st;
+}
+
+ServerUnaryReactor* LogService::GetCheckpoint(CallbackServerContext* ctx,
+                                              const v1::GetCheckpointRequest* req,
+                                              v1::GetCheckpointResponse* resp) {
+  std::shared_ptr<const PublishedCheckpoint> cp = log_->publisher().latest();
+  if (cp == nullptr) {
+    return Finish(ctx, "GetCheckpoint",
+                  absl::UnavailableError("GetCheckpoint: no checkpoint published yet"));
+  }
+  resp->set_checkpoint(cp->note);
+  return Finish(ctx, "GetCheckpoint", absl::OkStatus());
+}
+
+ServerUnaryReactor* LogService::GetInclusionProof(CallbackServerContext* ctx,
+                                                  const v1::GetInclusionProofRequest* req,
+                                                  v1::GetInclusionProofResponse* resp) {
+  constexpr absl::string_view kMethod = "GetInclusionProof";
+  std::shared_ptr<const PublishedCheckpoint> cp = log_->publisher().latest();
+  absl::StatusOr<uint64_t> size = ResolveSize(cp.get(), req->tree_size(), kMethod, "tree_size");
+  if (!size.ok()) return Finish(ctx, kMethod, size.status());
+  uint64_t index = 0;
+  switch (req->leaf_case()) {
+    case v1::GetInclusionProofRequest::kIndex:
+      index = req->index();
+      if (index >= *size) {
+        return Finish(ctx, kMethod,
+                      absl::OutOfRangeError(absl::StrCat("GetInclusionProof: index ", index,
+                                                         " >= tree_size ", *size)));
+      }
+      break;
+    case v1::GetInclusionProofRequest::kLeafHash: {
+      absl::StatusOr<Hash> leaf = HashFromBytes(req->leaf_hash(), "GetInclusionProof: leaf_hash");
+      if (!leaf.ok()) return Finish(ctx, kMethod, leaf.status());
+      std::vector<std::optional<uint64_t>> found;
+      const Hash leaves[] = {*leaf};
+      if (absl::Status st = log_->storage().LookupLeaves(leaves, &found); !st.ok()) {
+        return Finish(ctx, kMethod, st);
+      }
+      if (!found[0].has_value() || *found[0] >= *size) {
+        return Finish(ctx, kMethod,
+                      absl::NotFoundError(absl::StrCat(
+                          "GetInclusionProof: leaf_hash ", HashToBase64(*leaf),
+                          found[0].has_value() ? " is not yet integrated into tree_size "
+                                               : " is not in the log at tree_size ",
+                          *size)));
+      }
+      index = *found[0];
+      break;
+    }
+    default:
+      return Finish(ctx, kMethod,
+                    absl::InvalidArgumentError("GetInclusionProof: leaf: set index or leaf_hash"));
+  }
+  absl::StatusOr<std::vector<Hash>> proof = log_->reader().InclusionProof(index, *size);
+  if (!proof.ok()) return Finish(ctx, kMethod, proof.status());
+  resp->set_index(index);
+  resp->set_tree_size(*size);
+  AddHashes(*proof, resp->mutable_proof());
+  if (req->tree_size() == 0) resp->set_checkpoint(cp->note);
+  return Finish(ctx, kMethod, absl::OkStatus());
+}
+
+ServerUnaryReactor* LogService::GetConsistencyProof(CallbackServerContext* ctx,
+                                                    const v1::GetConsistencyProofRequest* req,
+                                                    v1::GetConsistencyProofResponse* resp) {
+  constexpr absl::string_view kMethod = "GetConsistencyProof";
+  if (req->from_size() == 0) {
+    return Finish(ctx, kMethod,
+                  absl::InvalidArgumentError("GetConsistencyProof: from_size: must be >= 1"));
+  }
+  std::shared_ptr<const PublishedCheckpoint> cp = log_->publisher().latest();
+  absl::StatusOr<uint64_t> to = ResolveSize(cp.get(), req->to_size(), kMethod, "to_size");
+  if (!to.ok()) return Finish(ctx, kMethod, to.status());
+  if (req->from_size() > *to) {
+    return Finish(ctx, kMethod,
+                  absl::OutOfRangeError(absl::StrCat("GetConsistencyProof: from_size ",
+                                                     req->from_size(), " > to_size ", *to)));
+  }
+  absl::StatusOr<std::vector<Hash>> proof = log_->reader().ConsistencyProof(req->from_size(), *to);
+  if (!proof.ok()) return Finish(ctx, kMethod, proof.status());
+  resp->set_from_size(req->from_size());
+  resp->set_to_size(*to);
+  AddHashes(*proof, resp->mutable_proof());
+  if (req->to_size() == 0) resp->set_checkpoint(cp->note);
+  return Finish(ctx, kMethod, absl::OkStatus());
+}
+
+grpc::ServerWriteReactor<v1::GetEntriesResponse>* LogService::GetEntries(
+    CallbackServerContext* ctx, const v1::GetEntriesRequest* req) {
+  absl::Status st;
+  uint64_t begin = req->start();
+  uint64_t end = begin;
+  std::shared_ptr<const PublishedCheckpoint> cp = log_->publisher().latest();
+  if (req->count() == 0 || req->count() > kMaxGetEntries) {
+    st = absl::InvalidArgumentError(absl::StrCat("GetEntries: count: ", req->count(),
+                                                 " is not in 1..", kMaxGetEntries));
+  } else if (cp == nullptr) {
+    st = absl::UnavailableError("GetEntries: no checkpoint published yet");
+  } else if (begin >= cp->size) {
+    st = absl::OutOfRangeError(absl::StrCat("GetEntries: start ", begin,
+                                            " >= latest published tree size ", cp->size));
+  } else {
+    end = begin + std::min<uint64_t>(req->count(), cp->size - begin);
+  }
+  if (!st.ok()) {
+    // A reactor that finishes at once with the error.
+    class Failed final : public grpc::ServerWriteReactor<v1::GetEntriesResponse> {
+     public:
+      explicit Failed(const grpc::Status& s) { Finish(s); }
+      void OnDone() override { delete this; }
+    };
+    metrics_->CountRpc("GetEntries", absl::StatusCodeToString(st.code()));
+    return new Failed(ToGrpcStatus(st));
+  }
+  return new EntriesReactor(log_, metrics_, begin, end);
+}
+
+ServerUnaryReactor* LogService::GetEntryAndProof(CallbackServerContext* ctx,
+                                                 const v1::GetEntryAndProofRequest* req,
+                                                 v1::GetEntryAndProofResponse* resp) {
+  constexpr absl::string_view kMethod = "GetEntryAndProof";
+  std::shared_ptr<const PublishedCheckpoint> cp = log_->publisher().latest();
+  absl::StatusOr<uint64_t> size = ResolveSize(cp.get(), req->tree_size(), kMethod, "tree_size");
+  if (!size.ok()) return Finish(ctx, kMethod, size.status());
+  if (req->index() >= *size) {
+    return Finish(ctx, kMethod,
+                  absl::OutOfRangeError(absl::StrCat("GetEntryAndProof: index ", req->index(),
+                                                     " >= tree_size ", *size)));
+  }
+  std::vector<std::string> entry;
+  if (absl::Status st = log_->storage().ReadEntries(req->index(), req->index() + 1, &entry);
+      !st.ok()) {
+    return Finish(ctx, kMethod, st);
+  }
+  absl::StatusOr<std::vector<Hash>> proof = log_->reader().InclusionProof(req->index(), *size);
+  if (!proof.ok()) return Finish(ctx, kMethod, proof.status());
+  resp->mutable_entry()->set_index(req->index());
+  resp->mutable_entry()->set_data(std::move(entry[0]));
+  resp->set_tree_size(*size);
+  AddHashes(*proof, resp->mutable_proof());
+  if (req->tree_size() == 0) resp->set_checkpoint(cp->note);
+  return Finish(ctx, kMethod, absl::OkStatus());
+}
+
+}  // namespace infratrail

@@ -1,0 +1,307 @@
+// infratrail-server: an append-only transparency log of infrastructure
+// events, on embedded RocksDB, served over gRPC (see docs/operations.md).
+//
+//   infratrail-server --data-dir DIR --signing-key FILE
+//                     [--grpc-addr 127.0.0.1:7400] [--metrics-addr 127.0.0.1:7402]
+//                     [--config FILE] [...]
+//
+// Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 runtime failure,
+// 2 usage or configuration error (including every start-up refusal).
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "prometheus/exposer.h"
+#include "server/fault_injecting_storage.h"
+#include "server/file_util.h"
+#include "server/log.h"
+#include "server/log_service.h"
+#include "server/rocksdb_storage.h"
+#include "server/writer_auth.h"
+
+namespace infratrail {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+constexpr absl::string_view kServiceName = "infratrail.v1.Log";
+
+struct ServerConfig {
+  std::string data_dir;
+  std::string signing_key;
+  std::string signer_state;
+  bool recover_signer_state = false;
+  std::string grpc_addr = "127.0.0.1:7400";
+  std::string http_addr = "127.0.0.1:7401";
+  std::string metrics_addr = "127.0.0.1:7402";
+  std::string tokens_file;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  std::vector<std::string> writer_identities;
+  bool allow_unauthenticated_writes = false;
+  double rate_limit = 0;
+  int checkpoint_interval_ms = 50;
+  size_t max_batch = 16384;
+  size_t max_queue = 262144;
+  size_t tile_cache = 16384;
+  std::string ready_file;
+  int testing_fail_commit_after = -1;
+};
+
+void Say(absl::string_view msg) {
+  std::cerr << "infratrail-server: " << msg << std::endl;
+}
+
+bool IsLoopback(const std::string& addr) {
+  const size_t colon = addr.rfind(':');
+  std::string host = addr.substr(0, colon == std::string::npos ? addr.size() : colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+absl::StatusOr<std::string> ReadTrimmed(const std::string& path, absl::string_view flag) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", text.status().message()));
+  return std::string(absl::StripAsciiWhitespace(*text));
+}
+
+std::shared_ptr<grpc::ServerCredentials> MakeCredentials(const ServerConfig& c,
+                                                         absl::Status* error) {
+  if (c.tls_cert.empty() && c.tls_key.empty()) {
+    if (!c.tls_client_ca.empty()) {
+      *error = absl::InvalidArgumentError("--tls-client-ca: needs --tls-cert and --tls-key");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  absl::StatusOr<std::string> cert = ReadFileToString(c.tls_cert);
+  absl::StatusOr<std::string> key = ReadFileToString(c.tls_key);
+  if (!cert.ok() || !key.ok()) {
+    *error = absl::InvalidArgumentError(absl::StrCat(
+        "--tls-cert/--tls-key: ", !cert.ok() ? cert.status().message() : key.status().message()));
+    return nullptr;
+  }
+  grpc::SslServerCredentialsOptions opts;
+  opts.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!c.tls_client_ca.empty()) {
+    absl::StatusOr<std::string> ca = ReadFileToString(c.tls_client_ca);
+    if (!ca.ok()) {
+      *error = absl::InvalidArgumentError(absl::StrCat("--tls-client-ca: ", ca.status().message()));
+      return nullptr;
+    }
+    opts.pem_root_certs = *ca;
+    // Readers need no certificate; a certificate that is presented must
+    // verify, and only then can it identify a writer.
+    opts.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(opts);
+}
+
+int Run(const ServerConfig& c) {
+  // Signals are taken synchronously by sigwait below; block them before any
+  // thread starts so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::string> key_text = ReadTrimmed(c.signing_key, "--signing-key");
+  if (!key_text.ok()) return Say(key_text.status().message()), kExitUsage;
+  absl::StatusOr<NoteSigner> key = NoteSigner::Parse(*key_text);
+  if (!key.ok()) return Say(absl::StrCat("--signing-key: ", key.status().message())), kExitUsage;
+  struct stat st;
+  if (stat(c.signing_key.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    Say(absl::StrCat("warning: --signing-key ", c.signing_key,
+                     " is readable by group or others; chmod 600 it"));
+  }
+
+  WriterAuthOptions auth_opts{c.tokens_file, c.writer_identities, c.rate_limit};
+  absl::StatusOr<std::unique_ptr<WriterAuth>> auth = WriterAuth::Create(auth_opts);
+  if (!auth.ok()) return Say(auth.status().message()), kExitUsage;
+  if (!c.writer_identities.empty() && c.tls_client_ca.empty()) {
+    return Say("--writer-identity: needs --tls-client-ca to verify client certificates"),
+           kExitUsage;
+  }
+  if (!(*auth)->required() && !IsLoopback(c.grpc_addr)) {
+    if (!c.allow_unauthenticated_writes) {
+      Say(absl::StrCat("--grpc-addr ", c.grpc_addr, " is not loopback and no writer "
+                       "authentication is configured; set --tokens-file or --tls-client-ca with "
+                       "--writer-identity, or pass --allow-unauthenticated-writes"));
+      return kExitUsage;
+    }
+    Say("warning: anyone who can reach " + c.grpc_addr + " can append to this log");
+  }
+  absl::Status cred_error;
+  std::shared_ptr<grpc::ServerCredentials> creds = MakeCredentials(c, &cred_error);
+  if (!cred_error.ok()) return Say(cred_error.message()), kExitUsage;
+
+  std::error_code ec;
+  std::filesystem::create_directories(c.data_dir, ec);
+  if (ec) return Say(absl::StrCat("--data-dir ", c.data_dir, ": ", ec.message())), kExitUsage;
+  absl::StatusOr<std::unique_ptr<RocksDbStorage>> db =
+      RocksDbStorage::Open(RocksDbOptions{c.data_dir + "/rocksdb"});
+  if (!db.ok()) return Say(db.status().message()), kExitRuntime;
+  LogStorage* storage = db->get();
+  std::unique_ptr<FaultInjectingStorage> faulty;
+  if (c.testing_fail_commit_after >= 0) {
+    faulty = std::make_unique<FaultInjectingStorage>(storage, c.testing_fail_commit_after);
+    storage = faulty.get();
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  Metrics metrics(*registry);
+  LogOptions opts{*key,
+                  c.signer_state.empty() ? c.signing_key + ".state" : c.signer_state,
+                  c.recover_signer_state,
+                  {},
+                  {},
+                  c.tile_cache};
+  opts.sequencer.max_batch_entries = c.max_batch;
+  opts.sequencer.max_pending_entries = c.max_queue;
+  opts.publisher.interval = absl::Milliseconds(c.checkpoint_interval_ms);
+  absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(storage, opts, &metrics);
+  if (!log.ok()) {
+    Say(log.status().message());
+    return absl::IsFailedPrecondition(log.status()) ? kExitUsage : kExitRuntime;
+  }
+
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(c.metrics_addr);
+  } catch (const std::exception& e) {
+    Say(absl::StrCat("--metrics-addr ", c.metrics_addr, ": ", e.what()));
+    return kExitUsage;
+  }
+  exposer->RegisterCollectable(registry);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::HealthCheckServiceInterface* health = nullptr;
+  LogService service((*log).get(), auth->get(), &metrics, [&health] {
+    if (health != nullptr) health->SetServingStatus(std::string(kServiceName), false);
+  });
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(c.grpc_addr, creds, &grpc_port);
+  builder.RegisterService(&service);
+  // A full batch of maximal entries, with framing.
+  builder.SetMaxReceiveMessageSize(72 << 20);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || grpc_port == 0) {
+    return Say(absl::StrCat("--grpc-addr ", c.grpc_addr, ": cannot listen")), kExitUsage;
+  }
+  health = server->GetHealthCheckService();
+  health->SetServingStatus(std::string(kServiceName), true);
+  const std::vector<int> metrics_ports = exposer->GetListeningPorts();
+  const int metrics_port = metrics_ports.empty() ? 0 : metrics_ports[0];
+  Say(absl::StrCat("log ", (*log)->origin(), " serving gRPC on port ", grpc_port,
+                   ", metrics on port ", metrics_port, "; verifier key ",
+                   (*log)->verifier_key()));
+  if (!c.ready_file.empty()) {
+    const std::string ready = absl::StrCat("{\"grpc_port\":", grpc_port, ",\"metrics_port\":",
+                                           metrics_port, ",\"pid\":", getpid(), "}\n");
+    if (absl::Status s = WriteFileAtomic(c.ready_file, ready, 0644); !s.ok()) {
+      Say(s.message());
+      return kExitRuntime;
+    }
+  }
+
+  // Main thread: wait for a signal, and flip health when the log stops
+  // serving (a write already flips it at once; this catches the rest).
+  bool healthy = true;
+  for (;;) {
+    timespec timeout{1, 0};
+    const int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (sig == SIGTERM || sig == SIGINT) {
+      Say(absl::StrCat("signal ", sig, ": draining"));
+      break;
+    }
+    if (healthy && !(*log)->health().ok()) {
+      healthy = false;
+      health->SetServingStatus(std::string(kServiceName), false);
+      Say(absl::StrCat("NOT_SERVING: ", (*log)->health().message()));
+    }
+  }
+  health->SetServingStatus(std::string(kServiceName), false);
+  // Drain: commit and acknowledge what is queued, publish a checkpoint over
+  // it, then let in-flight calls finish and refuse new ones.
+  (*log)->Stop();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  server->Wait();
+  Say("stopped");
+  return kExitOk;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"infratrail-server: transparency log for infrastructure events"};
+  ServerConfig c;
+  app.set_config("--config", "", "Read options from a TOML file (keys as the long flag names); "
+                 "flags given on the command line override it");
+  app.add_option("--data-dir", c.data_dir, "Directory for the log's RocksDB store")->required();
+  app.add_option("--signing-key", c.signing_key,
+                 "Note-format private key file (infratrail keygen); its name is the origin")
+      ->required();
+  app.add_option("--signer-state", c.signer_state,
+                 "Signer state file; keep it outside --data-dir (default: <signing-key>.state)");
+  app.add_flag("--recover-signer-state", c.recover_signer_state,
+               "Adopt the data directory's checkpoint if the signer state file was lost");
+  app.add_option("--grpc-addr", c.grpc_addr, "gRPC listen address")->capture_default_str();
+  app.add_option("--http-addr", c.http_addr, "Tiles HTTP listen address (reserved)")
+      ->capture_default_str();
+  app.add_option("--metrics-addr", c.metrics_addr, "Prometheus /metrics listen address")
+      ->capture_default_str();
+  app.add_option("--tokens-file", c.tokens_file, "Writer bearer tokens: '<writer> <token>' lines");
+  app.add_option("--tls-cert", c.tls_cert, "Server TLS certificate (PEM)");
+  app.add_option("--tls-key", c.tls_key, "Server TLS private key (PEM)");
+  app.add_option("--tls-client-ca", c.tls_client_ca, "CA (PEM) that verifies writer certificates");
+  app.add_option("--writer-identity", c.writer_identities,
+                 "Client certificate CN or SAN allowed to write; repeatable");
+  app.add_flag("--allow-unauthenticated-writes", c.allow_unauthenticated_writes,
+               "Allow anyone to append when listening on a non-loopback address");
+  app.add_option("--rate-limit", c.rate_limit, "Per-writer events/s (0: unlimited)")
+      ->capture_default_str();
+  app.add_option("--checkpoint-interval-ms", c.checkpoint_interval_ms,
+                 "Least time between two checkpoints")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600000));
+  app.add_option("--max-batch", c.max_batch, "Most entries per sequencer commit")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--max-queue", c.max_queue, "Queued entries beyond which AddEvents is refused")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 26));
+  app.add_option("--tile-cache", c.tile_cache, "Full tiles cached for proofs (16 KiB each)")
+      ->capture_default_str();
+  app.add_option("--ready-file", c.ready_file,
+                 "Write {grpc_port, metrics_port, pid} as JSON here once serving");
+  app.add_option("--testing-fail-commit-after", c.testing_fail_commit_after)->group("");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  return Run(c);
+}
+
+}  // namespace
+}  // namespace infratrail
+
+int main(int argc, char** argv) { return infratrail::Main(argc, argv); }
