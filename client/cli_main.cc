@@ -1,6 +1,7 @@
 // infratrail: the operator's command-line tool.
 //
 //   infratrail keygen --origin NAME --out FILE
+//   infratrail add --server HOST:PORT [--file F] [--wait --log-key VKEY --receipt-dir DIR]
 //
 // Exit codes: 0 ok, 1 verification failure, 2 usage error, 3 server or
 // network error.
@@ -12,7 +13,10 @@
 #include <iostream>
 #include <string>
 
+#include <fstream>
+
 #include "CLI/CLI.hpp"
+#include "client/add_command.h"
 #include "core/note_key.h"
 
 namespace infratrail {
@@ -56,13 +60,34 @@ int Main(int argc, char** argv) {
   std::string out;
   keygen->add_option("--origin", origin, "Log origin, e.g. log.example.com/infra")->required();
   keygen->add_option("--out", out, "Private key file to create")->required();
+  CLI::App* add = app.add_subcommand(
+      "add", "Append events given as proto3-JSON InfraEvent lines (stdin or --file)");
+  AddArgs aa;
+  add->add_option("--server", aa.server, "Log gRPC address")->capture_default_str();
+  add->add_option("--file", aa.file, "JSON lines file (default: stdin)");
+  add->add_option("--token", aa.token, "Writer bearer token");
+  add->add_option("--log-key", aa.log_key, "Log verifier key (or @file), to verify receipts");
+  add->add_flag("--wait", aa.wait, "Wait until a signed checkpoint covers the events");
+  add->add_option("--receipt-dir", aa.receipt_dir, "Write <index>.tlog-proof receipts here");
+  add->add_option("--batch", aa.batch, "Events per request")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
-  return RunKeygen(origin, out);
+  if (keygen->parsed()) return RunKeygen(origin, out);
+  if (!aa.file.empty()) {
+    std::ifstream in(aa.file);
+    if (!in) {
+      std::cerr << "add: --file " << aa.file << ": cannot open\n";
+      return kExitUsage;
+    }
+    return RunAdd(aa, in, std::cout, std::cerr);
+  }
+  return RunAdd(aa, std::cin, std::cout, std::cerr);
 }
 
 }  // namespace
