@@ -4,9 +4,11 @@
 //   infratrail-server --data-dir DIR --signing-key FILE
 //                     [--grpc-addr 127.0.0.1:7400] [--metrics-addr 127.0.0.1:7402]
 //                     [--config FILE] [...]
+//   infratrail-server fsck --data-dir DIR [--log-key VKEY]
 //
 // Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 runtime failure,
-// 2 usage or configuration error (including every start-up refusal).
+// 2 usage or configuration error (including every start-up refusal);
+// fsck: 0 consistent, 1 inconsistent, 2 usage, 3 cannot read the store.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -29,6 +31,7 @@
 #include "prometheus/exposer.h"
 #include "server/fault_injecting_storage.h"
 #include "server/file_util.h"
+#include "server/fsck.h"
 #include "server/log.h"
 #include "server/log_service.h"
 #include "server/rocksdb_storage.h"
@@ -249,15 +252,48 @@ int Run(const ServerConfig& c) {
   return kExitOk;
 }
 
+int RunFsck(const std::string& data_dir, const std::string& log_key_arg) {
+  std::optional<NoteVerifier> log_key;
+  if (!log_key_arg.empty()) {
+    std::string vkey = log_key_arg;
+    if (vkey[0] == '@') {
+      absl::StatusOr<std::string> text = ReadTrimmed(vkey.substr(1), "--log-key");
+      if (!text.ok()) return Say(text.status().message()), kExitUsage;
+      vkey = *text;
+    }
+    absl::StatusOr<NoteVerifier> v = NoteVerifier::Parse(vkey);
+    if (!v.ok()) return Say(absl::StrCat("--log-key: ", v.status().message())), kExitUsage;
+    log_key = *v;
+  }
+  RocksDbOptions opts{data_dir + "/rocksdb"};
+  opts.create_if_missing = false;
+  opts.read_only = true;
+  absl::StatusOr<std::unique_ptr<RocksDbStorage>> db = RocksDbStorage::Open(opts);
+  if (!db.ok()) return Say(absl::StrCat("fsck: ", db.status().message())), 3;
+  absl::StatusOr<FsckReport> report = Fsck(**db, log_key);
+  if (!report.ok()) return Say(absl::StrCat("fsck: ", report.status().message())), 3;
+  std::cout << "fsck: " << report->entries << " entries re-hashed, " << report->tiles_checked
+            << " tiles compared, checkpoint size " << report->checkpoint_size << "\n";
+  for (const std::string& p : report->problems) std::cout << "fsck: PROBLEM: " << p << "\n";
+  std::cout << (report->ok() ? "fsck: consistent\n" : "fsck: INCONSISTENT\n");
+  return report->ok() ? kExitOk : 1;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"infratrail-server: transparency log for infrastructure events"};
+  CLI::App* fsck = app.add_subcommand(
+      "fsck", "Recompute the tree from the entries and compare with tiles and checkpoint");
+  std::string fsck_dir;
+  std::string fsck_key;
+  fsck->add_option("--data-dir", fsck_dir, "Data directory (read-only open)")->required();
+  fsck->add_option("--log-key", fsck_key, "Log verifier key (or @file) to check the checkpoint");
   ServerConfig c;
   app.set_config("--config", "", "Read options from a TOML file (keys as the long flag names); "
                  "flags given on the command line override it");
-  app.add_option("--data-dir", c.data_dir, "Directory for the log's RocksDB store")->required();
+  app.add_option("--data-dir", c.data_dir, "Directory for the log's RocksDB store (required)");
   app.add_option("--signing-key", c.signing_key,
-                 "Note-format private key file (infratrail keygen); its name is the origin")
-      ->required();
+                 "Note-format private key file (infratrail keygen); its name is the origin "
+                 "(required)");
   app.add_option("--signer-state", c.signer_state,
                  "Signer state file; keep it outside --data-dir (default: <signing-key>.state)");
   app.add_flag("--recover-signer-state", c.recover_signer_state,
@@ -297,6 +333,11 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
+  }
+  if (fsck->parsed()) return RunFsck(fsck_dir, fsck_key);
+  if (c.data_dir.empty() || c.signing_key.empty()) {
+    Say(c.data_dir.empty() ? "--data-dir is required" : "--signing-key is required");
+    return kExitUsage;
   }
   return Run(c);
 }

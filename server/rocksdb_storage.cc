@@ -74,7 +74,10 @@ absl::StatusOr<std::unique_ptr<RocksDbStorage>> RocksDbStorage::Open(
 
   std::unique_ptr<RocksDbStorage> s(new RocksDbStorage());
   rocksdb::DB* db = nullptr;
-  rocksdb::Status st = rocksdb::DB::Open(db_opts, options.path, cfs, &s->handles_, &db);
+  rocksdb::Status st =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_opts, options.path, cfs, &s->handles_, &db)
+          : rocksdb::DB::Open(db_opts, options.path, cfs, &s->handles_, &db);
   if (!st.ok()) return RocksDbError(st, absl::StrCat("open ", options.path));
   s->db_.reset(db);
   return s;

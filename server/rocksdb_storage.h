@@ -29,6 +29,8 @@ namespace infratrail {
 struct RocksDbOptions {
   std::string path;
   bool create_if_missing = true;
+  // Open without taking the lock, as of now (fsck on a live store).
+  bool read_only = false;
   size_t block_cache_bytes = 256 << 20;
 };
 
