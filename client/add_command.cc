@@ -106,8 +106,7 @@ class Adder {
     }
     absl::StatusOr<VerifiedCheckpoint> v = VerifyTlogProof(proof, leaf, *log_key_, WitnessPolicy{});
     if (!v.ok()) {
-      err_ << "add: line " << line << ": receipt does not verify: " << v.status().message()
-           << "\n";
+      err_ << "add: line " << line << ": receipt does not verify: " << v.status().message() << "\n";
       return kExitVerify;
     }
     const std::string path = absl::StrCat(args_.receipt_dir, "/", e.index(), ".tlog-proof");

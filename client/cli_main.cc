@@ -10,10 +10,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <string>
-
-#include <fstream>
 
 #include "CLI/CLI.hpp"
 #include "client/add_command.h"
@@ -39,8 +38,8 @@ int RunKeygen(const std::string& origin, const std::string& out) {
     return kExitUsage;
   }
   const std::string text = key->SignerKey() + "\n";
-  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  fsync(fd) == 0;
+  const bool ok =
+      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
   close(fd);
   if (!ok) {
     std::cerr << "keygen: --out " << out << ": write failed: " << std::strerror(errno) << "\n";

@@ -73,12 +73,13 @@ void CheckpointPublisher::WaitFor(uint64_t size, WaitDone done) {
   {
     absl::MutexLock l(&mu_);
     if (!failed_.ok()) {
-      result = absl::UnavailableError(
-          absl::StrCat("checkpoint publishing failed: ", failed_.message()));
+      result =
+          absl::UnavailableError(absl::StrCat("checkpoint publishing failed: ", failed_.message()));
     } else if (latest_ != nullptr && latest_->size >= size) {
       result = latest_;
     } else if (stopping_) {
-      result = absl::UnavailableError("log is shutting down before a checkpoint covered the entries");
+      result =
+          absl::UnavailableError("log is shutting down before a checkpoint covered the entries");
     } else {
       waiters_.emplace(size, std::move(done));
       return;
@@ -109,9 +110,8 @@ void CheckpointPublisher::FailAll(const absl::Status& status) {
 absl::Status CheckpointPublisher::Publish(const TreeHead& head) {
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::string> note =
-      signer_->Sign(head.size, head.root, [this](uint64_t a, uint64_t b) {
-        return reader_->ConsistencyProof(a, b);
-      });
+      signer_->Sign(head.size, head.root,
+                    [this](uint64_t a, uint64_t b) { return reader_->ConsistencyProof(a, b); });
   if (!note.ok()) return note.status();
   // Commit point: the note is durable in storage before anyone sees it, so
   // a restart serves it (or a newer one) and never an older one.

@@ -72,14 +72,14 @@ absl::StatusOr<std::string> CheckpointSigner::Sign(uint64_t size, const Hash& ro
   if (last_.has_value()) {
     const SignedHead& last = *last_;
     if (size < last.size) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("refusing to sign tree size ", size, ": already signed size ", last.size,
-                       " (data directory rolled back?)"));
+      return absl::FailedPreconditionError(absl::StrCat("refusing to sign tree size ", size,
+                                                        ": already signed size ", last.size,
+                                                        " (data directory rolled back?)"));
     }
     if (size == last.size && root != last.root) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("refusing to sign tree size ", size, ": a different root was signed at "
-                       "this size (fork)"));
+      return absl::FailedPreconditionError(absl::StrCat("refusing to sign tree size ", size,
+                                                        ": a different root was signed at "
+                                                        "this size (fork)"));
     }
     if (size > last.size && last.size > 0) {
       absl::StatusOr<std::vector<Hash>> proof = prover(last.size, size);
@@ -87,9 +87,9 @@ absl::StatusOr<std::string> CheckpointSigner::Sign(uint64_t size, const Hash& ro
       Hasher hasher;
       absl::Status st = VerifyConsistency(last.size, size, last.root, root, *proof, hasher);
       if (!st.ok()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("refusing to sign tree size ", size, ": not consistent with signed size ",
-                         last.size, ": ", st.message()));
+        return absl::FailedPreconditionError(absl::StrCat("refusing to sign tree size ", size,
+                                                          ": not consistent with signed size ",
+                                                          last.size, ": ", st.message()));
       }
     }
   }

@@ -9,9 +9,8 @@ namespace infratrail {
 absl::Status ValidateEntry(absl::string_view data, absl::string_view field) {
   if (data.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ".data: empty"));
   if (data.size() > kMaxBundleEntrySize) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ".data: ", data.size(),
-                                                   " bytes exceeds the limit of ",
-                                                   kMaxBundleEntrySize));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".data: ", data.size(), " bytes exceeds the limit of ", kMaxBundleEntrySize));
   }
   v1::InfraEvent event;
   if (!event.ParseFromArray(data.data(), static_cast<int>(data.size()))) {

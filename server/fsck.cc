@@ -54,8 +54,8 @@ class Checker {
       return;
     }
     if (*got != EncodeHashTile(want)) {
-      Problem(absl::StrCat("tile ", key.level, "/", key.index, ": stored ",
-                           got->size() / kHashSize, " hashes differ from the ", want.size(),
+      Problem(absl::StrCat("tile ", key.level, "/", key.index, ": stored ", got->size() / kHashSize,
+                           " hashes differ from the ", want.size(),
                            " recomputed from the entries"));
     }
   }
@@ -130,8 +130,8 @@ absl::StatusOr<FsckReport> Fsck(LogStorage& storage, const std::optional<NoteVer
   }
   if (cp.has_value()) {
     if (cp->size > state->size) {
-      checker.Problem(absl::StrCat("stored checkpoint size ", cp->size, " > tree size ",
-                                   state->size));
+      checker.Problem(
+          absl::StrCat("stored checkpoint size ", cp->size, " > tree size ", state->size));
     } else if (root_at_checkpoint != cp->root) {
       checker.Problem(absl::StrCat("stored checkpoint root at size ", cp->size,
                                    " differs from the root recomputed from the entries"));

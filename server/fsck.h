@@ -20,8 +20,8 @@
 namespace infratrail {
 
 struct FsckReport {
-  uint64_t entries = 0;         // entries re-hashed
-  uint64_t tiles_checked = 0;   // stored tiles compared
+  uint64_t entries = 0;        // entries re-hashed
+  uint64_t tiles_checked = 0;  // stored tiles compared
   uint64_t checkpoint_size = 0;
   std::vector<std::string> problems;  // empty: consistent
   bool ok() const { return problems.empty(); }

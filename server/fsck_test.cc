@@ -5,10 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "core/tile.h"
 #include "gtest/gtest.h"
 #include "server/memory_storage.h"
 #include "server/sequencer.h"
-#include "core/tile.h"
 
 namespace infratrail {
 namespace {
@@ -26,10 +26,13 @@ void Fill(MemoryStorage& storage, int n) {
       batch.push_back({data, HashLeaf(data)});
     }
     absl::Notification done;
-    ASSERT_TRUE((*seq)->Add(std::move(batch), [&](absl::Status s, std::vector<AddResult>) {
-                       EXPECT_TRUE(s.ok()) << s;
-                       done.Notify();
-                     }).ok());
+    ASSERT_TRUE((*seq)
+                    ->Add(std::move(batch),
+                          [&](absl::Status s, std::vector<AddResult>) {
+                            EXPECT_TRUE(s.ok()) << s;
+                            done.Notify();
+                          })
+                    .ok());
     done.WaitForNotification();
   }
 }

@@ -19,9 +19,9 @@ absl::Status CheckIdentity(LogStorage* storage, const std::string& vkey, uint64_
     return storage->PutMeta(kMetaLogIdentity, vkey);
   }
   if (**id != vkey) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("data directory belongs to log key ", **id, ", not ", vkey,
-                     " (wrong --signing-key or --data-dir?)"));
+    return absl::FailedPreconditionError(absl::StrCat("data directory belongs to log key ", **id,
+                                                      ", not ", vkey,
+                                                      " (wrong --signing-key or --data-dir?)"));
   }
   return absl::OkStatus();
 }
@@ -62,20 +62,25 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, LogOptions o
     if (!stored.ok()) return stored.status();
     if (stored->has_value()) {
       if (!options.recover_signer_state) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "signer state ", options.signer_state_path, " is missing but the data directory holds "
-            "a checkpoint of size ", (*stored)->size, "; restore the state file, or start once "
-            "with --recover-signer-state to adopt the stored checkpoint"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("signer state ", options.signer_state_path,
+                         " is missing but the data directory holds "
+                         "a checkpoint of size ",
+                         (*stored)->size,
+                         "; restore the state file, or start once "
+                         "with --recover-signer-state to adopt the stored checkpoint"));
       }
       if (absl::Status st = log->signer_->Adopt(**stored); !st.ok()) return st;
     }
   }
   if (last.has_value()) {
     if (last->size > state->size) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "data directory tree size ", state->size, " is smaller than the last signed checkpoint "
-          "size ", last->size, " recorded in ", options.signer_state_path,
-          ": the data directory was restored from an older copy; refusing to start"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("data directory tree size ", state->size,
+                       " is smaller than the last signed checkpoint "
+                       "size ",
+                       last->size, " recorded in ", options.signer_state_path,
+                       ": the data directory was restored from an older copy; refusing to start"));
     }
     absl::StatusOr<Hash> root = log->reader_->RootAt(last->size);
     if (!root.ok()) return root.status();
@@ -90,14 +95,13 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, LogOptions o
   // publisher, which starts right after, before any Add can be accepted.
   Log* raw = log.get();
   absl::StatusOr<std::unique_ptr<Sequencer>> seq =
-      Sequencer::Start(storage, options.sequencer, metrics, [raw](const TreeHead& head) {
-        raw->publisher_->OnCommit(head);
-      });
+      Sequencer::Start(storage, options.sequencer, metrics,
+                       [raw](const TreeHead& head) { raw->publisher_->OnCommit(head); });
   if (!seq.ok()) return seq.status();
   log->sequencer_ = std::move(*seq);
-  absl::StatusOr<std::unique_ptr<CheckpointPublisher>> pub = CheckpointPublisher::Start(
-      storage, log->signer_.get(), log->reader_.get(), log->sequencer_->head(),
-      options.publisher, metrics);
+  absl::StatusOr<std::unique_ptr<CheckpointPublisher>> pub =
+      CheckpointPublisher::Start(storage, log->signer_.get(), log->reader_.get(),
+                                 log->sequencer_->head(), options.publisher, metrics);
   if (!pub.ok()) {
     log->sequencer_->Stop();
     return pub.status();

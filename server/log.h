@@ -27,8 +27,8 @@
 namespace infratrail {
 
 struct LogOptions {
-  NoteSigner key;                  // the log's signing key; its name is the origin
-  std::string signer_state_path;   // outside the data directory
+  NoteSigner key;                     // the log's signing key; its name is the origin
+  std::string signer_state_path;      // outside the data directory
   bool recover_signer_state = false;  // adopt the stored checkpoint if the state file is lost
   SequencerOptions sequencer;
   PublisherOptions publisher;

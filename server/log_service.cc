@@ -37,7 +37,8 @@ absl::StatusOr<uint64_t> ResolveSize(const PublishedCheckpoint* cp, uint64_t req
   return requested;
 }
 
-void AddHashes(const std::vector<Hash>& hashes, google::protobuf::RepeatedPtrField<std::string>* out) {
+void AddHashes(const std::vector<Hash>& hashes,
+               google::protobuf::RepeatedPtrField<std::string>* out) {
   for (const Hash& h : hashes) out->Add(std::string(AsBytes(h)));
 }
 
@@ -133,9 +134,8 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
   const size_t n = static_cast<size_t>(req->entries_size());
   if (n == 0) return absl::InvalidArgumentError("AddEvents: entries: empty batch");
   if (n > kMaxEntriesPerRequest) {
-    return absl::InvalidArgumentError(absl::StrCat("AddEvents: entries: ", n,
-                                                   " entries, at most ", kMaxEntriesPerRequest,
-                                                   " per request"));
+    return absl::InvalidArgumentError(absl::StrCat("AddEvents: entries: ", n, " entries, at most ",
+                                                   kMaxEntriesPerRequest, " per request"));
   }
   std::vector<PendingEntry> pending(n);
   auto hashes = std::make_shared<std::vector<Hash>>(n);
@@ -151,50 +151,49 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
 
   const bool wait = req->wait_for_checkpoint();
   const auto accepted = std::chrono::steady_clock::now();
-  absl::Status st = log_->sequencer().Add(
-      std::move(pending),
-      [this, reactor, resp, hashes, wait, accepted](absl::Status s,
-                                                    std::vector<AddResult> results) {
-        if (!s.ok()) {
-          if (!log_->health().ok()) on_unhealthy_();
-          FinishReactor(reactor, "AddEvents", s);
-          return;
-        }
-        uint64_t need = 0;
-        for (size_t i = 0; i < results.size(); ++i) {
-          v1::AddedEntry* e = resp->add_entries();
-          e->set_index(results[i].index);
-          e->set_leaf_hash(std::string(AsBytes((*hashes)[i])));
-          e->set_duplicate(results[i].duplicate);
-          need = std::max(need, results[i].index + 1);
-        }
-        if (!wait) {
+  absl::Status st = log_->sequencer().Add(std::move(pending), [this, reactor, resp, hashes, wait,
+                                                               accepted](
+                                                                  absl::Status s,
+                                                                  std::vector<AddResult> results) {
+    if (!s.ok()) {
+      if (!log_->health().ok()) on_unhealthy_();
+      FinishReactor(reactor, "AddEvents", s);
+      return;
+    }
+    uint64_t need = 0;
+    for (size_t i = 0; i < results.size(); ++i) {
+      v1::AddedEntry* e = resp->add_entries();
+      e->set_index(results[i].index);
+      e->set_leaf_hash(std::string(AsBytes((*hashes)[i])));
+      e->set_duplicate(results[i].duplicate);
+      need = std::max(need, results[i].index + 1);
+    }
+    if (!wait) {
+      FinishReactor(reactor, "AddEvents", absl::OkStatus());
+      return;
+    }
+    log_->publisher().WaitFor(
+        need, [this, reactor, resp,
+               accepted](absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> cp) {
+          if (!cp.ok()) {
+            FinishReactor(reactor, "AddEvents", cp.status());
+            return;
+          }
+          resp->set_checkpoint((*cp)->note);
+          for (v1::AddedEntry& e : *resp->mutable_entries()) {
+            absl::StatusOr<std::vector<Hash>> proof =
+                log_->reader().InclusionProof(e.index(), (*cp)->size);
+            if (!proof.ok()) {
+              FinishReactor(reactor, "AddEvents", proof.status());
+              return;
+            }
+            AddHashes(*proof, e.mutable_inclusion_proof());
+          }
+          metrics_->add_to_checkpoint_seconds.Observe(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - accepted).count());
           FinishReactor(reactor, "AddEvents", absl::OkStatus());
-          return;
-        }
-        log_->publisher().WaitFor(
-            need, [this, reactor, resp, accepted](
-                      absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> cp) {
-              if (!cp.ok()) {
-                FinishReactor(reactor, "AddEvents", cp.status());
-                return;
-              }
-              resp->set_checkpoint((*cp)->note);
-              for (v1::AddedEntry& e : *resp->mutable_entries()) {
-                absl::StatusOr<std::vector<Hash>> proof =
-                    log_->reader().InclusionProof(e.index(), (*cp)->size);
-                if (!proof.ok()) {
-                  FinishReactor(reactor, "AddEvents", proof.status());
-                  return;
-                }
-                AddHashes(*proof, e.mutable_inclusion_proof());
-              }
-              metrics_->add_to_checkpoint_seconds.Observe(
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - accepted)
-                      .count());
-              FinishReactor(reactor, "AddEvents", absl::OkStatus());
-            });
-      });
+        });
+  });
   if (!st.ok() && absl::IsUnavailable(st) && !log_->health().ok()) on_unhealthy_();
   return st;
 }
@@ -292,13 +291,13 @@ grpc::ServerWriteReactor<v1::GetEntriesResponse>* LogService::GetEntries(
   uint64_t end = begin;
   std::shared_ptr<const PublishedCheckpoint> cp = log_->publisher().latest();
   if (req->count() == 0 || req->count() > kMaxGetEntries) {
-    st = absl::InvalidArgumentError(absl::StrCat("GetEntries: count: ", req->count(),
-                                                 " is not in 1..", kMaxGetEntries));
+    st = absl::InvalidArgumentError(
+        absl::StrCat("GetEntries: count: ", req->count(), " is not in 1..", kMaxGetEntries));
   } else if (cp == nullptr) {
     st = absl::UnavailableError("GetEntries: no checkpoint published yet");
   } else if (begin >= cp->size) {
-    st = absl::OutOfRangeError(absl::StrCat("GetEntries: start ", begin,
-                                            " >= latest published tree size ", cp->size));
+    st = absl::OutOfRangeError(
+        absl::StrCat("GetEntries: start ", begin, " >= latest published tree size ", cp->size));
   } else {
     end = begin + std::min<uint64_t>(req->count(), cp->size - begin);
   }

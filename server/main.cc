@@ -68,9 +68,7 @@ struct ServerConfig {
   int testing_fail_commit_after = -1;
 };
 
-void Say(absl::string_view msg) {
-  std::cerr << "infratrail-server: " << msg << std::endl;
-}
+void Say(absl::string_view msg) { std::cerr << "infratrail-server: " << msg << std::endl; }
 
 bool IsLoopback(const std::string& addr) {
   const size_t colon = addr.rfind(':');
@@ -81,7 +79,8 @@ bool IsLoopback(const std::string& addr) {
 
 absl::StatusOr<std::string> ReadTrimmed(const std::string& path, absl::string_view flag) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
-  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", text.status().message()));
+  if (!text.ok())
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", text.status().message()));
   return std::string(absl::StripAsciiWhitespace(*text));
 }
 
@@ -144,7 +143,8 @@ int Run(const ServerConfig& c) {
   }
   if (!(*auth)->required() && !IsLoopback(c.grpc_addr)) {
     if (!c.allow_unauthenticated_writes) {
-      Say(absl::StrCat("--grpc-addr ", c.grpc_addr, " is not loopback and no writer "
+      Say(absl::StrCat("--grpc-addr ", c.grpc_addr,
+                       " is not loopback and no writer "
                        "authentication is configured; set --tokens-file or --tls-client-ca with "
                        "--writer-identity, or pass --allow-unauthenticated-writes"));
       return kExitUsage;
@@ -215,11 +215,11 @@ int Run(const ServerConfig& c) {
   const std::vector<int> metrics_ports = exposer->GetListeningPorts();
   const int metrics_port = metrics_ports.empty() ? 0 : metrics_ports[0];
   Say(absl::StrCat("log ", (*log)->origin(), " serving gRPC on port ", grpc_port,
-                   ", metrics on port ", metrics_port, "; verifier key ",
-                   (*log)->verifier_key()));
+                   ", metrics on port ", metrics_port, "; verifier key ", (*log)->verifier_key()));
   if (!c.ready_file.empty()) {
-    const std::string ready = absl::StrCat("{\"grpc_port\":", grpc_port, ",\"metrics_port\":",
-                                           metrics_port, ",\"pid\":", getpid(), "}\n");
+    const std::string ready =
+        absl::StrCat("{\"grpc_port\":", grpc_port, ",\"metrics_port\":", metrics_port,
+                     ",\"pid\":", getpid(), "}\n");
     if (absl::Status s = WriteFileAtomic(c.ready_file, ready, 0644); !s.ok()) {
       Say(s.message());
       return kExitRuntime;
@@ -288,7 +288,8 @@ int Main(int argc, char** argv) {
   fsck->add_option("--data-dir", fsck_dir, "Data directory (read-only open)")->required();
   fsck->add_option("--log-key", fsck_key, "Log verifier key (or @file) to check the checkpoint");
   ServerConfig c;
-  app.set_config("--config", "", "Read options from a TOML file (keys as the long flag names); "
+  app.set_config("--config", "",
+                 "Read options from a TOML file (keys as the long flag names); "
                  "flags given on the command line override it");
   app.add_option("--data-dir", c.data_dir, "Directory for the log's RocksDB store (required)");
   app.add_option("--signing-key", c.signing_key,

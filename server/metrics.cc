@@ -38,8 +38,8 @@ Metrics::Metrics(prometheus::Registry& r)
                          "Sequencing latency: batch dequeued to durable", Seconds())),
       commit_seconds(Hist(r, "infratrail_storage_commit_seconds",
                           "Storage commit latency (write batch and fsync)", Seconds())),
-      queue_entries(Gauge(r, "infratrail_sequencer_queue_entries",
-                          "Entries waiting for the sequencer")),
+      queue_entries(
+          Gauge(r, "infratrail_sequencer_queue_entries", "Entries waiting for the sequencer")),
       tree_size(Gauge(r, "infratrail_sequencer_tree_size_entries", "Committed tree size")),
       sequencer_healthy(Gauge(r, "infratrail_sequencer_healthy",
                               "1 while accepting writes, 0 after a storage failure")),

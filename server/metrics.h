@@ -22,18 +22,18 @@ class Metrics {
  public:
   explicit Metrics(prometheus::Registry& registry);
 
-  prometheus::Counter& entries_appended;    // new entries committed
-  prometheus::Counter& entries_duplicate;   // submissions answered with an old index
-  prometheus::Histogram& batch_entries;     // entries per sequencer batch
-  prometheus::Histogram& batch_seconds;     // dequeue -> commit returned
-  prometheus::Histogram& commit_seconds;    // storage commit (WriteBatch + fsync)
-  prometheus::Gauge& queue_entries;         // entries waiting for the sequencer
-  prometheus::Gauge& tree_size;             // committed tree size
-  prometheus::Gauge& sequencer_healthy;     // 1 serving, 0 after a storage failure
-  prometheus::Counter& rejected_queue_full;  // RESOURCE_EXHAUSTED by back-pressure
-  prometheus::Gauge& checkpoint_size;       // latest published checkpoint size
-  prometheus::Gauge& checkpoint_timestamp;  // Unix seconds it was published
-  prometheus::Histogram& checkpoint_sign_seconds;  // consistency check + persist + sign + store
+  prometheus::Counter& entries_appended;             // new entries committed
+  prometheus::Counter& entries_duplicate;            // submissions answered with an old index
+  prometheus::Histogram& batch_entries;              // entries per sequencer batch
+  prometheus::Histogram& batch_seconds;              // dequeue -> commit returned
+  prometheus::Histogram& commit_seconds;             // storage commit (WriteBatch + fsync)
+  prometheus::Gauge& queue_entries;                  // entries waiting for the sequencer
+  prometheus::Gauge& tree_size;                      // committed tree size
+  prometheus::Gauge& sequencer_healthy;              // 1 serving, 0 after a storage failure
+  prometheus::Counter& rejected_queue_full;          // RESOURCE_EXHAUSTED by back-pressure
+  prometheus::Gauge& checkpoint_size;                // latest published checkpoint size
+  prometheus::Gauge& checkpoint_timestamp;           // Unix seconds it was published
+  prometheus::Histogram& checkpoint_sign_seconds;    // consistency check + persist + sign + store
   prometheus::Histogram& add_to_checkpoint_seconds;  // AddEvents with wait: accept -> covered
 
   // infratrail_grpc_requests_total{method, code}.

@@ -62,10 +62,9 @@ absl::Status Sequencer::LoadState() {
     }
     absl::StatusOr<std::vector<Hash>> row = DecodeHashTile(*bytes);
     if (!row.ok() || row->size() != width) {
-      return absl::DataLossError(absl::StrCat("start-up: edge tile ", level, "/", e.index,
-                                              " holds ", bytes->size() / kHashSize,
-                                              " hashes, tree size ", state->size, " needs ",
-                                              width));
+      return absl::DataLossError(absl::StrCat(
+          "start-up: edge tile ", level, "/", e.index, " holds ", bytes->size() / kHashSize,
+          " hashes, tree size ", state->size, " needs ", width));
     }
     e.row = std::move(*row);
   }
@@ -129,9 +128,8 @@ void Sequencer::Run() {
     {
       absl::MutexLock l(&mu_);
       mu_.Await(absl::Condition(
-          +[](Sequencer* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-            return !s->queue_.empty() || s->stopping_;
-          },
+          +[](Sequencer* s)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return !s->queue_.empty() || s->stopping_; },
           this));
       if (queue_.empty()) return;  // stopping, and everything queued is done
       size_t n = 0;

@@ -19,7 +19,8 @@ std::string EncodeTreeState(const TreeState& state) {
   std::string out;
   out.reserve(8 + state.right_edge.size() * kHashSize);
   PutBigEndian64(state.size, &out);
-  for (const Hash& h : state.right_edge) out.append(reinterpret_cast<const char*>(h.data()), h.size());
+  for (const Hash& h : state.right_edge)
+    out.append(reinterpret_cast<const char*>(h.data()), h.size());
   return out;
 }
 

@@ -16,8 +16,8 @@ absl::StatusOr<std::shared_ptr<const TreeReader::Expanded>> TreeReader::CacheFul
   absl::StatusOr<std::vector<Hash>> row = DecodeHashTile(bytes);
   if (!row.ok()) return absl::DataLossError(row.status().message());
   if (row->size() != kTileWidth) {
-    return absl::DataLossError(
-        absl::StrCat("tile ", key.level, "/", key.index, " has ", row->size(), " hashes, want 256"));
+    return absl::DataLossError(absl::StrCat("tile ", key.level, "/", key.index, " has ",
+                                            row->size(), " hashes, want 256"));
   }
   auto expanded = std::make_shared<Expanded>();
   expanded->rows[0] = std::move(*row);
@@ -65,8 +65,8 @@ absl::StatusOr<std::vector<Hash>> TreeReader::ReadNodes(absl::Span<const NodeId>
     }
     absl::StatusOr<std::string> bytes = storage_->ReadTile(key);
     if (!bytes.ok()) {
-      return absl::DataLossError(absl::StrCat("node ", id.DebugString(), ": ",
-                                              bytes.status().message()));
+      return absl::DataLossError(
+          absl::StrCat("node ", id.DebugString(), ": ", bytes.status().message()));
     }
     if (bytes->size() == kTileWidth * kHashSize) {
       absl::StatusOr<std::shared_ptr<const Expanded>> tile = CacheFullTile(key, *bytes);

@@ -56,7 +56,7 @@ class TreeReader {
 
   // Expands and caches a full tile read as `bytes`.
   absl::StatusOr<std::shared_ptr<const Expanded>> CacheFullTile(const TileKey& key,
-                                                                 absl::string_view bytes);
+                                                                absl::string_view bytes);
 
   LogStorage* const storage_;
   const size_t cache_capacity_;

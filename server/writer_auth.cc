@@ -89,8 +89,9 @@ absl::Status WriterAuth::Admit(const std::string& writer, size_t events) {
   // bucket is full so a big batch is slowed, not refused forever.
   const double need = std::min(static_cast<double>(events), rate_);
   if (b.tokens < need) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "AddEvents: writer ", writer, " is over its rate limit of ", rate_, " events/s; retry later"));
+    return absl::ResourceExhaustedError(absl::StrCat("AddEvents: writer ", writer,
+                                                     " is over its rate limit of ", rate_,
+                                                     " events/s; retry later"));
   }
   b.tokens -= static_cast<double>(events);
   return absl::OkStatus();

@@ -35,9 +35,9 @@ class ServerContextBase;
 namespace infratrail {
 
 struct WriterAuthOptions {
-  std::string tokens_file;                     // empty: no bearer tokens
+  std::string tokens_file;                      // empty: no bearer tokens
   std::vector<std::string> allowed_identities;  // mTLS CN/SAN allowlist
-  double rate_limit_events_per_s = 0;          // 0: unlimited
+  double rate_limit_events_per_s = 0;           // 0: unlimited
 };
 
 class WriterAuth {
