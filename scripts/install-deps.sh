@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libssl-dev libabsl-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
-  librocksdb-dev prometheus-cpp-dev nlohmann-json3-dev libcli11-dev
+  librocksdb-dev prometheus-cpp-dev nlohmann-json3-dev libcli11-dev libgoogle-perftools-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-go golang-golang-x-mod-dev
   clang libclang-rt-14-dev clang-format clang-tidy
