@@ -11,14 +11,26 @@ namespace infratrail {
 TreeReader::TreeReader(LogStorage* storage, size_t cache_tiles)
     : storage_(storage), cache_capacity_(cache_tiles) {}
 
-absl::StatusOr<std::shared_ptr<const TreeReader::Expanded>> TreeReader::CacheFullTile(
-    const TileKey& key, absl::string_view bytes) {
-  absl::StatusOr<std::vector<Hash>> row = DecodeHashTile(bytes);
-  if (!row.ok()) return absl::DataLossError(row.status().message());
-  if (row->size() != kTileWidth) {
-    return absl::DataLossError(absl::StrCat("tile ", key.level, "/", key.index, " has ",
-                                            row->size(), " hashes, want 256"));
+std::shared_ptr<const TreeReader::Expanded> TreeReader::Lookup(const TileKey& key,
+                                                               size_t min_width) {
+  absl::MutexLock l(&mu_);
+  if (auto it = cache_.find(key); it != cache_.end()) {
+    ++hits_;
+    return it->second;
   }
+  if (auto it = partial_.find(key); it != partial_.end() && it->second->width() >= min_width) {
+    ++hits_;
+    return it->second;
+  }
+  ++misses_;
+  return nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<const TreeReader::Expanded>> TreeReader::Load(const TileKey& key) {
+  absl::StatusOr<std::string> bytes = storage_->ReadTile(key);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<std::vector<Hash>> row = DecodeHashTile(*bytes);
+  if (!row.ok()) return absl::DataLossError(row.status().message());
   auto expanded = std::make_shared<Expanded>();
   expanded->rows[0] = std::move(*row);
   Hasher hasher;
@@ -30,57 +42,51 @@ absl::StatusOr<std::shared_ptr<const TreeReader::Expanded>> TreeReader::CacheFul
       out.push_back(hasher.HashChildren(below[i], below[i + 1]));
     }
   }
+  const bool full = expanded->width() == kTileWidth;
   absl::MutexLock l(&mu_);
   if (cache_capacity_ == 0) return std::shared_ptr<const Expanded>(std::move(expanded));
-  auto [it, inserted] = cache_.emplace(key, std::move(expanded));
-  if (inserted) {
-    fifo_.push_back(key);
-    while (fifo_.size() > cache_capacity_) {
-      cache_.erase(fifo_.front());
-      fifo_.pop_front();
+  if (full) {
+    partial_.erase(key);
+    auto [it, inserted] = cache_.emplace(key, std::move(expanded));
+    if (inserted) {
+      fifo_.push_back(key);
+      while (fifo_.size() > cache_capacity_) {
+        cache_.erase(fifo_.front());
+        fifo_.pop_front();
+      }
     }
+    return it->second;
   }
-  return it->second;
+  // Partial tiles left behind as the tree grows are dropped wholesale; a
+  // live one is reloaded on its next use.
+  if (partial_.size() >= 4 * kTileRows) partial_.clear();
+  std::shared_ptr<const Expanded>& slot = partial_[key];
+  if (slot == nullptr || slot->width() < expanded->width()) slot = std::move(expanded);
+  return slot;
 }
 
 absl::StatusOr<std::vector<Hash>> TreeReader::ReadNodes(absl::Span<const NodeId> ids) {
   std::vector<Hash> out;
   out.reserve(ids.size());
-  Hasher hasher;
   for (const NodeId& id : ids) {
     const NodeInTile loc = LocateNode(id);
     const TileKey key{loc.tile.level, loc.tile.index};
     const uint32_t sub = id.level % kTileHeight;
-    // Only full tiles are cached; whether an uncached tile is full we learn
-    // by reading it.
-    {
-      absl::MutexLock l(&mu_);
-      auto it = cache_.find(key);
-      if (it != cache_.end()) {
-        ++hits_;
-        out.push_back(it->second->rows[sub][loc.first >> sub]);
-        continue;
+    const size_t need = loc.first + loc.count;
+    std::shared_ptr<const Expanded> tile = Lookup(key, need);
+    if (tile == nullptr) {
+      absl::StatusOr<std::shared_ptr<const Expanded>> loaded = Load(key);
+      if (!loaded.ok()) {
+        return absl::DataLossError(
+            absl::StrCat("node ", id.DebugString(), ": ", loaded.status().message()));
       }
-      ++misses_;
+      tile = std::move(*loaded);
     }
-    absl::StatusOr<std::string> bytes = storage_->ReadTile(key);
-    if (!bytes.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("node ", id.DebugString(), ": ", bytes.status().message()));
-    }
-    if (bytes->size() == kTileWidth * kHashSize) {
-      absl::StatusOr<std::shared_ptr<const Expanded>> tile = CacheFullTile(key, *bytes);
-      if (!tile.ok()) return tile.status();
-      out.push_back((*tile)->rows[sub][loc.first >> sub]);
-      continue;
-    }
-    absl::StatusOr<std::vector<Hash>> row = DecodeHashTile(*bytes);
-    if (!row.ok()) return absl::DataLossError(row.status().message());
-    if (row->size() < loc.first + loc.count) {
+    if (tile->width() < need) {
       return absl::DataLossError(absl::StrCat("node ", id.DebugString(), ": tile ", key.level, "/",
-                                              key.index, " has only ", row->size(), " hashes"));
+                                              key.index, " has only ", tile->width(), " hashes"));
     }
-    out.push_back(HashWithinTile(*row, sub, loc.first >> sub, hasher));
+    out.push_back(tile->rows[sub][loc.first >> sub]);
   }
   return out;
 }

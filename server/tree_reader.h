@@ -3,9 +3,12 @@
 // committed tile once a batch reaching n is committed, so any size up to the
 // committed size can be served without the sequencer's help.
 //
-// Full tiles are immutable: they are cached expanded (all nine rows, 511
-// hashes), so a proof touching a cached tile does no hashing at all. Partial
-// tiles are read and hashed on demand.
+// Tiles are cached expanded (all nine rows: 511 hashes for a full tile), so
+// a proof touching a cached tile does no hashing. Full tiles are immutable.
+// A partial (edge) tile only grows, and the nodes it already holds never
+// change, so its cached expansion stays valid for every node it covers; a
+// wider one replaces it when a node beyond it is needed. There is at most
+// one partial tile per level, so that cache stays tiny.
 //
 // Thread-safe.
 #ifndef INFRATRAIL_SERVER_TREE_READER_H_
@@ -49,20 +52,25 @@ class TreeReader {
 
  private:
   static constexpr int kTileRows = 9;
-  // Rows 0..8 of a full tile: row k holds the nodes k levels above its bottom.
+  // Rows 0..8 of a tile: row k holds the complete nodes k levels above its
+  // bottom (width >> k of them).
   struct Expanded {
     std::vector<Hash> rows[kTileRows];
+    size_t width() const { return rows[0].size(); }
   };
 
-  // Expands and caches a full tile read as `bytes`.
-  absl::StatusOr<std::shared_ptr<const Expanded>> CacheFullTile(const TileKey& key,
-                                                                absl::string_view bytes);
+  // The cached expansion of `key` wide enough for `min_width` bottom hashes,
+  // or null.
+  std::shared_ptr<const Expanded> Lookup(const TileKey& key, size_t min_width);
+  // Reads, expands and caches the tile.
+  absl::StatusOr<std::shared_ptr<const Expanded>> Load(const TileKey& key);
 
   LogStorage* const storage_;
   const size_t cache_capacity_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<TileKey, std::shared_ptr<const Expanded>> cache_ ABSL_GUARDED_BY(mu_);
-  std::deque<TileKey> fifo_ ABSL_GUARDED_BY(mu_);
+  std::deque<TileKey> fifo_ ABSL_GUARDED_BY(mu_);  // full tiles, oldest first
+  absl::flat_hash_map<TileKey, std::shared_ptr<const Expanded>> partial_ ABSL_GUARDED_BY(mu_);
   size_t hits_ ABSL_GUARDED_BY(mu_) = 0;
   size_t misses_ ABSL_GUARDED_BY(mu_) = 0;
 };
