@@ -6,7 +6,8 @@
 //                     [--config FILE] [...]
 //   infratrail-server fsck --data-dir DIR [--log-key VKEY]
 //
-// Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 runtime failure,
+// Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 runtime failure (also a
+// shutdown after the log stopped serving),
 // 2 usage or configuration error (including every start-up refusal);
 // fsck: 0 consistent, 1 inconsistent, 2 usage, 3 cannot read the store.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -249,6 +250,12 @@ int Run(const ServerConfig& c) {
   (*log)->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   server->Wait();
+  // A log that stopped serving exits non-zero, so a supervisor restarts it
+  // (recovery is the normal start-up path).
+  if (absl::Status h = (*log)->health(); !h.ok()) {
+    Say(absl::StrCat("stopped after a failure: ", h.message()));
+    return kExitRuntime;
+  }
   Say("stopped");
   return kExitOk;
 }
