@@ -32,7 +32,7 @@ struct LogOptions {
   bool recover_signer_state = false;  // adopt the stored checkpoint if the state file is lost
   SequencerOptions sequencer;
   PublisherOptions publisher;
-  size_t tile_cache_tiles = 16384;  // expanded full tiles, 16 KiB each
+  size_t tile_cache_tiles = 65536;  // expanded full tiles, ~16.5 KiB each (~1 GiB)
 };
 
 class Log {

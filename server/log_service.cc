@@ -83,7 +83,7 @@ class EntriesReactor final : public grpc::ServerWriteReactor<v1::GetEntriesRespo
     StartWrite(&resp_);
   }
   void Done(const absl::Status& st) {
-    metrics_->CountRpc("GetEntries", absl::StatusCodeToString(st.code()));
+    metrics_->CountRpc("GetEntries", st.code());
     Finish(ToGrpcStatus(st));
   }
 
@@ -107,7 +107,7 @@ LogService::LogService(Log* log, WriterAuth* auth, Metrics* metrics,
 
 void LogService::FinishReactor(ServerUnaryReactor* reactor, absl::string_view method,
                                const absl::Status& status) {
-  metrics_->CountRpc(method, absl::StatusCodeToString(status.code()));
+  metrics_->CountRpc(method, status.code());
   reactor->Finish(ToGrpcStatus(status));
 }
 
@@ -308,7 +308,7 @@ grpc::ServerWriteReactor<v1::GetEntriesResponse>* LogService::GetEntries(
       explicit Failed(const grpc::Status& s) { Finish(s); }
       void OnDone() override { delete this; }
     };
-    metrics_->CountRpc("GetEntries", absl::StatusCodeToString(st.code()));
+    metrics_->CountRpc("GetEntries", st.code());
     return new Failed(ToGrpcStatus(st));
   }
   return new EntriesReactor(log_, metrics_, begin, end);

@@ -65,7 +65,7 @@ struct ServerConfig {
   int checkpoint_interval_ms = 50;
   size_t max_batch = 16384;
   size_t max_queue = 262144;
-  size_t tile_cache = 16384;
+  size_t tile_cache = 65536;
   std::string ready_file;
   int testing_fail_commit_after = -1;
 };

@@ -61,8 +61,13 @@ Metrics::Metrics(prometheus::Registry& r)
                 .Help("gRPC requests by method and status code")
                 .Register(r)) {}
 
-void Metrics::CountRpc(absl::string_view method, absl::string_view code) {
-  rpcs_.Add({{"method", std::string(method)}, {"code", std::string(code)}}).Increment();
+void Metrics::CountRpc(absl::string_view method, absl::StatusCode code) {
+  absl::MutexLock l(&rpc_mu_);
+  prometheus::Counter*& c = rpc_counters_[{method, static_cast<int>(code)}];
+  if (c == nullptr) {
+    c = &rpcs_.Add({{"method", std::string(method)}, {"code", absl::StatusCodeToString(code)}});
+  }
+  c->Increment();
 }
 
 }  // namespace infratrail

@@ -9,8 +9,12 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -36,11 +40,17 @@ class Metrics {
   prometheus::Histogram& checkpoint_sign_seconds;    // consistency check + persist + sign + store
   prometheus::Histogram& add_to_checkpoint_seconds;  // AddEvents with wait: accept -> covered
 
-  // infratrail_grpc_requests_total{method, code}.
-  void CountRpc(absl::string_view method, absl::string_view code);
+  // infratrail_grpc_requests_total{method, code}. `method` must have static
+  // storage (a string literal): it is kept as a key.
+  void CountRpc(absl::string_view method, absl::StatusCode code);
 
  private:
   prometheus::Family<prometheus::Counter>& rpcs_;
+  // Family::Add builds a label map on every call; the counters are looked up
+  // here instead (bounded: methods x status codes).
+  absl::Mutex rpc_mu_;
+  absl::flat_hash_map<std::pair<absl::string_view, int>, prometheus::Counter*> rpc_counters_
+      ABSL_GUARDED_BY(rpc_mu_);
 };
 
 }  // namespace infratrail

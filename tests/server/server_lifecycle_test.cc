@@ -268,10 +268,18 @@ TEST_F(ServerLifecycleTest, SigtermDrainsInFlightWrites) {
 
   absl::MutexLock l(&log.mu);
   EXPECT_GE(log.acked_count.load(), 2000u);
-  EXPECT_EQ(log.codes[StatusCode::UNAVAILABLE], kWriters)
-      << "every call either succeeded or failed UNAVAILABLE, and every writer ran until "
-         "the server stopped";
-  EXPECT_EQ(log.codes.size(), 2u);
+  // A call refused by the drain gets UNAVAILABLE; one that reaches the
+  // transport just as the listener closes is CANCELLED by gRPC. Both are
+  // safe to retry, and nothing else may happen.
+  std::string codes;
+  for (const auto& [code, n] : log.codes) absl::StrAppend(&codes, code, ":", n, " ");
+  EXPECT_EQ(log.codes[StatusCode::UNAVAILABLE] + log.codes[StatusCode::CANCELLED], kWriters)
+      << "every writer ran until the server stopped; status codes seen: " << codes;
+  for (const auto& [code, n] : log.codes) {
+    EXPECT_TRUE(code == StatusCode::OK || code == StatusCode::UNAVAILABLE ||
+                code == StatusCode::CANCELLED)
+        << "status codes seen: " << codes;
+  }
   const uint64_t need = log.acked.rbegin()->first + 1;
 
   server = StartServer();
