@@ -9,21 +9,24 @@
 namespace infratrail {
 namespace {
 
-absl::Status CheckIdentity(LogStorage* storage, const std::string& vkey, uint64_t tree_size) {
+// Whether the data directory is still unclaimed (no identity yet). Writes
+// nothing: Open claims the directory only once every refusal check passed.
+absl::StatusOr<bool> CheckIdentity(LogStorage* storage, const std::string& vkey,
+                                   uint64_t tree_size) {
   absl::StatusOr<std::optional<std::string>> id = storage->GetMeta(kMetaLogIdentity);
   if (!id.ok()) return id.status();
   if (!id->has_value()) {
     if (tree_size != 0) {
       return absl::DataLossError("data directory has entries but no log identity");
     }
-    return storage->PutMeta(kMetaLogIdentity, vkey);
+    return true;
   }
   if (**id != vkey) {
     return absl::FailedPreconditionError(absl::StrCat("data directory belongs to log key ", **id,
                                                       ", not ", vkey,
                                                       " (wrong --signing-key or --data-dir?)"));
   }
-  return absl::OkStatus();
+  return false;
 }
 
 absl::StatusOr<std::optional<SignedHead>> StoredCheckpointHead(LogStorage* storage) {
@@ -47,16 +50,16 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, LogOptions o
   log->verifier_key_ = options.key.VerifierKey();
   absl::StatusOr<TreeState> state = storage->ReadTreeState();
   if (!state.ok()) return state.status();
-  if (absl::Status st = CheckIdentity(storage, log->verifier_key_, state->size); !st.ok()) {
-    return st;
-  }
+  absl::StatusOr<bool> unclaimed = CheckIdentity(storage, log->verifier_key_, state->size);
+  if (!unclaimed.ok()) return unclaimed.status();
   log->reader_ = std::make_unique<TreeReader>(storage, options.tile_cache_tiles);
 
   absl::StatusOr<CheckpointSigner> signer =
       CheckpointSigner::Open(options.key, options.signer_state_path);
   if (!signer.ok()) return signer.status();
   log->signer_ = std::make_unique<CheckpointSigner>(std::move(*signer));
-  const std::optional<SignedHead>& last = log->signer_->last_signed();
+  std::optional<SignedHead> last = log->signer_->last_signed();
+  bool adopt = false;
   if (!last.has_value()) {
     absl::StatusOr<std::optional<SignedHead>> stored = StoredCheckpointHead(storage);
     if (!stored.ok()) return stored.status();
@@ -70,7 +73,9 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, LogOptions o
                          "; restore the state file, or start once "
                          "with --recover-signer-state to adopt the stored checkpoint"));
       }
-      if (absl::Status st = log->signer_->Adopt(**stored); !st.ok()) return st;
+      // Adopted below, once the checks agree with it.
+      last = **stored;
+      adopt = true;
     }
   }
   if (last.has_value()) {
@@ -89,6 +94,15 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, LogOptions o
           "data directory tree at size ", last->size, " has root ", HashToBase64(*root),
           " but the signer signed ", HashToBase64(last->root), ": refusing to start (fork)"));
     }
+  }
+  // Every refusal check passed: only now claim the directory and adopt.
+  if (*unclaimed) {
+    if (absl::Status st = storage->PutMeta(kMetaLogIdentity, log->verifier_key_); !st.ok()) {
+      return st;
+    }
+  }
+  if (adopt) {
+    if (absl::Status st = log->signer_->Adopt(*last); !st.ok()) return st;
   }
 
   // The sequencer starts first (it loads the head); its commits go to the

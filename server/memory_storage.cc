@@ -70,6 +70,7 @@ absl::StatusOr<std::optional<std::string>> MemoryStorage::GetMeta(absl::string_v
 }
 
 absl::Status MemoryStorage::PutMeta(absl::string_view key, absl::string_view value) {
+  if (key == kMetaTreeState) return absl::InvalidArgumentError("PutMeta: tree_state is reserved");
   absl::MutexLock l(&mu_);
   meta_[std::string(key)] = std::string(value);
   return absl::OkStatus();

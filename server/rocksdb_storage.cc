@@ -117,7 +117,7 @@ absl::Status RocksDbStorage::Commit(const CommitBatch& batch) {
   for (const auto& [key, bytes] : batch.tiles) {
     wb.Put(handles_[kTiles], TileKeyBytes(key), bytes);
   }
-  wb.Put(handles_[kMeta], "tree_state", EncodeTreeState(batch.state));
+  wb.Put(handles_[kMeta], ToSlice(kMetaTreeState), EncodeTreeState(batch.state));
   rocksdb::WriteOptions wo;
   wo.sync = true;
   // Commit point: once Write returns OK the batch is in the fsync'd WAL;
@@ -127,7 +127,8 @@ absl::Status RocksDbStorage::Commit(const CommitBatch& batch) {
 
 absl::StatusOr<TreeState> RocksDbStorage::ReadTreeState() {
   std::string value;
-  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), handles_[kMeta], "tree_state", &value);
+  rocksdb::Status st =
+      db_->Get(rocksdb::ReadOptions(), handles_[kMeta], ToSlice(kMetaTreeState), &value);
   if (st.IsNotFound()) return TreeState{};
   if (!st.ok()) return RocksDbError(st, "read tree state");
   return DecodeTreeState(value);
@@ -165,7 +166,7 @@ absl::Status RocksDbStorage::ReadEntries(uint64_t begin, uint64_t end,
   uint64_t next = begin;
   for (it->Seek(first); it->Valid() && next < end; it->Next(), ++next) {
     if (it->key().size() != 8 || GetBigEndian64(absl::string_view(it->key().data(), 8)) != next) {
-      return absl::DataLossError(absl::StrCat("read entries: entry ", next, " missing"));
+      return absl::NotFoundError(absl::StrCat("read entries: entry ", next, " missing"));
     }
     out->emplace_back(it->value().data(), it->value().size());
   }
@@ -194,6 +195,7 @@ absl::StatusOr<std::optional<std::string>> RocksDbStorage::GetMeta(absl::string_
 }
 
 absl::Status RocksDbStorage::PutMeta(absl::string_view key, absl::string_view value) {
+  if (key == kMetaTreeState) return absl::InvalidArgumentError("PutMeta: tree_state is reserved");
   rocksdb::WriteOptions wo;
   wo.sync = true;
   return RocksDbError(db_->Put(wo, handles_[kMeta], ToSlice(key), ToSlice(value)),

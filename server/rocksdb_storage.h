@@ -53,7 +53,7 @@ class RocksDbStorage : public LogStorage {
   absl::StatusOr<std::optional<std::string>> GetMeta(absl::string_view key) override;
   absl::Status PutMeta(absl::string_view key, absl::string_view value) override;
 
-  // Approximate on-disk bytes (SST + WAL), for metrics and benchmarks.
+  // Approximate bytes in SST files (not the WAL), for benchmarks.
   uint64_t ApproximateDiskBytes();
 
  private:

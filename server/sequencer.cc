@@ -85,8 +85,10 @@ absl::Status Sequencer::Add(std::vector<PendingEntry> entries, AddDone done) {
         absl::StrCat("log is not accepting writes after a storage failure: ", failed_.message()));
   }
   if (stopping_) return absl::UnavailableError("log is shutting down");
-  if (queued_entries_ + entries.size() > options_.max_pending_entries ||
-      queued_bytes_ + bytes > options_.max_pending_bytes) {
+  // An Add larger than the bounds on its own is admitted into an empty
+  // queue, so a retry of it eventually succeeds.
+  if (queued_entries_ > 0 && (queued_entries_ + entries.size() > options_.max_pending_entries ||
+                              queued_bytes_ + bytes > options_.max_pending_bytes)) {
     metrics_->rejected_queue_full.Increment();
     return absl::ResourceExhaustedError(absl::StrCat("sequencer queue full (", queued_entries_,
                                                      " entries waiting); retry with backoff"));

@@ -74,7 +74,8 @@ class Sequencer {
                                                           CommitListener on_commit);
   ~Sequencer();  // Stop()
 
-  // Queues `entries` (non-empty). ResourceExhausted if the queue is full,
+  // Queues `entries` (non-empty). ResourceExhausted if the queue is full
+  // (an Add exceeding the bounds alone is admitted into an empty queue),
   // Unavailable after Stop or a storage failure; `done` is not called then.
   absl::Status Add(std::vector<PendingEntry> entries, AddDone done);
 

@@ -59,7 +59,9 @@ struct CommitBatch {
   TreeState state;
 };
 
-// Well-known meta keys.
+// Well-known meta keys. kMetaTreeState is written by Commit only; PutMeta
+// refuses it.
+inline constexpr absl::string_view kMetaTreeState = "tree_state";
 inline constexpr absl::string_view kMetaLogIdentity = "log_identity";
 inline constexpr absl::string_view kMetaCheckpoint = "checkpoint";
 
@@ -86,7 +88,7 @@ class LogStorage {
   virtual absl::StatusOr<std::string> ReadTile(const TileKey& key) = 0;
 
   // Small metadata values. GetMeta returns nullopt for a missing key.
-  // PutMeta is durable once it returns.
+  // PutMeta is durable once it returns; InvalidArgument for kMetaTreeState.
   virtual absl::StatusOr<std::optional<std::string>> GetMeta(absl::string_view key) = 0;
   virtual absl::Status PutMeta(absl::string_view key, absl::string_view value) = 0;
 };
