@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
+#include "server/forwarding_storage.h"
 #include "server/memory_storage.h"
 #include "server/metrics.h"
 #include "server/testing_util.h"
@@ -27,9 +28,9 @@ using testutil::MerkleReference;
 
 // Passes everything to a base store, but can hold the next Commit until the
 // test releases it, so tests can queue work behind a batch in flight.
-class GatedStorage : public LogStorage {
+class GatedStorage : public ForwardingStorage {
  public:
-  explicit GatedStorage(LogStorage* base) : base_(base) {}
+  explicit GatedStorage(LogStorage* base) : ForwardingStorage(base) {}
 
   void BlockNextCommit() {
     absl::MutexLock l(&mu_);
@@ -51,22 +52,7 @@ class GatedStorage : public LogStorage {
       gate->entered.Notify();
       gate->release.WaitForNotification();
     }
-    return base_->Commit(batch);
-  }
-  absl::StatusOr<TreeState> ReadTreeState() override { return base_->ReadTreeState(); }
-  absl::Status LookupLeaves(absl::Span<const Hash> hashes,
-                            std::vector<std::optional<uint64_t>>* out) override {
-    return base_->LookupLeaves(hashes, out);
-  }
-  absl::Status ReadEntries(uint64_t begin, uint64_t end, std::vector<std::string>* out) override {
-    return base_->ReadEntries(begin, end, out);
-  }
-  absl::StatusOr<std::string> ReadTile(const TileKey& key) override { return base_->ReadTile(key); }
-  absl::StatusOr<std::optional<std::string>> GetMeta(absl::string_view key) override {
-    return base_->GetMeta(key);
-  }
-  absl::Status PutMeta(absl::string_view key, absl::string_view value) override {
-    return base_->PutMeta(key, value);
+    return ForwardingStorage::Commit(batch);
   }
 
  private:
@@ -79,7 +65,6 @@ class GatedStorage : public LogStorage {
     return gate_;
   }
 
-  LogStorage* const base_;
   absl::Mutex mu_;
   std::shared_ptr<Gate> gate_ ABSL_GUARDED_BY(mu_);
 };
