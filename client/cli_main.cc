@@ -92,4 +92,11 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace infratrail
 
-int main(int argc, char** argv) { return infratrail::Main(argc, argv); }
+int main(int argc, char** argv) {
+  try {
+    return infratrail::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "infratrail: " << e.what() << "\n";
+    return 2;
+  }
+}

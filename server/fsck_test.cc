@@ -28,7 +28,7 @@ void Fill(MemoryStorage& storage, int n) {
     absl::Notification done;
     ASSERT_TRUE((*seq)
                     ->Add(std::move(batch),
-                          [&](absl::Status s, std::vector<AddResult>) {
+                          [&](const absl::Status& s, const std::vector<AddResult>&) {
                             EXPECT_TRUE(s.ok()) << s;
                             done.Notify();
                           })

@@ -42,7 +42,7 @@ absl::StatusOr<std::optional<SignedHead>> StoredCheckpointHead(LogStorage* stora
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, LogOptions options,
+absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOptions& options,
                                                Metrics* metrics) {
   std::unique_ptr<Log> log(new Log());
   log->storage_ = storage;

@@ -37,7 +37,7 @@ struct LogOptions {
 
 class Log {
  public:
-  static absl::StatusOr<std::unique_ptr<Log>> Open(LogStorage* storage, LogOptions options,
+  static absl::StatusOr<std::unique_ptr<Log>> Open(LogStorage* storage, const LogOptions& options,
                                                    Metrics* metrics);
   ~Log();  // Stop()
 

@@ -153,7 +153,7 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
   const auto accepted = std::chrono::steady_clock::now();
   absl::Status st = log_->sequencer().Add(std::move(pending), [this, reactor, resp, hashes, wait,
                                                                accepted](
-                                                                  absl::Status s,
+                                                                  const absl::Status& s,
                                                                   std::vector<AddResult> results) {
     if (!s.ok()) {
       if (!log_->health().ok()) on_unhealthy_();

@@ -197,6 +197,7 @@ TEST_F(LogTest, RefusesADataDirectoryThatForkedFromTheSignedTree) {
     absl::StatusOr<std::unique_ptr<Running>> r = Open(key_, other_data, dir_.Sub("other-state"));
     ASSERT_TRUE(r.ok()) << r.status();
     std::vector<PendingEntry> entries;
+    entries.reserve(8);
     for (int i = 0; i < 8; ++i) entries.push_back(testutil::MakeEntry(testutil::EntryData(i, "x")));
     ASSERT_TRUE(testutil::AddAndWait((*r)->log->sequencer(), std::move(entries)).ok());
   }

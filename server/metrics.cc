@@ -17,8 +17,8 @@ prometheus::Gauge& Gauge(prometheus::Registry& r, const std::string& name,
   return BuildGauge().Name(name).Help(help).Register(r).Add({});
 }
 prometheus::Histogram& Hist(prometheus::Registry& r, const std::string& name,
-                            const std::string& help, Histogram::BucketBoundaries b) {
-  return BuildHistogram().Name(name).Help(help).Register(r).Add({}, std::move(b));
+                            const std::string& help, const Histogram::BucketBoundaries& b) {
+  return BuildHistogram().Name(name).Help(help).Register(r).Add({}, b);
 }
 
 Histogram::BucketBoundaries Seconds() {

@@ -122,16 +122,18 @@ TEST_F(SequencerTest, ConcurrentAddsGetEveryIndexOnceInSubmissionOrder) {
   absl::BlockingCounter acked(kThreads * kAdds);
   absl::Notification go;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       go.WaitForNotification();
       for (int a = 0; a < kAdds; ++a) {
         std::vector<PendingEntry> batch;
+        batch.reserve(kPerAdd);
         for (int j = 0; j < kPerAdd; ++j) {
           batch.push_back(MakeEntry(absl::StrCat("t", t, "-a", a, "-", j)));
         }
         absl::Status st =
-            seq->Add(std::move(batch), [&, t, a](absl::Status s, std::vector<AddResult> r) {
+            seq->Add(std::move(batch), [&, t, a](const absl::Status& s, std::vector<AddResult> r) {
               EXPECT_TRUE(s.ok()) << s;
               got[t][a] = std::move(r);
               acked.DecrementCount();
@@ -145,7 +147,7 @@ TEST_F(SequencerTest, ConcurrentAddsGetEveryIndexOnceInSubmissionOrder) {
   for (std::thread& th : threads) th.join();
   acked.Wait();
 
-  constexpr uint64_t kTotal = kThreads * kAdds * kPerAdd;
+  constexpr uint64_t kTotal = uint64_t{kThreads} * kAdds * kPerAdd;
   std::vector<std::string> by_index(kTotal);
   for (int t = 0; t < kThreads; ++t) {
     uint64_t last = 0;
@@ -388,7 +390,7 @@ TEST_F(SequencerTest, StopCommitsEverythingQueuedBeforeIt) {
   gated.BlockNextCommit();
   absl::Mutex mu;
   int acked_ok = 0, acked_other = 0;
-  auto count = [&](absl::Status s, std::vector<AddResult>) {
+  auto count = [&](const absl::Status& s, const std::vector<AddResult>&) {
     absl::MutexLock l(&mu);
     ++(s.ok() ? acked_ok : acked_other);
   };
@@ -397,7 +399,9 @@ TEST_F(SequencerTest, StopCommitsEverythingQueuedBeforeIt) {
   ++accepted;
   gated.WaitUntilBlocked();
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(seq->Add(Entries({EntryData(2 * i), EntryData(2 * i + 1)}), count).ok());
+    ASSERT_TRUE(
+        seq->Add(Entries({EntryData(uint64_t{2} * i), EntryData(uint64_t{2} * i + 1)}), count)
+            .ok());
     ++accepted;
   }
   std::thread stopper([&] { seq->Stop(); });
@@ -427,6 +431,7 @@ TEST_F(SequencerTest, StartRefusesStateWithoutItsEdgeTile) {
   // DecomposeRange(0, 5) = [0,4) [4,5).
   state.right_edge = {ref.Root(4), ref.leaf(4)};
   std::vector<std::string> data;
+  data.reserve(5);
   CommitBatch cb;
   for (int i = 0; i < 5; ++i) data.push_back(EntryData(i));
   for (int i = 0; i < 5; ++i) {

@@ -59,7 +59,7 @@ absl::StatusOr<std::shared_ptr<const TreeReader::Expanded>> TreeReader::Load(con
   }
   // Partial tiles left behind as the tree grows are dropped wholesale; a
   // live one is reloaded on its next use.
-  if (partial_.size() >= 4 * kTileRows) partial_.clear();
+  if (partial_.size() >= size_t{4} * kTileRows) partial_.clear();
   std::shared_ptr<const Expanded>& slot = partial_[key];
   if (slot == nullptr || slot->width() < expanded->width()) slot = std::move(expanded);
   return slot;

@@ -217,6 +217,7 @@ TEST(TreeReader, ConcurrentReadersDuringAppendsGetVerifiableAnswers) {
     }
   };
   std::vector<std::thread> readers;
+  readers.reserve(2);
   for (int r = 0; r < 2; ++r) readers.emplace_back(read, r);
   for (uint64_t size = 37; size <= 3000; size += 37) {
     t.GrowTo(size, 37);

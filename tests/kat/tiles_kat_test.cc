@@ -128,6 +128,7 @@ TEST(TilesKat, SunlightMirrorTilesRebuildTheRoot) {
   Hasher h;
   std::map<std::string, std::vector<Hash>> tiles;
   std::vector<Hash> leaves;
+  leaves.reserve(300);
   for (int i = 0; i < 300; ++i) leaves.push_back(h.HashLeaf("record " + std::to_string(i)));
   for (const auto& t : m["tiles"]) {
     const std::string path = t["path"];
