@@ -282,6 +282,10 @@ int RunFsck(const std::string& data_dir, const std::string& log_key_arg) {
   if (!report.ok()) return Say(absl::StrCat("fsck: ", report.status().message())), 3;
   std::cout << "fsck: " << report->entries << " entries re-hashed, " << report->tiles_checked
             << " tiles compared, checkpoint size " << report->checkpoint_size << "\n";
+  std::cout << "fsck: SST bytes:";
+  for (const auto& [cf, bytes] : (*db)->SstBytesByColumnFamily())
+    std::cout << " " << cf << " " << bytes;
+  std::cout << "\n";
   for (const std::string& p : report->problems) std::cout << "fsck: PROBLEM: " << p << "\n";
   std::cout << (report->ok() ? "fsck: consistent\n" : "fsck: INCONSISTENT\n");
   return report->ok() ? kExitOk : 1;

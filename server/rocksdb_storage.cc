@@ -202,13 +202,15 @@ absl::Status RocksDbStorage::PutMeta(absl::string_view key, absl::string_view va
                       absl::StrCat("write meta ", key));
 }
 
-uint64_t RocksDbStorage::ApproximateDiskBytes() {
-  uint64_t total = 0;
-  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+std::vector<std::pair<std::string, uint64_t>> RocksDbStorage::SstBytesByColumnFamily() {
+  static constexpr const char* kNames[] = {"meta", "entries", "leaf_index", "tiles"};
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (size_t i = 0; i < handles_.size(); ++i) {
     uint64_t v = 0;
-    if (db_->GetIntProperty(h, "rocksdb.total-sst-files-size", &v)) total += v;
+    db_->GetIntProperty(handles_[i], "rocksdb.total-sst-files-size", &v);
+    out.emplace_back(kNames[i], v);
   }
-  return total;
+  return out;
 }
 
 }  // namespace infratrail

@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -53,8 +54,9 @@ class RocksDbStorage : public LogStorage {
   absl::StatusOr<std::optional<std::string>> GetMeta(absl::string_view key) override;
   absl::Status PutMeta(absl::string_view key, absl::string_view value) override;
 
-  // Approximate bytes in SST files (not the WAL), for benchmarks.
-  uint64_t ApproximateDiskBytes();
+  // Bytes in SST files (not the WAL) per column family, for fsck's report
+  // and benchmarks: {"meta", n}, {"entries", n}, {"leaf_index", n}, {"tiles", n}.
+  std::vector<std::pair<std::string, uint64_t>> SstBytesByColumnFamily();
 
  private:
   RocksDbStorage() = default;
