@@ -238,6 +238,9 @@ int Run(const ServerConfig& c) {
       Say(absl::StrCat("signal ", sig, ": draining"));
       break;
     }
+    if (auto cp = (*log)->publisher().latest(); cp != nullptr) {
+      metrics.checkpoint_age.Set(absl::ToDoubleSeconds(absl::Now() - cp->published_at));
+    }
     if (healthy && !(*log)->health().ok()) {
       healthy = false;
       health->SetServingStatus(std::string(kServiceName), false);

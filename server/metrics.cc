@@ -50,6 +50,8 @@ Metrics::Metrics(prometheus::Registry& r)
       checkpoint_timestamp(Gauge(r, "infratrail_checkpoint_published_timestamp_seconds",
                                  "When the latest checkpoint was published (Unix seconds); "
                                  "checkpoint age is time() minus this")),
+      checkpoint_age(Gauge(r, "infratrail_checkpoint_age_seconds",
+                           "Seconds since the latest checkpoint was published")),
       checkpoint_sign_seconds(Hist(r, "infratrail_checkpoint_sign_seconds",
                                    "Checkpoint signing: consistency check, persist, sign, store",
                                    Seconds())),

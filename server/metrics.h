@@ -37,6 +37,7 @@ class Metrics {
   prometheus::Counter& rejected_queue_full;          // RESOURCE_EXHAUSTED by back-pressure
   prometheus::Gauge& checkpoint_size;                // latest published checkpoint size
   prometheus::Gauge& checkpoint_timestamp;           // Unix seconds it was published
+  prometheus::Gauge& checkpoint_age;                 // seconds since then (refreshed each second)
   prometheus::Histogram& checkpoint_sign_seconds;    // consistency check + persist + sign + store
   prometheus::Histogram& add_to_checkpoint_seconds;  // AddEvents with wait: accept -> covered
 
