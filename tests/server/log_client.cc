@@ -35,6 +35,18 @@ LogClient::LogClient(const std::string& address, std::string token) : token_(std
   health_ = grpc::health::v1::Health::NewStub(channel);
 }
 
+LogClient::LogClient(const std::string& address,
+                     const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                     const std::string& tls_target_name) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  if (!tls_target_name.empty()) args.SetSslTargetNameOverride(tls_target_name);
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(address, credentials, args);
+  stub_ = v1::Log::NewStub(channel);
+  health_ = grpc::health::v1::Health::NewStub(channel);
+}
+
 void LogClient::Prepare(grpc::ClientContext* ctx, absl::Duration timeout) const {
   ctx->set_deadline(std::chrono::system_clock::now() +
                     std::chrono::microseconds(absl::ToInt64Microseconds(timeout)));

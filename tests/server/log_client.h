@@ -32,6 +32,14 @@ class LogClient {
   // A client of the server at `address` ("host:port"). With a non-empty
   // `token`, every call carries "authorization: Bearer <token>".
   explicit LogClient(const std::string& address, std::string token = "");
+  // A client over `credentials` (e.g. grpc::SslCredentials), without a
+  // token. A non-empty `tls_target_name` is the name the server's
+  // certificate must carry, instead of the host in `address`. The channel
+  // has its own subchannel pool, so it never shares a connection (and the
+  // TLS identity on it) with another client.
+  LogClient(const std::string& address,
+            const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+            const std::string& tls_target_name = "");
 
   v1::Log::Stub& stub() { return *stub_; }
   // Sets a deadline `timeout` from now and the token metadata.

@@ -122,20 +122,26 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+absl::StatusOr<int> RunProgram(const std::vector<std::string>& argv, const std::string& stdout_path,
+                               const std::string& stderr_path, absl::Duration timeout) {
+  absl::StatusOr<pid_t> pid = SpawnChild(argv, stdout_path, stderr_path);
+  if (!pid.ok()) return pid.status();
+  absl::StatusOr<int> rc = WaitPid(*pid, timeout);
+  if (!rc.ok()) {
+    kill(*pid, SIGKILL);
+    waitpid(*pid, nullptr, 0);
+  }
+  return rc;
+}
+
 absl::StatusOr<LogKey> MakeLogKey(const std::string& dir, const std::string& file,
                                   const std::string& origin) {
   LogKey key{absl::StrCat(dir, "/", file), ""};
   const std::string out = absl::StrCat(dir, "/", file, ".keygen.out");
   const std::string err = absl::StrCat(dir, "/", file, ".keygen.err");
-  absl::StatusOr<pid_t> pid = SpawnChild(
+  absl::StatusOr<int> rc = RunProgram(
       {INFRATRAIL_CLI_BIN, "keygen", "--origin", origin, "--out", key.key_file}, out, err);
-  if (!pid.ok()) return pid.status();
-  absl::StatusOr<int> rc = WaitPid(*pid, absl::Seconds(30));
-  if (!rc.ok()) {
-    kill(*pid, SIGKILL);
-    waitpid(*pid, nullptr, 0);
-    return rc.status();
-  }
+  if (!rc.ok()) return rc.status();
   if (*rc != 0) {
     return absl::InternalError(
         absl::StrCat("infratrail keygen exited ", *rc, ": ", ReadFileOrEmpty(err)));

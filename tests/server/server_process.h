@@ -38,6 +38,13 @@ class TempDir {
   std::string path_;
 };
 
+// Runs `argv` (argv[0] an absolute path) to completion with stdout and
+// stderr appended to the given files; its exit code, or 128 + signal.
+// DeadlineExceeded (the child is killed) if it runs longer than `timeout`.
+absl::StatusOr<int> RunProgram(const std::vector<std::string>& argv, const std::string& stdout_path,
+                               const std::string& stderr_path,
+                               absl::Duration timeout = absl::Seconds(30));
+
 // A log signing key made by `infratrail keygen`.
 struct LogKey {
   std::string key_file;      // the private key (mode 0600)
