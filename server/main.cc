@@ -139,6 +139,12 @@ int Run(const ServerConfig& c) {
   WriterAuthOptions auth_opts{c.tokens_file, c.writer_identities, c.rate_limit};
   absl::StatusOr<std::unique_ptr<WriterAuth>> auth = WriterAuth::Create(auth_opts);
   if (!auth.ok()) return Say(auth.status().message()), kExitUsage;
+  if (!c.tls_client_ca.empty() && c.writer_identities.empty()) {
+    // Verified client certificates would identify nobody: writes would stay
+    // open to every caller, which is not what configuring a CA asks for.
+    return Say("--tls-client-ca: needs at least one --writer-identity allowed to write"),
+           kExitUsage;
+  }
   if (!c.writer_identities.empty() && c.tls_client_ca.empty()) {
     return Say("--writer-identity: needs --tls-client-ca to verify client certificates"),
            kExitUsage;

@@ -343,5 +343,17 @@ TEST_F(ServerTlsTest, WriterIdentityWithoutClientCaIsAUsageError) {
   }
 }
 
+TEST_F(ServerTlsTest, ClientCaWithoutWriterIdentityIsAUsageError) {
+  // A CA with nobody allowed to write would leave writes open to everyone.
+  absl::StatusOr<std::unique_ptr<ServerProcess>> p = ServerProcess::Spawn(
+      dir_->path(), Options({"--tls-cert", server_cert_.cert_file, "--tls-key",
+                             server_cert_.key_file, "--tls-client-ca", ca_.cert_file}));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ((*p)->WaitExit(absl::Seconds(30)).value_or(-1), 2);
+  const std::string stderr_text = (*p)->Stderr();
+  EXPECT_NE(stderr_text.find("needs at least one --writer-identity"), std::string::npos)
+      << stderr_text;
+}
+
 }  // namespace
 }  // namespace infratrail::testing
