@@ -1,74 +1,17 @@
-// Cross-checks the proof maths against a naive recursive implementation of
-// the RFC 9162 §2.1 definitions (MTH, PATH, SUBPROOF), written here from the
-// RFC text and independent of proof.cc.
+// Cross-checks the proof maths against the naive recursive implementation
+// of the RFC 9162 §2.1 definitions in core/testing/merkle_reference.h,
+// written from the RFC text and independent of proof.cc.
 #include "core/proof.h"
 
 #include <map>
 #include <random>
 
 #include "core/compact_range.h"
+#include "core/testing/merkle_reference.h"
 #include "gtest/gtest.h"
 
 namespace infratrail {
 namespace {
-
-// The RFC definitions over a list of leaf hashes, memoised on [begin, end).
-class Reference {
- public:
-  explicit Reference(const std::vector<Hash>& leaves) : leaves_(leaves) {}
-
-  Hash Mth(uint64_t begin, uint64_t end) {
-    if (end - begin == 0) return Hasher::EmptyRoot();
-    if (end - begin == 1) return leaves_[begin];
-    auto it = memo_.find({begin, end});
-    if (it != memo_.end()) return it->second;
-    uint64_t k = 1;
-    while (k * 2 < end - begin) k *= 2;
-    Hash h = hasher_.HashChildren(Mth(begin, begin + k), Mth(begin + k, end));
-    memo_[{begin, end}] = h;
-    return h;
-  }
-
-  std::vector<Hash> Path(uint64_t m, uint64_t begin, uint64_t end) {
-    const uint64_t n = end - begin;
-    if (n == 1) return {};
-    uint64_t k = 1;
-    while (k * 2 < n) k *= 2;
-    std::vector<Hash> p;
-    if (m < k) {
-      p = Path(m, begin, begin + k);
-      p.push_back(Mth(begin + k, end));
-    } else {
-      p = Path(m - k, begin + k, end);
-      p.push_back(Mth(begin, begin + k));
-    }
-    return p;
-  }
-
-  std::vector<Hash> Subproof(uint64_t m, uint64_t begin, uint64_t end, bool b) {
-    const uint64_t n = end - begin;
-    if (m == n) {
-      if (b) return {};
-      return {Mth(begin, end)};
-    }
-    uint64_t k = 1;
-    while (k * 2 < n) k *= 2;
-    std::vector<Hash> p;
-    if (m <= k) {
-      p = Subproof(m, begin, begin + k, b);
-      p.push_back(Mth(begin + k, end));
-    } else {
-      p = Subproof(m - k, begin + k, end, false);
-      p.push_back(Mth(begin, begin + k));
-    }
-    return p;
-  }
-
- private:
-  const std::vector<Hash>& leaves_;
-  std::map<std::pair<uint64_t, uint64_t>, Hash> memo_;
-  Hasher hasher_;
-};
 
 std::vector<Hash> MakeLeaves(uint64_t n) {
   Hasher h;
@@ -105,28 +48,28 @@ class NodeStore {
 
 TEST(Proof, RootOfEverySizeUpTo1024MatchesReference) {
   const std::vector<Hash> leaves = MakeLeaves(1024);
-  Reference ref(leaves);
+  MerkleReference ref(leaves);
   Hasher h;
   CompactRange cr;
   for (uint64_t n = 0; n <= 1024; ++n) {
-    ASSERT_EQ(*cr.Root(h), ref.Mth(0, n)) << "size " << n;
+    ASSERT_EQ(*cr.Root(h), ref.Root(n)) << "size " << n;
     if (n < 1024) cr.AppendLeaf(leaves[n], h);
   }
 }
 
 TEST(Proof, EveryInclusionProofUpTo256MatchesReferenceAndVerifies) {
   const std::vector<Hash> leaves = MakeLeaves(256);
-  Reference ref(leaves);
+  MerkleReference ref(leaves);
   NodeStore store(leaves);
   Hasher h;
   for (uint64_t n = 1; n <= 256; ++n) {
-    const Hash root = ref.Mth(0, n);
+    const Hash root = ref.Root(n);
     for (uint64_t i = 0; i < n; ++i) {
       absl::StatusOr<ProofPlan> plan = PlanInclusion(i, n);
       ASSERT_TRUE(plan.ok());
       absl::StatusOr<std::vector<Hash>> proof = plan->Rehash(store.Fetch(plan->nodes), h);
       ASSERT_TRUE(proof.ok());
-      ASSERT_EQ(*proof, ref.Path(i, 0, n)) << "index " << i << " size " << n;
+      ASSERT_EQ(*proof, ref.Inclusion(i, n)) << "index " << i << " size " << n;
       ASSERT_EQ(static_cast<int>(proof->size()), InclusionProofLength(i, n));
       ASSERT_TRUE(VerifyInclusion(i, n, leaves[i], *proof, root, h).ok());
     }
@@ -135,7 +78,7 @@ TEST(Proof, EveryInclusionProofUpTo256MatchesReferenceAndVerifies) {
 
 TEST(Proof, EveryConsistencyProofUpTo256MatchesReferenceAndVerifies) {
   const std::vector<Hash> leaves = MakeLeaves(256);
-  Reference ref(leaves);
+  MerkleReference ref(leaves);
   NodeStore store(leaves);
   Hasher h;
   for (uint64_t n = 1; n <= 256; ++n) {
@@ -144,9 +87,9 @@ TEST(Proof, EveryConsistencyProofUpTo256MatchesReferenceAndVerifies) {
       ASSERT_TRUE(plan.ok());
       absl::StatusOr<std::vector<Hash>> proof = plan->Rehash(store.Fetch(plan->nodes), h);
       ASSERT_TRUE(proof.ok());
-      ASSERT_EQ(*proof, ref.Subproof(m, 0, n, true)) << "m " << m << " n " << n;
+      ASSERT_EQ(*proof, ref.Consistency(m, n)) << "m " << m << " n " << n;
       ASSERT_EQ(static_cast<int>(proof->size()), ConsistencyProofLength(m, n));
-      ASSERT_TRUE(VerifyConsistency(m, n, ref.Mth(0, m), ref.Mth(0, n), *proof, h).ok())
+      ASSERT_TRUE(VerifyConsistency(m, n, ref.Root(m), ref.Root(n), *proof, h).ok())
           << m << " " << n;
     }
   }
@@ -155,7 +98,7 @@ TEST(Proof, EveryConsistencyProofUpTo256MatchesReferenceAndVerifies) {
 TEST(Proof, RandomProofsUpToAMillionMatchReference) {
   constexpr uint64_t kMax = 1'000'000;
   const std::vector<Hash> leaves = MakeLeaves(kMax);
-  Reference ref(leaves);
+  MerkleReference ref(leaves);
   NodeStore store(leaves);
   Hasher h;
   std::mt19937_64 rng(20261122);
@@ -165,12 +108,12 @@ TEST(Proof, RandomProofsUpToAMillionMatchReference) {
     const uint64_t m = 1 + rng() % n;
     absl::StatusOr<ProofPlan> incl = PlanInclusion(i, n);
     absl::StatusOr<std::vector<Hash>> ip = incl->Rehash(store.Fetch(incl->nodes), h);
-    ASSERT_EQ(*ip, ref.Path(i, 0, n)) << i << " " << n;
-    ASSERT_TRUE(VerifyInclusion(i, n, leaves[i], *ip, ref.Mth(0, n), h).ok());
+    ASSERT_EQ(*ip, ref.Inclusion(i, n)) << i << " " << n;
+    ASSERT_TRUE(VerifyInclusion(i, n, leaves[i], *ip, ref.Root(n), h).ok());
     absl::StatusOr<ProofPlan> cons = PlanConsistency(m, n);
     absl::StatusOr<std::vector<Hash>> cp = cons->Rehash(store.Fetch(cons->nodes), h);
-    ASSERT_EQ(*cp, ref.Subproof(m, 0, n, true)) << m << " " << n;
-    ASSERT_TRUE(VerifyConsistency(m, n, ref.Mth(0, m), ref.Mth(0, n), *cp, h).ok());
+    ASSERT_EQ(*cp, ref.Consistency(m, n)) << m << " " << n;
+    ASSERT_TRUE(VerifyConsistency(m, n, ref.Root(m), ref.Root(n), *cp, h).ok());
   }
 }
 
@@ -190,17 +133,17 @@ class ProofTamper : public ::testing::Test {
  protected:
   void SetUp() override {
     leaves_ = MakeLeaves(100);
-    ref_ = std::make_unique<Reference>(leaves_);
+    ref_ = std::make_unique<MerkleReference>(leaves_);
   }
   std::vector<Hash> leaves_;
-  std::unique_ptr<Reference> ref_;
+  std::unique_ptr<MerkleReference> ref_;
   Hasher h_;
 };
 
 TEST_F(ProofTamper, InclusionRejectsEveryFlippedByteWrongLengthAndWrongIndex) {
   const uint64_t n = 77, i = 42;
-  const Hash root = ref_->Mth(0, n);
-  std::vector<Hash> proof = ref_->Path(i, 0, n);
+  const Hash root = ref_->Root(n);
+  std::vector<Hash> proof = ref_->Inclusion(i, n);
   ASSERT_TRUE(VerifyInclusion(i, n, leaves_[i], proof, root, h_).ok());
   for (size_t k = 0; k < proof.size(); ++k) {
     std::vector<Hash> bad = proof;
@@ -219,7 +162,7 @@ TEST_F(ProofTamper, InclusionRejectsEveryFlippedByteWrongLengthAndWrongIndex) {
             absl::StatusCode::kOutOfRange);
   EXPECT_FALSE(VerifyInclusion(i + 1, n, leaves_[i], proof, root, h_).ok());
   EXPECT_FALSE(VerifyInclusion(i, n, leaves_[i + 1], proof, root, h_).ok());
-  EXPECT_FALSE(VerifyInclusion(i, n - 1, leaves_[i], proof, ref_->Mth(0, n - 1), h_).ok());
+  EXPECT_FALSE(VerifyInclusion(i, n - 1, leaves_[i], proof, ref_->Root(n - 1), h_).ok());
   absl::Status s = VerifyInclusion(n + 5, n, leaves_[i], proof, root, h_);
   EXPECT_NE(s.message().find("index 82 >= tree size 77"), absl::string_view::npos) << s;
 }
@@ -228,9 +171,9 @@ TEST_F(ProofTamper, ConsistencyRejectsTamperingSwappedSizesAndZero) {
   const uint64_t m = 37, n = 99;
   ASSERT_LT(n, 101u);
   const std::vector<Hash> leaves = MakeLeaves(n);
-  Reference ref(leaves);
-  const Hash r1 = ref.Mth(0, m), r2 = ref.Mth(0, n);
-  std::vector<Hash> proof = ref.Subproof(m, 0, n, true);
+  MerkleReference ref(leaves);
+  const Hash r1 = ref.Root(m), r2 = ref.Root(n);
+  std::vector<Hash> proof = ref.Consistency(m, n);
   ASSERT_TRUE(VerifyConsistency(m, n, r1, r2, proof, h_).ok());
   for (size_t k = 0; k < proof.size(); ++k) {
     std::vector<Hash> bad = proof;

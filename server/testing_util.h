@@ -19,10 +19,13 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "core/hash.h"
+#include "core/testing/merkle_reference.h"
 #include "gtest/gtest.h"
 #include "server/sequencer.h"
 
 namespace infratrail::testutil {
+
+using ::infratrail::MerkleReference;
 
 // A fresh directory under the test temp dir, removed with everything in it
 // when destroyed.
@@ -56,74 +59,6 @@ inline PendingEntry MakeEntry(std::string data) {
   const Hash h = HashLeaf(data);
   return PendingEntry{std::move(data), h};
 }
-
-// MTH, PATH and SUBPROOF of RFC 9162 §2.1, written from the RFC text over a
-// list of leaf hashes, memoised on [begin, end).
-class MerkleReference {
- public:
-  void AddLeaf(const Hash& h) { leaves_.push_back(h); }
-  void AddEntry(absl::string_view data) { leaves_.push_back(HashLeaf(data)); }
-  uint64_t size() const { return leaves_.size(); }
-  const Hash& leaf(uint64_t i) const { return leaves_[i]; }
-
-  Hash Root(uint64_t size) { return Mth(0, size); }
-  std::vector<Hash> Inclusion(uint64_t index, uint64_t size) { return Path(index, 0, size); }
-  std::vector<Hash> Consistency(uint64_t size1, uint64_t size2) {
-    return Subproof(size1, 0, size2, true);
-  }
-
- private:
-  static uint64_t Split(uint64_t n) {
-    uint64_t k = 1;
-    while (k * 2 < n) k *= 2;
-    return k;
-  }
-
-  Hash Mth(uint64_t begin, uint64_t end) {
-    if (end == begin) return Sha256("");
-    if (end - begin == 1) return leaves_[begin];
-    auto it = memo_.find({begin, end});
-    if (it != memo_.end()) return it->second;
-    const uint64_t k = Split(end - begin);
-    const Hash h = HashChildren(Mth(begin, begin + k), Mth(begin + k, end));
-    memo_.emplace(std::make_pair(begin, end), h);
-    return h;
-  }
-
-  std::vector<Hash> Path(uint64_t m, uint64_t begin, uint64_t end) {
-    if (end - begin == 1) return {};
-    const uint64_t k = Split(end - begin);
-    std::vector<Hash> p;
-    if (m < k) {
-      p = Path(m, begin, begin + k);
-      p.push_back(Mth(begin + k, end));
-    } else {
-      p = Path(m - k, begin + k, end);
-      p.push_back(Mth(begin, begin + k));
-    }
-    return p;
-  }
-
-  std::vector<Hash> Subproof(uint64_t m, uint64_t begin, uint64_t end, bool b) {
-    if (m == end - begin) {
-      if (b) return {};
-      return {Mth(begin, end)};
-    }
-    const uint64_t k = Split(end - begin);
-    std::vector<Hash> p;
-    if (m <= k) {
-      p = Subproof(m, begin, begin + k, b);
-      p.push_back(Mth(begin + k, end));
-    } else {
-      p = Subproof(m - k, begin + k, end, false);
-      p.push_back(Mth(begin, begin + k));
-    }
-    return p;
-  }
-
-  std::vector<Hash> leaves_;
-  std::map<std::pair<uint64_t, uint64_t>, Hash> memo_;
-};
 
 // Long enough for any correct run; a bug that loses a callback fails the
 // test instead of hanging it.
