@@ -11,6 +11,25 @@
 
 namespace infratrail {
 
+absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> ReadStoredCheckpoint(
+    LogStorage& storage) {
+  absl::StatusOr<std::optional<std::string>> stored = storage.GetMeta(kMetaCheckpoint);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return std::shared_ptr<const PublishedCheckpoint>();
+  absl::StatusOr<Note> note = ParseNote(**stored);
+  absl::StatusOr<Checkpoint> cp =
+      note.ok() ? Checkpoint::Parse(note->text) : absl::StatusOr<Checkpoint>(note.status());
+  if (!cp.ok()) {
+    return absl::DataLossError(absl::StrCat("stored checkpoint: ", cp.status().message()));
+  }
+  auto out = std::make_shared<PublishedCheckpoint>();
+  out->size = cp->size;
+  out->root = cp->root;
+  out->note = std::move(**stored);
+  out->published_at = absl::Now();  // not stored: as of this start-up
+  return std::shared_ptr<const PublishedCheckpoint>(std::move(out));
+}
+
 CheckpointPublisher::CheckpointPublisher(LogStorage* storage, CheckpointSigner* signer,
                                          TreeReader* reader, const PublisherOptions& options,
                                          Metrics* metrics)
@@ -21,27 +40,17 @@ absl::StatusOr<std::unique_ptr<CheckpointPublisher>> CheckpointPublisher::Start(
     const PublisherOptions& options, Metrics* metrics) {
   std::unique_ptr<CheckpointPublisher> p(
       new CheckpointPublisher(storage, signer, reader, options, metrics));
-  absl::StatusOr<std::optional<std::string>> stored = storage->GetMeta(kMetaCheckpoint);
+  absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> stored =
+      ReadStoredCheckpoint(*storage);
   if (!stored.ok()) return stored.status();
-  if (stored->has_value()) {
-    absl::StatusOr<Note> note = ParseNote(**stored);
-    absl::StatusOr<Checkpoint> cp =
-        note.ok() ? Checkpoint::Parse(note->text) : absl::StatusOr<Checkpoint>(note.status());
-    if (!cp.ok()) {
-      return absl::DataLossError(absl::StrCat("stored checkpoint: ", cp.status().message()));
-    }
-    if (cp->size > head.size) {
-      return absl::DataLossError(absl::StrCat("stored checkpoint size ", cp->size,
+  if (*stored != nullptr) {
+    if ((*stored)->size > head.size) {
+      return absl::DataLossError(absl::StrCat("stored checkpoint size ", (*stored)->size,
                                               " is beyond the stored tree size ", head.size));
     }
-    auto latest = std::make_shared<PublishedCheckpoint>();
-    latest->size = cp->size;
-    latest->root = cp->root;
-    latest->note = std::move(**stored);
-    latest->published_at = absl::Now();
     absl::MutexLock l(&p->mu_);
-    p->latest_ = std::move(latest);
-    p->target_ = TreeHead{cp->size, cp->root};
+    p->latest_ = *stored;
+    p->target_ = TreeHead{(*stored)->size, (*stored)->root};
   }
   {
     absl::MutexLock l(&p->mu_);

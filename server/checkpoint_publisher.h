@@ -39,6 +39,12 @@ struct PublishedCheckpoint {
   absl::Time published_at;
 };
 
+// The latest checkpoint stored in meta (kMetaCheckpoint), parsed (not
+// verified: it is our own); null if none was ever published. DataLoss if it
+// does not parse.
+absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> ReadStoredCheckpoint(
+    LogStorage& storage);
+
 struct PublisherOptions {
   // Least time between two checkpoints; bounds signing and fsync cost while
   // keeping submit-to-checkpoint latency low.

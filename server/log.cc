@@ -3,8 +3,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "core/checkpoint.h"
-#include "core/note.h"
 
 namespace infratrail {
 namespace {
@@ -29,17 +27,6 @@ absl::StatusOr<bool> CheckIdentity(LogStorage* storage, const std::string& vkey,
   return false;
 }
 
-absl::StatusOr<std::optional<SignedHead>> StoredCheckpointHead(LogStorage* storage) {
-  absl::StatusOr<std::optional<std::string>> stored = storage->GetMeta(kMetaCheckpoint);
-  if (!stored.ok()) return stored.status();
-  if (!stored->has_value()) return std::optional<SignedHead>();
-  absl::StatusOr<Note> note = ParseNote(**stored);
-  if (!note.ok()) return absl::DataLossError(note.status().message());
-  absl::StatusOr<Checkpoint> cp = Checkpoint::Parse(note->text);
-  if (!cp.ok()) return absl::DataLossError(cp.status().message());
-  return std::optional<SignedHead>(SignedHead{cp->size, cp->root});
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOptions& options,
@@ -61,9 +48,10 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
   std::optional<SignedHead> last = log->signer_->last_signed();
   bool adopt = false;
   if (!last.has_value()) {
-    absl::StatusOr<std::optional<SignedHead>> stored = StoredCheckpointHead(storage);
+    absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> stored =
+        ReadStoredCheckpoint(*storage);
     if (!stored.ok()) return stored.status();
-    if (stored->has_value()) {
+    if (*stored != nullptr) {
       if (!options.recover_signer_state) {
         return absl::FailedPreconditionError(
             absl::StrCat("signer state ", options.signer_state_path,
@@ -74,7 +62,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
                          "with --recover-signer-state to adopt the stored checkpoint"));
       }
       // Adopted below, once the checks agree with it.
-      last = **stored;
+      last = SignedHead{(*stored)->size, (*stored)->root};
       adopt = true;
     }
   }
