@@ -64,16 +64,21 @@ class EntriesReactor final : public grpc::ServerWriteReactor<v1::GetEntriesRespo
       Done(absl::OkStatus());
       return;
     }
-    resp_.Clear();
-    const uint64_t stop = std::min<uint64_t>(end_, next_ + kEntriesPerChunk);
-    std::vector<std::string> entries;
-    absl::Status st = log_->storage().ReadEntries(next_, stop, &entries);
-    if (!st.ok()) {
-      Done(st);
-      return;
+    // Entries read but held back by the byte bound go into the next message;
+    // storage is read again only once they are sent.
+    if (buffered_ == read_.size()) {
+      read_.clear();
+      buffered_ = 0;
+      const uint64_t stop = std::min<uint64_t>(end_, next_ + kEntriesPerChunk);
+      if (absl::Status st = log_->storage().ReadEntries(next_, stop, &read_); !st.ok()) {
+        Done(st);
+        return;
+      }
     }
+    resp_.Clear();
     size_t bytes = 0;
-    for (std::string& e : entries) {
+    for (; buffered_ < read_.size(); ++buffered_) {
+      std::string& e = read_[buffered_];
       if (bytes > 0 && bytes + e.size() > kChunkBytes) break;
       bytes += e.size();
       v1::IndexedEntry* out = resp_.add_entries();
@@ -91,6 +96,8 @@ class EntriesReactor final : public grpc::ServerWriteReactor<v1::GetEntriesRespo
   Metrics* const metrics_;
   uint64_t next_;
   const uint64_t end_;
+  std::vector<std::string> read_;  // read from storage, [buffered_, end) not yet sent
+  size_t buffered_ = 0;
   v1::GetEntriesResponse resp_;
 };
 
@@ -139,13 +146,12 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
   }
   std::vector<PendingEntry> pending(n);
   auto hashes = std::make_shared<std::vector<Hash>>(n);
-  Hasher hasher;
   for (size_t i = 0; i < n; ++i) {
     const std::string& data = req->entries(static_cast<int>(i)).data();
     absl::Status valid = ValidateEntry(data, absl::StrCat("AddEvents: entries[", i, "]"));
     if (!valid.ok()) return valid;
     pending[i].data = data;
-    pending[i].leaf_hash = (*hashes)[i] = hasher.HashLeaf(data);
+    pending[i].leaf_hash = (*hashes)[i] = HashLeaf(data);  // thread-local hasher
   }
   if (absl::Status st = auth_->Admit(*writer, n); !st.ok()) return st;
 

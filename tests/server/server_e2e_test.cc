@@ -267,6 +267,26 @@ TEST_F(ServerE2eTest, EntryOfExactlyTheSizeLimitIsAccepted) {
   EXPECT_EQ(read[0], entry);
 }
 
+TEST_F(ServerE2eTest, GetEntriesSplitsLargeEntriesAcrossMessagesLosingNone) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  LogClient client(server->address());
+  // 40 entries of ~60 KB: far more than one ~1 MiB message holds, so the
+  // stream must carry entries read but held back into later messages.
+  std::vector<std::string> entries;
+  entries.reserve(40);
+  for (int i = 0; i < 40; ++i) {
+    v1::InfraEvent e = MakeEventProto();
+    e.set_justification(std::string(60000, static_cast<char>('a' + i % 26)));
+    entries.push_back(e.SerializeAsString());
+  }
+  v1::AddEventsResponse resp;
+  ASSERT_TRUE(client.AddEvents(entries, true, &resp).ok());
+  std::vector<std::string> read;
+  ASSERT_TRUE(client.GetEntries(0, 40, &read).ok());
+  EXPECT_EQ(read, entries);
+}
+
 TEST_F(ServerE2eTest, BadInputIsRefusedNamingTheFieldAndChangesNothing) {
   auto server = StartServer();
   ASSERT_NE(server, nullptr);
