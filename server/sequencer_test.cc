@@ -317,6 +317,23 @@ TEST_F(SequencerTest, FullQueueIsResourceExhausted) {
   EXPECT_TRUE(AddAndWait(*seq, Entries({"c"})).ok());  // room again
 }
 
+TEST_F(SequencerTest, AnAddLargerThanTheQueueBoundIsAdmittedIntoAnEmptyQueue) {
+  GatedStorage gated(&storage_);
+  std::unique_ptr<Sequencer> seq = StartOn(&gated, {.max_pending_entries = 2});
+  gated.BlockNextCommit();
+  Outcome w, big;
+  ASSERT_TRUE(seq->Add(Entries({"w"}), w.Callback()).ok());
+  gated.WaitUntilBlocked();  // the queue is empty again, the sequencer stuck
+  // Three entries exceed the bound of two on their own: refusing them
+  // forever would make a retry pointless, so an empty queue takes them.
+  ASSERT_TRUE(seq->Add(Entries({"a", "b", "c"}), big.Callback()).ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(seq->Add(Entries({"d"}), nullptr)));
+  gated.Release();
+  ASSERT_TRUE(big.Wait());
+  EXPECT_TRUE(big.status.ok()) << big.status;
+  EXPECT_EQ(seq->head().size, 4u);
+}
+
 TEST_F(SequencerTest, QueuedBytesAreBounded) {
   GatedStorage gated(&storage_);
   std::unique_ptr<Sequencer> seq = StartOn(&gated, {.max_pending_bytes = 10});

@@ -257,6 +257,8 @@ TYPED_TEST(StorageConformanceTest, MetaDoesNotDisturbTreeState) {
   ASSERT_TRUE(s->Commit(b.Build(0, StateOfSize(3))).ok());
   ASSERT_TRUE(s->PutMeta(kMetaCheckpoint, "cp").ok());
   ASSERT_TRUE(s->PutMeta(kMetaLogIdentity, "id").ok());
+  // The tree state is written by Commit only.
+  EXPECT_TRUE(absl::IsInvalidArgument(s->PutMeta(kMetaTreeState, "x")));
   absl::StatusOr<TreeState> st = s->ReadTreeState();
   ASSERT_TRUE(st.ok()) << st.status();
   EXPECT_EQ(*st, StateOfSize(3));

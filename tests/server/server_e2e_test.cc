@@ -267,6 +267,33 @@ TEST_F(ServerE2eTest, EntryOfExactlyTheSizeLimitIsAccepted) {
   EXPECT_EQ(read[0], entry);
 }
 
+TEST_F(ServerE2eTest, MetricsCountWhatHappened) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  ASSERT_GT(server->metrics_port(), 0);
+  LogClient client(server->address());
+  const std::vector<std::string> events = MakeEvents(3);
+  v1::AddEventsResponse resp;
+  ASSERT_TRUE(client.AddEvents(events, true, &resp).ok());
+  ASSERT_TRUE(client.AddEvents({events[0]}, true, &resp).ok());  // a duplicate
+  EXPECT_TRUE(IsError(client.AddEvents({}, false, &resp), StatusCode::INVALID_ARGUMENT, "empty"));
+  absl::StatusOr<std::string> text = HttpGet(server->metrics_port(), "/metrics");
+  ASSERT_TRUE(text.ok()) << text.status();
+  for (const char* line : {
+           "infratrail_sequencer_entries_appended_total 3\n",
+           "infratrail_sequencer_entries_duplicate_total 1\n",
+           "infratrail_sequencer_tree_size_entries 3\n",
+           "infratrail_sequencer_healthy 1\n",
+           "infratrail_checkpoint_size_entries 3\n",
+           "infratrail_grpc_requests_total{code=\"OK\",method=\"AddEvents\"} 2\n",
+           "infratrail_grpc_requests_total{code=\"INVALID_ARGUMENT\",method=\"AddEvents\"} 1\n",
+           "infratrail_storage_commit_seconds_count 1\n",
+           "infratrail_checkpoint_age_seconds ",
+       }) {
+    EXPECT_NE(text->find(line), std::string::npos) << "missing: " << line << "\n" << *text;
+  }
+}
+
 TEST_F(ServerE2eTest, GetEntriesSplitsLargeEntriesAcrossMessagesLosingNone) {
   auto server = StartServer();
   ASSERT_NE(server, nullptr);

@@ -1,9 +1,12 @@
 #include "tests/server/server_process.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -210,6 +213,7 @@ absl::Status ServerProcess::WaitReady(absl::Duration timeout) {
             absl::StrCat("bad ready file ", ready_path_, ": ", ReadFileOrEmpty(ready_path_)));
       }
       grpc_port_ = ready["grpc_port"].get<int>();
+      metrics_port_ = ready.value("metrics_port", 0);
       return absl::OkStatus();
     }
     if (Reap()) {
@@ -261,5 +265,31 @@ absl::Status ServerProcess::Kill() {
 std::string ServerProcess::address() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
 
 std::string ServerProcess::Stderr() const { return ReadFileOrEmpty(stderr_path_); }
+
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError("HttpGet: socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\n\r\n");
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(fd, buf, sizeof(buf))) > 0) response.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.", 0) != 0 || body == std::string::npos ||
+      response.find(" 200 ") > response.find("\r\n")) {
+    return absl::UnavailableError(
+        absl::StrCat("HttpGet 127.0.0.1:", port, path, ": ", response.substr(0, 80)));
+  }
+  return response.substr(body + 4);
+}
 
 }  // namespace infratrail::testing

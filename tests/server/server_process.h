@@ -64,6 +64,10 @@ struct ServerOptions {
   std::vector<std::string> extra_args;
 };
 
+// GET http://127.0.0.1:<port><path> (HTTP/1.0): the response body, or an
+// error naming what failed. For the server's /metrics.
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
+
 class ServerProcess {
  public:
   // Forks and execs the server; its stderr goes to a file in `work_dir`.
@@ -101,6 +105,7 @@ class ServerProcess {
 
   pid_t pid() const { return pid_; }
   int grpc_port() const { return grpc_port_; }
+  int metrics_port() const { return metrics_port_; }
   // "127.0.0.1:<grpc_port>".
   std::string address() const;
   // Everything the server wrote to stderr so far.
@@ -117,6 +122,7 @@ class ServerProcess {
   const std::string stderr_path_;
   const std::string ready_path_;
   int grpc_port_ = 0;
+  int metrics_port_ = 0;
   std::optional<int> exit_status_;  // set once reaped
 };
 
