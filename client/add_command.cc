@@ -1,8 +1,12 @@
 #include "client/add_command.h"
 
 #include <google/protobuf/util/json_util.h>
-#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <deque>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -11,166 +15,258 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "core/hash.h"
-#include "core/tlog_proof.h"
+#include "absl/synchronization/mutex.h"
+#include "client/batch_writer.h"
+#include "client/emitter_signature.h"
+#include "client/key_arg.h"
+#include "client/progress.h"
 #include "infratrail/v1/event.pb.h"
-#include "infratrail/v1/log.grpc.pb.h"
+#include "proto/entry_validation.h"
 
-namespace infratrail {
+namespace infratrail::cli {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitVerify = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitServer = 3;
+// Everything the result callback touches, owned by RunAdd.
+struct Reporter {
+  Reporter(std::ostream& o, std::ostream& e, std::string dir)
+      : out(o), err(e), receipt_dir(std::move(dir)) {}
 
-bool ResolveKey(const std::string& arg, std::string* key) {
-  if (arg.empty() || arg[0] != '@') {
-    *key = arg;
-    return true;
-  }
-  std::ifstream in(arg.substr(1));
-  if (!in) return false;
-  std::getline(in, *key);
-  *key = std::string(absl::StripAsciiWhitespace(*key));
-  return true;
-}
+  std::ostream& out;
+  std::ostream& err;
+  std::string receipt_dir;
+  absl::Mutex mu;
+  std::deque<int> lines ABSL_GUARDED_BY(mu);  // input line of each unreported entry
+  uint64_t reported ABSL_GUARDED_BY(mu) = 0;
+  int first_failure_exit ABSL_GUARDED_BY(mu) = kExitOk;
 
-struct Pending {
-  int line = 0;
-  std::string bytes;
-};
-
-class Adder {
- public:
-  Adder(const AddArgs& args, std::ostream& out, std::ostream& err,
-        std::optional<NoteVerifier> log_key)
-      : args_(args), out_(out), err_(err), log_key_(std::move(log_key)) {
-    stub_ = v1::Log::NewStub(grpc::CreateChannel(args.server, grpc::InsecureChannelCredentials()));
+  void Expect(int line) {
+    absl::MutexLock lock(&mu);
+    lines.push_back(line);
   }
 
-  // Sends the batch; prints results. Returns an exit code (0 to go on).
-  int Flush(std::vector<Pending>& batch) {
-    if (batch.empty()) return kExitOk;
-    v1::AddEventsRequest req;
-    for (const Pending& p : batch) req.add_entries()->set_data(p.bytes);
-    req.set_wait_for_checkpoint(args_.wait);
-    v1::AddEventsResponse resp;
-    grpc::ClientContext ctx;
-    if (!args_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + args_.token);
-    grpc::Status st = stub_->AddEvents(&ctx, req, &resp);
-    if (!st.ok()) {
-      err_ << "add: lines " << batch.front().line << "-" << batch.back().line << ": server "
-           << args_.server << ": " << st.error_message() << " (gRPC code " << st.error_code()
-           << ")\n";
-      return st.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? kExitUsage : kExitServer;
+  int NextUnreportedLine() {
+    absl::MutexLock lock(&mu);
+    return lines.empty() ? 0 : lines.front();
+  }
+
+  void Report(uint64_t first_seq, absl::Span<const AddResult> results) {
+    std::string text;
+    for (const AddResult& r : results) {
+      absl::StrAppend(&text, "{\"index\":", r.index, ",\"leaf_hash\":\"", HashToBase64(r.leaf_hash),
+                      "\",\"duplicate\":", r.duplicate ? "true" : "false", "}\n");
     }
-    if (resp.entries_size() != static_cast<int>(batch.size())) {
-      err_ << "add: server answered " << resp.entries_size() << " results for " << batch.size()
-           << " entries\n";
-      return kExitServer;
-    }
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const v1::AddedEntry& e = resp.entries(static_cast<int>(i));
-      const Hash leaf = HashLeaf(batch[i].bytes);
-      if (e.leaf_hash() != AsBytes(leaf)) {
-        err_ << "add: line " << batch[i].line << ": server returned a wrong leaf hash\n";
-        return kExitVerify;
-      }
-      if (!args_.receipt_dir.empty()) {
-        if (int rc = WriteReceipt(e, leaf, resp.checkpoint(), batch[i].line); rc != kExitOk) {
-          return rc;
+    absl::MutexLock lock(&mu);
+    for (const AddResult& r : results) {
+      const int line = lines.front();
+      lines.pop_front();
+      ++reported;
+      if (r.receipt.has_value() && !receipt_dir.empty()) {
+        // Atomic, not fsync'd: a lost receipt is fetched again with `prove`.
+        const std::string path = absl::StrCat(receipt_dir, "/", r.index, ".tlog-proof");
+        const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+        f << r.receipt->Format();
+        f.close();
+        std::error_code ec;
+        if (f) std::filesystem::rename(tmp, path, ec);
+        if (!f || ec) {
+          err << "add: line " << line << ": --receipt-dir: cannot write " << path << "\n";
+          if (first_failure_exit == kExitOk) first_failure_exit = kExitUsage;
         }
       }
-      out_ << "{\"index\":" << e.index() << ",\"leaf_hash\":\"" << HashToBase64(leaf)
-           << "\",\"duplicate\":" << (e.duplicate() ? "true" : "false") << "}\n";
     }
-    out_.flush();
-    batch.clear();
-    return kExitOk;
+    out << text;
+    out.flush();
   }
-
- private:
-  int WriteReceipt(const v1::AddedEntry& e, const Hash& leaf, const std::string& checkpoint,
-                   int line) {
-    TlogProof proof;
-    proof.index = e.index();
-    proof.checkpoint = checkpoint;
-    for (const std::string& h : e.inclusion_proof()) {
-      absl::StatusOr<Hash> hash = HashFromBytes(h, "inclusion_proof");
-      if (!hash.ok()) {
-        err_ << "add: line " << line << ": " << hash.status().message() << "\n";
-        return kExitVerify;
-      }
-      proof.inclusion_proof.push_back(*hash);
-    }
-    absl::StatusOr<VerifiedCheckpoint> v = VerifyTlogProof(proof, leaf, *log_key_, WitnessPolicy{});
-    if (!v.ok()) {
-      err_ << "add: line " << line << ": receipt does not verify: " << v.status().message() << "\n";
-      return kExitVerify;
-    }
-    const std::string path = absl::StrCat(args_.receipt_dir, "/", e.index(), ".tlog-proof");
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << proof.Format();
-    if (!f) {
-      err_ << "add: --receipt-dir: cannot write " << path << "\n";
-      return kExitUsage;
-    }
-    return kExitOk;
-  }
-
-  const AddArgs& args_;
-  std::ostream& out_;
-  std::ostream& err_;
-  std::optional<NoteVerifier> log_key_;
-  std::unique_ptr<v1::Log::Stub> stub_;
 };
+
+bool ProgressEnabled(const std::string& mode) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  return isatty(STDERR_FILENO) == 1;
+}
 
 }  // namespace
 
-int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostream& err) {
-  std::optional<NoteVerifier> log_key;
-  if (!args.log_key.empty()) {
-    std::string vkey;
-    if (!ResolveKey(args.log_key, &vkey)) {
-      err << "add: --log-key: cannot read " << args.log_key.substr(1) << "\n";
-      return kExitUsage;
-    }
-    absl::StatusOr<NoteVerifier> v = NoteVerifier::Parse(vkey);
-    if (!v.ok()) {
-      err << "add: --log-key: " << v.status().message() << "\n";
-      return kExitUsage;
-    }
-    log_key = *v;
-  }
-  if (!args.receipt_dir.empty() && (!args.wait || !log_key.has_value())) {
-    err << "add: --receipt-dir: needs --wait and --log-key (receipts are verified first)\n";
-    return kExitUsage;
-  }
-  Adder adder(args, out, err, log_key);
-  std::vector<Pending> batch;
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
-    v1::InfraEvent event;
-    auto st = google::protobuf::util::JsonStringToMessage(line, &event);
-    if (!st.ok()) {
-      // Everything before this line is sent (and reported) first.
-      if (int rc = adder.Flush(batch); rc != kExitOk) return rc;
-      err << "add: line " << line_no << ": not an InfraEvent: " << st.message() << "\n";
-      return kExitUsage;
-    }
-    Pending p;
-    p.line = line_no;
-    event.SerializeToString(&p.bytes);
-    batch.push_back(std::move(p));
-    if (batch.size() >= args.batch) {
-      if (int rc = adder.Flush(batch); rc != kExitOk) return rc;
-    }
-  }
-  return adder.Flush(batch);
+CLI::App* AddAddCommand(CLI::App* app, AddArgs* a) {
+  CLI::App* add = app->add_subcommand(
+      "add",
+      "Append events: proto3-JSON InfraEvent lines from stdin or --file, or one event built "
+      "from --kind, --resource-id and friends. Prints {\"index\",\"leaf_hash\",\"duplicate\"} per "
+      "event, in input order, once durable. Exit 0 ok, 1 verification failure, 2 bad flags or "
+      "input, 3 server or network error.");
+  AddConnectionFlags(add, &a->conn);
+  add->add_option("--file", a->file, "JSON lines file (default: stdin)");
+  add->add_option("--sign-key", a->sign_key,
+                  "Emitter key file (PRIVATE+KEY+...): sign each event before sending");
+  add->add_flag("--wait", a->wait,
+                "Wait until a verified checkpoint covers the events (needs --log-key)");
+  add->add_option("--receipt-dir", a->receipt_dir,
+                  "With --wait: write a verified <index>.tlog-proof receipt per event here");
+  add->add_option("--batch", a->batch, "Most events per request")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  add->add_option("--in-flight", a->in_flight, "Most requests outstanding at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  add->add_option("--linger", a->linger, "Send a partial batch once it is this old")
+      ->capture_default_str();
+  add->add_option("--progress", a->progress,
+                  "Progress bar on stderr: auto (when stderr is a terminal), always, never")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  EventFlags& e = a->event;
+  auto* g = add->add_option_group("event", "Build one event from flags instead of reading lines");
+  g->add_option("--kind", e.kind,
+                "provision, deprovision, access, deploy, config_change, key_create, key_rotate, "
+                "key_recovery, break_glass, key_destroy");
+  g->add_option("--resource-id", e.resource_id, "Provider's resource identifier (required)");
+  g->add_option("--resource-type", e.resource_type, "e.g. vm, bucket, kms-key");
+  g->add_option("--provider", e.provider, "e.g. aws, gcp, onprem-dc1");
+  g->add_option("--actor", e.actor, "Principal who did it");
+  g->add_option("--via", e.via, "console, iac, ci or api");
+  g->add_option("--justification", e.justification, "Why (access, key recovery)");
+  g->add_option("--ticket", e.ticket, "Ticket reference");
+  g->add_option("--digest", e.digest, "Artifact digest sha256:<hex> (deploys)");
+  g->add_option("--repo", e.repo, "Source repository");
+  g->add_option("--commit", e.commit, "Source commit");
+  g->add_option("--pipeline", e.pipeline, "Pipeline run identifier");
+  g->add_option("--occurred-at", e.occurred_at, "RFC 3339 time (default: now)");
+  g->add_option("--attr", e.attrs, "key=value attribute; repeatable");
+  return add;
 }
 
-}  // namespace infratrail
+int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostream& err) {
+  const bool from_flags = AnyEventFlagSet(args.event);
+  if (from_flags && !args.file.empty()) {
+    err << "add: --file: cannot be combined with event flags (--kind, --resource-id, ...)\n";
+    return kExitUsage;
+  }
+  if (args.wait && args.conn.log_key.empty()) {
+    err << "add: --wait: needs --log-key (the checkpoint and proofs are verified)\n";
+    return kExitUsage;
+  }
+  if (!args.receipt_dir.empty() && !args.wait) {
+    err << "add: --receipt-dir: needs --wait (a receipt needs a checkpoint)\n";
+    return kExitUsage;
+  }
+  absl::Duration linger;
+  if (!absl::ParseDuration(args.linger, &linger) || linger < absl::ZeroDuration()) {
+    err << "add: --linger: \"" << args.linger << "\" is not a duration like 5ms\n";
+    return kExitUsage;
+  }
+  if (!args.receipt_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(args.receipt_dir, ec);
+    if (ec) {
+      err << "add: --receipt-dir " << args.receipt_dir << ": " << ec.message() << "\n";
+      return kExitUsage;
+    }
+  }
+  std::optional<NoteSigner> signer;
+  if (!args.sign_key.empty()) {
+    absl::StatusOr<NoteSigner> key = ReadSignerKeyFile(args.sign_key, "--sign-key");
+    if (!key.ok()) {
+      err << "add: " << key.status().message() << "\n";
+      return kExitUsage;
+    }
+    signer = *std::move(key);
+  }
+  absl::StatusOr<std::unique_ptr<LogClient>> client = Connect(args.conn, err, "add");
+  if (!client.ok()) {
+    err << "add: " << client.status().message() << "\n";
+    return kExitUsage;
+  }
+
+  Reporter reporter(out, err, args.receipt_dir);
+  BatchWriterOptions wopts;
+  wopts.max_batch_entries = args.batch;
+  wopts.max_in_flight = args.in_flight;
+  wopts.linger = linger;
+  wopts.wait = args.wait;
+  absl::StatusOr<std::unique_ptr<BatchWriter>> writer = BatchWriter::Create(
+      client->get(), wopts,
+      [&](uint64_t seq, absl::Span<const AddResult> r) { reporter.Report(seq, r); });
+  if (!writer.ok()) {
+    err << "add: " << writer.status().message() << "\n";
+    return kExitUsage;
+  }
+
+  // Stops the import: everything queued before is sent and reported first.
+  auto stop = [&](int code, const std::string& message) {
+    absl::Status st = (*writer)->Flush();
+    if (!st.ok()) {
+      err << "add: stopped at line " << reporter.NextUnreportedLine() << ": " << st.message()
+          << "\n";
+      return ExitCodeFor(st);
+    }
+    if (!message.empty()) err << "add: " << message << "\n";
+    return code;
+  };
+  // Queues one event's bytes from input line `line`.
+  auto queue = [&](std::string bytes, int line) -> int {
+    if (signer.has_value()) {
+      absl::StatusOr<std::string> signed_bytes = SignEvent(bytes, *signer);
+      if (!signed_bytes.ok()) {
+        return stop(kExitUsage,
+                    absl::StrCat("line ", line, ": --sign-key: ", signed_bytes.status().message()));
+      }
+      bytes = *std::move(signed_bytes);
+    }
+    if (absl::Status st = ValidateEntry(bytes, absl::StrCat("line ", line, ": event")); !st.ok()) {
+      return stop(kExitUsage, std::string(st.message()));
+    }
+    reporter.Expect(line);
+    absl::StatusOr<uint64_t> seq = (*writer)->Add(std::move(bytes));
+    if (!seq.ok()) return stop(ExitCodeFor(seq.status()), "");
+    return kExitOk;
+  };
+
+  if (from_flags) {
+    absl::StatusOr<v1::InfraEvent> event = BuildEvent(args.event, absl::Now());
+    if (!event.ok()) {
+      err << "add: " << event.status().message() << "\n";
+      return kExitUsage;
+    }
+    if (int rc = queue(SerializeEvent(*event), 0); rc != kExitOk) return rc;
+    return stop(kExitOk, "");
+  }
+
+  uint64_t total_bytes = 0;
+  if (!args.file.empty()) {
+    struct stat st;
+    if (stat(args.file.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      total_bytes = static_cast<uint64_t>(st.st_size);
+    }
+  }
+  Progress progress(err, ProgressEnabled(args.progress), total_bytes);
+  std::string line;
+  int line_no = 0;
+  uint64_t bytes_read = 0;
+  uint64_t events = 0;
+  v1::InfraEvent event;
+  while (std::getline(in, line)) {
+    ++line_no;
+    bytes_read += line.size() + 1;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    event.Clear();
+    auto st = google::protobuf::util::JsonStringToMessage(line, &event);
+    if (!st.ok()) {
+      progress.Finish();
+      return stop(kExitUsage, absl::StrCat("line ", line_no,
+                                           ": not an InfraEvent: ", std::string(st.message())));
+    }
+    if (int rc = queue(SerializeEvent(event), line_no); rc != kExitOk) {
+      progress.Finish();
+      return rc;
+    }
+    progress.Update(++events, bytes_read);
+  }
+  const int rc = stop(kExitOk, "");
+  progress.Finish();
+  if (rc != kExitOk) return rc;
+  absl::MutexLock lock(&reporter.mu);
+  return reporter.first_failure_exit;
+}
+
+}  // namespace infratrail::cli

@@ -1,31 +1,39 @@
-// `infratrail add`: append events read as proto3-JSON lines (InfraEvent),
-// print one JSON result line per event in input order once it is durable,
-// and with --wait --receipt-dir write a verified .tlog-proof per event.
-//
-// This is the minimal form the quickstart needs; batching windows, retries,
-// flag-built events and progress output grow with the client library.
+// `infratrail add`: append events to a log. Events come as proto3-JSON
+// InfraEvent lines (stdin or --file) or as one event built from flags. One
+// JSON result line per event is printed on stdout, in input order, as soon
+// as it is durable; with --wait, once a verified checkpoint covers it, and
+// with --receipt-dir a verified .tlog-proof receipt per event is written.
 #ifndef INFRATRAIL_CLIENT_ADD_COMMAND_H_
 #define INFRATRAIL_CLIENT_ADD_COMMAND_H_
 
 #include <iosfwd>
 #include <string>
 
-namespace infratrail {
+#include "CLI/CLI.hpp"
+#include "client/cli_common.h"
+#include "client/event_flags.h"
+
+namespace infratrail::cli {
 
 struct AddArgs {
-  std::string server = "127.0.0.1:7400";
-  std::string file;  // empty: stdin
-  std::string token;
-  std::string log_key;  // verifier key text or @file
+  ConnectionFlags conn;
+  std::string file;  // empty: stdin (unless event flags are given)
+  EventFlags event;
+  std::string sign_key;  // emitter signing key file
   bool wait = false;
   std::string receipt_dir;
   size_t batch = 1000;
+  size_t in_flight = 4;
+  std::string linger = "5ms";
+  std::string progress = "auto";  // auto | always | never
 };
 
-// Returns the process exit code (0 ok, 1 verification failure, 2 usage or
-// bad input, 3 server or network error); errors go to `err`.
+// Registers the subcommand and its flags on `app`.
+CLI::App* AddAddCommand(CLI::App* app, AddArgs* args);
+
+// Runs it. Returns the exit code; diagnostics name the input line and field.
 int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostream& err);
 
-}  // namespace infratrail
+}  // namespace infratrail::cli
 
 #endif  // INFRATRAIL_CLIENT_ADD_COMMAND_H_

@@ -1,7 +1,9 @@
 // infratrail: the operator's command-line tool.
 //
 //   infratrail keygen --origin NAME --out FILE
-//   infratrail add --server HOST:PORT [--file F] [--wait --log-key VKEY --receipt-dir DIR]
+//   infratrail add --server HOST:PORT [--file F | --kind K --resource-id R ...]
+//                  [--sign-key F] [--wait --log-key VKEY [--receipt-dir DIR]]
+//   infratrail checkpoint | prove | consistency | get --server HOST:PORT ...
 //
 // Exit codes: 0 ok, 1 verification failure, 2 usage error, 3 server or
 // network error.
@@ -16,6 +18,7 @@
 
 #include "CLI/CLI.hpp"
 #include "client/add_command.h"
+#include "client/read_commands.h"
 #include "core/note_key.h"
 
 namespace infratrail {
@@ -51,26 +54,21 @@ int RunKeygen(const std::string& origin, const std::string& out) {
 }
 
 int Main(int argc, char** argv) {
-  CLI::App app{"infratrail: emit infrastructure events to an infratrail log"};
+  CLI::App app{"infratrail: emit infrastructure events to an infratrail log, and read them back "
+               "with verified proofs"};
   app.require_subcommand(1);
+  app.footer("Exit codes: 0 ok, 1 verification failure, 2 bad flags or input, 3 server or "
+             "network error. `infratrail SUBCOMMAND --help` for each.");
   CLI::App* keygen = app.add_subcommand(
-      "keygen", "Create a log signing key (mode 0600) and print its verifier key");
+      "keygen", "Create a signing key (log or emitter; mode 0600) and print its verifier key");
   std::string origin;
   std::string out;
-  keygen->add_option("--origin", origin, "Log origin, e.g. log.example.com/infra")->required();
+  keygen->add_option("--origin", origin, "Key name, e.g. log.example.com/infra")->required();
   keygen->add_option("--out", out, "Private key file to create")->required();
-  CLI::App* add = app.add_subcommand(
-      "add", "Append events given as proto3-JSON InfraEvent lines (stdin or --file)");
-  AddArgs aa;
-  add->add_option("--server", aa.server, "Log gRPC address")->capture_default_str();
-  add->add_option("--file", aa.file, "JSON lines file (default: stdin)");
-  add->add_option("--token", aa.token, "Writer bearer token");
-  add->add_option("--log-key", aa.log_key, "Log verifier key (or @file), to verify receipts");
-  add->add_flag("--wait", aa.wait, "Wait until a signed checkpoint covers the events");
-  add->add_option("--receipt-dir", aa.receipt_dir, "Write <index>.tlog-proof receipts here");
-  add->add_option("--batch", aa.batch, "Events per request")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1000));
+  cli::AddArgs add_args;
+  CLI::App* add = cli::AddAddCommand(&app, &add_args);
+  cli::ReadArgs read_args;
+  cli::ReadCommands reads = cli::AddReadCommands(&app, &read_args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -78,15 +76,22 @@ int Main(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitUsage;
   }
   if (keygen->parsed()) return RunKeygen(origin, out);
-  if (!aa.file.empty()) {
-    std::ifstream in(aa.file);
-    if (!in) {
-      std::cerr << "add: --file " << aa.file << ": cannot open\n";
-      return kExitUsage;
+  if (add->parsed()) {
+    if (!add_args.file.empty()) {
+      std::ifstream in(add_args.file);
+      if (!in) {
+        std::cerr << "add: --file " << add_args.file << ": cannot open\n";
+        return kExitUsage;
+      }
+      return cli::RunAdd(add_args, in, std::cout, std::cerr);
     }
-    return RunAdd(aa, in, std::cout, std::cerr);
+    return cli::RunAdd(add_args, std::cin, std::cout, std::cerr);
   }
-  return RunAdd(aa, std::cin, std::cout, std::cerr);
+  if (reads.checkpoint->parsed()) return cli::RunCheckpoint(read_args, std::cout, std::cerr);
+  if (reads.prove->parsed()) return cli::RunProve(read_args, std::cout, std::cerr);
+  if (reads.consistency->parsed()) return cli::RunConsistency(read_args, std::cout, std::cerr);
+  if (reads.get->parsed()) return cli::RunGet(read_args, std::cout, std::cerr);
+  return kExitUsage;
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include "core/checkpoint.h"
 #include "core/note.h"
 #include "core/proof.h"
-#include "server/file_util.h"
+#include "core/io/file_util.h"
 
 namespace infratrail {
 namespace {

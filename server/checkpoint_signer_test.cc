@@ -10,7 +10,7 @@
 #include "core/witness_policy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/file_util.h"
+#include "core/io/file_util.h"
 #include "server/testing_util.h"
 
 namespace infratrail {

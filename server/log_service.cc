@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "server/entry_validation.h"
+#include "proto/entry_validation.h"
 
 namespace infratrail {
 namespace {

@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
-#include "server/file_util.h"
+#include "core/io/file_util.h"
 #include "server/rocksdb_storage.h"
 #include "server/testing_util.h"
 

@@ -32,7 +32,7 @@
 #include "absl/time/clock.h"
 #include "prometheus/exposer.h"
 #include "server/fault_injecting_storage.h"
-#include "server/file_util.h"
+#include "core/io/file_util.h"
 #include "server/fsck.h"
 #include "server/log.h"
 #include "server/log_service.h"

@@ -8,7 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "server/file_util.h"
+#include "core/io/file_util.h"
 
 namespace infratrail {
 

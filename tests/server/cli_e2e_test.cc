@@ -129,7 +129,7 @@ TEST_F(CliTest, ABadLineStopsTheImportAfterReportingEverythingBeforeIt) {
 
 TEST_F(CliTest, AddWithoutAServerIsExitCode3) {
   const std::string file = Write("events.jsonl", EventLine(1));
-  EXPECT_EQ(Cli({"add", "--server", "127.0.0.1:1", "--file", file}), 3);
+  EXPECT_EQ(Cli({"add", "--server", "127.0.0.1:1", "--retry-for", "0", "--file", file}), 3);
   EXPECT_NE(err_.find("127.0.0.1:1"), std::string::npos) << err_;
 }
 

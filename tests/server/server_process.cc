@@ -36,8 +36,9 @@ absl::Status Errno(absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 
-// Forks and execs argv[0] with stdout and stderr sent to the given files
-// (appended to). Only async-signal-safe calls happen between fork and exec.
+}  // namespace
+
+// Only async-signal-safe calls happen between fork and exec.
 absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& argv,
                                  const std::string& stdout_path, const std::string& stderr_path) {
   std::vector<char*> args;
@@ -75,11 +76,14 @@ absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& argv,
 }
 
 // Decodes a waitpid status: exit code, or 128 + signal.
+namespace {
 int DecodeStatus(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return -1;
 }
+
+}  // namespace
 
 // Polls waitpid until `pid` exits or `timeout` passes.
 absl::StatusOr<int> WaitPid(pid_t pid, absl::Duration timeout) {
@@ -97,6 +101,7 @@ absl::StatusOr<int> WaitPid(pid_t pid, absl::Duration timeout) {
   }
 }
 
+namespace {
 std::string TempRoot() {
   for (const char* var : {"TEST_TMPDIR", "TMPDIR"}) {
     const char* v = getenv(var);
@@ -104,7 +109,6 @@ std::string TempRoot() {
   }
   return "/tmp";
 }
-
 }  // namespace
 
 std::string ReadFileOrEmpty(const std::string& path) {

@@ -38,6 +38,14 @@ class TempDir {
   std::string path_;
 };
 
+// Starts `argv` (argv[0] an absolute path) with stdout and stderr appended
+// to the given files, and returns at once.
+absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& argv,
+                                 const std::string& stdout_path, const std::string& stderr_path);
+// Waits for the child `pid`: its exit code, or 128 + signal.
+// DeadlineExceeded after `timeout` (the child still runs).
+absl::StatusOr<int> WaitPid(pid_t pid, absl::Duration timeout);
+
 // Runs `argv` (argv[0] an absolute path) to completion with stdout and
 // stderr appended to the given files; its exit code, or 128 + signal.
 // DeadlineExceeded (the child is killed) if it runs longer than `timeout`.

@@ -1,4 +1,4 @@
-#include "server/file_util.h"
+#include "core/io/file_util.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,6 +1,8 @@
-// Small POSIX file helpers with the durability the server's promises need.
-#ifndef INFRATRAIL_SERVER_FILE_UTIL_H_
-#define INFRATRAIL_SERVER_FILE_UTIL_H_
+// Small POSIX file helpers with the durability our promises need (signer
+// state, receipts, exported tiles). Not part of the pure core library: a
+// separate target, infratrail_core_io.
+#ifndef INFRATRAIL_CORE_IO_FILE_UTIL_H_
+#define INFRATRAIL_CORE_IO_FILE_UTIL_H_
 
 #include <string>
 
@@ -19,4 +21,4 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, in
 
 }  // namespace infratrail
 
-#endif  // INFRATRAIL_SERVER_FILE_UTIL_H_
+#endif  // INFRATRAIL_CORE_IO_FILE_UTIL_H_

@@ -1,7 +1,9 @@
 // Validation of submitted entries: the one place that decides what the log
-// accepts (STYLE.md: validation in one place that names the bad field).
-#ifndef INFRATRAIL_SERVER_ENTRY_VALIDATION_H_
-#define INFRATRAIL_SERVER_ENTRY_VALIDATION_H_
+// accepts (STYLE.md: validation in one place that names the bad field). The
+// server enforces it; clients check the same rules before sending, so a bad
+// event is refused before anything after it is sent.
+#ifndef INFRATRAIL_PROTO_ENTRY_VALIDATION_H_
+#define INFRATRAIL_PROTO_ENTRY_VALIDATION_H_
 
 #include <cstddef>
 
@@ -22,4 +24,4 @@ absl::Status ValidateEntry(absl::string_view data, absl::string_view field);
 
 }  // namespace infratrail
 
-#endif  // INFRATRAIL_SERVER_ENTRY_VALIDATION_H_
+#endif  // INFRATRAIL_PROTO_ENTRY_VALIDATION_H_

@@ -1,4 +1,4 @@
-#include "server/entry_validation.h"
+#include "proto/entry_validation.h"
 
 #include "absl/strings/str_cat.h"
 #include "core/tile.h"

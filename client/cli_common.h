@@ -1,0 +1,47 @@
+// What the infratrail CLI's subcommands share: the connection flags, the
+// mapping from errors to exit codes.
+#ifndef INFRATRAIL_CLIENT_CLI_COMMON_H_
+#define INFRATRAIL_CLIENT_CLI_COMMON_H_
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "client/log_client.h"
+
+namespace infratrail::cli {
+
+// Exit codes of every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitVerify = 1;  // a signature, proof or checkpoint did not verify
+inline constexpr int kExitUsage = 2;   // bad flags or bad input
+inline constexpr int kExitServer = 3;  // the server or the network failed
+
+struct ConnectionFlags {
+  std::string server = "127.0.0.1:7400";
+  std::string token_file;
+  bool tls = false;
+  std::string tls_ca, tls_cert, tls_key, tls_server_name;
+  std::string log_key;  // verifier key or @file
+  std::string timeout = "30s";
+  std::string retry_for = "60s";
+};
+
+// Adds --server, --token-file, --tls*, --log-key, --timeout, --retry-for.
+void AddConnectionFlags(CLI::App* cmd, ConnectionFlags* flags);
+
+// A LogClient for the flags; InvalidArgument naming the flag. Retries are
+// announced once on `err` (a silent 60 s wait looks like a hang).
+absl::StatusOr<std::unique_ptr<LogClient>> Connect(const ConnectionFlags& flags, std::ostream& err,
+                                                   absl::string_view command);
+
+// 1 for a verification failure; 2 for a refused argument or input
+// (InvalidArgument, OutOfRange, NotFound, FailedPrecondition); 3 otherwise.
+int ExitCodeFor(const absl::Status& status);
+
+}  // namespace infratrail::cli
+
+#endif  // INFRATRAIL_CLIENT_CLI_COMMON_H_
