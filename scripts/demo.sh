@@ -39,11 +39,25 @@ grpc_port=$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' "$demo/ready.json")
 metrics_port=$(sed -E 's/.*"metrics_port":([0-9]+).*/\1/' "$demo/ready.json")
 echo "server pid $server_pid, gRPC 127.0.0.1:$grpc_port, metrics 127.0.0.1:$metrics_port"
 
-echo "== 3. emit demo events"
-"$bin/client/infratrail" add --server "127.0.0.1:$grpc_port" --file scripts/demo-events.jsonl \
-  --wait --log-key "@$demo/log.vkey" --receipt-dir "$demo/receipts" | tee "$demo/added.jsonl"
+log=(--server "127.0.0.1:$grpc_port" --log-key "@$demo/log.vkey")
+echo "== 3. emit demo events (JSON lines), keep the checkpoint"
+"$bin/client/infratrail" add "${log[@]}" --file scripts/demo-events.jsonl \
+  --wait --receipt-dir "$demo/receipts" | tee "$demo/added.jsonl"
+"$bin/client/infratrail" checkpoint "${log[@]}" > "$demo/checkpoint-before"
 
-echo "== 4. verify a receipt offline"
+echo "== 4. one more event from flags, signed by the pipeline's own emitter key"
+"$bin/client/infratrail" keygen --origin ci.demo.example/pipeline --out "$demo/ci.key" > /dev/null
+"$bin/client/infratrail" add "${log[@]}" --sign-key "$demo/ci.key" --wait \
+  --receipt-dir "$demo/receipts" --kind deploy --resource-id checkout \
+  --resource-type k8s-deployment --provider gke-prod --actor ci@demo.example --via ci \
+  --digest sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 \
+  --repo github.com/demo/checkout --commit 4f2a9c1 | tee -a "$demo/added.jsonl"
+"$bin/client/infratrail" get --server "127.0.0.1:$grpc_port" --from 5
+
+echo "== 5. the log still extends the checkpoint kept at step 3"
+"$bin/client/infratrail" consistency "${log[@]}" --old "$demo/checkpoint-before" > /dev/null
+
+echo "== 6. verify a receipt offline"
 last=$(tail -n 1 "$demo/added.jsonl")
 index=$(echo "$last" | sed -E 's/.*"index":([0-9]+).*/\1/')
 leaf=$(echo "$last" | sed -E 's/.*"leaf_hash":"([^"]+)".*/\1/')
@@ -52,7 +66,7 @@ sed 's/^/    /' "$demo/receipts/$index.tlog-proof"
 "$bin/verifier/infratrail-verifier" verify --log-key "@$demo/log.vkey" \
   --proof "$demo/receipts/$index.tlog-proof" --leaf-hash "$leaf"
 
-echo "== 5. stop (SIGTERM drains)"
+echo "== 7. stop (SIGTERM drains)"
 kill -TERM "$server_pid"
 wait "$server_pid"
 trap - EXIT
