@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "client/key_arg.h"
 #include "core/tlog_proof.h"
 #include "verifier/selfcheck.h"
 
@@ -34,17 +36,6 @@ bool ReadFile(const std::string& path, std::string* out) {
   return true;
 }
 
-// A key given as "@path" is read from that file (trailing newline dropped).
-bool ResolveKey(const std::string& arg, std::string* key) {
-  if (arg.empty() || arg[0] != '@') {
-    *key = arg;
-    return true;
-  }
-  if (!ReadFile(arg.substr(1), key)) return false;
-  while (!key->empty() && (key->back() == '\n' || key->back() == '\r')) key->pop_back();
-  return true;
-}
-
 struct VerifyArgs {
   std::string log_key;
   std::string proof_file;
@@ -55,24 +46,16 @@ struct VerifyArgs {
 };
 
 int RunVerify(const VerifyArgs& a) {
-  std::string vkey;
-  if (!ResolveKey(a.log_key, &vkey)) {
-    std::cerr << "verify: --log-key: cannot read " << a.log_key.substr(1) << "\n";
-    return kExitUsage;
-  }
-  absl::StatusOr<NoteVerifier> log_key = NoteVerifier::Parse(vkey);
+  absl::StatusOr<NoteVerifier> log_key = ParseVerifierKeyArg(a.log_key, "--log-key");
   if (!log_key.ok()) {
-    std::cerr << "verify: --log-key: " << log_key.status().message() << "\n";
+    std::cerr << "verify: " << log_key.status().message() << "\n";
     return kExitUsage;
   }
   std::vector<NoteVerifier> witnesses;
   for (const std::string& w : a.witnesses) {
-    std::string wkey;
-    absl::StatusOr<NoteVerifier> v =
-        ResolveKey(w, &wkey) ? NoteVerifier::Parse(wkey)
-                             : absl::StatusOr<NoteVerifier>(absl::NotFoundError("unreadable"));
+    absl::StatusOr<NoteVerifier> v = ParseVerifierKeyArg(w, absl::StrCat("--witness ", w));
     if (!v.ok()) {
-      std::cerr << "verify: --witness " << w << ": " << v.status().message() << "\n";
+      std::cerr << "verify: " << v.status().message() << "\n";
       return kExitUsage;
     }
     witnesses.push_back(*v);
