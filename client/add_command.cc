@@ -196,8 +196,12 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
   auto stop = [&](int code, const std::string& message) {
     absl::Status st = (*writer)->Flush();
     if (!st.ok()) {
-      err << "add: stopped at line " << reporter.NextUnreportedLine() << ": " << st.message()
-          << "\n";
+      const int line = reporter.NextUnreportedLine();
+      if (line > 0)
+        err << "add: stopped at line " << line << ": ";
+      else
+        err << "add: ";
+      err << st.message() << "\n";
       return ExitCodeFor(st);
     }
     if (!message.empty()) err << "add: " << message << "\n";

@@ -139,8 +139,7 @@ void BatchWriter::DeliverLocked() {
     outstanding_.pop_front();
     if (!batch->results.ok()) {
       const absl::Status& st = batch->results.status();
-      error_ = AnnotateStatus(st, absl::StrCat("entries ", batch->first_seq, "..",
-                                               batch->first_seq + batch->entries.size() - 1));
+      error_ = st;
       break;
     }
     mu_.Unlock();

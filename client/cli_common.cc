@@ -25,6 +25,10 @@ void AddConnectionFlags(CLI::App* cmd, ConnectionFlags* flags) {
   cmd->add_option("--server", flags->server, "Log gRPC address HOST:PORT")->capture_default_str();
   cmd->add_option("--log-key", flags->log_key,
                   "Log verifier key (or @file); checkpoints and proofs are verified with it");
+  cmd->add_option("--token", flags->token,
+                  "Writer bearer token (prefer $INFRATRAIL_TOKEN or --token-file: a command "
+                  "line is visible to other users)")
+      ->envname("INFRATRAIL_TOKEN");
   cmd->add_option("--token-file", flags->token_file, "File holding the writer's bearer token");
   cmd->add_flag("--tls", flags->tls, "Connect with TLS");
   cmd->add_option("--tls-ca", flags->tls_ca, "PEM CA bundle for the server (implies --tls)");
@@ -52,6 +56,10 @@ absl::StatusOr<std::unique_ptr<LogClient>> Connect(const ConnectionFlags& flags,
   if (flags.tls_cert.empty() != flags.tls_key.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key: give both, or neither");
   }
+  if (!flags.token.empty() && !flags.token_file.empty()) {
+    return absl::InvalidArgumentError("--token and --token-file: give one");
+  }
+  opts.token = flags.token;
   if (!flags.token_file.empty()) {
     absl::StatusOr<std::string> token = ResolveKeyArg("@" + flags.token_file, "--token-file");
     if (!token.ok()) return token.status();

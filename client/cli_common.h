@@ -22,6 +22,7 @@ inline constexpr int kExitServer = 3;  // the server or the network failed
 
 struct ConnectionFlags {
   std::string server = "127.0.0.1:7400";
+  std::string token;  // --token or $INFRATRAIL_TOKEN
   std::string token_file;
   bool tls = false;
   std::string tls_ca, tls_cert, tls_key, tls_server_name;
@@ -30,7 +31,8 @@ struct ConnectionFlags {
   std::string retry_for = "60s";
 };
 
-// Adds --server, --token-file, --tls*, --log-key, --timeout, --retry-for.
+// Adds --server, --token, --token-file, --tls*, --log-key, --timeout,
+// --retry-for.
 void AddConnectionFlags(CLI::App* cmd, ConnectionFlags* flags);
 
 // A LogClient for the flags; InvalidArgument naming the flag. Retries are

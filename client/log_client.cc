@@ -22,8 +22,9 @@ constexpr size_t kMaxEntriesPerAdd = 1000;
 
 absl::Status FromGrpc(const grpc::Status& st, absl::string_view target, absl::string_view rpc) {
   if (st.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
-                      absl::StrCat(rpc, " (server ", target, "): ", st.error_message()));
+  const auto code = static_cast<absl::StatusCode>(st.error_code());
+  return absl::Status(code, absl::StrCat(rpc, " (server ", target, "): ", st.error_message(),
+                                         " [", absl::StatusCodeToString(code), "]"));
 }
 
 bool Retryable(const absl::Status& st) {

@@ -472,6 +472,32 @@ TEST_F(CliClientTest, TheExampleProgramRecordsASignedDeployWithAReceipt) {
   EXPECT_EQ((*checks)[0].result, EmitterSignatureResult::kVerified);
 }
 
+TEST_F(CliClientTest, WritesCarryTheBearerTokenFromAFileOrTheFlag) {
+  const std::string tokens = Write("tokens", "ci s3cret-ci-token-0123456789\n");
+  auto server = StartServer({"--tokens-file", tokens});
+  ASSERT_NE(server, nullptr);
+  const std::string good = Write("good.token", "s3cret-ci-token-0123456789\n");
+  const std::string bad = Write("bad.token", "guess\n");
+  EXPECT_EQ(Cli({"add", "--server", server->address(), "--token-file", good, "--kind", "access",
+                 "--resource-id", "a"}),
+            0)
+      << err_;
+  EXPECT_EQ(Cli({"add", "--server", server->address(), "--token", "s3cret-ci-token-0123456789", "--kind",
+                 "access", "--resource-id", "b"}),
+            0)
+      << err_;
+  EXPECT_EQ(Cli({"add", "--server", server->address(), "--token-file", bad, "--kind", "access",
+                 "--resource-id", "c"}),
+            3);
+  EXPECT_TRUE(absl::StrContains(err_, "PERMISSION_DENIED")) << err_;
+  EXPECT_EQ(Cli({"add", "--server", server->address(), "--kind", "access", "--resource-id", "d"}),
+            3);
+  EXPECT_EQ(Cli({"add", "--server", server->address(), "--token-file", good, "--token", "x",
+                 "--kind", "access", "--resource-id", "e"}),
+            2);
+  EXPECT_EQ(AllEntries(server->address(), 2).size(), 2u);
+}
+
 TEST_F(CliClientTest, EverySubcommandHasHelp) {
   for (const char* sub : {"keygen", "add", "checkpoint", "prove", "consistency", "get"}) {
     EXPECT_EQ(Cli({sub, "--help"}), 0) << sub;

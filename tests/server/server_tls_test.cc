@@ -355,5 +355,43 @@ TEST_F(ServerTlsTest, ClientCaWithoutWriterIdentityIsAUsageError) {
       << stderr_text;
 }
 
+// The infratrail CLI over mutual TLS: an allowlisted certificate writes and
+// gets verified receipts; a certificate the server does not allow cannot,
+// and the CLI says so with exit 3 (a server refusal), adding nothing.
+TEST_F(ServerTlsTest, TheCliWritesOverMutualTlsOnlyWithAnAllowedCertificate) {
+  auto server = StartServer(TlsArgs());
+  ASSERT_NE(server, nullptr);
+  const std::string vkey_file = dir_->path() + "/log.vkey";
+  std::ofstream(vkey_file) << vkey() << "\n";
+  auto cli = [&](const CertAndKey& cert, const std::string& id) {
+    const std::string out = dir_->path() + "/cli-" + id + ".out";
+    absl::StatusOr<int> rc = RunProgram(
+        {INFRATRAIL_CLI_BIN, "add", "--server", server->address(), "--tls-ca", ca_.cert_file,
+         "--tls-cert", cert.cert_file, "--tls-key", cert.key_file, "--tls-server-name",
+         kServerName, "--retry-for", "0", "--kind", "access", "--resource-id", "db-" + id,
+         "--wait", "--log-key", "@" + vkey_file},
+        out, dir_->path() + "/cli-" + id + ".err");
+    return rc.value_or(-1);
+  };
+  EXPECT_EQ(cli(writer_, "writer"), 0) << ReadFileOrEmpty(dir_->path() + "/cli-writer.err");
+  EXPECT_NE(ReadFileOrEmpty(dir_->path() + "/cli-writer.out").find("\"index\":0"),
+            std::string::npos);
+  EXPECT_EQ(cli(intruder_, "intruder"), 3);
+  EXPECT_NE(ReadFileOrEmpty(dir_->path() + "/cli-intruder.err").find("PERMISSION_DENIED"),
+            std::string::npos)
+      << ReadFileOrEmpty(dir_->path() + "/cli-intruder.err");
+  // Reads through the CLI need no client certificate.
+  const std::string out = dir_->path() + "/checkpoint.out";
+  absl::StatusOr<int> rc = RunProgram(
+      {INFRATRAIL_CLI_BIN, "checkpoint", "--server", server->address(), "--tls-ca", ca_.cert_file,
+       "--tls-server-name", kServerName, "--log-key", "@" + vkey_file},
+      out, dir_->path() + "/checkpoint.err");
+  ASSERT_TRUE(rc.ok());
+  EXPECT_EQ(*rc, 0) << ReadFileOrEmpty(dir_->path() + "/checkpoint.err");
+  absl::StatusOr<Checkpoint> cp = OpenLogCheckpoint(ReadFileOrEmpty(out), vkey());
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  EXPECT_EQ(cp->size, 1u);
+}
+
 }  // namespace
 }  // namespace infratrail::testing
