@@ -1,6 +1,5 @@
 #include "client/add_command.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/batch_writer.h"
 #include "client/emitter_signature.h"
+#include "client/event_json.h"
 #include "client/key_arg.h"
 #include "client/progress.h"
 #include "infratrail/v1/event.pb.h"
@@ -253,8 +253,7 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
     ++line_no;
     bytes_read += line.size() + 1;
     if (absl::StripAsciiWhitespace(line).empty()) continue;
-    event.Clear();
-    auto st = google::protobuf::util::JsonStringToMessage(line, &event);
+    absl::Status st = ParseEventJson(line, &event);
     if (!st.ok()) {
       progress.Finish();
       return stop(kExitUsage, absl::StrCat("line ", line_no,

@@ -1,0 +1,56 @@
+// BM_Protobuf (google::protobuf::util::JsonStringToMessage) against BM_Fast
+// (ParseEventJson) on a typical `infratrail add` line. Run by hand:
+//   event_json_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <string>
+
+#include "benchmark/benchmark.h"
+#include "client/event_json.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace infratrail {
+namespace {
+
+constexpr char kTypicalLine[] =
+    R"({"kind":"PROVISION","occurredAt":"2026-11-23T10:00:00Z","resource":{"provider":"aws",)"
+    R"("type":"ec2-instance","id":"i-0000000000000001"},"actor":{"principal":)"
+    R"("terraform@ci.example.com","via":"IAC"},"source":{"repository":)"
+    R"("github.com/example/infra","commit":"4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39",)"
+    R"("pipeline":"run-1"},"ticket":"CHG-1","attributes":{"region":"eu-west-1",)"
+    R"("account":"123456789012","env":"prod"}})";
+
+// As `infratrail add` does: one message, cleared per line.
+void BM_Protobuf(benchmark::State& state) {
+  const std::string line = kTypicalLine;
+  v1::InfraEvent event;
+  for (auto _ : state) {
+    event.Clear();
+    auto status = google::protobuf::util::JsonStringToMessage(line, &event);
+    if (!status.ok()) state.SkipWithError("JsonStringToMessage failed");
+    benchmark::DoNotOptimize(event);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(line.size()));
+}
+BENCHMARK(BM_Protobuf);
+
+void BM_Fast(benchmark::State& state) {
+  const std::string line = kTypicalLine;
+  v1::InfraEvent event;
+  if (!ParseEventJsonFastPathForTesting(line, &event)) {
+    state.SkipWithError("typical line fell back to protobuf");
+    return;
+  }
+  for (auto _ : state) {
+    event.Clear();
+    if (!ParseEventJson(line, &event).ok()) state.SkipWithError("ParseEventJson failed");
+    benchmark::DoNotOptimize(event);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(line.size()));
+}
+BENCHMARK(BM_Fast);
+
+}  // namespace
+}  // namespace infratrail
+
+BENCHMARK_MAIN();
