@@ -256,8 +256,9 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
     absl::Status st = ParseEventJson(line, &event);
     if (!st.ok()) {
       progress.Finish();
-      return stop(kExitUsage, absl::StrCat("line ", line_no,
-                                           ": not an InfraEvent: ", std::string(st.message())));
+      // protobuf's message may go on to quote the input over several lines.
+      const absl::string_view why = st.message().substr(0, st.message().find('\n'));
+      return stop(kExitUsage, absl::StrCat("line ", line_no, ": not an InfraEvent: ", why));
     }
     if (int rc = queue(SerializeEvent(event), line_no); rc != kExitOk) {
       progress.Finish();

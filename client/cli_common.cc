@@ -35,8 +35,9 @@ void AddConnectionFlags(CLI::App* cmd, ConnectionFlags* flags) {
   cmd->add_option("--tls-cert", flags->tls_cert,
                   "PEM client certificate for mutual TLS (implies --tls)");
   cmd->add_option("--tls-key", flags->tls_key, "PEM private key of --tls-cert");
-  cmd->add_option("--tls-server-name", flags->tls_server_name,
-                  "Name the server's certificate must carry, if not the --server host");
+  cmd->add_option(
+      "--tls-server-name", flags->tls_server_name,
+      "Name the server's certificate must carry, if not the --server host (implies --tls)");
   cmd->add_option("--timeout", flags->timeout, "Deadline of each RPC attempt")
       ->capture_default_str();
   cmd->add_option("--retry-for", flags->retry_for,
@@ -48,7 +49,8 @@ absl::StatusOr<std::unique_ptr<LogClient>> Connect(const ConnectionFlags& flags,
                                                    absl::string_view command) {
   LogClientOptions opts;
   opts.target = flags.server;
-  opts.tls = flags.tls || !flags.tls_ca.empty() || !flags.tls_cert.empty();
+  opts.tls = flags.tls || !flags.tls_ca.empty() || !flags.tls_cert.empty() ||
+             !flags.tls_key.empty() || !flags.tls_server_name.empty();
   opts.tls_ca_file = flags.tls_ca;
   opts.tls_cert_file = flags.tls_cert;
   opts.tls_key_file = flags.tls_key;

@@ -23,8 +23,8 @@ constexpr size_t kMaxEntriesPerAdd = 1000;
 absl::Status FromGrpc(const grpc::Status& st, absl::string_view target, absl::string_view rpc) {
   if (st.ok()) return absl::OkStatus();
   const auto code = static_cast<absl::StatusCode>(st.error_code());
-  return absl::Status(code, absl::StrCat(rpc, " (server ", target, "): ", st.error_message(),
-                                         " [", absl::StatusCodeToString(code), "]"));
+  return absl::Status(code, absl::StrCat(rpc, " (server ", target, "): ", st.error_message(), " [",
+                                         absl::StatusCodeToString(code), "]"));
 }
 
 bool Retryable(const absl::Status& st) {
@@ -97,8 +97,11 @@ absl::StatusOr<std::unique_ptr<LogClient>> LogClient::Create(LogClientOptions op
     }
     creds = grpc::SslCredentials(ssl);
   } else {
-    if (!options.tls_ca_file.empty() || !options.tls_cert_file.empty()) {
-      return absl::InvalidArgumentError("LogClient: TLS files given without tls");
+    if (!options.tls_ca_file.empty() || !options.tls_cert_file.empty() ||
+        !options.tls_key_file.empty() || !options.tls_server_name.empty()) {
+      return absl::InvalidArgumentError(
+          "LogClient: tls_ca_file, tls_cert_file, tls_key_file or tls_server_name given without "
+          "tls");
     }
     creds = grpc::InsecureChannelCredentials();
   }
@@ -152,6 +155,10 @@ absl::StatusOr<SignedCheckpoint> LogClient::Adopt(const std::string& note, absl:
       OpenCheckpoint(note, *options_.log_key, options_.witness_policy);
   if (!v.ok()) return VerificationError(absl::StrCat(what, ": checkpoint: ", v.status().message()));
   SignedCheckpoint cp{note, *std::move(v)};
+  if (cp.size() == 0 && cp.root() != Hasher::EmptyRoot()) {
+    return VerificationError(
+        absl::StrCat(what, ": checkpoint: size 0 with a root other than the empty tree's"));
+  }
   // Prove it consistent with the newest checkpoint this client trusts. If
   // that moved meanwhile, prove again against the new one: checking two
   // checkpoints against a common older one would not rule out a fork
@@ -418,7 +425,13 @@ absl::Status LogClient::CheckConsistent(const SignedCheckpoint& older,
     if (!h.ok()) return h.status();
     hashes = *std::move(h);
   }
-  if (older.size() == 0) return absl::OkStatus();  // the empty tree is a prefix of all
+  if (older.size() == 0) {
+    // The empty tree is a prefix of every tree, if it is the empty tree.
+    if (older.root() != Hasher::EmptyRoot()) {
+      return VerificationError("size 0 with a root other than the empty tree's");
+    }
+    return absl::OkStatus();
+  }
   Hasher hasher;
   if (absl::Status st =
           VerifyConsistency(older.size(), newer.size(), older.root(), newer.root(), hashes, hasher);

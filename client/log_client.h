@@ -164,7 +164,8 @@ class LogClient {
   absl::StatusOr<TlogProof> ProveLeafHash(const Hash& leaf_hash,
                                           const SignedCheckpoint* at = nullptr);
   // Waits until a checkpoint covers `index`, then returns its verified
-  // receipt. DeadlineExceeded after `timeout`.
+  // receipt. DeadlineExceeded after `timeout`, checked between polls (a
+  // poll itself may retry an unavailable server within the retry budget).
   absl::StatusOr<TlogProof> WaitForInclusion(uint64_t index, const Hash& leaf_hash,
                                              absl::Duration timeout);
 
