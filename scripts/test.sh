@@ -20,8 +20,8 @@ if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== libFuzzer smoke run (clang, ASan + UBSan)"
   CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DINFRATRAIL_SANITIZE=ON -DINFRATRAIL_FUZZ=ON -DINFRATRAIL_BENCHMARKS=OFF
-  cmake --build build-fuzz --parallel "$jobs" --target parsers_fuzz
-  (cd build-fuzz && ctest --output-on-failure -R '^parsers_fuzz_smoke$')
+  cmake --build build-fuzz --parallel "$jobs" --target parsers_fuzz event_json_fuzz
+  (cd build-fuzz && ctest --output-on-failure -R '_fuzz_smoke$')
 fi
 
 if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
