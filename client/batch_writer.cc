@@ -20,12 +20,11 @@ absl::StatusOr<std::unique_ptr<BatchWriter>> BatchWriter::Create(LogClient* clie
     return absl::FailedPreconditionError(
         "BatchWriter: wait needs the log's verifier key, to verify the receipts");
   }
-  return std::unique_ptr<BatchWriter>(
-      new BatchWriter(client, std::move(options), std::move(on_result)));
+  return std::unique_ptr<BatchWriter>(new BatchWriter(client, options, std::move(on_result)));
 }
 
 BatchWriter::BatchWriter(LogClient* client, BatchWriterOptions options, ResultCallback on_result)
-    : client_(client), options_(std::move(options)), on_result_(std::move(on_result)) {
+    : client_(client), options_(options), on_result_(std::move(on_result)) {
   for (size_t i = 0; i < options_.max_in_flight; ++i) senders_.emplace_back([this] { SendLoop(); });
   senders_.emplace_back([this] { LingerLoop(); });
 }

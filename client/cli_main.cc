@@ -54,11 +54,13 @@ int RunKeygen(const std::string& origin, const std::string& out) {
 }
 
 int Main(int argc, char** argv) {
-  CLI::App app{"infratrail: emit infrastructure events to an infratrail log, and read them back "
-               "with verified proofs"};
+  CLI::App app{
+      "infratrail: emit infrastructure events to an infratrail log, and read them back "
+      "with verified proofs"};
   app.require_subcommand(1);
-  app.footer("Exit codes: 0 ok, 1 verification failure, 2 bad flags or input, 3 server or "
-             "network error. `infratrail SUBCOMMAND --help` for each.");
+  app.footer(
+      "Exit codes: 0 ok, 1 verification failure, 2 bad flags or input, 3 server or "
+      "network error. `infratrail SUBCOMMAND --help` for each.");
   CLI::App* keygen = app.add_subcommand(
       "keygen", "Create a signing key (log or emitter; mode 0600) and print its verifier key");
   std::string origin;

@@ -93,7 +93,7 @@ class CliClientTest : public ServerTest {
     return rc.value_or(-1);
   }
   std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = dir_->path() + "/" + name;
+    std::string path = dir_->path() + "/" + name;
     std::ofstream(path, std::ios::binary) << text;
     return path;
   }
