@@ -5,6 +5,7 @@
 //                     [--grpc-addr 127.0.0.1:7400] [--metrics-addr 127.0.0.1:7402]
 //                     [--config FILE] [...]
 //   infratrail-server fsck --data-dir DIR [--log-key VKEY]
+//   infratrail-server export --data-dir DIR --to OUTDIR
 //
 // Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 runtime failure (also a
 // shutdown after the log stopped serving),
@@ -30,9 +31,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "prometheus/exposer.h"
-#include "server/fault_injecting_storage.h"
 #include "core/io/file_util.h"
+#include "prometheus/exposer.h"
+#include "server/export.h"
+#include "server/fault_injecting_storage.h"
 #include "server/fsck.h"
 #include "server/log.h"
 #include "server/log_service.h"
@@ -300,6 +302,22 @@ int RunFsck(const std::string& data_dir, const std::string& log_key_arg) {
   return report->ok() ? kExitOk : 1;
 }
 
+// One export of the published tree to `out_dir` (a read-only open, so it
+// works beside a running server). Exit 0 done, 3 cannot read or write.
+int RunExport(const std::string& data_dir, const std::string& out_dir) {
+  RocksDbOptions opts{data_dir + "/rocksdb"};
+  opts.create_if_missing = false;
+  opts.read_only = true;
+  absl::StatusOr<std::unique_ptr<RocksDbStorage>> db = RocksDbStorage::Open(opts);
+  if (!db.ok()) return Say(absl::StrCat("export: ", db.status().message())), 3;
+  absl::StatusOr<ExportReport> report = ExportTiles(**db, out_dir);
+  if (!report.ok()) return Say(report.status().message()), 3;
+  std::cout << "export: tree size " << report->size << " in " << out_dir << ": "
+            << report->files_written << " files written, " << report->files_unchanged
+            << " full ones already there\n";
+  return kExitOk;
+}
+
 int Main(int argc, char** argv) {
   // absl::Mutex deadlock detection (on in Debian's build) records every
   // lock order in a global graph; gRPC creates a mutex per call, so it costs
@@ -309,6 +327,14 @@ int Main(int argc, char** argv) {
   CLI::App app{"infratrail-server: transparency log for infrastructure events"};
   CLI::App* fsck = app.add_subcommand(
       "fsck", "Recompute the tree from the entries and compare with tiles and checkpoint");
+  CLI::App* exp = app.add_subcommand(
+      "export",
+      "Write the published tree as C2SP tlog-tiles files (checkpoint, tile/...) for a static "
+      "web server, CDN or object store");
+  std::string export_dir;
+  std::string export_to;
+  exp->add_option("--data-dir", export_dir, "Data directory (read-only open)")->required();
+  exp->add_option("--to", export_to, "Output directory")->required();
   std::string fsck_dir;
   std::string fsck_key;
   fsck->add_option("--data-dir", fsck_dir, "Data directory (read-only open)")->required();
@@ -362,6 +388,7 @@ int Main(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitUsage;
   }
   if (fsck->parsed()) return RunFsck(fsck_dir, fsck_key);
+  if (exp->parsed()) return RunExport(export_dir, export_to);
   if (c.data_dir.empty() || c.signing_key.empty()) {
     Say(c.data_dir.empty() ? "--data-dir is required" : "--signing-key is required");
     return kExitUsage;

@@ -39,7 +39,17 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   return ss.str();
 }
 
-absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, int mode) {
+absl::Status SyncDirectory(const std::string& dir) {
+  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return Errno("open directory", dir);
+  const int rc = fsync(dfd);
+  close(dfd);
+  if (rc != 0) return Errno("fsync directory", dir);
+  return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, int mode,
+                             bool sync_directory) {
   const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return Errno("create", tmp);
@@ -68,13 +78,8 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, in
     return st;
   }
   // The rename is durable only once the directory entry is.
-  const std::string dir = DirName(path);
-  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Errno("open directory", dir);
-  const int rc = fsync(dfd);
-  close(dfd);
-  if (rc != 0) return Errno("fsync directory", dir);
-  return absl::OkStatus();
+  if (!sync_directory) return absl::OkStatus();
+  return SyncDirectory(DirName(path));
 }
 
 }  // namespace infratrail

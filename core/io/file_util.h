@@ -17,7 +17,14 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 // Replaces `path` atomically and durably: writes a temporary file beside it
 // with `mode`, fsyncs it, renames it over `path`, fsyncs the directory. A
 // crash at any instant leaves either the old or the new contents.
-absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, int mode);
+// With sync_directory false the directory fsync is left to the caller
+// (SyncDirectory once for many files): the contents are durable, the name
+// only after that.
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, int mode,
+                             bool sync_directory = true);
+
+// fsync of a directory, making the names in it durable.
+absl::Status SyncDirectory(const std::string& dir);
 
 }  // namespace infratrail
 

@@ -28,6 +28,8 @@ class MerkleReference {
   const Hash& leaf(uint64_t i) const { return leaves_[i]; }
 
   Hash Root(uint64_t size) { return Mth(0, size); }
+  // MTH of leaves [begin, end).
+  Hash SubtreeRoot(uint64_t begin, uint64_t end) { return Mth(begin, end); }
   std::vector<Hash> Inclusion(uint64_t index, uint64_t size) { return Path(index, 0, size); }
   std::vector<Hash> Consistency(uint64_t size1, uint64_t size2) {
     return Subproof(size1, 0, size2, true);
