@@ -5,7 +5,7 @@
 //                     [--grpc-addr 127.0.0.1:7400] [--metrics-addr 127.0.0.1:7402]
 //                     [--config FILE] [...]
 //   infratrail-server fsck --data-dir DIR [--log-key VKEY]
-//   infratrail-server export --data-dir DIR --to OUTDIR
+//   infratrail-server export --data-dir DIR --to OUTDIR [--follow [--interval 1s]]
 //
 // Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 runtime failure (also a
 // shutdown after the log stopped serving),
@@ -303,19 +303,40 @@ int RunFsck(const std::string& data_dir, const std::string& log_key_arg) {
 }
 
 // One export of the published tree to `out_dir` (a read-only open, so it
-// works beside a running server). Exit 0 done, 3 cannot read or write.
-int RunExport(const std::string& data_dir, const std::string& out_dir) {
+// works beside a running server).
+absl::StatusOr<ExportReport> ExportOnce(const std::string& data_dir, const std::string& out_dir) {
   RocksDbOptions opts{data_dir + "/rocksdb"};
   opts.create_if_missing = false;
   opts.read_only = true;
   absl::StatusOr<std::unique_ptr<RocksDbStorage>> db = RocksDbStorage::Open(opts);
-  if (!db.ok()) return Say(absl::StrCat("export: ", db.status().message())), 3;
-  absl::StatusOr<ExportReport> report = ExportTiles(**db, out_dir);
-  if (!report.ok()) return Say(report.status().message()), 3;
-  std::cout << "export: tree size " << report->size << " in " << out_dir << ": "
-            << report->files_written << " files written, " << report->files_unchanged
-            << " full ones already there\n";
-  return kExitOk;
+  if (!db.ok()) return db.status();
+  return ExportTiles(**db, out_dir);
+}
+
+// export, once or (`follow`) every `interval` until SIGTERM/SIGINT. A read-
+// only open sees the store as of opening, so each round opens it again.
+// Exit 0 done, 3 cannot read the store or write the output.
+int RunExport(const std::string& data_dir, const std::string& out_dir, bool follow,
+              absl::Duration interval) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  uint64_t last_size = 0;
+  for (bool first = true;; first = false) {
+    absl::StatusOr<ExportReport> report = ExportOnce(data_dir, out_dir);
+    if (!report.ok()) return Say(absl::StrCat("export: ", report.status().message())), 3;
+    if (first || report->size != last_size) {
+      std::cout << "export: tree size " << report->size << " in " << out_dir << ": "
+                << report->files_written << " files written, " << report->files_unchanged
+                << " full ones already there" << std::endl;
+    }
+    last_size = report->size;
+    if (!follow) return kExitOk;
+    const timespec timeout = absl::ToTimespec(interval);
+    if (sigtimedwait(&signals, nullptr, &timeout) > 0) return kExitOk;
+  }
 }
 
 int Main(int argc, char** argv) {
@@ -335,6 +356,12 @@ int Main(int argc, char** argv) {
   std::string export_to;
   exp->add_option("--data-dir", export_dir, "Data directory (read-only open)")->required();
   exp->add_option("--to", export_to, "Output directory")->required();
+  bool export_follow = false;
+  std::string export_interval = "1s";
+  exp->add_flag("--follow", export_follow,
+                "Keep exporting as the log grows, until SIGTERM or SIGINT");
+  exp->add_option("--interval", export_interval, "With --follow: time between looks")
+      ->capture_default_str();
   std::string fsck_dir;
   std::string fsck_key;
   fsck->add_option("--data-dir", fsck_dir, "Data directory (read-only open)")->required();
@@ -388,7 +415,15 @@ int Main(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitUsage;
   }
   if (fsck->parsed()) return RunFsck(fsck_dir, fsck_key);
-  if (exp->parsed()) return RunExport(export_dir, export_to);
+  if (exp->parsed()) {
+    absl::Duration interval;
+    if (!absl::ParseDuration(export_interval, &interval) || interval <= absl::ZeroDuration()) {
+      return Say(absl::StrCat("export: --interval: \"", export_interval,
+                              "\" is not a positive duration like 1s")),
+             kExitUsage;
+    }
+    return RunExport(export_dir, export_to, export_follow, interval);
+  }
   if (c.data_dir.empty() || c.signing_key.empty()) {
     Say(c.data_dir.empty() ? "--data-dir is required" : "--signing-key is required");
     return kExitUsage;
