@@ -21,7 +21,6 @@
 #include "client/key_arg.h"
 #include "client/progress.h"
 #include "infratrail/v1/event.pb.h"
-#include "proto/entry_validation.h"
 
 namespace infratrail::cli {
 namespace {
@@ -217,12 +216,13 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
       }
       bytes = *std::move(signed_bytes);
     }
-    if (absl::Status st = ValidateEntry(bytes, absl::StrCat("line ", line, ": event")); !st.ok()) {
-      return stop(kExitUsage, std::string(st.message()));
-    }
     reporter.Expect(line);
-    absl::StatusOr<uint64_t> seq = (*writer)->Add(std::move(bytes));
-    if (!seq.ok()) return stop(ExitCodeFor(seq.status()), "");
+    // Validated by the writer, before anything of it is queued.
+    absl::StatusOr<uint64_t> seq = (*writer)->Add(
+        std::move(bytes), line > 0 ? absl::StrCat("line ", line, ": event") : "event");
+    // A refused event's message; a writer stopped by an earlier batch is
+    // reported by stop() itself.
+    if (!seq.ok()) return stop(ExitCodeFor(seq.status()), std::string(seq.status().message()));
     return kExitOk;
   };
 

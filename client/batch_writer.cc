@@ -38,11 +38,15 @@ BatchWriter::~BatchWriter() {
   for (std::thread& t : senders_) t.join();
 }
 
-absl::StatusOr<uint64_t> BatchWriter::Add(std::string entry) {
+absl::StatusOr<uint64_t> BatchWriter::Add(std::string entry, absl::string_view name) {
+  // Validated off the lock (it parses the event); senders keep reporting.
+  const absl::Status valid = ValidateEntry(entry, name.empty() ? "entry" : name);
   absl::MutexLock lock(&mu_);
   if (!error_.ok()) return error_;
   const uint64_t seq = next_seq_;
-  if (absl::Status st = ValidateEntry(entry, absl::StrCat("entry ", seq)); !st.ok()) return st;
+  if (!valid.ok()) {
+    return name.empty() ? ValidateEntry(entry, absl::StrCat("entry ", seq)) : valid;
+  }
   if (open_ != nullptr && open_->bytes + entry.size() > options_.max_batch_bytes) SealLocked();
   if (open_ == nullptr) {
     // The window: a new batch may only open while fewer than max_in_flight

@@ -59,10 +59,11 @@ class BatchWriter {
   ~BatchWriter();
 
   // Queues one serialized InfraEvent and returns its seq. The entry is
-  // validated first: InvalidArgument naming the entry, nothing queued.
-  // Blocks while the in-flight window is full. Returns the writer's error
-  // once a batch has failed for good.
-  absl::StatusOr<uint64_t> Add(std::string entry);
+  // validated first (ValidateEntry): InvalidArgument naming the entry as
+  // `name` (default "entry <seq>"), nothing queued. Blocks while the
+  // in-flight window is full. Returns the writer's error once a batch has
+  // failed for good.
+  absl::StatusOr<uint64_t> Add(std::string entry, absl::string_view name = "");
 
   // Sends the partial batch and waits until every entry added so far is
   // reported. Returns the error that stopped the writer, if any.

@@ -7,7 +7,8 @@ target_link_libraries(infratrail_event_json PUBLIC
   infratrail_proto protobuf::libprotobuf simdjson::simdjson absl::status absl::strings)
 
 add_executable(event_json_test ${CMAKE_CURRENT_SOURCE_DIR}/event_json_test.cc)
-target_link_libraries(event_json_test PRIVATE infratrail_event_json GTest::gtest_main)
+target_link_libraries(event_json_test PRIVATE infratrail_event_json infratrail_client_events
+  GTest::gtest_main)
 gtest_discover_tests(event_json_test DISCOVERY_TIMEOUT 60)
 
 # Run by hand, never as a test: BM_Protobuf against BM_Fast on a typical line.

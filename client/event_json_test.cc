@@ -11,9 +11,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "client/event_flags.h"  // SerializeEvent: deterministic bytes
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -42,16 +41,6 @@ v1::InfraEvent Prefilled() {
   return e;
 }
 
-std::string DeterministicBytes(const v1::InfraEvent& e) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  e.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
-
 // Parses `json` into Prefilled() three ways (protobuf, ParseEventJson, the
 // fast path alone) and checks they agree. Returns whether the fast path took
 // the input.
@@ -65,7 +54,7 @@ bool ExpectSameAsProtobuf(const std::string& json) {
   EXPECT_EQ(static_cast<int>(got_status.code()), static_cast<int>(want_status.code()));
   EXPECT_EQ(std::string(got_status.message()), want_status.message().ToString());
   EXPECT_TRUE(MessageDifferencer::Equals(got, want));
-  EXPECT_EQ(DeterministicBytes(got), DeterministicBytes(want));
+  EXPECT_EQ(SerializeEvent(got), SerializeEvent(want));
 
   v1::InfraEvent fast = Prefilled();
   const bool handled = ParseEventJsonFastPathForTesting(json, &fast);

@@ -20,13 +20,6 @@ constexpr absl::string_view kVerificationPayload = "infratrail.dev/verification-
 constexpr size_t kMaxProvenRoots = 64;
 constexpr size_t kMaxEntriesPerAdd = 1000;
 
-absl::Status FromGrpc(const grpc::Status& st, absl::string_view target, absl::string_view rpc) {
-  if (st.ok()) return absl::OkStatus();
-  const auto code = static_cast<absl::StatusCode>(st.error_code());
-  return absl::Status(code, absl::StrCat(rpc, " (server ", target, "): ", st.error_message(), " [",
-                                         absl::StatusCodeToString(code), "]"));
-}
-
 bool Retryable(const absl::Status& st) {
   return st.code() == absl::StatusCode::kUnavailable ||
          st.code() == absl::StatusCode::kResourceExhausted ||
@@ -118,6 +111,14 @@ absl::StatusOr<std::unique_ptr<LogClient>> LogClient::Create(LogClientOptions op
 LogClient::LogClient(LogClientOptions options) : options_(std::move(options)) {}
 LogClient::~LogClient() = default;
 
+absl::Status LogClient::GrpcToStatus(const grpc::Status& st, absl::string_view rpc) const {
+  if (st.ok()) return absl::OkStatus();
+  const auto code = static_cast<absl::StatusCode>(st.error_code());
+  return absl::Status(
+      code, absl::StrCat(rpc, " (server ", options_.target, "): ", st.error_message(), " [",
+                         absl::StatusCodeToString(code), "]"));
+}
+
 void LogClient::Prepare(grpc::ClientContext* ctx, absl::Duration timeout) const {
   ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMicroseconds(timeout));
   if (!options_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options_.token);
@@ -155,10 +156,6 @@ absl::StatusOr<SignedCheckpoint> LogClient::Adopt(const std::string& note, absl:
       OpenCheckpoint(note, *options_.log_key, options_.witness_policy);
   if (!v.ok()) return VerificationError(absl::StrCat(what, ": checkpoint: ", v.status().message()));
   SignedCheckpoint cp{note, *std::move(v)};
-  if (cp.size() == 0 && cp.root() != Hasher::EmptyRoot()) {
-    return VerificationError(
-        absl::StrCat(what, ": checkpoint: size 0 with a root other than the empty tree's"));
-  }
   // Prove it consistent with the newest checkpoint this client trusts. If
   // that moved meanwhile, prove again against the new one: checking two
   // checkpoints against a common older one would not rule out a fork
@@ -257,12 +254,7 @@ absl::StatusOr<std::vector<AddResult>> LogClient::AddValidated(
   }
   req.set_wait_for_checkpoint(wait);
   v1::AddEventsResponse resp;
-  absl::Status st = WithRetries("AddEvents", [&] {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, options_.rpc_timeout);
-    resp.Clear();
-    return FromGrpc(stub_->AddEvents(&ctx, req, &resp), options_.target, "AddEvents");
-  });
+  absl::Status st = Call(&v1::Log::StubInterface::AddEvents, "AddEvents", req, &resp);
   if (!st.ok()) return st;
   if (resp.entries_size() != static_cast<int>(entries.size())) {
     return VerificationError(absl::StrCat("AddEvents: ", resp.entries_size(), " results for ",
@@ -296,12 +288,8 @@ absl::StatusOr<std::vector<AddResult>> LogClient::AddValidated(
 
 absl::StatusOr<std::string> LogClient::GetCheckpointNote() {
   v1::GetCheckpointResponse resp;
-  absl::Status st = WithRetries("GetCheckpoint", [&] {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, options_.rpc_timeout);
-    return FromGrpc(stub_->GetCheckpoint(&ctx, v1::GetCheckpointRequest(), &resp), options_.target,
-                    "GetCheckpoint");
-  });
+  absl::Status st = Call(&v1::Log::StubInterface::GetCheckpoint, "GetCheckpoint",
+                         v1::GetCheckpointRequest(), &resp);
   if (!st.ok()) return st;
   return resp.checkpoint();
 }
@@ -320,11 +308,7 @@ absl::StatusOr<EntryAndProof> LogClient::GetEntryAndProof(uint64_t index,
   req.set_index(index);
   req.set_tree_size(at != nullptr ? at->size() : 0);
   v1::GetEntryAndProofResponse resp;
-  absl::Status st = WithRetries("GetEntryAndProof", [&] {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, options_.rpc_timeout);
-    return FromGrpc(stub_->GetEntryAndProof(&ctx, req, &resp), options_.target, "GetEntryAndProof");
-  });
+  absl::Status st = Call(&v1::Log::StubInterface::GetEntryAndProof, "GetEntryAndProof", req, &resp);
   if (!st.ok()) return st;
   std::optional<SignedCheckpoint> cp;
   if (at == nullptr) {
@@ -351,12 +335,8 @@ absl::StatusOr<TlogProof> LogClient::ProveLeafHash(const Hash& leaf_hash,
   req.set_leaf_hash(std::string(AsBytes(leaf_hash)));
   req.set_tree_size(at != nullptr ? at->size() : 0);
   v1::GetInclusionProofResponse resp;
-  absl::Status st = WithRetries("GetInclusionProof", [&] {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, options_.rpc_timeout);
-    return FromGrpc(stub_->GetInclusionProof(&ctx, req, &resp), options_.target,
-                    "GetInclusionProof");
-  });
+  absl::Status st =
+      Call(&v1::Log::StubInterface::GetInclusionProof, "GetInclusionProof", req, &resp);
   if (!st.ok()) return st;
   std::optional<SignedCheckpoint> cp;
   if (at == nullptr) {
@@ -384,12 +364,8 @@ absl::StatusOr<TlogProof> LogClient::WaitForInclusion(uint64_t index, const Hash
       req.set_index(index);
       req.set_tree_size(cp->size());
       v1::GetInclusionProofResponse resp;
-      absl::Status st = WithRetries("GetInclusionProof", [&] {
-        grpc::ClientContext ctx;
-        Prepare(&ctx, options_.rpc_timeout);
-        return FromGrpc(stub_->GetInclusionProof(&ctx, req, &resp), options_.target,
-                        "GetInclusionProof");
-      });
+      absl::Status st =
+          Call(&v1::Log::StubInterface::GetInclusionProof, "GetInclusionProof", req, &resp);
       if (!st.ok()) return st;
       return MakeReceipt(index, leaf_hash, *cp, resp.proof(), "GetInclusionProof");
     }
@@ -414,24 +390,16 @@ absl::Status LogClient::CheckConsistent(const SignedCheckpoint& older,
     req.set_from_size(older.size());
     req.set_to_size(newer.size());
     v1::GetConsistencyProofResponse resp;
-    absl::Status st = WithRetries("GetConsistencyProof", [&] {
-      grpc::ClientContext ctx;
-      Prepare(&ctx, options_.rpc_timeout);
-      return FromGrpc(stub_->GetConsistencyProof(&ctx, req, &resp), options_.target,
-                      "GetConsistencyProof");
-    });
+    absl::Status st =
+        Call(&v1::Log::StubInterface::GetConsistencyProof, "GetConsistencyProof", req, &resp);
     if (!st.ok()) return st;
     absl::StatusOr<std::vector<Hash>> h = ProofHashes(resp.proof(), "GetConsistencyProof");
     if (!h.ok()) return h.status();
     hashes = *std::move(h);
   }
-  if (older.size() == 0) {
-    // The empty tree is a prefix of every tree, if it is the empty tree.
-    if (older.root() != Hasher::EmptyRoot()) {
-      return VerificationError("size 0 with a root other than the empty tree's");
-    }
-    return absl::OkStatus();
-  }
+  // The empty tree is a prefix of every tree (OpenCheckpoint checked that a
+  // size-0 checkpoint has the empty root).
+  if (older.size() == 0) return absl::OkStatus();
   Hasher hasher;
   if (absl::Status st =
           VerifyConsistency(older.size(), newer.size(), older.root(), newer.root(), hashes, hasher);
@@ -464,12 +432,8 @@ absl::StatusOr<ConsistencyProof> LogClient::GetConsistencyProof(uint64_t from,
   ereq.set_index(from - 1);
   ereq.set_tree_size(from);
   v1::GetEntryAndProofResponse eresp;
-  absl::Status st = WithRetries("GetEntryAndProof", [&] {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, options_.rpc_timeout);
-    return FromGrpc(stub_->GetEntryAndProof(&ctx, ereq, &eresp), options_.target,
-                    "GetEntryAndProof");
-  });
+  absl::Status st =
+      Call(&v1::Log::StubInterface::GetEntryAndProof, "GetEntryAndProof", ereq, &eresp);
   if (!st.ok()) return st;
   absl::StatusOr<std::vector<Hash>> path = ProofHashes(eresp.proof(), "GetEntryAndProof");
   if (!path.ok()) return path.status();
@@ -486,12 +450,7 @@ absl::StatusOr<ConsistencyProof> LogClient::GetConsistencyProof(uint64_t from,
     req.set_from_size(from);
     req.set_to_size(out.to.size());
     v1::GetConsistencyProofResponse resp;
-    st = WithRetries("GetConsistencyProof", [&] {
-      grpc::ClientContext ctx;
-      Prepare(&ctx, options_.rpc_timeout);
-      return FromGrpc(stub_->GetConsistencyProof(&ctx, req, &resp), options_.target,
-                      "GetConsistencyProof");
-    });
+    st = Call(&v1::Log::StubInterface::GetConsistencyProof, "GetConsistencyProof", req, &resp);
     if (!st.ok()) return st;
     absl::StatusOr<std::vector<Hash>> h = ProofHashes(resp.proof(), "GetConsistencyProof");
     if (!h.ok()) return h.status();
@@ -547,7 +506,7 @@ absl::Status LogClient::GetEntries(uint64_t start, uint64_t count,
         reader->Finish();
         return absl::OkStatus();
       }
-      return FromGrpc(reader->Finish(), options_.target, "GetEntries");
+      return GrpcToStatus(reader->Finish(), "GetEntries");
     });
     if (!st.ok()) {
       // Entries beyond the published size end the read, not fail it, once

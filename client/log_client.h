@@ -194,6 +194,22 @@ class LogClient {
                                                       bool wait);
   // Sets the attempt's deadline and the bearer token.
   void Prepare(grpc::ClientContext* ctx, absl::Duration timeout) const;
+  // One unary RPC with retries: each attempt gets a fresh context (deadline,
+  // token) and a cleared `resp`; errors name `rpc` and the server.
+  template <typename Req, typename Resp>
+  absl::Status Call(grpc::Status (v1::Log::StubInterface::*method)(grpc::ClientContext*, const Req&,
+                                                                   Resp*),
+                    absl::string_view rpc, const Req& req, Resp* resp) {
+    return WithRetries(rpc, [&] {
+      grpc::ClientContext ctx;
+      Prepare(&ctx, options_.rpc_timeout);
+      resp->Clear();
+      return GrpcToStatus((stub_.get()->*method)(&ctx, req, resp), rpc);
+    });
+  }
+  // A gRPC status as absl::Status: same code, the message naming `rpc`, the
+  // server and the code.
+  absl::Status GrpcToStatus(const grpc::Status& st, absl::string_view rpc) const;
 
   // Runs `attempt` until it succeeds, fails for good, or the retry budget
   // is spent.

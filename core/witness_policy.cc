@@ -64,6 +64,11 @@ absl::StatusOr<VerifiedCheckpoint> OpenCheckpoint(absl::string_view note,
     return absl::InvalidArgumentError(absl::StrCat("checkpoint: origin \"", cp->origin,
                                                    "\" != log key name \"", log_key.name(), "\""));
   }
+  // An empty tree has exactly one root; any other is a false statement.
+  if (cp->size == 0 && cp->root != Hasher::EmptyRoot()) {
+    return absl::InvalidArgumentError(
+        "checkpoint: size 0 with a root other than the empty tree's (SHA-256 of nothing)");
+  }
   out.checkpoint = *std::move(cp);
   out.note = *std::move(opened);
   return out;

@@ -38,7 +38,8 @@ struct VerifiedCheckpoint {
 // signature, origin == log_key.name(), and at least policy.threshold witness
 // cosignatures. Errors are those of OpenNote, plus Unauthenticated when the
 // log's signature or the witness quorum is missing, and InvalidArgument for a
-// text that is not a checkpoint or has the wrong origin.
+// text that is not a checkpoint, has the wrong origin, or claims size 0 with
+// a root other than the empty tree's.
 absl::StatusOr<VerifiedCheckpoint> OpenCheckpoint(absl::string_view note,
                                                   const NoteVerifier& log_key,
                                                   const WitnessPolicy& policy);

@@ -5,10 +5,8 @@
 // (checkpoint, prove, consistency, get) with their exit codes.
 #include <google/protobuf/util/json_util.h>
 
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,21 +23,10 @@
 #include "core/tlog_proof.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/server/e2e_fixture.h"
+#include "tests/server/cli_fixture.h"
 
 namespace infratrail::testing {
 namespace {
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  return absl::StrSplit(text, '\n', absl::SkipEmpty());
-}
 
 // Input line i of the generated imports (distinct for distinct i).
 std::string JsonEvent(int i) {
@@ -72,31 +59,14 @@ ResultLine ParseResult(const std::string& line) {
   return r;
 }
 
-class CliClientTest : public ServerTest {
+class CliClientTest : public CliTest {
  protected:
   void SetUp() override {
-    ServerTest::SetUp();
+    CliTest::SetUp();
     if (HasFatalFailure()) return;
     log_key_file_ = Write("log.vkey", vkey() + "\n");
   }
 
-  // Runs the CLI; its stdout and stderr land in out_ and err_.
-  int Cli(std::vector<std::string> args, absl::Duration timeout = absl::Seconds(120)) {
-    args.insert(args.begin(), INFRATRAIL_CLI_BIN);
-    const std::string out = dir_->path() + "/cli.out", err = dir_->path() + "/cli.err";
-    std::remove(out.c_str());
-    std::remove(err.c_str());
-    absl::StatusOr<int> rc = RunProgram(args, out, err, timeout);
-    EXPECT_TRUE(rc.ok()) << rc.status();
-    out_ = Slurp(out);
-    err_ = Slurp(err);
-    return rc.value_or(-1);
-  }
-  std::string Write(const std::string& name, const std::string& text) {
-    std::string path = dir_->path() + "/" + name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
   // An import file of events [first, first + n) and its lines.
   std::string ImportFile(const std::string& name, int first, int n,
                          std::vector<std::string>* lines) {
@@ -128,7 +98,6 @@ class CliClientTest : public ServerTest {
   }
 
   std::string log_key_file_;
-  std::string out_, err_;
 };
 
 TEST_F(CliClientTest, AddFromFlagsBuildsTheEventThatGetShows) {
@@ -182,8 +151,9 @@ TEST_F(CliClientTest, AddFromFlagsBuildsTheEventThatGetShows) {
   EXPECT_EQ(e.at("attributes").at("env"), "prod");
   EXPECT_TRUE(e.contains("occurredAt"));
   // The leaf hash `get` prints is the one `add` printed.
-  EXPECT_EQ(j.at("leaf_hash"),
-            nlohmann::json::parse(Lines(Slurp(dir_->path() + "/cli.out"))[0]).at("leaf_hash"));
+  EXPECT_EQ(
+      j.at("leaf_hash"),
+      nlohmann::json::parse(Lines(ReadFileOrEmpty(dir_->path() + "/cli.out"))[0]).at("leaf_hash"));
 }
 
 TEST_F(CliClientTest, BadEventFlagsAreUsageErrorsNamingTheFlag) {
@@ -212,6 +182,20 @@ TEST_F(CliClientTest, BadEventFlagsAreUsageErrorsNamingTheFlag) {
   }
   // None of them added anything.
   EXPECT_TRUE(AllEntries(server->address(), 0).empty());
+}
+
+TEST_F(CliClientTest, AnEventTheLogWouldRefuseStopsTheImportNamingLineAndField) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  // Valid JSON and a valid InfraEvent, but without the resource id the log
+  // requires: refused before it is sent, after the line before it is.
+  const std::string file =
+      Write("e.jsonl", JsonEvent(1) + "\n" + R"({"kind":"ACCESS","actor":{"principal":"a"}})" +
+                           "\n" + JsonEvent(3) + "\n");
+  EXPECT_EQ(Cli({"add", "--server", server->address(), "--file", file}), 2);
+  EXPECT_TRUE(absl::StrContains(err_, "line 2: event.resource.id: missing")) << err_;
+  ASSERT_EQ(Lines(out_).size(), 1u) << out_;
+  EXPECT_EQ(AllEntries(server->address(), 1).size(), 1u);
 }
 
 TEST_F(CliClientTest, TenThousandLinesWithWaitGiveOneVerifiedReceiptEach) {
@@ -243,7 +227,7 @@ TEST_F(CliClientTest, TenThousandLinesWithWaitGiveOneVerifiedReceiptEach) {
     indices.insert(r.index);
     // The receipt, verified offline with core/ alone.
     absl::StatusOr<TlogProof> proof =
-        TlogProof::Parse(Slurp(absl::StrCat(receipts, "/", r.index, ".tlog-proof")));
+        TlogProof::Parse(ReadFileOrEmpty(absl::StrCat(receipts, "/", r.index, ".tlog-proof")));
     ASSERT_TRUE(proof.ok()) << "line " << i + 1 << ": " << proof.status();
     ASSERT_EQ(proof->index, r.index);
     ASSERT_TRUE(VerifyTlogProof(*proof, r.leaf, *log_key, WitnessPolicy{}).ok())
@@ -269,10 +253,10 @@ TEST_F(CliClientTest, KillingTheServerMidImportLosesNothingAndDuplicatesNothing)
   ASSERT_TRUE(cli.ok()) << cli.status();
   // Kill -9 once the import is under way (some results printed).
   const absl::Time give_up = absl::Now() + absl::Seconds(60);
-  while (Lines(Slurp(out_path)).size() < 1000 && absl::Now() < give_up) {
+  while (Lines(ReadFileOrEmpty(out_path)).size() < 1000 && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(1));
   }
-  const size_t printed_before_kill = Lines(Slurp(out_path)).size();
+  const size_t printed_before_kill = Lines(ReadFileOrEmpty(out_path)).size();
   ASSERT_GE(printed_before_kill, 1000u);
   ASSERT_TRUE(server->Kill().ok());
   server.reset();
@@ -284,13 +268,14 @@ TEST_F(CliClientTest, KillingTheServerMidImportLosesNothingAndDuplicatesNothing)
   ASSERT_TRUE(again.ok()) << again.status();
   absl::StatusOr<int> rc = WaitPid(*cli, absl::Seconds(120));
   ASSERT_TRUE(rc.ok()) << rc.status();
-  ASSERT_EQ(*rc, 0) << Slurp(err_path);
+  ASSERT_EQ(*rc, 0) << ReadFileOrEmpty(err_path);
   EXPECT_LT(printed_before_kill, static_cast<size_t>(kEvents))
       << "the import ended before the kill";
   // The CLI told the user it was retrying.
-  EXPECT_TRUE(absl::StrContains(Slurp(err_path), "retrying")) << Slurp(err_path);
+  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(err_path), "retrying"))
+      << ReadFileOrEmpty(err_path);
 
-  const std::vector<std::string> out = Lines(Slurp(out_path));
+  const std::vector<std::string> out = Lines(ReadFileOrEmpty(out_path));
   ASSERT_EQ(out.size(), lines.size());
   const std::vector<std::string> entries = AllEntries((*again)->address(), lines.size());
   // Nothing duplicated: the log holds exactly the input's events...
@@ -373,7 +358,7 @@ TEST_F(CliClientTest, CheckpointProveConsistencyAndGetVerifyWhatTheyPrint) {
   ASSERT_EQ(Cli({"prove", "--server", addr, "--log-key", key, "--index", "7", "--out", receipt}), 0)
       << err_;
   absl::StatusOr<NoteVerifier> log_key = NoteVerifier::Parse(vkey());
-  absl::StatusOr<TlogProof> proof = TlogProof::Parse(Slurp(receipt));
+  absl::StatusOr<TlogProof> proof = TlogProof::Parse(ReadFileOrEmpty(receipt));
   ASSERT_TRUE(proof.ok()) << proof.status();
   EXPECT_TRUE(VerifyTlogProof(*proof, HashLeaf(entries[7]), *log_key, WitnessPolicy{}).ok());
   // prove by leaf hash against the saved size-100 checkpoint, to stdout.
@@ -384,7 +369,7 @@ TEST_F(CliClientTest, CheckpointProveConsistencyAndGetVerifyWhatTheyPrint) {
   proof = TlogProof::Parse(out_);
   ASSERT_TRUE(proof.ok()) << proof.status();
   EXPECT_EQ(proof->index, 42u);
-  EXPECT_EQ(proof->checkpoint, Slurp(saved));
+  EXPECT_EQ(proof->checkpoint, ReadFileOrEmpty(saved));
   EXPECT_TRUE(VerifyTlogProof(*proof, HashLeaf(entries[42]), *log_key, WitnessPolicy{}).ok());
   // Refusals: out of range (2), an entry not in the older checkpoint (2),
   // no log key (2), a size with no checkpoint to hand (2).
@@ -413,7 +398,7 @@ TEST_F(CliClientTest, CheckpointProveConsistencyAndGetVerifyWhatTheyPrint) {
   Checkpoint forged = *cp100;
   forged.root = HashLeaf("not the log");
   const NoteSigner log_signer =
-      *NoteSigner::Parse(std::string(absl::StripAsciiWhitespace(Slurp(key_.key_file))));
+      *NoteSigner::Parse(std::string(absl::StripAsciiWhitespace(ReadFileOrEmpty(key_.key_file))));
   const std::string forged_file = Write("forged", *SignNote(forged.Body(), {log_signer}));
   EXPECT_EQ(Cli({"consistency", "--server", addr, "--log-key", key, "--old", forged_file}), 1);
   EXPECT_TRUE(absl::StrContains(err_, "fork") || absl::StrContains(err_, "prefix")) << err_;
@@ -456,11 +441,11 @@ TEST_F(CliClientTest, TheExampleProgramRecordsASignedDeployWithAReceipt) {
       {INFRATRAIL_EMIT_EXAMPLE_BIN, server->address(), log_key_file_, emitter_key, receipt}, out,
       dir_->path() + "/example.err");
   ASSERT_TRUE(rc.ok()) << rc.status();
-  ASSERT_EQ(*rc, 0) << Slurp(dir_->path() + "/example.err");
-  EXPECT_TRUE(absl::StrContains(Slurp(out), "index 0")) << Slurp(out);
+  ASSERT_EQ(*rc, 0) << ReadFileOrEmpty(dir_->path() + "/example.err");
+  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(out), "index 0")) << ReadFileOrEmpty(out);
   const std::vector<std::string> entries = AllEntries(server->address(), 1);
   ASSERT_EQ(entries.size(), 1u);
-  absl::StatusOr<TlogProof> proof = TlogProof::Parse(Slurp(receipt));
+  absl::StatusOr<TlogProof> proof = TlogProof::Parse(ReadFileOrEmpty(receipt));
   ASSERT_TRUE(proof.ok()) << proof.status();
   EXPECT_TRUE(
       VerifyTlogProof(*proof, HashLeaf(entries[0]), *NoteVerifier::Parse(vkey()), WitnessPolicy{})
@@ -482,8 +467,8 @@ TEST_F(CliClientTest, WritesCarryTheBearerTokenFromAFileOrTheFlag) {
                  "--resource-id", "a"}),
             0)
       << err_;
-  EXPECT_EQ(Cli({"add", "--server", server->address(), "--token", "s3cret-ci-token-0123456789", "--kind",
-                 "access", "--resource-id", "b"}),
+  EXPECT_EQ(Cli({"add", "--server", server->address(), "--token", "s3cret-ci-token-0123456789",
+                 "--kind", "access", "--resource-id", "b"}),
             0)
       << err_;
   EXPECT_EQ(Cli({"add", "--server", server->address(), "--token-file", bad, "--kind", "access",

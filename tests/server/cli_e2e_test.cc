@@ -4,8 +4,6 @@
 // acknowledged before it).
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,42 +12,10 @@
 #include "core/note_key.h"
 #include "core/tlog_proof.h"
 #include "gtest/gtest.h"
-#include "tests/server/e2e_fixture.h"
+#include "tests/server/cli_fixture.h"
 
 namespace infratrail::testing {
 namespace {
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  return absl::StrSplit(text, '\n', absl::SkipEmpty());
-}
-
-class CliTest : public ServerTest {
- protected:
-  // Runs the CLI; its stdout and stderr land in out_ and err_.
-  int Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), INFRATRAIL_CLI_BIN);
-    const std::string out = dir_->path() + "/cli.out", err = dir_->path() + "/cli.err";
-    absl::StatusOr<int> rc = RunProgram(args, out, err);
-    EXPECT_TRUE(rc.ok()) << rc.status();
-    out_ = Slurp(out);
-    err_ = Slurp(err);
-    return rc.value_or(-1);
-  }
-  std::string Write(const std::string& name, const std::string& text) {
-    std::string path = dir_->path() + "/" + name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
-
-  std::string out_, err_;
-};
 
 constexpr char kEvent[] =
     R"({"kind":"DEPLOY","resource":{"provider":"aws","type":"vm","id":"i-%d"},)"
@@ -67,14 +33,14 @@ TEST_F(CliTest, KeygenWritesAPrivateKeyAndPrintsItsVerifierKey) {
   struct stat st;
   ASSERT_EQ(stat(key.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  absl::StatusOr<NoteSigner> signer = NoteSigner::Parse(Lines(Slurp(key)).at(0));
+  absl::StatusOr<NoteSigner> signer = NoteSigner::Parse(Lines(ReadFileOrEmpty(key)).at(0));
   ASSERT_TRUE(signer.ok()) << signer.status();
   EXPECT_EQ(Lines(out_).at(0), signer->VerifierKey());
 
-  const std::string before = Slurp(key);
+  const std::string before = ReadFileOrEmpty(key);
   EXPECT_EQ(Cli({"keygen", "--origin", "ops.example/log", "--out", key}), 2);
   EXPECT_NE(err_.find("refusing to overwrite"), std::string::npos) << err_;
-  EXPECT_EQ(Slurp(key), before);
+  EXPECT_EQ(ReadFileOrEmpty(key), before);
   EXPECT_EQ(Cli({"keygen", "--origin", "bad name", "--out", dir_->path() + "/k2"}), 2);
   EXPECT_NE(err_.find("--origin"), std::string::npos) << err_;
 }
@@ -102,7 +68,7 @@ TEST_F(CliTest, AddWritesVerifiedReceiptsAndResultLinesInInputOrder) {
   ASSERT_TRUE(log_key.ok());
   for (int index : {0, 1}) {
     absl::StatusOr<TlogProof> proof =
-        TlogProof::Parse(Slurp(absl::StrCat(receipts, "/", index, ".tlog-proof")));
+        TlogProof::Parse(ReadFileOrEmpty(absl::StrCat(receipts, "/", index, ".tlog-proof")));
     ASSERT_TRUE(proof.ok()) << proof.status();
     const std::string& line = lines[index];
     const size_t at = line.find(R"("leaf_hash":")") + 13;
