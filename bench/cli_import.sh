@@ -28,7 +28,8 @@ for run in $(seq 1 "$runs"); do
   "$bin/client/infratrail" keygen --origin bench.infratrail.example/log --out "$work/log.key" \
     > "$work/log.vkey"
   "$bin/server/infratrail-server" --data-dir "$work/data" --signing-key "$work/log.key" \
-    --grpc-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 --ready-file "$work/ready.json" \
+    --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
+    --ready-file "$work/ready.json" \
     2> "$work/server.log" &
   server_pid=$!
   for _ in $(seq 1 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done

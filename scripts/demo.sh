@@ -26,7 +26,8 @@ echo "verifier key: $vkey"
 
 echo "== 2. server"
 "$bin/server/infratrail-server" --data-dir "$demo/data" --signing-key "$demo/log.key" \
-  --grpc-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 --ready-file "$demo/ready.json" \
+  --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
+  --ready-file "$demo/ready.json" \
   2> "$demo/server.log" &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT
@@ -37,7 +38,9 @@ for _ in $(seq 1 100); do
 done
 grpc_port=$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' "$demo/ready.json")
 metrics_port=$(sed -E 's/.*"metrics_port":([0-9]+).*/\1/' "$demo/ready.json")
-echo "server pid $server_pid, gRPC 127.0.0.1:$grpc_port, metrics 127.0.0.1:$metrics_port"
+http_port=$(sed -E 's/.*"http_port":([0-9]+).*/\1/' "$demo/ready.json")
+echo "server pid $server_pid, gRPC 127.0.0.1:$grpc_port, tiles http://127.0.0.1:$http_port," \
+  "metrics 127.0.0.1:$metrics_port"
 
 log=(--server "127.0.0.1:$grpc_port" --log-key "@$demo/log.vkey")
 echo "== 3. emit demo events (JSON lines), keep the checkpoint"

@@ -15,6 +15,7 @@
 #include "core/io/file_util.h"
 #include "core/tile.h"
 #include "server/checkpoint_publisher.h"
+#include "server/tile_source.h"
 
 namespace infratrail {
 namespace {
@@ -86,39 +87,6 @@ class GroupWriter {
   std::set<std::string> dirs_;
 };
 
-// The bytes of `tile` in the tree of `size` leaves.
-absl::StatusOr<std::string> TileBytes(LogStorage& storage, const TileId& tile) {
-  if (tile.entries) {
-    std::vector<std::string> entries;
-    const uint64_t first = tile.index * kTileWidth;
-    if (absl::Status st = storage.ReadEntries(first, first + tile.width, &entries); !st.ok()) {
-      return st;
-    }
-    if (entries.size() != tile.width) {
-      return absl::DataLossError(absl::StrCat("export: ", tile.Path(), ": ", entries.size(),
-                                              " entries stored, ", tile.width, " needed"));
-    }
-    absl::StatusOr<std::string> bundle = EncodeEntryBundle(entries);
-    if (!bundle.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("export: ", tile.Path(), ": ", bundle.status().message()));
-    }
-    return bundle;
-  }
-  absl::StatusOr<std::string> stored = storage.ReadTile(TileKey{tile.level, tile.index});
-  if (!stored.ok()) return stored.status();
-  // A stored edge tile may already hold hashes beyond the signed size (the
-  // sequencer runs ahead of the publisher); those are not exported.
-  const size_t want = static_cast<size_t>(tile.width) * kHashSize;
-  if (stored->size() < want) {
-    return absl::DataLossError(absl::StrCat("export: ", tile.Path(), ": stored tile has ",
-                                            stored->size() / kHashSize, " hashes, ", tile.width,
-                                            " needed"));
-  }
-  stored->resize(want);
-  return stored;
-}
-
 }  // namespace
 
 absl::StatusOr<ExportReport> ExportTiles(LogStorage& storage, const std::string& out_dir) {
@@ -139,8 +107,11 @@ absl::StatusOr<ExportReport> ExportTiles(LogStorage& storage, const std::string&
       ++report.files_unchanged;
       continue;
     }
-    absl::StatusOr<std::string> bytes = TileBytes(storage, tile);
-    if (!bytes.ok()) return bytes.status();
+    absl::StatusOr<std::string> bytes = ReadTileBytes(storage, tile);
+    if (!bytes.ok()) {
+      return absl::Status(bytes.status().code(),
+                          absl::StrCat("export: ", bytes.status().message()));
+    }
     if (absl::Status st = writer.Add(path, *bytes); !st.ok()) return st;
     ++report.files_written;
   }

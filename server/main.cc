@@ -2,7 +2,8 @@
 // events, on embedded RocksDB, served over gRPC (see docs/operations.md).
 //
 //   infratrail-server --data-dir DIR --signing-key FILE
-//                     [--grpc-addr 127.0.0.1:7400] [--metrics-addr 127.0.0.1:7402]
+//                     [--grpc-addr 127.0.0.1:7400] [--http-addr 127.0.0.1:7401]
+//                     [--metrics-addr 127.0.0.1:7402]
 //                     [--config FILE] [...]
 //   infratrail-server fsck --data-dir DIR [--log-key VKEY]
 //   infratrail-server export --data-dir DIR --to OUTDIR [--follow [--interval 1s]]
@@ -36,6 +37,7 @@
 #include "server/export.h"
 #include "server/fault_injecting_storage.h"
 #include "server/fsck.h"
+#include "server/http_server.h"
 #include "server/log.h"
 #include "server/log_service.h"
 #include "server/rocksdb_storage.h"
@@ -68,6 +70,9 @@ struct ServerConfig {
   size_t max_batch = 16384;
   size_t max_queue = 262144;
   size_t tile_cache = 65536;
+  int http_threads = 2;
+  size_t http_cache_mb = 256;
+  int http_checkpoint_max_age_s = 2;
   std::string ready_file;
   int testing_fail_commit_after = -1;
 };
@@ -204,6 +209,22 @@ int Run(const ServerConfig& c) {
   }
   exposer->RegisterCollectable(registry);
 
+  // Tiles over HTTP, straight from storage (read-only; needs no auth).
+  Log* const the_log = log->get();
+  TileHttpHandler tiles(
+      storage, [the_log] { return the_log->publisher().latest(); },
+      TileHttpOptions{c.http_cache_mb << 20, absl::Seconds(c.http_checkpoint_max_age_s)}, &metrics);
+  std::unique_ptr<HttpServer> http;
+  if (!c.http_addr.empty()) {
+    HttpServerOptions http_opts;
+    http_opts.address = c.http_addr;
+    http_opts.threads = c.http_threads;
+    absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(http_opts, &tiles);
+    if (!started.ok()) return Say(started.status().message()), kExitUsage;
+    http = *std::move(started);
+  }
+  const int http_port = http == nullptr ? 0 : http->port();
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::HealthCheckServiceInterface* health = nullptr;
@@ -224,12 +245,14 @@ int Run(const ServerConfig& c) {
   health->SetServingStatus(std::string(kServiceName), true);
   const std::vector<int> metrics_ports = exposer->GetListeningPorts();
   const int metrics_port = metrics_ports.empty() ? 0 : metrics_ports[0];
-  Say(absl::StrCat("log ", (*log)->origin(), " serving gRPC on port ", grpc_port,
-                   ", metrics on port ", metrics_port, "; verifier key ", (*log)->verifier_key()));
+  Say(absl::StrCat(
+      "log ", (*log)->origin(), " serving gRPC on port ", grpc_port,
+      http == nullptr ? ", tiles HTTP off" : absl::StrCat(", tiles HTTP on port ", http_port),
+      ", metrics on port ", metrics_port, "; verifier key ", (*log)->verifier_key()));
   if (!c.ready_file.empty()) {
     const std::string ready =
-        absl::StrCat("{\"grpc_port\":", grpc_port, ",\"metrics_port\":", metrics_port,
-                     ",\"pid\":", getpid(), "}\n");
+        absl::StrCat("{\"grpc_port\":", grpc_port, ",\"http_port\":", http_port,
+                     ",\"metrics_port\":", metrics_port, ",\"pid\":", getpid(), "}\n");
     if (absl::Status s = WriteFileAtomic(c.ready_file, ready, 0644); !s.ok()) {
       Say(s.message());
       return kExitRuntime;
@@ -261,6 +284,7 @@ int Run(const ServerConfig& c) {
   (*log)->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   server->Wait();
+  if (http != nullptr) http->Stop();
   // A log that stopped serving exits non-zero, so a supervisor restarts it
   // (recovery is the normal start-up path).
   if (absl::Status h = (*log)->health(); !h.ok()) {
@@ -379,8 +403,20 @@ int Main(int argc, char** argv) {
   app.add_flag("--recover-signer-state", c.recover_signer_state,
                "Adopt the data directory's checkpoint if the signer state file was lost");
   app.add_option("--grpc-addr", c.grpc_addr, "gRPC listen address")->capture_default_str();
-  app.add_option("--http-addr", c.http_addr, "Tiles HTTP listen address (reserved)")
+  app.add_option("--http-addr", c.http_addr,
+                 "C2SP tlog-tiles HTTP listen address (/checkpoint, /tile/...); empty: off")
       ->capture_default_str();
+  app.add_option("--http-threads", c.http_threads, "Tiles HTTP polling threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  app.add_option("--http-cache-mb", c.http_cache_mb,
+                 "Memory for tile and bundle bodies served over HTTP (MiB)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
+  app.add_option("--http-checkpoint-max-age", c.http_checkpoint_max_age_s,
+                 "Cache-Control max-age of /checkpoint (seconds)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
   app.add_option("--metrics-addr", c.metrics_addr, "Prometheus /metrics listen address")
       ->capture_default_str();
   app.add_option("--tokens-file", c.tokens_file, "Writer bearer tokens: '<writer> <token>' lines");
@@ -406,7 +442,7 @@ int Main(int argc, char** argv) {
   app.add_option("--tile-cache", c.tile_cache, "Full tiles cached for proofs (16 KiB each)")
       ->capture_default_str();
   app.add_option("--ready-file", c.ready_file,
-                 "Write {grpc_port, metrics_port, pid} as JSON here once serving");
+                 "Write {grpc_port, http_port, metrics_port, pid} as JSON here once serving");
   app.add_option("--testing-fail-commit-after", c.testing_fail_commit_after)->group("");
   try {
     app.parse(argc, argv);

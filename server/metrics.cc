@@ -58,10 +58,34 @@ Metrics::Metrics(prometheus::Registry& r)
       add_to_checkpoint_seconds(Hist(r, "infratrail_checkpoint_add_to_published_seconds",
                                      "AddEvents with wait: accepted to covered by a checkpoint",
                                      Seconds())),
+      http_cache_hits(Counter(r, "infratrail_http_tile_cache_hits_total",
+                              "Tile and bundle requests answered from the in-memory cache")),
+      http_cache_misses(Counter(r, "infratrail_http_tile_cache_misses_total",
+                                "Tile and bundle requests read from storage")),
+      http_cache_bytes(
+          Gauge(r, "infratrail_http_tile_cache_bytes", "Bytes held by the tile body cache")),
       rpcs_(BuildCounter()
                 .Name("infratrail_grpc_requests_total")
                 .Help("gRPC requests by method and status code")
-                .Register(r)) {}
+                .Register(r)) {
+  auto& http = BuildCounter()
+                   .Name("infratrail_http_requests_total")
+                   .Help("Tiles HTTP requests by route and status code")
+                   .Register(r);
+  constexpr const char* kRouteNames[kHttpRoutes] = {"checkpoint", "tile", "entries", "other"};
+  for (size_t route = 0; route < kHttpRoutes; ++route) {
+    for (size_t s = 0; s < std::size(kHttpStatuses); ++s) {
+      const std::string code = kHttpStatuses[s] == 0 ? "other" : std::to_string(kHttpStatuses[s]);
+      http_[route][s] = &http.Add({{"route", kRouteNames[route]}, {"code", code}});
+    }
+  }
+}
+
+void Metrics::CountHttp(HttpRoute route, int status) {
+  size_t s = 0;
+  while (kHttpStatuses[s] != status && kHttpStatuses[s] != 0) ++s;
+  http_[static_cast<size_t>(route)][s]->Increment();
+}
 
 void Metrics::CountRpc(absl::string_view method, absl::StatusCode code) {
   absl::MutexLock l(&rpc_mu_);

@@ -7,6 +7,8 @@
 #ifndef INFRATRAIL_SERVER_METRICS_H_
 #define INFRATRAIL_SERVER_METRICS_H_
 
+#include <array>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <utility>
@@ -21,6 +23,9 @@
 #include "prometheus/registry.h"
 
 namespace infratrail {
+
+// Routes of the tiles HTTP API, a bounded metric label.
+enum class HttpRoute { kCheckpoint, kTile, kEntries, kOther };
 
 class Metrics {
  public:
@@ -41,11 +46,23 @@ class Metrics {
   prometheus::Histogram& checkpoint_sign_seconds;    // consistency check + persist + sign + store
   prometheus::Histogram& add_to_checkpoint_seconds;  // AddEvents with wait: accept -> covered
 
+  prometheus::Counter& http_cache_hits;    // tile bodies served from memory
+  prometheus::Counter& http_cache_misses;  // tile bodies read from storage
+  prometheus::Gauge& http_cache_bytes;     // bytes held by the tile body cache
+
+  // infratrail_http_requests_total{route, code}. Lock-free: the counters of
+  // every route and status the server answers with are made up front.
+  void CountHttp(HttpRoute route, int status);
+
   // infratrail_grpc_requests_total{method, code}. `method` must have static
   // storage (a string literal): it is kept as a key.
   void CountRpc(absl::string_view method, absl::StatusCode code);
 
  private:
+  static constexpr int kHttpStatuses[] = {200, 304, 400, 404, 405, 500, 503, 0};  // 0: other
+  static constexpr size_t kHttpRoutes = 4;
+  std::array<std::array<prometheus::Counter*, std::size(kHttpStatuses)>, kHttpRoutes> http_{};
+
   prometheus::Family<prometheus::Counter>& rpcs_;
   // Family::Add builds a label map on every call; the counters are looked up
   // here instead (bounded: methods x status codes).

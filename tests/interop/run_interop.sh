@@ -53,39 +53,12 @@ if ! go build -o "$gotool" infratrail_interop; then
   exit 1
 fi
 
-passed=0
-failed=0
-failures=()
-
-# step NAME WANT_RC CMD...: runs CMD, passes iff its exit code is WANT_RC.
-step() {
-  local name="$1" want="$2"
-  shift 2
-  local log="$work/log.$((passed + failed))"
-  "$@" >"$log" 2>&1
-  local rc=$?
-  if [ "$rc" -eq "$want" ]; then
-    passed=$((passed + 1))
-    echo "  PASS  $name: $(tail -n 1 "$log")"
-  else
-    failed=$((failed + 1))
-    failures+=("$name")
-    echo "  FAIL  $name: exit code $rc, want $want; output:"
-    sed 's/^/        /' "$log"
-  fi
-}
+# shellcheck source=tests/interop/checks.sh
+source "$here/checks.sh"
 
 # set_byte FILE OFFSET CHAR: overwrites one byte in place.
 set_byte() {
   printf '%s' "$3" | dd of="$1" bs=1 seek="$2" count=1 conv=notrunc status=none
-}
-
-# flip_byte FILE OFFSET: flips the lowest bit of one byte (any byte value).
-flip_byte() {
-  local b
-  b="$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')"
-  # shellcheck disable=SC2059
-  printf "\\$(printf '%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" count=1 conv=notrunc status=none
 }
 
 # tamper_sig FILE K: changes one base64 character inside the signature bytes
@@ -122,8 +95,7 @@ negative_checks() {
     "$verifier" verify-note "$dir" "$dir/tampered-cosig.note"
   for f in tampered-body tampered-logsig tampered-cosig; do
     if cmp -s "$note" "$dir/$f.note"; then
-      failed=$((failed + 1))
-      failures+=("$side n=$n: $f.note was not actually changed")
+      record_failure "$side n=$n: $f.note was not actually changed"
     fi
   done
   cp -r "$dir" "$dir.badtile"

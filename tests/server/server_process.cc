@@ -172,6 +172,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Spawn(const std::s
                                    options.signing_key,
                                    "--grpc-addr",
                                    options.grpc_addr,
+                                   "--http-addr",
+                                   options.http_addr,
                                    "--metrics-addr",
                                    "127.0.0.1:0",
                                    "--ready-file",
@@ -218,6 +220,7 @@ absl::Status ServerProcess::WaitReady(absl::Duration timeout) {
       }
       grpc_port_ = ready["grpc_port"].get<int>();
       metrics_port_ = ready.value("metrics_port", 0);
+      http_port_ = ready.value("http_port", 0);
       return absl::OkStatus();
     }
     if (Reap()) {

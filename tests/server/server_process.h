@@ -68,6 +68,7 @@ struct ServerOptions {
   std::string data_dir;
   std::string signing_key;
   std::string grpc_addr = "127.0.0.1:0";
+  std::string http_addr = "127.0.0.1:0";  // tiles over HTTP
   // Appended to the command line, e.g. {"--max-queue", "64"}.
   std::vector<std::string> extra_args;
 };
@@ -114,6 +115,7 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
+  int http_port() const { return http_port_; }
   // "127.0.0.1:<grpc_port>".
   std::string address() const;
   // Everything the server wrote to stderr so far.
@@ -131,6 +133,7 @@ class ServerProcess {
   const std::string ready_path_;
   int grpc_port_ = 0;
   int metrics_port_ = 0;
+  int http_port_ = 0;
   std::optional<int> exit_status_;  // set once reaped
 };
 

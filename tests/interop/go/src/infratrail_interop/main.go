@@ -8,6 +8,9 @@
 //	infratrail_interop verify DIR            check everything C++ wrote to DIR
 //	infratrail_interop verify-note DIR NOTE  open NOTE as a checkpoint of DIR's
 //	                                         log (log key and its witness)
+//	infratrail_interop verify-http [-headers] BASE_URL VKEY|@FILE [MIN_SIZE]
+//	                                         read a live log over HTTP as a
+//	                                         C2SP tlog-tiles client (http.go)
 //
 // Exit codes: 0 all checks passed, 1 a check failed, 2 usage error or
 // unreadable input.
@@ -29,7 +32,8 @@ const (
 )
 
 func usage() int {
-	fmt.Fprintln(os.Stderr, "usage: infratrail_interop generate DIR SIZE | verify DIR | verify-note DIR NOTE")
+	fmt.Fprintln(os.Stderr, "usage: infratrail_interop generate DIR SIZE | verify DIR | verify-note DIR NOTE |")
+	fmt.Fprintln(os.Stderr, "       verify-http [-headers] BASE_URL VKEY|@FILE [MIN_SIZE]")
 	return exitUsage
 }
 
@@ -50,6 +54,8 @@ func run(args []string) int {
 		return verify(args[1])
 	case len(args) == 3 && args[0] == "verify-note":
 		return verifyNote(args[1], args[2])
+	case len(args) >= 1 && args[0] == "verify-http":
+		return verifyHTTP(args[1:])
 	}
 	return usage()
 }

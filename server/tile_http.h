@@ -1,0 +1,123 @@
+// TileHttpHandler: the C2SP tlog-tiles read API, independent of the HTTP
+// transport (server/http_server.h carries it over libmicrohttpd):
+//
+//   GET|HEAD /checkpoint                    the latest published checkpoint
+//   GET|HEAD /tile/<L>/<N>[.p/<W>]          hash tiles, height 8
+//   GET|HEAD /tile/entries/<N>[.p/<W>]      entry bundles
+//
+// Only the published checkpoint's tree is served, never sequenced-but-
+// unsigned entries. A full tile exists once the tree holds all 256 of its
+// nodes; a partial tile `.p/<W>` is served for every width the tree holds
+// (a tile's first W hashes never change, so any such width is exact and
+// cacheable). Anything beyond the tree is 404; a malformed tile path
+// (leading zeros, a group without its x prefix, width 0 or 256, too many
+// digits, `..`) is 400 and never reaches storage.
+//
+// Caching: full tiles are `immutable` for a year, partial ones a minute
+// (their bytes are fixed too, but clients move on to the full tile and a
+// static mirror may drop them), the checkpoint a few seconds. Every 200 carries a strong ETag (a
+// content hash), and If-None-Match gets 304. Bodies are kept in a byte-bounded LRU cache keyed by
+// (tile, width), so a hot tile costs one storage read in total.
+//
+// Thread-safe.
+#ifndef INFRATRAIL_SERVER_TILE_HTTP_H_
+#define INFRATRAIL_SERVER_TILE_HTTP_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/tile.h"
+#include "server/checkpoint_publisher.h"
+#include "server/metrics.h"
+#include "server/storage.h"
+
+namespace infratrail {
+
+// A response body with its validator, shared with the cache.
+struct HttpBody {
+  std::string bytes;
+  std::string etag;  // quoted strong ETag
+};
+
+struct HttpResponse {
+  int status = 200;
+  // The body for 200 (and the validator for 304); for errors, `text`.
+  std::shared_ptr<const HttpBody> body;
+  std::string text;                // error message body (text/plain)
+  absl::string_view content_type;  // static strings
+  absl::string_view cache_control;
+  absl::string_view allow;  // set on 405
+};
+
+struct TileHttpOptions {
+  size_t cache_bytes = size_t{256} << 20;
+  // The checkpoint's max-age: how stale a cache in front may serve it.
+  absl::Duration checkpoint_max_age = absl::Seconds(2);
+};
+
+class TileHttpHandler {
+ public:
+  using LatestFn = std::function<std::shared_ptr<const PublishedCheckpoint>()>;
+
+  // `latest` returns the published checkpoint (null before the first);
+  // `metrics` may be null.
+  TileHttpHandler(LogStorage* storage, LatestFn latest, TileHttpOptions options, Metrics* metrics);
+
+  // `if_none_match`: the request's If-None-Match header, empty if absent.
+  // HEAD gets the same answer as GET; the transport drops the body.
+  HttpResponse Handle(absl::string_view method, absl::string_view path,
+                      absl::string_view if_none_match);
+
+  struct CacheStats {
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    size_t bytes = 0;
+    size_t entries = 0;
+  };
+  CacheStats cache_stats() const;
+
+ private:
+  HttpResponse Checkpoint(absl::string_view if_none_match);
+  HttpResponse Tile(absl::string_view path, absl::string_view if_none_match);
+  std::shared_ptr<const HttpBody> CacheGet(const TileId& id);
+  void CachePut(const TileId& id, std::shared_ptr<const HttpBody> body);
+
+  LogStorage* const storage_;
+  const LatestFn latest_;
+  const TileHttpOptions options_;
+  const std::string checkpoint_cache_control_;
+  Metrics* const metrics_;
+
+  mutable absl::Mutex mu_;
+  // The checkpoint body, rebuilt when the published checkpoint changes.
+  std::shared_ptr<const PublishedCheckpoint> checkpoint_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const HttpBody> checkpoint_body_ ABSL_GUARDED_BY(mu_);
+  // LRU: most recent at the front.
+  using Lru = std::list<std::pair<TileId, std::shared_ptr<const HttpBody>>>;
+  struct TileIdHash {
+    size_t operator()(const TileId& t) const;
+  };
+  Lru lru_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<TileId, Lru::iterator, TileIdHash> index_ ABSL_GUARDED_BY(mu_);
+  size_t cache_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// True if an If-None-Match header value matches `etag` (a quoted strong
+// tag): `*`, or any listed tag equal to it, weak or not (RFC 9110 13.1.2
+// uses the weak comparison for If-None-Match).
+bool IfNoneMatchHits(absl::string_view header, absl::string_view etag);
+
+}  // namespace infratrail
+
+#endif  // INFRATRAIL_SERVER_TILE_HTTP_H_

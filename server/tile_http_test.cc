@@ -1,0 +1,326 @@
+#include "server/tile_http.h"
+
+#include <atomic>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/checkpoint.h"
+#include "core/note.h"
+#include "core/note_key.h"
+#include "core/tile.h"
+#include "gtest/gtest.h"
+#include "prometheus/registry.h"
+#include "server/forwarding_storage.h"
+#include "server/memory_storage.h"
+#include "server/metrics.h"
+#include "server/testing_util.h"
+
+namespace infratrail {
+namespace {
+
+using testutil::AppendEntries;
+using testutil::EntryData;
+
+// Counts every read the handler makes of storage.
+class CountingStorage : public ForwardingStorage {
+ public:
+  using ForwardingStorage::ForwardingStorage;
+  absl::Status ReadEntries(uint64_t begin, uint64_t end, std::vector<std::string>* out) override {
+    ++reads;
+    return ForwardingStorage::ReadEntries(begin, end, out);
+  }
+  absl::StatusOr<std::string> ReadTile(const TileKey& key) override {
+    ++reads;
+    return ForwardingStorage::ReadTile(key);
+  }
+  absl::StatusOr<std::optional<std::string>> GetMeta(absl::string_view key) override {
+    ++reads;
+    return ForwardingStorage::GetMeta(key);
+  }
+  std::atomic<int> reads{0};
+};
+
+class TileHttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto seq = Sequencer::Start(&storage_, SequencerOptions{}, &metrics_, nullptr);
+    ASSERT_TRUE(seq.ok()) << seq.status();
+    seq_ = std::move(*seq);
+    MakeHandler(TileHttpOptions{});
+  }
+
+  void MakeHandler(TileHttpOptions options) {
+    handler_ = std::make_unique<TileHttpHandler>(
+        &counting_, [this] { return published_; }, options, &metrics_);
+  }
+
+  void GrowAndPublish(uint64_t size) {
+    AppendEntries(*seq_, ref_.size(), size - ref_.size(), 1000, &ref_);
+    Publish(size);
+  }
+  void Publish(uint64_t size) {
+    Checkpoint cp{"tiles.example/log", size, ref_.Root(size), {}};
+    absl::StatusOr<std::string> note = SignNote(cp.Body(), {signer_});
+    ASSERT_TRUE(note.ok());
+    auto p = std::make_shared<PublishedCheckpoint>();
+    p->size = size;
+    p->root = cp.root;
+    p->note = *note;
+    published_ = p;
+  }
+
+  HttpResponse Get(const std::string& path, absl::string_view inm = "") {
+    return handler_->Handle("GET", path, inm);
+  }
+
+  // The served bytes of `tile` must be exactly what the tree holds: entry
+  // bundles the log's entries, hash tiles the RFC 9162 subtree hashes.
+  void ExpectAuthentic(const TileId& tile) {
+    const std::string path = "/" + tile.Path();
+    HttpResponse r = Get(path);
+    ASSERT_EQ(r.status, 200) << path << ": " << r.text;
+    EXPECT_EQ(r.content_type, "application/octet-stream") << path;
+    EXPECT_EQ(r.cache_control,
+              tile.IsFull() ? "public, max-age=31536000, immutable" : "public, max-age=60")
+        << path;
+    ASSERT_EQ(r.body->etag.size(), 34u) << path;
+    if (tile.entries) {
+      absl::StatusOr<std::vector<std::string>> entries = DecodeEntryBundle(r.body->bytes);
+      ASSERT_TRUE(entries.ok()) << path << ": " << entries.status();
+      ASSERT_EQ(entries->size(), tile.width) << path;
+      for (uint32_t i = 0; i < tile.width; ++i) {
+        ASSERT_EQ((*entries)[i], EntryData(tile.index * kTileWidth + i)) << path;
+      }
+      return;
+    }
+    absl::StatusOr<std::vector<Hash>> hashes = DecodeHashTile(r.body->bytes);
+    ASSERT_TRUE(hashes.ok()) << path << ": " << hashes.status();
+    ASSERT_EQ(hashes->size(), tile.width) << path;
+    const uint64_t span = uint64_t{1} << (kTileHeight * tile.level);
+    for (uint32_t i = 0; i < tile.width; ++i) {
+      const uint64_t first = (tile.index * kTileWidth + i) * span;
+      ASSERT_EQ((*hashes)[i], ref_.SubtreeRoot(first, first + span)) << path << " hash " << i;
+    }
+  }
+
+  void ExpectStatus(const std::string& path, int status) {
+    HttpResponse r = Get(path);
+    EXPECT_EQ(r.status, status) << path << ": " << r.text;
+    if (status >= 400) {
+      EXPECT_EQ(r.body, nullptr) << path;
+      EXPECT_EQ(r.cache_control, "no-store") << path;
+      EXPECT_FALSE(r.text.empty()) << path;
+    }
+  }
+
+  prometheus::Registry registry_;
+  Metrics metrics_{registry_};
+  MemoryStorage storage_;
+  CountingStorage counting_{&storage_};
+  std::unique_ptr<Sequencer> seq_;
+  std::unique_ptr<TileHttpHandler> handler_;
+  std::shared_ptr<const PublishedCheckpoint> published_;
+  MerkleReference ref_;
+  NoteSigner signer_ = *NoteSigner::FromSeed("tiles.example/log", std::string(32, 't'));
+};
+
+TEST_F(TileHttpTest, EveryTileAndBundleAuthenticatesAtTheEdgeSizes) {
+  std::mt19937_64 rng(5);
+  const uint64_t random_size = 65537 + rng() % 70000;
+  for (uint64_t size : {uint64_t{0}, uint64_t{1}, uint64_t{255}, uint64_t{256}, uint64_t{257},
+                        uint64_t{65535}, uint64_t{65536}, uint64_t{65537}, random_size}) {
+    SCOPED_TRACE(absl::StrCat("size ", size));
+    GrowAndPublish(size);
+    for (const TileId& tile : TilesForTree(size, /*entries=*/true)) {
+      ASSERT_NO_FATAL_FAILURE(ExpectAuthentic(tile));
+      // Every narrower width of the tile is served, exactly.
+      for (uint32_t w : {uint32_t{1}, tile.width / 2, tile.width - 1}) {
+        if (w == 0 || w >= tile.width) continue;
+        TileId narrower = tile;
+        narrower.width = w;
+        ASSERT_NO_FATAL_FAILURE(ExpectAuthentic(narrower));
+      }
+    }
+    // Beyond the tree, at every level (and one above the top): the next
+    // tile, the edge tile one wider, the edge tile as a full one.
+    for (uint32_t level = 0; level <= 3; ++level) {
+      for (bool entries : {false, true}) {
+        if (entries && level > 0) continue;
+        const uint64_t span = uint64_t{1} << (kTileHeight * (level + 1));
+        const uint64_t edge = size / span;  // the first tile not full
+        const uint32_t have = TileWidthAt(level, edge, size);
+        TileId next{level, edge + 1, kTileWidth, entries};
+        ExpectStatus("/" + next.Path(), 404);
+        next.width = 1;
+        ExpectStatus("/" + next.Path(), 404);
+        TileId wider{level, edge, have + 1, entries};
+        if (have + 1 < kTileWidth) ExpectStatus("/" + wider.Path(), 404);
+        ExpectStatus("/" + TileId{level, edge, kTileWidth, entries}.Path(), 404);
+        if (have == 0) ExpectStatus("/" + TileId{level, edge, 1, entries}.Path(), 404);
+      }
+    }
+  }
+}
+
+TEST_F(TileHttpTest, MalformedPathsAreRefusedWithoutTouchingStorage) {
+  GrowAndPublish(70000);
+  const int reads_before = counting_.reads.load();
+  for (const char* path : {
+           "/tile/0/01",                                      // short group
+           "/tile/0/0001",                                    // long group
+           "/tile/0/001/002",                                 // group without its x prefix
+           "/tile/0/x000/001",                                // leading zero group
+           "/tile/0/x01/002",                                 // short x group
+           "/tile/00/000",                                    // level with a leading zero
+           "/tile/0/000.p/0",                                 // width 0
+           "/tile/0/000.p/256",                               // width 256
+           "/tile/0/000.p/01",                                // width with a leading zero
+           "/tile/0/000.p/",                                  // width missing
+           "/tile/0/x001/x002/x003/x004/x005/x006/x007/000",  // too many digits
+           "/tile/0/x999/x999/x999/x999/x999/x999/999",       // index beyond any tree
+           "/tile/9/000",                                     // level beyond any tree
+           "/tile/../checkpoint",                             // traversal
+           "/tile/0/../../etc/passwd",                        // traversal
+           "/tile/entries/../0/000",                          // traversal
+           "/tile/entries/x001/..",                           // traversal
+           "/tile//000",                                      // empty level
+           "/tile/-1/000",                                    // negative level
+           "/tile/0/000/",                                    // trailing slash
+           "/tile/0/",                                        // no index
+       }) {
+    ExpectStatus(path, 400);
+  }
+  for (const char* path : {"/", "/checkpoint/", "/tile", "/etc/passwd", "/../checkpoint",
+                           "/tiles/0/000", "/metrics"}) {
+    ExpectStatus(path, 404);
+  }
+  EXPECT_EQ(counting_.reads.load(), reads_before);
+}
+
+TEST_F(TileHttpTest, OnlyThePublishedTreeIsServed) {
+  GrowAndPublish(300);
+  // Sequenced further, but the published checkpoint still says 300.
+  AppendEntries(*seq_, 300, 300, 100, &ref_);
+  ExpectAuthentic(TileId{0, 1, 44, false});
+  ExpectAuthentic(TileId{0, 1, 44, true});
+  ExpectStatus("/tile/0/001.p/45", 404);
+  ExpectStatus("/tile/entries/001.p/45", 404);
+  ExpectStatus("/tile/0/001", 404);
+  Publish(600);
+  ExpectAuthentic(TileId{0, 1, kTileWidth, false});
+  ExpectAuthentic(TileId{0, 2, 88, true});
+}
+
+TEST_F(TileHttpTest, NothingButTheCheckpointRouteBeforeTheFirstCheckpoint) {
+  AppendEntries(*seq_, 0, 300, 100, &ref_);
+  ExpectStatus("/checkpoint", 503);
+  ExpectStatus("/tile/0/000", 503);
+  ExpectStatus("/tile/0/001", 503);
+  ExpectStatus("/tile/0/x00", 400);  // malformed is still malformed
+}
+
+TEST_F(TileHttpTest, CheckpointFollowsThePublisher) {
+  GrowAndPublish(10);
+  HttpResponse a = Get("/checkpoint");
+  ASSERT_EQ(a.status, 200) << a.text;
+  EXPECT_EQ(a.body->bytes, published_->note);
+  EXPECT_EQ(a.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(a.cache_control, "public, max-age=2");
+  GrowAndPublish(20);
+  HttpResponse b = Get("/checkpoint");
+  ASSERT_EQ(b.status, 200);
+  EXPECT_EQ(b.body->bytes, published_->note);
+  EXPECT_NE(b.body->etag, a.body->etag);
+  EXPECT_EQ(Get("/checkpoint", a.body->etag).status, 200);  // stale validator
+  EXPECT_EQ(Get("/checkpoint", b.body->etag).status, 304);
+
+  TileHttpOptions options;
+  options.checkpoint_max_age = absl::Seconds(7);
+  MakeHandler(options);
+  EXPECT_EQ(Get("/checkpoint").cache_control, "public, max-age=7");
+}
+
+TEST_F(TileHttpTest, ConditionalRequestsAndMethods) {
+  GrowAndPublish(600);
+  HttpResponse full = Get("/tile/0/001");
+  ASSERT_EQ(full.status, 200);
+  const std::string etag = full.body->etag;
+  for (const std::string& inm :
+       {etag, "W/" + etag, "\"other\", " + etag, std::string("*"), " " + etag + " "}) {
+    HttpResponse r = Get("/tile/0/001", inm);
+    EXPECT_EQ(r.status, 304) << inm;
+    ASSERT_NE(r.body, nullptr);
+    EXPECT_EQ(r.body->etag, etag);
+    EXPECT_EQ(r.cache_control, "public, max-age=31536000, immutable");
+  }
+  EXPECT_EQ(Get("/tile/0/001", "\"other\"").status, 200);
+  // Same bytes, same validator; another width, another one.
+  EXPECT_NE(Get("/tile/0/000").body->etag, etag);
+  EXPECT_NE(Get("/tile/0/001.p/9").body->etag, etag);
+
+  HttpResponse head = handler_->Handle("HEAD", "/tile/0/001", "");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body->bytes, full.body->bytes);
+  for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
+    HttpResponse r = handler_->Handle(method, "/tile/0/001", "");
+    EXPECT_EQ(r.status, 405) << method;
+    EXPECT_EQ(r.allow, "GET, HEAD") << method;
+  }
+}
+
+TEST_F(TileHttpTest, HotTilesAreReadOnceAndTheCacheIsBounded) {
+  GrowAndPublish(uint64_t{6} * kTileWidth);
+  TileHttpOptions options;
+  options.cache_bytes = size_t{3} * kTileWidth * kHashSize;  // three full hash tiles
+  MakeHandler(options);
+  const int reads0 = counting_.reads.load();
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(Get("/tile/0/000").status, 200);
+  EXPECT_EQ(counting_.reads.load(), reads0 + 1);
+  EXPECT_EQ(handler_->cache_stats().hits, 4u);
+  // Four more tiles: the least recently used (0/000) is evicted.
+  for (const char* p : {"/tile/0/001", "/tile/0/002", "/tile/0/003", "/tile/0/004"}) {
+    ASSERT_EQ(Get(p).status, 200);
+  }
+  EXPECT_LE(handler_->cache_stats().bytes, options.cache_bytes);
+  EXPECT_EQ(handler_->cache_stats().entries, 3u);
+  const int reads1 = counting_.reads.load();
+  ASSERT_EQ(Get("/tile/0/004").status, 200);
+  EXPECT_EQ(counting_.reads.load(), reads1);  // recent: cached
+  ASSERT_EQ(Get("/tile/0/000").status, 200);
+  EXPECT_EQ(counting_.reads.load(), reads1 + 1);  // evicted: read again
+  EXPECT_EQ(metrics_.http_cache_hits.Value(), static_cast<double>(handler_->cache_stats().hits));
+  EXPECT_EQ(metrics_.http_cache_bytes.Value(), static_cast<double>(handler_->cache_stats().bytes));
+
+  // A body larger than the whole cache is served, not kept.
+  options.cache_bytes = 100;
+  MakeHandler(options);
+  ASSERT_EQ(Get("/tile/0/000").status, 200);
+  EXPECT_EQ(handler_->cache_stats().entries, 0u);
+}
+
+TEST_F(TileHttpTest, StorageErrorsAre500NamingTheTile) {
+  GrowAndPublish(300);
+  // A checkpoint claiming more than storage holds (a damaged store).
+  auto p = std::make_shared<PublishedCheckpoint>(*published_);
+  p->size = 700;
+  published_ = p;
+  HttpResponse r = Get("/tile/0/002.p/188");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.text.find("tile/0/002.p/188"), std::string::npos) << r.text;
+  EXPECT_EQ(Get("/tile/entries/002.p/188").status, 500);
+}
+
+TEST(IfNoneMatchTest, MatchesListedTagsWeakOrStrongAndStar) {
+  EXPECT_TRUE(IfNoneMatchHits("\"a\"", "\"a\""));
+  EXPECT_TRUE(IfNoneMatchHits("W/\"a\"", "\"a\""));
+  EXPECT_TRUE(IfNoneMatchHits("\"b\",\"a\"", "\"a\""));
+  EXPECT_TRUE(IfNoneMatchHits("*", "\"a\""));
+  EXPECT_FALSE(IfNoneMatchHits("\"b\"", "\"a\""));
+  EXPECT_FALSE(IfNoneMatchHits("a", "\"a\""));
+  EXPECT_FALSE(IfNoneMatchHits("", "\"a\""));
+}
+
+}  // namespace
+}  // namespace infratrail
