@@ -5,7 +5,8 @@
 #   2. start infratrail-server on embedded RocksDB (loopback, ephemeral ports),
 #   3. emit demo infrastructure events with the CLI, waiting for a signed
 #      checkpoint and writing one verified .tlog-proof receipt per event,
-#   4. verify a receipt offline with infratrail-verifier,
+#   4. read the checkpoint and an entry bundle over HTTP (C2SP tlog-tiles),
+#      and verify a receipt offline with infratrail-verifier,
 #   5. stop the server with SIGTERM (it drains and exits 0).
 # Everything it creates lives under build/demo/ (removed at the start).
 set -euo pipefail
@@ -60,7 +61,20 @@ echo "== 4. one more event from flags, signed by the pipeline's own emitter key"
 echo "== 5. the log still extends the checkpoint kept at step 3"
 "$bin/client/infratrail" consistency "${log[@]}" --old "$demo/checkpoint-before" > /dev/null
 
-echo "== 6. verify a receipt offline"
+echo "== 6. the read path: the same log over plain HTTP (C2SP tlog-tiles)"
+# http METHOD PATH: the raw response (bash's /dev/tcp, so no curl is needed).
+http() {
+  exec 3<> "/dev/tcp/127.0.0.1/$http_port"
+  printf '%s %s HTTP/1.0\r\nHost: demo\r\n\r\n' "$1" "$2" >&3
+  tr -d '\r' <&3
+  exec 3<&-
+}
+echo "GET /checkpoint:"
+http GET /checkpoint | sed '1,/^$/d; s/^/    /'
+echo "HEAD /tile/0/000.p/6 (the level-0 hash tile of the 6-entry tree):"
+http HEAD /tile/0/000.p/6 | grep -E '^(HTTP|Content-Length|Cache-Control|ETag)' | sed 's/^/    /'
+
+echo "== 7. verify a receipt offline"
 last=$(tail -n 1 "$demo/added.jsonl")
 index=$(echo "$last" | sed -E 's/.*"index":([0-9]+).*/\1/')
 leaf=$(echo "$last" | sed -E 's/.*"leaf_hash":"([^"]+)".*/\1/')
@@ -69,7 +83,7 @@ sed 's/^/    /' "$demo/receipts/$index.tlog-proof"
 "$bin/verifier/infratrail-verifier" verify --log-key "@$demo/log.vkey" \
   --proof "$demo/receipts/$index.tlog-proof" --leaf-hash "$leaf"
 
-echo "== 7. stop (SIGTERM drains)"
+echo "== 8. stop (SIGTERM drains)"
 kill -TERM "$server_pid"
 wait "$server_pid"
 trap - EXIT
