@@ -5,22 +5,15 @@
 
 #include "benchmark/benchmark.h"
 #include "client/event_json.h"
+#include "client/testing/typical_event.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace infratrail {
 namespace {
 
-constexpr char kTypicalLine[] =
-    R"({"kind":"PROVISION","occurredAt":"2026-11-23T10:00:00Z","resource":{"provider":"aws",)"
-    R"("type":"ec2-instance","id":"i-0000000000000001"},"actor":{"principal":)"
-    R"("terraform@ci.example.com","via":"IAC"},"source":{"repository":)"
-    R"("github.com/example/infra","commit":"4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39",)"
-    R"("pipeline":"run-1"},"ticket":"CHG-1","attributes":{"region":"eu-west-1",)"
-    R"("account":"123456789012","env":"prod"}})";
-
 // As `infratrail add` does: one message, cleared per line.
 void BM_Protobuf(benchmark::State& state) {
-  const std::string line = kTypicalLine;
+  const std::string line = testutil::kTypicalEventLine;
   v1::InfraEvent event;
   for (auto _ : state) {
     event.Clear();
@@ -34,7 +27,7 @@ void BM_Protobuf(benchmark::State& state) {
 BENCHMARK(BM_Protobuf);
 
 void BM_Fast(benchmark::State& state) {
-  const std::string line = kTypicalLine;
+  const std::string line = testutil::kTypicalEventLine;
   v1::InfraEvent event;
   if (!ParseEventJsonFastPathForTesting(line, &event)) {
     state.SkipWithError("typical line fell back to protobuf");

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/event_flags.h"  // SerializeEvent: deterministic bytes
+#include "client/testing/typical_event.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -23,14 +24,6 @@ namespace {
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::util::MessageDifferencer;
-
-constexpr char kTypicalLine[] =
-    R"({"kind":"PROVISION","occurredAt":"2026-11-23T10:00:00Z","resource":{"provider":"aws",)"
-    R"("type":"ec2-instance","id":"i-0000000000000001"},"actor":{"principal":)"
-    R"("terraform@ci.example.com","via":"IAC"},"source":{"repository":)"
-    R"("github.com/example/infra","commit":"4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39",)"
-    R"("pipeline":"run-1"},"ticket":"CHG-1","attributes":{"region":"eu-west-1",)"
-    R"("account":"123456789012","env":"prod"}})";
 
 // What the caller's message holds before parsing: success must replace it,
 // failure must leave it as it was.
@@ -433,13 +426,13 @@ TEST(ParseEventJson, FastPathLeavesProtobufQuirksToProtobuf) {
 
 TEST(ParseEventJson, TypicalLineTakesFastPath) {
   v1::InfraEvent event;
-  ASSERT_TRUE(ParseEventJsonFastPathForTesting(kTypicalLine, &event));
+  ASSERT_TRUE(ParseEventJsonFastPathForTesting(testutil::kTypicalEventLine, &event));
   EXPECT_EQ(event.kind(), v1::PROVISION);
   EXPECT_EQ(event.occurred_at().seconds(), 1795428000);
   EXPECT_EQ(event.resource().id(), "i-0000000000000001");
   EXPECT_EQ(event.actor().via(), v1::IAC);
   EXPECT_EQ(event.attributes().at("env"), "prod");
-  EXPECT_TRUE(ExpectSameAsProtobuf(kTypicalLine));
+  EXPECT_TRUE(ExpectSameAsProtobuf(testutil::kTypicalEventLine));
   // Keys by proto field name, whitespace and escapes are fast too.
   EXPECT_TRUE(ExpectSameAsProtobuf(
       " { \"occurred_at\" : \"2026-11-23T10:00:00.5+01:00\", "

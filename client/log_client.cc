@@ -2,14 +2,13 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <utility>
 
 #include "absl/random/random.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "core/io/file_util.h"
 #include "core/proof.h"
 #include "proto/entry_validation.h"
 
@@ -26,12 +25,12 @@ bool Retryable(const absl::Status& st) {
          st.code() == absl::StatusCode::kDeadlineExceeded;
 }
 
+// A TLS file named by option `field`: InvalidArgument naming it if unreadable.
 absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view field) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read ", path));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  absl::StatusOr<std::string> data = ReadFileToString(path);
+  if (!data.ok())
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", data.status().message()));
+  return data;
 }
 
 absl::StatusOr<std::vector<Hash>> ProofHashes(

@@ -10,6 +10,7 @@
 #include <compare>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -39,6 +40,10 @@ struct TileId {
 
   // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads defaulted <=>
   friend auto operator<=>(const TileId&, const TileId&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const TileId& t) {
+    return H::combine(std::move(h), t.level, t.index, t.width, t.entries);
+  }
 };
 
 // Parses a tile path strictly per tlog-tiles: the optional leading '/', the

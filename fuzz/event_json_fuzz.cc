@@ -7,27 +7,13 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "client/emitter_signature.h"
 #include "client/event_flags.h"  // SerializeEvent: deterministic bytes
 #include "client/event_json.h"
+#include "fuzz/fuzz_require.h"
 #include "infratrail/v1/event.pb.h"
-
-namespace infratrail {
-namespace {
-
-void Require(bool cond, const char* what) {
-  if (!cond) {
-    std::fprintf(stderr, "fuzz property violated: %s\n", what);
-    std::abort();
-  }
-}
-
-}  // namespace
-}  // namespace infratrail
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace infratrail;  // NOLINT(google-build-using-namespace): fuzz entry point

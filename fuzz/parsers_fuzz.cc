@@ -2,8 +2,6 @@
 // undefined behaviour on any input, and whatever parses must re-serialize to
 // the same bytes (the formats have one canonical text form each).
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "core/checkpoint.h"
@@ -11,16 +9,10 @@
 #include "core/proof.h"
 #include "core/tile.h"
 #include "core/tlog_proof.h"
+#include "fuzz/fuzz_require.h"
 
 namespace infratrail {
 namespace {
-
-void Require(bool cond, const char* what) {
-  if (!cond) {
-    std::fprintf(stderr, "fuzz property violated: %s\n", what);
-    std::abort();
-  }
-}
 
 const NoteVerifier& Key() {
   static const NoteVerifier v = *NoteVerifier::Parse(

@@ -2,7 +2,6 @@
 
 #include <vector>
 
-#include "absl/hash/hash.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -64,10 +63,6 @@ bool IfNoneMatchHits(absl::string_view header, absl::string_view etag) {
     if (tag == etag) return true;
   }
   return false;
-}
-
-size_t TileHttpHandler::TileIdHash::operator()(const TileId& t) const {
-  return absl::HashOf(t.level, t.index, t.width, t.entries);
 }
 
 TileHttpHandler::TileHttpHandler(LogStorage* storage, LatestFn latest, TileHttpOptions options,

@@ -103,11 +103,8 @@ class TileHttpHandler {
   std::shared_ptr<const HttpBody> checkpoint_body_ ABSL_GUARDED_BY(mu_);
   // LRU: most recent at the front.
   using Lru = std::list<std::pair<TileId, std::shared_ptr<const HttpBody>>>;
-  struct TileIdHash {
-    size_t operator()(const TileId& t) const;
-  };
   Lru lru_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<TileId, Lru::iterator, TileIdHash> index_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<TileId, Lru::iterator> index_ ABSL_GUARDED_BY(mu_);
   size_t cache_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
