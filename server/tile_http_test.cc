@@ -1,6 +1,7 @@
 #include "server/tile_http.h"
 
 #include <atomic>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -310,6 +311,41 @@ TEST_F(TileHttpTest, StorageErrorsAre500NamingTheTile) {
   EXPECT_EQ(r.status, 500);
   EXPECT_NE(r.text.find("tile/0/002.p/188"), std::string::npos) << r.text;
   EXPECT_EQ(Get("/tile/entries/002.p/188").status, 500);
+}
+
+// The value of infratrail_http_requests_total{route, code}, 0 if absent.
+double RequestCount(prometheus::Registry& registry, const std::string& route,
+                    const std::string& code) {
+  for (const prometheus::MetricFamily& f : registry.Collect()) {
+    if (f.name != "infratrail_http_requests_total") continue;
+    for (const prometheus::ClientMetric& m : f.metric) {
+      std::map<std::string, std::string> labels;
+      for (const prometheus::ClientMetric::Label& l : m.label) labels[l.name] = l.value;
+      if (labels["route"] == route && labels["code"] == code) return m.counter.value;
+    }
+  }
+  return 0;
+}
+
+TEST_F(TileHttpTest, RequestsAreCountedByRouteAndCode) {
+  GrowAndPublish(300);
+  Get("/checkpoint");
+  Get("/tile/0/000");
+  Get("/tile/0/000");
+  Get("/tile/0/001");  // partial at 300: 404
+  Get("/tile/0/01");
+  Get("/tile/entries/001.p/44");
+  Get("/nowhere");
+  handler_->Handle("DELETE", "/checkpoint", "");
+  Get("/tile/0/000", Get("/tile/0/000").body->etag);
+  EXPECT_EQ(RequestCount(registry_, "checkpoint", "200"), 1);
+  EXPECT_EQ(RequestCount(registry_, "checkpoint", "405"), 1);
+  EXPECT_EQ(RequestCount(registry_, "tile", "200"), 3);
+  EXPECT_EQ(RequestCount(registry_, "tile", "304"), 1);
+  EXPECT_EQ(RequestCount(registry_, "tile", "404"), 1);
+  EXPECT_EQ(RequestCount(registry_, "tile", "400"), 1);
+  EXPECT_EQ(RequestCount(registry_, "entries", "200"), 1);
+  EXPECT_EQ(RequestCount(registry_, "other", "404"), 1);
 }
 
 TEST(IfNoneMatchTest, MatchesListedTagsWeakOrStrongAndStar) {

@@ -249,6 +249,58 @@ TEST_F(ServerE2eTest, SequencedButUnpublishedEntriesAreNotServed) {
   EXPECT_EQ(read, events);
 }
 
+TEST_F(ServerE2eTest, TilesOverHttpFollowTheSignedCheckpointAndCanBeTurnedOff) {
+  auto server = StartServer({"--checkpoint-interval-ms", "3600000"});
+  ASSERT_NE(server, nullptr);
+  ASSERT_GT(server->http_port(), 0);
+  auto client = std::make_unique<LogClient>(server->address());
+  const std::vector<std::string> events = MakeEvents(3);
+  v1::AddEventsResponse resp;
+  ASSERT_TRUE(client->AddEvents(events, false, &resp).ok());
+  // Sequenced, not signed: the HTTP checkpoint is the gRPC one (size 0)
+  // and the entries' bundle is not served yet.
+  std::string note;
+  ASSERT_TRUE(client->GetCheckpoint(&note).ok());
+  absl::StatusOr<std::string> body = HttpGet(server->http_port(), "/checkpoint");
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(*body, note);
+  EXPECT_FALSE(HttpGet(server->http_port(), "/tile/entries/000.p/3").ok());
+
+  client.reset();  // see ServerProcess::Terminate
+  absl::StatusOr<int> rc = server->Terminate();
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  server = StartServer();  // the drain signed size 3
+  ASSERT_NE(server, nullptr);
+  client = std::make_unique<LogClient>(server->address());
+  ASSERT_TRUE(client->GetCheckpoint(&note).ok());
+  body = HttpGet(server->http_port(), "/checkpoint");
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(*body, note);
+  body = HttpGet(server->http_port(), "/tile/entries/000.p/3");
+  ASSERT_TRUE(body.ok()) << body.status();
+  absl::StatusOr<std::vector<std::string>> bundle = DecodeEntryBundle(*body);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_EQ(*bundle, events);
+  body = HttpGet(server->http_port(), "/tile/0/000.p/3");
+  ASSERT_TRUE(body.ok()) << body.status();
+  absl::StatusOr<std::vector<Hash>> hashes = DecodeHashTile(*body);
+  ASSERT_TRUE(hashes.ok()) << hashes.status();
+  ASSERT_EQ(hashes->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*hashes)[i], HashLeaf(events[i])) << i;
+
+  // --http-addr "" turns the read API off; gRPC still serves.
+  client.reset();
+  rc = server->Terminate();
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  ServerOptions off = Options();
+  off.http_addr = "";
+  absl::StatusOr<std::unique_ptr<ServerProcess>> quiet = ServerProcess::Start(dir_->path(), off);
+  ASSERT_TRUE(quiet.ok()) << quiet.status();
+  EXPECT_EQ((*quiet)->http_port(), 0);
+  LogClient still((*quiet)->address());
+  EXPECT_TRUE(still.GetCheckpoint(&note).ok());
+}
+
 TEST_F(ServerE2eTest, EntryOfExactlyTheSizeLimitIsAccepted) {
   auto server = StartServer();
   ASSERT_NE(server, nullptr);
