@@ -12,21 +12,21 @@ cd "$(dirname "$0")/.."
 jobs="$(nproc)"
 
 echo "== release build and tests"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFRATRAIL_WERROR=ON
 cmake --build build --parallel "$jobs"
 ctest --test-dir build --output-on-failure --parallel "$jobs"
 
 if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== libFuzzer smoke run (clang, ASan + UBSan)"
   CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DINFRATRAIL_SANITIZE=ON -DINFRATRAIL_FUZZ=ON -DINFRATRAIL_BENCHMARKS=OFF
+    -DINFRATRAIL_SANITIZE=ON -DINFRATRAIL_FUZZ=ON -DINFRATRAIL_BENCHMARKS=OFF -DINFRATRAIL_WERROR=ON
   cmake --build build-fuzz --parallel "$jobs" --target parsers_fuzz event_json_fuzz
   (cd build-fuzz && ctest --output-on-failure -R '_fuzz_smoke$')
 fi
 
 if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== ASan + UBSan build and tests"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DINFRATRAIL_SANITIZE=ON \
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DINFRATRAIL_SANITIZE=ON -DINFRATRAIL_WERROR=ON \
     -DINFRATRAIL_BENCHMARKS=OFF
   cmake --build build-asan --parallel "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -1,5 +1,6 @@
 #include "server/checkpoint_publisher.h"
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <utility>
@@ -55,6 +56,10 @@ absl::StatusOr<std::unique_ptr<CheckpointPublisher>> CheckpointPublisher::Start(
   {
     absl::MutexLock l(&p->mu_);
     if (p->latest_ == nullptr || head.size > p->latest_->size) p->target_ = head;
+    if (!options.read_only_reason.empty()) {
+      p->failed_ = absl::UnavailableError(absl::StrCat("read-only: ", options.read_only_reason));
+      return p;
+    }
   }
   p->thread_ = std::thread([raw = p.get()] { raw->Run(); });
   return p;
@@ -74,7 +79,12 @@ std::shared_ptr<const PublishedCheckpoint> CheckpointPublisher::latest() const {
 
 absl::Status CheckpointPublisher::status() const {
   absl::MutexLock l(&mu_);
-  return failed_;
+  if (!failed_.ok()) return failed_;
+  if (!failing_.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("checkpoint publishing is failing (retrying): ", failing_.message()));
+  }
+  return absl::OkStatus();
 }
 
 void CheckpointPublisher::WaitFor(uint64_t size, WaitDone done) {
@@ -84,6 +94,9 @@ void CheckpointPublisher::WaitFor(uint64_t size, WaitDone done) {
     if (!failed_.ok()) {
       result =
           absl::UnavailableError(absl::StrCat("checkpoint publishing failed: ", failed_.message()));
+    } else if (!failing_.ok()) {
+      result = absl::UnavailableError(
+          absl::StrCat("checkpoint publishing is failing (retrying): ", failing_.message()));
     } else if (latest_ != nullptr && latest_->size >= size) {
       result = latest_;
     } else if (stopping_) {
@@ -148,13 +161,14 @@ absl::Status CheckpointPublisher::Publish(const TreeHead& head) {
 
 void CheckpointPublisher::Run() {
   absl::Time next = absl::InfinitePast();
+  absl::Duration backoff = options_.retry_min;
   for (;;) {
     TreeHead head;
     bool stopping = false;
     {
       absl::MutexLock l(&mu_);
-      // Wait for a new head, then for the interval to pass since the last
-      // checkpoint (a stop request cuts the wait short).
+      // Wait for a new head, then for the interval (or the retry backoff)
+      // to pass since the last attempt (a stop request cuts the wait short).
       mu_.Await(absl::Condition(
           +[](CheckpointPublisher* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
             return p->stopping_ || p->latest_ == nullptr || p->target_.size > p->latest_->size;
@@ -171,22 +185,55 @@ void CheckpointPublisher::Run() {
       head = target_;
     }
     absl::Status st = Publish(head);
-    next = absl::Now() + options_.interval;
-    if (!st.ok()) {
+    if (st.ok()) {
+      next = absl::Now() + options_.interval;
+      backoff = options_.retry_min;
+      bool recovered = false;
+      {
+        absl::MutexLock l(&mu_);
+        recovered = !failing_.ok();
+        failing_ = absl::OkStatus();
+      }
+      if (recovered) {
+        metrics_->checkpoint_publish_failing.Set(0);
+        std::cerr << "infratrail-server: checkpoint publishing recovered at size " << head.size
+                  << "\n";
+      }
+      if (stopping) {
+        absl::MutexLock l(&mu_);
+        if (target_.size <= latest_->size) return;
+      }
+      continue;
+    }
+    metrics_->checkpoint_publish_failures.Increment();
+    if (absl::IsFailedPrecondition(st) || absl::IsDataLoss(st)) {
+      // Signing it would contradict what was signed before: never retried.
       std::cerr << "infratrail-server: checkpoint publishing stopped: " << st << "\n";
-      const absl::Status err =
-          absl::UnavailableError(absl::StrCat("checkpoint publishing failed: ", st.message()));
       {
         absl::MutexLock l(&mu_);
         failed_ = st;
       }
-      FailAll(err);
+      metrics_->checkpoint_publish_failing.Set(1);
+      FailAll(absl::UnavailableError(absl::StrCat("checkpoint publishing failed: ", st.message())));
       return;
     }
-    if (stopping) {
+    bool first = false;
+    {
       absl::MutexLock l(&mu_);
-      if (target_.size <= latest_->size) return;
+      first = failing_.ok();
+      failing_ = st;
     }
+    if (first) {
+      metrics_->checkpoint_publish_failing.Set(1);
+      std::cerr << "infratrail-server: checkpoint publishing failed, retrying with backoff: " << st
+                << "\n";
+    }
+    FailAll(absl::UnavailableError(
+        absl::StrCat("checkpoint publishing is failing (retrying): ", st.message())));
+    // A drain gives up after one more failure rather than waiting for space.
+    if (stopping) return;
+    next = absl::Now() + backoff;
+    backoff = std::min(backoff * 2, options_.retry_max);
   }
 }
 

@@ -6,8 +6,16 @@
 // head, state persisted), then the note is stored durably in storage meta,
 // then it becomes latest() and waiters for sizes <= n are called.
 //
-// A signing or storage failure is sticky: status() turns non-OK, waiters are
-// failed with Unavailable, nothing more is published until restart.
+// Failures:
+//  - A refusal by the signer (FailedPrecondition: the head would contradict
+//    a checkpoint already signed) or a stored checkpoint that no longer
+//    parses (DataLoss) is sticky: status() turns non-OK, waiters are failed
+//    with Unavailable, nothing more is published until restart.
+//  - Anything else (the signer state or the checkpoint could not be written:
+//    a full disk, too many open files) is retried with exponential backoff
+//    (retry_min .. retry_max). While it fails, status() is Unavailable and
+//    waiters are failed with Unavailable (their entries are durable; a retry
+//    of the write is answered as a duplicate); the first success clears it.
 //
 // Thread-safe; WaitFor callbacks run on the publisher thread (or the
 // caller's, if already covered) and must be quick.
@@ -49,6 +57,12 @@ struct PublisherOptions {
   // Least time between two checkpoints; bounds signing and fsync cost while
   // keeping submit-to-checkpoint latency low.
   absl::Duration interval = absl::Milliseconds(50);
+  // Backoff between attempts after a failure that may pass.
+  absl::Duration retry_min = absl::Milliseconds(100);
+  absl::Duration retry_max = absl::Seconds(5);
+  // Serve the stored checkpoint only: no thread, nothing is signed or
+  // written; status() is Unavailable with this reason. Empty: publish.
+  std::string read_only_reason = {};
 };
 
 class CheckpointPublisher {
@@ -95,7 +109,8 @@ class CheckpointPublisher {
   TreeHead target_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const PublishedCheckpoint> latest_ ABSL_GUARDED_BY(mu_);
   std::multimap<uint64_t, WaitDone> waiters_ ABSL_GUARDED_BY(mu_);
-  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);   // sticky
+  absl::Status failing_ ABSL_GUARDED_BY(mu_);  // the last attempt's error, being retried
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   std::thread thread_;

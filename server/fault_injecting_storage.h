@@ -12,16 +12,25 @@ namespace infratrail {
 
 class FaultInjectingStorage : public ForwardingStorage {
  public:
-  FaultInjectingStorage(LogStorage* base, int ok_commits)
-      : ForwardingStorage(base), left_(ok_commits) {}
+  // With `no_space`, the failure is the one RocksDbStorage reports for
+  // ENOSPC (ResourceExhausted, "disk full").
+  FaultInjectingStorage(LogStorage* base, int ok_commits, bool no_space = false)
+      : ForwardingStorage(base), left_(ok_commits), no_space_(no_space) {}
 
   absl::Status Commit(const CommitBatch& batch) override {
-    if (left_.fetch_sub(1) <= 0) return absl::UnavailableError("commit: injected fsync failure");
+    if (left_.fetch_sub(1) <= 0) {
+      if (no_space_) {
+        return absl::ResourceExhaustedError(
+            "commit: rocksdb: IO error: No space left on device: injected (disk full)");
+      }
+      return absl::UnavailableError("commit: injected fsync failure");
+    }
     return ForwardingStorage::Commit(batch);
   }
 
  private:
   std::atomic<int> left_;
+  const bool no_space_;
 };
 
 }  // namespace infratrail

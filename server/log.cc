@@ -83,27 +83,35 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
           " but the signer signed ", HashToBase64(last->root), ": refusing to start (fork)"));
     }
   }
+  const bool read_only = !options.read_only_reason.empty();
+  if (read_only && *unclaimed) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot start a new log read-only (", options.read_only_reason, ")"));
+  }
   // Every refusal check passed: only now claim the directory and adopt.
+  // (Read-only, the adopted head is used in memory only.)
   if (*unclaimed) {
     if (absl::Status st = storage->PutMeta(kMetaLogIdentity, log->verifier_key_); !st.ok()) {
       return st;
     }
   }
-  if (adopt) {
+  if (adopt && !read_only) {
     if (absl::Status st = log->signer_->Adopt(*last); !st.ok()) return st;
   }
 
   // The sequencer starts first (it loads the head); its commits go to the
   // publisher, which starts right after, before any Add can be accepted.
   Log* raw = log.get();
-  absl::StatusOr<std::unique_ptr<Sequencer>> seq =
-      Sequencer::Start(storage, options.sequencer, metrics,
-                       [raw](const TreeHead& head) { raw->publisher_->OnCommit(head); });
+  SequencerOptions seq_opts = options.sequencer;
+  seq_opts.read_only_reason = options.read_only_reason;
+  PublisherOptions pub_opts = options.publisher;
+  pub_opts.read_only_reason = options.read_only_reason;
+  absl::StatusOr<std::unique_ptr<Sequencer>> seq = Sequencer::Start(
+      storage, seq_opts, metrics, [raw](const TreeHead& head) { raw->publisher_->OnCommit(head); });
   if (!seq.ok()) return seq.status();
   log->sequencer_ = std::move(*seq);
-  absl::StatusOr<std::unique_ptr<CheckpointPublisher>> pub =
-      CheckpointPublisher::Start(storage, log->signer_.get(), log->reader_.get(),
-                                 log->sequencer_->head(), options.publisher, metrics);
+  absl::StatusOr<std::unique_ptr<CheckpointPublisher>> pub = CheckpointPublisher::Start(
+      storage, log->signer_.get(), log->reader_.get(), log->sequencer_->head(), pub_opts, metrics);
   if (!pub.ok()) {
     log->sequencer_->Stop();
     return pub.status();

@@ -33,6 +33,10 @@ struct LogOptions {
   SequencerOptions sequencer;
   PublisherOptions publisher;
   size_t tile_cache_tiles = 65536;  // expanded full tiles, ~16.5 KiB each (~1 GiB)
+  // Non-empty: the storage was opened read-only (its disk is full). The log
+  // serves reads and its stored checkpoint, writes nothing, and refuses
+  // every write with Unavailable naming this reason.
+  std::string read_only_reason = {};
 };
 
 class Log {
@@ -48,7 +52,9 @@ class Log {
   Sequencer& sequencer() { return *sequencer_; }
   CheckpointPublisher& publisher() { return *publisher_; }
 
-  // OK while the log accepts writes and publishes checkpoints.
+  // OK while the log accepts writes and publishes checkpoints; otherwise
+  // why not (a storage failure, read-only, a disk below its reserve,
+  // checkpoint publishing failing). Some of these pass by themselves.
   absl::Status health() const;
 
   // Drain: refuses new writes, commits and acknowledges what is queued,

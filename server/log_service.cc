@@ -138,6 +138,12 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
                                      v1::AddEventsResponse* resp, ServerUnaryReactor* reactor) {
   absl::StatusOr<std::string> writer = auth_->Authenticate(*ctx);
   if (!writer.ok()) return writer.status();
+  // Entries that no checkpoint can cover yet are refused (log.proto): the
+  // sequencer's own refusals (storage failure, read-only, disk reserve)
+  // come from Add below.
+  if (absl::Status p = log_->publisher().status(); !p.ok()) {
+    return absl::UnavailableError(absl::StrCat("AddEvents: ", p.message()));
+  }
   const size_t n = static_cast<size_t>(req->entries_size());
   if (n == 0) return absl::InvalidArgumentError("AddEvents: entries: empty batch");
   if (n > kMaxEntriesPerRequest) {

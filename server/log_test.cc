@@ -7,11 +7,11 @@
 #include <string>
 
 #include "absl/synchronization/notification.h"
+#include "core/io/file_util.h"
 #include "core/witness_policy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
-#include "core/io/file_util.h"
 #include "server/rocksdb_storage.h"
 #include "server/testing_util.h"
 
@@ -274,6 +274,76 @@ TEST_F(LogTest, RecoveryDoesNotAdoptACheckpointTheTreeContradicts) {
   EXPECT_THAT(r.status().message(), HasSubstr("fork"));
   EXPECT_TRUE(absl::IsNotFound(ReadFileToString(state_).status()))
       << "refused start-up adopted the contradicted checkpoint";
+}
+
+TEST_F(LogTest, ASignerStateThatCannotBeWrittenIsRetriedNotFatal) {
+  // The state file's directory does not exist yet: every write of it fails
+  // (as on a full disk, or with no descriptors left) until it is created.
+  const std::string state_dir = dir_.Sub("keys");
+  absl::StatusOr<std::unique_ptr<Running>> r = Open(key_, data_, state_dir + "/log.state");
+  ASSERT_TRUE(r.ok()) << r.status();
+  Log& log = *(*r)->log;
+  MerkleReference ref;
+  AppendEntries(log.sequencer(), 0, 3, 3, &ref);
+  absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> cp = WaitForCheckpoint(log, 3);
+  EXPECT_TRUE(absl::IsUnavailable(cp.status())) << cp.status();
+  EXPECT_THAT(cp.status().message(), HasSubstr("retrying"));
+  EXPECT_THAT(log.health().message(), HasSubstr("checkpoint publishing is failing"));
+  EXPECT_EQ(log.publisher().latest(), nullptr);
+
+  std::filesystem::create_directories(state_dir);
+  // A client retries its wait, as after any Unavailable.
+  for (int i = 0; i < 60000; ++i) {
+    cp = WaitForCheckpoint(log, 3);
+    if (cp.ok()) break;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  EXPECT_EQ((*cp)->root, ref.Root(3));
+  EXPECT_TRUE(log.health().ok()) << log.health();
+  EXPECT_GE((*r)->metrics.checkpoint_publish_failures.Value(), 1);
+}
+
+TEST_F(LogTest, AReadOnlyLogServesItsCheckpointAndWritesNothing) {
+  MerkleReference ref;
+  RunAndAppend(5, &ref);
+  absl::StatusOr<std::string> state_before = ReadFileToString(state_);
+  ASSERT_TRUE(state_before.ok());
+  auto r = std::make_unique<Running>();
+  absl::StatusOr<std::unique_ptr<RocksDbStorage>> s = RocksDbStorage::Open(
+      RocksDbOptions{.path = data_, .create_if_missing = false, .read_only = true});
+  ASSERT_TRUE(s.ok()) << s.status();
+  r->storage = std::move(*s);
+  LogOptions options;
+  options.key = key_;
+  options.signer_state_path = state_;
+  options.read_only_reason = "the disk is full";
+  absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(r->storage.get(), options, &r->metrics);
+  ASSERT_TRUE(log.ok()) << log.status();
+  r->log = std::move(*log);
+  std::shared_ptr<const PublishedCheckpoint> cp = r->log->publisher().latest();
+  ASSERT_NE(cp, nullptr);
+  EXPECT_EQ(cp->size, 5u);
+  EXPECT_EQ(cp->root, ref.Root(5));
+  EXPECT_THAT(r->log->health().message(), HasSubstr("read-only: the disk is full"));
+  absl::Status add = r->log->sequencer().Add({testutil::MakeEntry("x")}, [](auto, auto) {});
+  EXPECT_TRUE(absl::IsUnavailable(add)) << add;
+  r.reset();
+  EXPECT_EQ(ReadFileToString(state_).value_or(""), *state_before);
+}
+
+TEST_F(LogTest, ANewLogCannotStartReadOnly) {
+  auto r = std::make_unique<Running>();
+  absl::StatusOr<std::unique_ptr<RocksDbStorage>> s =
+      RocksDbStorage::Open(RocksDbOptions{.path = dir_.Sub("other"), .create_if_missing = true});
+  ASSERT_TRUE(s.ok());
+  r->storage = std::move(*s);
+  LogOptions options;
+  options.key = key_;
+  options.signer_state_path = dir_.Sub("other.state");
+  options.read_only_reason = "the disk is full";
+  absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(r->storage.get(), options, &r->metrics);
+  EXPECT_TRUE(absl::IsFailedPrecondition(log.status())) << log.status();
 }
 
 }  // namespace

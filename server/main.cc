@@ -29,11 +29,13 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/io/file_util.h"
 #include "prometheus/exposer.h"
+#include "server/disk_reserve.h"
 #include "server/export.h"
 #include "server/fault_injecting_storage.h"
 #include "server/fsck.h"
@@ -75,6 +77,9 @@ struct ServerConfig {
   int http_checkpoint_max_age_s = 2;
   std::string ready_file;
   int testing_fail_commit_after = -1;
+  bool testing_fail_commit_nospace = false;
+  std::string testing_free_disk_file;
+  uint64_t min_free_disk_mb = 128;
 };
 
 void Say(absl::string_view msg) { std::cerr << "infratrail-server: " << msg << std::endl; }
@@ -173,31 +178,79 @@ int Run(const ServerConfig& c) {
   std::error_code ec;
   std::filesystem::create_directories(c.data_dir, ec);
   if (ec) return Say(absl::StrCat("--data-dir ", c.data_dir, ": ", ec.message())), kExitUsage;
-  absl::StatusOr<std::unique_ptr<RocksDbStorage>> db =
-      RocksDbStorage::Open(RocksDbOptions{c.data_dir + "/rocksdb"});
+  const std::string signer_state =
+      c.signer_state.empty() ? c.signing_key + ".state" : c.signer_state;
+  DiskReserve::FreeBytesFn free_bytes = DiskReserve::StatvfsFreeBytes;
+  if (!c.testing_free_disk_file.empty()) {
+    // Tests fill and free a simulated disk by rewriting this file.
+    free_bytes = [file = c.testing_free_disk_file](const std::string&) -> absl::StatusOr<uint64_t> {
+      absl::StatusOr<std::string> text = ReadFileToString(file);
+      uint64_t v = 0;
+      if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &v)) {
+        return absl::UnavailableError("--testing-free-disk-file: unreadable");
+      }
+      return v;
+    };
+  }
+  DiskReserve reserve(
+      DiskReserveOptions{
+          .paths = {c.data_dir, std::filesystem::absolute(signer_state).parent_path().string()},
+          .min_free_bytes = c.min_free_disk_mb << 20},
+      free_bytes);
+  // A disk that is full (or below the reserve) at start-up: serve what is
+  // stored, read-only, rather than crash-loop in RocksDB's recovery, which
+  // must write. An existing store is opened read-only at once; a refusal of
+  // the read-write open for lack of space falls back the same way.
+  std::string read_only_reason;
+  const bool store_exists = std::filesystem::exists(c.data_dir + "/rocksdb/CURRENT", ec);
+  if (absl::StatusOr<uint64_t> free = free_bytes(c.data_dir);
+      c.min_free_disk_mb > 0 && store_exists && free.ok() && *free < (c.min_free_disk_mb << 20)) {
+    read_only_reason =
+        absl::StrCat("--data-dir ", c.data_dir, " has ", *free >> 20, " MiB free, below the ",
+                     c.min_free_disk_mb, " MiB reserve (--min-free-disk-mb)");
+  }
+  absl::StatusOr<std::unique_ptr<RocksDbStorage>> db = absl::InternalError("not opened");
+  if (read_only_reason.empty()) {
+    db = RocksDbStorage::Open(RocksDbOptions{c.data_dir + "/rocksdb"});
+    if (absl::IsResourceExhausted(db.status())) {
+      read_only_reason = absl::StrCat(db.status().message(), " on --data-dir ", c.data_dir);
+    }
+  }
+  if (!read_only_reason.empty()) {
+    Say(
+        absl::StrCat("starting READ-ONLY (reads are served, writes refused until space is "
+                     "freed and the server restarted): ",
+                     read_only_reason));
+    RocksDbOptions ro{c.data_dir + "/rocksdb"};
+    ro.create_if_missing = false;
+    ro.read_only = true;
+    db = RocksDbStorage::Open(ro);
+  }
   if (!db.ok()) return Say(db.status().message()), kExitRuntime;
   LogStorage* storage = db->get();
   std::unique_ptr<FaultInjectingStorage> faulty;
   if (c.testing_fail_commit_after >= 0) {
-    faulty = std::make_unique<FaultInjectingStorage>(storage, c.testing_fail_commit_after);
+    faulty = std::make_unique<FaultInjectingStorage>(storage, c.testing_fail_commit_after,
+                                                     c.testing_fail_commit_nospace);
     storage = faulty.get();
   }
 
   auto registry = std::make_shared<prometheus::Registry>();
   Metrics metrics(*registry);
-  LogOptions opts{*key,
-                  c.signer_state.empty() ? c.signing_key + ".state" : c.signer_state,
-                  c.recover_signer_state,
-                  {},
-                  {},
-                  c.tile_cache};
+  LogOptions opts{*key, signer_state, c.recover_signer_state, {}, {}, c.tile_cache};
+  if (c.min_free_disk_mb > 0) opts.sequencer.disk_reserve = &reserve;
+  opts.read_only_reason = read_only_reason;
   opts.sequencer.max_batch_entries = c.max_batch;
   opts.sequencer.max_pending_entries = c.max_queue;
   opts.publisher.interval = absl::Milliseconds(c.checkpoint_interval_ms);
   absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(storage, opts, &metrics);
   if (!log.ok()) {
     Say(log.status().message());
-    return absl::IsFailedPrecondition(log.status()) ? kExitUsage : kExitRuntime;
+    // Refusals (wrong directory, rollback, fork) and a malformed signer
+    // state file are configuration errors; anything else is a runtime one.
+    const bool usage =
+        absl::IsFailedPrecondition(log.status()) || absl::IsInvalidArgument(log.status());
+    return usage ? kExitUsage : kExitRuntime;
   }
 
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -242,7 +295,9 @@ int Run(const ServerConfig& c) {
     return Say(absl::StrCat("--grpc-addr ", c.grpc_addr, ": cannot listen")), kExitUsage;
   }
   health = server->GetHealthCheckService();
-  health->SetServingStatus(std::string(kServiceName), true);
+  bool healthy = (*log)->health().ok();
+  health->SetServingStatus(std::string(kServiceName), healthy);
+  if (!healthy) Say(absl::StrCat("NOT_SERVING: ", (*log)->health().message()));
   const std::vector<int> metrics_ports = exposer->GetListeningPorts();
   const int metrics_port = metrics_ports.empty() ? 0 : metrics_ports[0];
   Say(absl::StrCat(
@@ -259,9 +314,9 @@ int Run(const ServerConfig& c) {
     }
   }
 
-  // Main thread: wait for a signal, and flip health when the log stops
-  // serving (a write already flips it at once; this catches the rest).
-  bool healthy = true;
+  // Main thread: wait for a signal, and keep health in step with the log
+  // (a failed write flips it at once; this catches the rest, and flips it
+  // back when a disk reserve or publishing failure passes).
   for (;;) {
     timespec timeout{1, 0};
     const int sig = sigtimedwait(&signals, nullptr, &timeout);
@@ -272,10 +327,10 @@ int Run(const ServerConfig& c) {
     if (auto cp = (*log)->publisher().latest(); cp != nullptr) {
       metrics.checkpoint_age.Set(absl::ToDoubleSeconds(absl::Now() - cp->published_at));
     }
-    if (healthy && !(*log)->health().ok()) {
-      healthy = false;
-      health->SetServingStatus(std::string(kServiceName), false);
-      Say(absl::StrCat("NOT_SERVING: ", (*log)->health().message()));
+    if (const absl::Status h = (*log)->health(); h.ok() != healthy) {
+      healthy = h.ok();
+      health->SetServingStatus(std::string(kServiceName), healthy);
+      Say(healthy ? std::string("SERVING again") : absl::StrCat("NOT_SERVING: ", h.message()));
     }
   }
   health->SetServingStatus(std::string(kServiceName), false);
@@ -443,7 +498,13 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--ready-file", c.ready_file,
                  "Write {grpc_port, http_port, metrics_port, pid} as JSON here once serving");
+  app.add_option("--min-free-disk-mb", c.min_free_disk_mb,
+                 "Refuse writes (RESOURCE_EXHAUSTED) while the data or signer-state disk has "
+                 "less free space than this (MiB); 0: off")
+      ->capture_default_str();
   app.add_option("--testing-fail-commit-after", c.testing_fail_commit_after)->group("");
+  app.add_flag("--testing-fail-commit-nospace", c.testing_fail_commit_nospace)->group("");
+  app.add_option("--testing-free-disk-file", c.testing_free_disk_file)->group("");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

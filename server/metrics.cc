@@ -45,6 +45,14 @@ Metrics::Metrics(prometheus::Registry& r)
                               "1 while accepting writes, 0 after a storage failure")),
       rejected_queue_full(Counter(r, "infratrail_sequencer_rejected_queue_full_total",
                                   "AddEvents rejected because the queue was full")),
+      rejected_disk_reserve(Counter(r, "infratrail_sequencer_rejected_disk_reserve_total",
+                                    "Writes refused because a disk was below its free-space "
+                                    "reserve (--min-free-disk-mb)")),
+      checkpoint_publish_failures(Counter(r, "infratrail_checkpoint_publish_failures_total",
+                                          "Failed attempts to sign, persist and store a "
+                                          "checkpoint (each is retried)")),
+      checkpoint_publish_failing(Gauge(r, "infratrail_checkpoint_publish_failing",
+                                       "1 while checkpoint publishing is failing, else 0")),
       checkpoint_size(Gauge(r, "infratrail_checkpoint_size_entries",
                             "Tree size of the latest published checkpoint")),
       checkpoint_timestamp(Gauge(r, "infratrail_checkpoint_published_timestamp_seconds",

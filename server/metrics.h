@@ -40,6 +40,9 @@ class Metrics {
   prometheus::Gauge& tree_size;                      // committed tree size
   prometheus::Gauge& sequencer_healthy;              // 1 serving, 0 after a storage failure
   prometheus::Counter& rejected_queue_full;          // RESOURCE_EXHAUSTED by back-pressure
+  prometheus::Counter& rejected_disk_reserve;        // writes refused below the disk reserve
+  prometheus::Counter& checkpoint_publish_failures;  // failed attempts (each is retried)
+  prometheus::Gauge& checkpoint_publish_failing;     // 1 while publishing fails, else 0
   prometheus::Gauge& checkpoint_size;                // latest published checkpoint size
   prometheus::Gauge& checkpoint_timestamp;           // Unix seconds it was published
   prometheus::Gauge& checkpoint_age;                 // seconds since then (refreshed each second)

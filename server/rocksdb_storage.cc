@@ -6,6 +6,10 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 
@@ -28,6 +32,27 @@ std::string TileKeyBytes(const TileKey& key) {
 
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 
+// RocksDB's messages, warnings and worse, go to the server's stderr rather
+// than to a LOG file in the data directory: on a full disk RocksDB's own
+// file logger fails an append and then aborts the process on its next line
+// (an assertion in Debian's build), taking the read path down with it.
+class StderrLogger : public rocksdb::Logger {
+ public:
+  StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    const int n = vsnprintf(line, sizeof(line), format, ap);
+    if (n > 0 && static_cast<size_t>(n) < sizeof(line) && line[n - 1] == '\n') line[n - 1] = 0;
+    // Creating a new store first looks for it: not worth a line.
+    if (std::strstr(line, "Error when reading") != nullptr &&
+        std::strstr(line, "NotFound") != nullptr) {
+      return;
+    }
+    std::fprintf(stderr, "infratrail-server: rocksdb: %s\n", line);
+  }
+};
+
 }  // namespace
 
 absl::Status RocksDbError(const rocksdb::Status& s, absl::string_view operation) {
@@ -35,6 +60,8 @@ absl::Status RocksDbError(const rocksdb::Status& s, absl::string_view operation)
   std::string msg = absl::StrCat(operation, ": rocksdb: ", s.ToString());
   if (s.IsNotFound()) return absl::NotFoundError(msg);
   if (s.IsCorruption()) return absl::DataLossError(msg);
+  // A full disk is named as such: the server falls back to read-only on it.
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(absl::StrCat(msg, " (disk full)"));
   if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
   if (s.IsIOError() || s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
     return absl::UnavailableError(msg);
@@ -52,6 +79,7 @@ absl::StatusOr<std::unique_ptr<RocksDbStorage>> RocksDbStorage::Open(
   // Acknowledged writes are made durable by fdatasync of the WAL
   // (WriteOptions::sync in Commit and PutMeta).
   db_opts.paranoid_checks = true;
+  db_opts.info_log = std::make_shared<StderrLogger>();
   // Restart after kill -9 must be fast (DESIGN.md: serving within 1 s):
   // replay the WAL into memtables without flushing them at open, and bound
   // the WAL so the replay stays short.

@@ -31,6 +31,13 @@ absl::StatusOr<std::unique_ptr<Sequencer>> Sequencer::Start(LogStorage* storage,
                                                             CommitListener on_commit) {
   std::unique_ptr<Sequencer> s(new Sequencer(storage, options, metrics, std::move(on_commit)));
   if (absl::Status st = s->LoadState(); !st.ok()) return st;
+  if (!options.read_only_reason.empty()) {
+    absl::MutexLock l(&s->mu_);
+    s->failed_ =
+        absl::UnavailableError(absl::StrCat("log is read-only: ", options.read_only_reason));
+    metrics->sequencer_healthy.Set(0);
+    return s;
+  }
   s->thread_ = std::thread([p = s.get()] { p->Run(); });
   return s;
 }
@@ -79,8 +86,15 @@ absl::Status Sequencer::Add(std::vector<PendingEntry> entries, AddDone done) {
   if (entries.empty()) return absl::InvalidArgumentError("Add: no entries");
   size_t bytes = 0;
   for (const PendingEntry& e : entries) bytes += e.data.size();
+  if (options_.disk_reserve != nullptr) {
+    if (absl::Status st = options_.disk_reserve->Check(); !st.ok()) {
+      metrics_->rejected_disk_reserve.Increment();
+      return st;
+    }
+  }
   absl::MutexLock l(&mu_);
   if (!failed_.ok()) {
+    if (!options_.read_only_reason.empty()) return failed_;
     return absl::UnavailableError(
         absl::StrCat("log is not accepting writes after a storage failure: ", failed_.message()));
   }
@@ -106,8 +120,12 @@ TreeHead Sequencer::head() const {
 }
 
 absl::Status Sequencer::status() const {
-  absl::MutexLock l(&mu_);
-  return failed_;
+  {
+    absl::MutexLock l(&mu_);
+    if (!failed_.ok()) return failed_;
+  }
+  if (options_.disk_reserve != nullptr) return options_.disk_reserve->Check();
+  return absl::OkStatus();
 }
 
 size_t Sequencer::queued_entries() const {
@@ -144,6 +162,16 @@ void Sequencer::Run() {
       }
       queued_entries_ -= n;
       metrics_->queue_entries.Set(static_cast<double>(queued_entries_));
+    }
+    // Below the disk reserve, refuse the batch before anything changes
+    // (in memory or on disk): the refusal is not a failure, and later
+    // batches go ahead once space is freed.
+    if (options_.disk_reserve != nullptr) {
+      if (absl::Status full = options_.disk_reserve->Check(); !full.ok()) {
+        metrics_->rejected_disk_reserve.Increment();
+        for (Request& r : batch) r.done(full, {});
+        continue;
+      }
     }
     absl::Status st = ProcessBatch(batch);
     if (st.ok()) continue;

@@ -12,6 +12,10 @@
 // Failure is sticky: if a commit fails, the sequencer fails that batch and
 // everything queued with Unavailable, and refuses all later work; the
 // process must restart (recovery is the normal start-up path).
+//
+// A disk below its reserve (DiskReserve) is not a failure: Add and the
+// batches already queued are refused with ResourceExhausted before anything
+// is written, and writes resume once space is freed.
 #ifndef INFRATRAIL_SERVER_SEQUENCER_H_
 #define INFRATRAIL_SERVER_SEQUENCER_H_
 
@@ -29,6 +33,7 @@
 #include "absl/types/span.h"
 #include "core/compact_range.h"
 #include "core/hash.h"
+#include "server/disk_reserve.h"
 #include "server/metrics.h"
 #include "server/storage.h"
 
@@ -41,6 +46,12 @@ struct SequencerOptions {
   // entries (or bytes), so memory stays bounded however fast clients push.
   size_t max_pending_entries = 262144;
   size_t max_pending_bytes = size_t{256} << 20;
+  // Checked before queueing and before each commit; null: no reserve.
+  DiskReserve* disk_reserve = nullptr;
+  // Non-empty: the store was opened read-only (e.g. its disk is full); the
+  // sequencer loads the head but refuses every Add with Unavailable and this
+  // reason, and runs no thread.
+  std::string read_only_reason = {};
 };
 
 struct PendingEntry {
@@ -81,7 +92,9 @@ class Sequencer {
 
   // The last durable tree head.
   TreeHead head() const;
-  // OK while serving; the sticky storage error after a failed commit.
+  // OK while serving; the sticky storage error after a failed commit;
+  // Unavailable when read-only; the reserve's refusal while the disk is
+  // below it.
   absl::Status status() const;
   size_t queued_entries() const;
 

@@ -1,5 +1,6 @@
 #include "server/sequencer.h"
 
+#include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -460,6 +461,78 @@ TEST_F(SequencerTest, StartRefusesStateWithoutItsEdgeTile) {
   absl::StatusOr<std::unique_ptr<Sequencer>> s =
       Sequencer::Start(&storage_, {}, &metrics_, nullptr);
   EXPECT_TRUE(absl::IsDataLoss(s.status())) << s.status();
+}
+
+// A disk whose free space the test sets; the reserve re-reads it every Check.
+struct FillingDisk {
+  std::atomic<uint64_t> free{uint64_t{1} << 40};
+  DiskReserve reserve{
+      DiskReserveOptions{
+          .paths = {"/data"}, .min_free_bytes = 1 << 20, .refresh = absl::ZeroDuration()},
+      [this](const std::string&) -> absl::StatusOr<uint64_t> { return free.load(); }};
+};
+
+TEST_F(SequencerTest, BelowTheDiskReserveAddsAreRefusedAndResumeOnceFreed) {
+  FillingDisk disk;
+  std::unique_ptr<Sequencer> seq = StartOn(&storage_, {.disk_reserve = &disk.reserve});
+  ASSERT_TRUE(AddAndWait(*seq, Entries({"a"})).ok());
+  disk.free = 1000;
+  Outcome refused;
+  absl::Status st = seq->Add(Entries({"b"}), refused.Callback());
+  EXPECT_TRUE(absl::IsResourceExhausted(st)) << st;
+  EXPECT_THAT(st.message(), HasSubstr("--min-free-disk-mb"));
+  EXPECT_TRUE(absl::IsResourceExhausted(seq->status()));
+  EXPECT_EQ(storage_.commit_count(), 1);
+  // Not sticky: freed space takes writes again, at the next index.
+  disk.free = uint64_t{1} << 40;
+  EXPECT_TRUE(seq->status().ok());
+  absl::StatusOr<std::vector<AddResult>> r = AddAndWait(*seq, Entries({"b"}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(*r, ::testing::ElementsAre(IsResult(1, false)));
+}
+
+TEST_F(SequencerTest, ABatchQueuedBeforeTheDiskFilledIsRefusedWithoutChangingTheTree) {
+  FillingDisk disk;
+  GatedStorage gated(&storage_);
+  std::unique_ptr<Sequencer> seq = StartOn(&gated, {.disk_reserve = &disk.reserve});
+  gated.BlockNextCommit();
+  Outcome first, queued;
+  ASSERT_TRUE(seq->Add(Entries({"first"}), first.Callback()).ok());
+  gated.WaitUntilBlocked();
+  ASSERT_TRUE(seq->Add(Entries({"queued"}), queued.Callback()).ok());
+  disk.free = 1000;  // fills while "first" is being committed
+  gated.Release();
+  ASSERT_TRUE(first.Wait());
+  ASSERT_TRUE(queued.Wait());
+  EXPECT_TRUE(first.status.ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(queued.status)) << queued.status;
+  EXPECT_EQ(seq->head().size, 1u);
+  EXPECT_TRUE(absl::IsResourceExhausted(seq->status()));
+  disk.free = uint64_t{1} << 40;
+  absl::StatusOr<std::vector<AddResult>> r = AddAndWait(*seq, Entries({"queued"}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(*r, ::testing::ElementsAre(IsResult(1, false)));
+  MerkleReference ref;
+  ref.AddEntry(MakeEntry("first").data);
+  ref.AddEntry(MakeEntry("queued").data);
+  EXPECT_EQ(seq->head().root, ref.Root(2));
+}
+
+TEST_F(SequencerTest, AReadOnlySequencerServesItsHeadAndRefusesEveryAdd) {
+  {
+    std::unique_ptr<Sequencer> seq = StartOn(&storage_);
+    ASSERT_TRUE(AddAndWait(*seq, Entries({"a", "b"})).ok());
+  }
+  std::unique_ptr<Sequencer> ro = StartOn(&storage_, {.read_only_reason = "the disk is full"});
+  ASSERT_NE(ro, nullptr);
+  EXPECT_EQ(ro->head().size, 2u);
+  Outcome never;
+  absl::Status st = ro->Add(Entries({"c"}), never.Callback());
+  EXPECT_TRUE(absl::IsUnavailable(st)) << st;
+  EXPECT_THAT(st.message(), HasSubstr("read-only: the disk is full"));
+  EXPECT_TRUE(absl::IsUnavailable(ro->status()));
+  EXPECT_EQ(storage_.commit_count(), 1);
+  ro->Stop();
 }
 
 }  // namespace
