@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "core/io/file_util.h"
 #include "tests/server/e2e_fixture.h"
 
 namespace infratrail::testing {
@@ -304,6 +305,17 @@ TEST_F(ServerLifecycleTest, RefusesADataDirectoryOfAnotherKey) {
   std::string stderr_text;
   EXPECT_EQ(ExitCodeOf(o, &stderr_text), 2);
   EXPECT_NE(stderr_text.find("belongs to log key"), std::string::npos) << stderr_text;
+}
+
+TEST_F(ServerLifecycleTest, AMalformedSignerStateFileIsAUsageError) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  ASSERT_EQ(server->Terminate().value_or(-1), 0);
+  ASSERT_TRUE(WriteFileAtomic(key_.key_file + ".state", "garbage\n", 0600).ok());
+  std::string stderr_text;
+  EXPECT_EQ(ExitCodeOf(Options(), &stderr_text), 2);
+  EXPECT_NE(stderr_text.find("not an infratrail-signer-state v1 file"), std::string::npos)
+      << stderr_text;
 }
 
 TEST_F(ServerLifecycleTest, RefusesADataDirectoryOlderThanTheSignerState) {
