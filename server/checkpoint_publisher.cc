@@ -34,7 +34,12 @@ absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> ReadStoredCheckpoint(
 CheckpointPublisher::CheckpointPublisher(LogStorage* storage, CheckpointSigner* signer,
                                          TreeReader* reader, const PublisherOptions& options,
                                          Metrics* metrics)
-    : storage_(storage), signer_(signer), reader_(reader), options_(options), metrics_(metrics) {}
+    : storage_(storage),
+      signer_(signer),
+      reader_(reader),
+      options_(options),
+      metrics_(metrics),
+      callbacks_(std::make_unique<CallbackPool>(2)) {}
 
 absl::StatusOr<std::unique_ptr<CheckpointPublisher>> CheckpointPublisher::Start(
     LogStorage* storage, CheckpointSigner* signer, TreeReader* reader, const TreeHead& head,
@@ -118,6 +123,7 @@ void CheckpointPublisher::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   FailAll(absl::UnavailableError("log is shutting down before a checkpoint covered the entries"));
+  callbacks_->Flush();  // every callback handed over has run
 }
 
 void CheckpointPublisher::FailAll(const absl::Status& status) {
@@ -126,8 +132,12 @@ void CheckpointPublisher::FailAll(const absl::Status& status) {
     absl::MutexLock l(&mu_);
     waiters.swap(waiters_);
   }
-  for (auto& [size, done] : waiters) done(status);
+  if (waiters.empty()) return;
+  callbacks_->Run([waiters = std::move(waiters), status]() mutable {
+    for (auto& [size, done] : waiters) done(status);
+  });
 }
+
 
 absl::Status CheckpointPublisher::Publish(const TreeHead& head) {
   const auto start = std::chrono::steady_clock::now();
@@ -155,7 +165,11 @@ absl::Status CheckpointPublisher::Publish(const TreeHead& head) {
     for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
     waiters_.erase(waiters_.begin(), end);
   }
-  for (WaitDone& d : ready) d(std::shared_ptr<const PublishedCheckpoint>(cp));
+  if (!ready.empty()) {
+    callbacks_->Run([ready = std::move(ready), cp]() mutable {
+      for (WaitDone& d : ready) d(std::shared_ptr<const PublishedCheckpoint>(cp));
+    });
+  }
   return absl::OkStatus();
 }
 

@@ -17,8 +17,10 @@
 //    waiters are failed with Unavailable (their entries are durable; a retry
 //    of the write is answered as a duplicate); the first success clears it.
 //
-// Thread-safe; WaitFor callbacks run on the publisher thread (or the
-// caller's, if already covered) and must be quick.
+// Thread-safe. WaitFor callbacks run on the publisher's two callback threads
+// (or the caller's, if already covered), never on the publisher thread: they
+// may do slow work (AddEvents computes up to 1,000 inclusion proofs there)
+// without delaying the next checkpoint.
 #ifndef INFRATRAIL_SERVER_CHECKPOINT_PUBLISHER_H_
 #define INFRATRAIL_SERVER_CHECKPOINT_PUBLISHER_H_
 
@@ -32,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/callback_pool.h"
 #include "server/checkpoint_signer.h"
 #include "server/metrics.h"
 #include "server/sequencer.h"
@@ -115,6 +118,7 @@ class CheckpointPublisher {
 
   std::thread thread_;
   absl::Mutex stop_mu_;
+  const std::unique_ptr<CallbackPool> callbacks_;  // runs WaitFor callbacks
 };
 
 }  // namespace infratrail

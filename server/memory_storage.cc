@@ -72,8 +72,17 @@ absl::StatusOr<std::optional<std::string>> MemoryStorage::GetMeta(absl::string_v
 absl::Status MemoryStorage::PutMeta(absl::string_view key, absl::string_view value) {
   if (key == kMetaTreeState) return absl::InvalidArgumentError("PutMeta: tree_state is reserved");
   absl::MutexLock l(&mu_);
+  if (fail_put_meta_ > 0) {
+    --fail_put_meta_;
+    return absl::UnavailableError(absl::StrCat("write meta ", key, ": injected failure"));
+  }
   meta_[std::string(key)] = std::string(value);
   return absl::OkStatus();
+}
+
+void MemoryStorage::FailPutMeta(int times) {
+  absl::MutexLock l(&mu_);
+  fail_put_meta_ = times;
 }
 
 void MemoryStorage::FailCommitsAfter(int ok_commits, bool apply_before_failing) {

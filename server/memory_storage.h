@@ -31,6 +31,8 @@ class MemoryStorage : public LogStorage {
   // Unavailable; with `apply_before_failing` the failing batch is applied
   // first (the data reached the disk, the fsync still reported an error).
   void FailCommitsAfter(int ok_commits, bool apply_before_failing);
+  // The next `times` PutMeta calls fail with Unavailable, writing nothing.
+  void FailPutMeta(int times);
   int commit_count() const;
 
  private:
@@ -45,6 +47,7 @@ class MemoryStorage : public LogStorage {
   int commits_ ABSL_GUARDED_BY(mu_) = 0;
   int fail_after_ ABSL_GUARDED_BY(mu_) = -1;
   bool apply_before_failing_ ABSL_GUARDED_BY(mu_) = false;
+  int fail_put_meta_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace infratrail
