@@ -1,6 +1,7 @@
 #include "proto/entry_validation.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -91,6 +92,24 @@ bool ReadVarint(absl::string_view s, size_t* pos, uint64_t* value, bool* minimal
   return false;
 }
 
+// False for varints the parser narrows to another value: 32-bit fields read
+// only the low 32 bits (negative int32 and enum values are written
+// sign-extended to 64), sint32 likewise, and a bool is 0 or 1.
+bool IsCanonicalVarintValue(const FieldDescriptor* f, uint64_t v) {
+  switch (f->type()) {
+    case FieldDescriptor::TYPE_INT32:
+    case FieldDescriptor::TYPE_ENUM:
+      return static_cast<int64_t>(v) == static_cast<int32_t>(static_cast<uint32_t>(v));
+    case FieldDescriptor::TYPE_UINT32:
+    case FieldDescriptor::TYPE_SINT32:
+      return v <= UINT32_MAX;
+    case FieldDescriptor::TYPE_BOOL:
+      return v <= 1;
+    default:
+      return true;
+  }
+}
+
 // The first departure from canonical form in `msg`, a message of type `d`
 // at `path`, or "" if none is found. Only for error messages: the byte
 // comparison with deterministic serialization is what decides. The schema
@@ -137,6 +156,9 @@ std::string Explain(absl::string_view msg, const Descriptor* d, const std::strin
         uint64_t v = 0;
         if (!ReadVarint(msg, &pos, &v, &minimal)) return absl::StrCat(fpath, ": truncated");
         if (!minimal) return absl::StrCat(fpath, ": non-minimal varint");
+        if (!IsCanonicalVarintValue(f, v)) {
+          return absl::StrCat(fpath, ": varint ", v, " is not how its type writes any value");
+        }
         if (v == 0 && omit_default) return default_written;
         break;
       }

@@ -1,12 +1,17 @@
 #include "proto/entry_validation.h"
 
 #include <cstdint>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "infratrail/v1/event.pb.h"
@@ -291,6 +296,85 @@ TEST(ValidateEntry, RefusesEveryOtherEncodingOfTheSameEvent) {
   EXPECT_EQ(Error(no_value),
             "AddEvents: entries[3].attributes[0]: value not written (map entries are written with "
             "key and value)");
+}
+
+// 32-bit fields keep the low 32 bits of a longer varint, so these parse to
+// the canonical event too.
+TEST(ValidateEntry, RefusesVarintsTheParserNarrows) {
+  v1::InfraEvent e;
+  e.set_kind(v1::ACCESS);
+  e.mutable_resource()->set_id("r");
+  const std::string rest = Deterministic(e).substr(2);
+  const std::string wide = Tag(1, 0) + Varint((uint64_t{1} << 32) | v1::ACCESS) + rest;
+  v1::InfraEvent parsed;
+  ASSERT_TRUE(parsed.ParseFromString(wide));
+  EXPECT_TRUE(MessageDifferencer::Equals(parsed, e));
+  EXPECT_EQ(Error(wide),
+            "AddEvents: entries[3].kind: varint 4294967299 is not how its type writes any value");
+}
+
+// Random damage to a canonical entry: whatever is accepted is exactly the
+// deterministic serialization of what it parses to, without unknown fields,
+// and every refusal names the entry and says why (never the catch-all, which
+// would mean the explanation missed a rule).
+TEST(ValidateEntry, RandomlyDamagedEntriesAreAcceptedOnlyWhenCanonical) {
+  // Most damaged entries fail to parse, and protobuf logs each one.
+  google::protobuf::LogSilencer silence;
+  std::mt19937 rng(20261201);
+  auto uniform = [&rng](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  const std::vector<Record> records = Records(Deterministic(FullEvent()));
+  int accepted = 0;
+  int refused = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<Record> shuffled = records;
+    switch (uniform(4)) {
+      case 0:
+        std::swap(shuffled[uniform(shuffled.size())], shuffled[uniform(shuffled.size())]);
+        break;
+      case 1:
+        shuffled.insert(shuffled.begin() + static_cast<long>(uniform(shuffled.size())),
+                        shuffled[uniform(shuffled.size())]);
+        break;
+      case 2:
+        shuffled.erase(shuffled.begin() + static_cast<long>(uniform(shuffled.size())));
+        break;
+      default:
+        break;
+    }
+    std::string entry;
+    for (const Record& r : shuffled) entry += r.bytes;
+    for (size_t n = uniform(3); n > 0 && !entry.empty(); --n) {
+      const size_t at = uniform(entry.size());
+      switch (uniform(3)) {
+        case 0:
+          entry[at] = static_cast<char>(uniform(256));
+          break;
+        case 1:
+          entry.insert(at, 1, static_cast<char>(uniform(256)));
+          break;
+        default:
+          entry.erase(at, 1);
+          break;
+      }
+    }
+    SCOPED_TRACE(absl::BytesToHexString(entry));
+    const absl::Status st = ValidateEntry(entry, kField);
+    if (st.ok()) {
+      ++accepted;
+      v1::InfraEvent parsed;
+      ASSERT_TRUE(parsed.ParseFromString(entry));
+      v1::InfraEvent known = parsed;
+      known.DiscardUnknownFields();
+      EXPECT_EQ(Deterministic(known), entry);
+      continue;
+    }
+    ++refused;
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StartsWith(st.message(), kField)) << st;
+    EXPECT_FALSE(absl::StrContains(st.message(), "not in canonical form")) << st;
+  }
+  EXPECT_GE(accepted, 500);
+  EXPECT_GE(refused, 5000);
 }
 
 }  // namespace
