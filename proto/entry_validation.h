@@ -43,8 +43,9 @@ inline constexpr int32_t kMaxTimestampNanos = 999999999;
 // 999999999]", "entries[3]: unknown field 99", "entries[3].kind: after field 3
 // (fields must be in field-number order)".
 //
-// Thread-safe; allocates nothing per call beyond the parsed message once a
-// thread has validated its largest entry.
+// Thread-safe. Each calling thread keeps one parsed message and one buffer
+// for the re-serialization, sized by the largest entry it has validated (at
+// most 64 KiB each). Cost: docs/formats.md.
 absl::Status ValidateEntry(absl::string_view data, absl::string_view field);
 
 }  // namespace infratrail
