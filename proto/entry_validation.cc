@@ -20,7 +20,6 @@ namespace {
 
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
-using google::protobuf::UnknownFieldSet;
 using google::protobuf::internal::WireFormatLite;
 
 absl::Status Invalid(absl::string_view field, absl::string_view part, absl::string_view what) {
@@ -32,7 +31,7 @@ absl::Status CheckTimestamp(const google::protobuf::Timestamp& ts, absl::string_
     return Invalid(
         field, ".seconds",
         absl::StrCat(ts.seconds(), " out of range [", kMinTimestampSeconds, ", ",
-                     kMaxTimestampSeconds, "] (0001-01-01T00:00:00Z to ", "9999-12-31T23:59:59Z)"));
+                     kMaxTimestampSeconds, "] (0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z)"));
   }
   if (ts.nanos() < 0 || ts.nanos() > kMaxTimestampNanos) {
     return Invalid(field, ".nanos",
@@ -133,8 +132,10 @@ std::string Explain(absl::string_view msg, const Descriptor* d, const std::strin
     const FieldDescriptor* f = d->FindFieldByNumber(number);
     if (f == nullptr) return absl::StrCat(path, ": unknown field ", number);
     const std::string fpath = absl::StrCat(path, ".", f->name());
-    const auto want =
-        WireFormatLite::WireTypeForFieldType(static_cast<WireFormatLite::FieldType>(f->type()));
+    // Proto3 writes repeated scalars packed.
+    const auto want = f->is_packed() ? WireFormatLite::WIRETYPE_LENGTH_DELIMITED
+                                     : WireFormatLite::WireTypeForFieldType(
+                                           static_cast<WireFormatLite::FieldType>(f->type()));
     if (wire_type != want) {
       return absl::StrCat(fpath, ": wire type ", static_cast<int>(wire_type), ", want ",
                           static_cast<int>(want));
