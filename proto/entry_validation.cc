@@ -151,7 +151,7 @@ std::string Explain(absl::string_view msg, const Descriptor* d, const std::strin
     // Proto3 leaves out fields without presence that hold their default; map
     // entries are the exception (key and value are always written).
     const bool omit_default = !map_entry && !f->is_repeated() && !f->has_presence();
-    const std::string default_written = absl::StrCat(fpath, ": default value written");
+    auto default_written = [&fpath] { return absl::StrCat(fpath, ": default value written"); };
     switch (wire_type) {
       case WireFormatLite::WIRETYPE_VARINT: {
         uint64_t v = 0;
@@ -160,7 +160,7 @@ std::string Explain(absl::string_view msg, const Descriptor* d, const std::strin
         if (!IsCanonicalVarintValue(f, v)) {
           return absl::StrCat(fpath, ": varint ", v, " is not how its type writes any value");
         }
-        if (v == 0 && omit_default) return default_written;
+        if (v == 0 && omit_default) return default_written();
         break;
       }
       case WireFormatLite::WIRETYPE_FIXED32:
@@ -170,7 +170,7 @@ std::string Explain(absl::string_view msg, const Descriptor* d, const std::strin
         const absl::string_view v = msg.substr(pos, n);
         pos += n;
         if (omit_default && v.find_first_not_of('\0') == absl::string_view::npos) {
-          return default_written;
+          return default_written();
         }
         break;
       }
@@ -183,7 +183,7 @@ std::string Explain(absl::string_view msg, const Descriptor* d, const std::strin
         const absl::string_view payload = msg.substr(pos, len);
         pos += len;
         if (f->type() != FieldDescriptor::TYPE_MESSAGE) {
-          if (len == 0 && omit_default) return default_written;
+          if (len == 0 && omit_default) return default_written();
           break;
         }
         const std::string sub = f->is_repeated() ? absl::StrCat(fpath, "[", index, "]") : fpath;
