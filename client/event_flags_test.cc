@@ -2,7 +2,11 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "client/emitter_signature.h"
+#include "core/note_key.h"
 #include "gtest/gtest.h"
+#include "proto/entry_validation.h"
 
 namespace infratrail {
 namespace {
@@ -240,6 +244,48 @@ TEST(SerializeEvent, SameAttributesInAnyInsertionOrderGiveTheSameBytes) {
   const size_t k9 = bytes.find("k9");
   ASSERT_NE(k10, std::string::npos);
   EXPECT_LT(k10, k9);  // lexicographic: "k10" < "k9"
+}
+
+// What `infratrail add` sends from flags must be what the log accepts
+// (proto/entry_validation.h): deterministic bytes, one per event, with every
+// field, at the edges of the Timestamp range, with attributes whose hash-map
+// order is not their key order, and signed by emitters (signatures are
+// appended records, field 10 being the last field).
+TEST(SerializeEvent, FlagBuiltEventsAreEntriesTheLogAccepts) {
+  const NoteSigner a = *NoteSigner::FromSeed("emitter-a.example", std::string(32, 'a'));
+  const NoteSigner b = *NoteSigner::FromSeed("emitter-b.example", std::string(32, 'b'));
+  for (const std::string occurred_at :
+       {"", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z", "2024-05-01T12:30:00.5+02:00",
+        "1969-12-31T23:59:59.000000001Z"}) {
+    for (const std::string via : {"", "console", "iac", "ci", "api"}) {
+      SCOPED_TRACE(occurred_at + " " + via);
+      EventFlags f = Minimal();
+      f.resource_type = "vm";
+      f.provider = "aws";
+      f.actor = via.empty() ? "" : "alice@example.com";
+      f.via = via;
+      f.justification = "release 1.2";
+      f.ticket = "OPS-42";
+      f.digest = "sha256:" + std::string(64, 'e');
+      f.repo = "github.com/example/app";
+      f.commit = "0123abcd";
+      f.pipeline = "run-77";
+      f.occurred_at = occurred_at;
+      for (int i = 0; i < 20; ++i) f.attrs.push_back(absl::StrCat("k", 19 - i, "=v", i));
+      f.attrs.push_back("empty=");
+      absl::StatusOr<v1::InfraEvent> e = BuildEvent(f, kNow);
+      ASSERT_TRUE(e.ok()) << e.status();
+      const std::string entry = SerializeEvent(*e);
+      EXPECT_TRUE(ValidateEntry(entry, "entry").ok()) << ValidateEntry(entry, "entry");
+      absl::StatusOr<std::string> signed_once = SignEvent(entry, a);
+      ASSERT_TRUE(signed_once.ok()) << signed_once.status();
+      EXPECT_TRUE(ValidateEntry(*signed_once, "entry").ok());
+      absl::StatusOr<std::string> signed_twice = SignEvent(*signed_once, b);
+      ASSERT_TRUE(signed_twice.ok()) << signed_twice.status();
+      EXPECT_TRUE(ValidateEntry(*signed_twice, "entry").ok())
+          << ValidateEntry(*signed_twice, "entry");
+    }
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@ target_link_libraries(infratrail_event_json PUBLIC
 
 add_executable(event_json_test ${CMAKE_CURRENT_SOURCE_DIR}/event_json_test.cc)
 target_link_libraries(event_json_test PRIVATE infratrail_event_json infratrail_client_events
+  infratrail_event_validation
   GTest::gtest_main)
 gtest_discover_tests(event_json_test DISCOVERY_TIMEOUT 60)
 

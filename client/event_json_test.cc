@@ -17,6 +17,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "proto/entry_validation.h"
 
 namespace infratrail {
 namespace {
@@ -281,6 +282,51 @@ void CollectFields(const Descriptor* d, std::set<std::string>* out) {
       CollectFields(f->message_type(), out);
     }
   }
+}
+
+// Every event the JSON path produces serializes (as `infratrail add` does) to
+// an entry the log accepts, once the rules JSON cannot express are met: a
+// known kind, a resource id, a named Channel and a Timestamp inside
+// 0001..9999 (an offset can push protobuf's parse outside it). Unknown
+// fields, duplicate keys and encodings are JSON's business, never the bytes'.
+TEST(ParseEventJson, ParsedEventsSerializeToEntriesTheLogAccepts) {
+  constexpr int kEvents = 5000;
+  RandomEventJson gen(20261201);
+  int parsed = 0;
+  int untouched = 0;
+  for (int i = 0; i < kEvents && !testing::Test::HasFailure(); ++i) {
+    const std::string json = gen.Next();
+    v1::InfraEvent e;
+    if (!ParseEventJson(json, &e).ok()) continue;
+    ++parsed;
+    bool touched = false;
+    if (e.kind() == v1::EVENT_KIND_UNSPECIFIED || !v1::EventKind_IsValid(e.kind())) {
+      e.set_kind(v1::PROVISION);
+      touched = true;
+    }
+    if (e.resource().id().empty()) {
+      e.mutable_resource()->set_id("r");
+      touched = true;
+    }
+    if (!v1::Channel_IsValid(e.actor().via())) {
+      e.mutable_actor()->set_via(v1::CI);
+      touched = true;
+    }
+    if (e.occurred_at().seconds() < kMinTimestampSeconds ||
+        e.occurred_at().seconds() > kMaxTimestampSeconds) {
+      e.mutable_occurred_at()->set_seconds(0);
+      touched = true;
+    }
+    untouched += touched ? 0 : 1;
+    const std::string entry = SerializeEvent(e);
+    EXPECT_TRUE(ValidateEntry(entry, "entry").ok()) << json << "\n"
+                                                    << ValidateEntry(entry, "entry");
+  }
+  EXPECT_GE(parsed, kEvents / 2);
+  EXPECT_GE(untouched, kEvents / 20);
+  v1::InfraEvent typical;
+  ASSERT_TRUE(ParseEventJson(testutil::kTypicalEventLine, &typical).ok());
+  EXPECT_TRUE(ValidateEntry(SerializeEvent(typical), "entry").ok());
 }
 
 TEST(ParseEventJson, RandomEventsMatchProtobufExactly) {

@@ -12,6 +12,7 @@ target_link_libraries(infratrail_client_events PUBLIC
 
 foreach(t emitter_signature_test event_flags_test progress_test)
   add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/${t}.cc)
-  target_link_libraries(${t} PRIVATE infratrail_client_events GTest::gtest_main)
+  target_link_libraries(${t} PRIVATE infratrail_client_events infratrail_event_validation
+    GTest::gtest_main)
   gtest_discover_tests(${t} DISCOVERY_TIMEOUT 60)
 endforeach()

@@ -1,26 +1,19 @@
 #include "client/key_arg.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/io/file_util.h"
 
 namespace infratrail {
 namespace {
 
 absl::StatusOr<std::string> ReadTrimmedFile(absl::string_view path, absl::string_view flag) {
-  std::ifstream in{std::string(path)};
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": cannot read ", path, ": ", std::strerror(errno)));
+  absl::StatusOr<std::string> text = ReadFileBounded(std::string(path), kMaxKeyFileBytes);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", text.status().message()));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string key(absl::StripAsciiWhitespace(text.str()));
+  std::string key(absl::StripAsciiWhitespace(*text));
   if (key.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " is empty"));
   return key;
 }

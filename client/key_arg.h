@@ -3,6 +3,7 @@
 #ifndef INFRATRAIL_CLIENT_KEY_ARG_H_
 #define INFRATRAIL_CLIENT_KEY_ARG_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -11,8 +12,12 @@
 
 namespace infratrail {
 
+// The largest key file read (keys are ~100 bytes; tokens files use it too).
+inline constexpr size_t kMaxKeyFileBytes = 64 << 10;
+
 // The key text `arg` stands for. InvalidArgument naming `flag` if the file
-// cannot be read or is empty.
+// cannot be read, is a directory, holds more than kMaxKeyFileBytes (a path
+// such as /dev/zero included) or is empty.
 absl::StatusOr<std::string> ResolveKeyArg(absl::string_view arg, absl::string_view flag);
 
 // A verifier key (inline or @file). InvalidArgument naming `flag`.

@@ -64,5 +64,30 @@ TEST_F(KeyArgTest, SignerKeysAreReadFromFilesOnly) {
   EXPECT_TRUE(absl::StartsWith(wrong.status().message(), "--sign-key: ")) << wrong.status();
 }
 
+// A key argument can name anything: reading stops at the limit, whether the
+// file is large, endless or not a file at all.
+TEST_F(KeyArgTest, LargeEndlessAndDirectoryKeyFilesAreRefused) {
+  // A valid key followed by whitespace: read whole, it would parse.
+  const std::string big =
+      Write("big.vkey", signer_.VerifierKey() + std::string(kMaxKeyFileBytes, ' '));
+  const std::string fits =
+      Write("fits.vkey", signer_.VerifierKey() + "\n" +
+                             std::string(kMaxKeyFileBytes - signer_.VerifierKey().size() - 1, ' '));
+  EXPECT_TRUE(ParseVerifierKeyArg("@" + fits, "--log-key").ok());
+  const std::string limit =
+      "larger than the limit of " + std::to_string(kMaxKeyFileBytes) + " bytes";
+  for (const std::string& path : {big, std::string("/dev/zero")}) {
+    absl::StatusOr<NoteVerifier> key = ParseVerifierKeyArg("@" + path, "--log-key");
+    ASSERT_FALSE(key.ok()) << path;
+    EXPECT_EQ(key.status().message(), "--log-key: read " + path + ": " + limit);
+  }
+  absl::StatusOr<NoteSigner> signer = ReadSignerKeyFile(big, "--sign-key");
+  ASSERT_FALSE(signer.ok());
+  EXPECT_EQ(signer.status().message(), "--sign-key: read " + big + ": " + limit);
+  absl::StatusOr<NoteVerifier> dir = ParseVerifierKeyArg("@" + dir_, "--witness");
+  ASSERT_FALSE(dir.ok());
+  EXPECT_EQ(dir.status().message(), "--witness: read " + dir_ + ": is a directory");
+}
+
 }  // namespace
 }  // namespace infratrail

@@ -7,17 +7,20 @@
 //                              [--witness VKEY]... [--witness-threshold K]
 //
 // Exit codes: 0 verified, 1 verification failed, 2 usage error or unreadable
-// input.
-#include <fstream>
+// input (missing, a directory, or larger than its limit: receipts 1 MiB + 64
+// KiB, entries 16 MiB, key files 64 KiB).
+#include <cstddef>
 #include <iostream>
-#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "client/key_arg.h"
+#include "core/io/file_util.h"
 #include "core/tlog_proof.h"
+#include "verifier/limits.h"
 #include "verifier/selfcheck.h"
 
 namespace infratrail {
@@ -27,12 +30,16 @@ constexpr int kExitOk = 0;
 constexpr int kExitVerifyFailed = 1;
 constexpr int kExitUsage = 2;
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
+// Reads `path` for `flag`; on failure prints why (the path, and the limit if
+// that is the reason) and returns false.
+bool ReadInput(absl::string_view flag, const std::string& path, size_t max_bytes,
+               std::string* out) {
+  absl::StatusOr<std::string> data = ReadFileBounded(path, max_bytes);
+  if (!data.ok()) {
+    std::cerr << "verify: " << flag << ": " << data.status().message() << "\n";
+    return false;
+  }
+  *out = *std::move(data);
   return true;
 }
 
@@ -68,10 +75,7 @@ int RunVerify(const VerifyArgs& a) {
   Hash leaf;
   if (!a.entry_file.empty()) {
     std::string entry;
-    if (!ReadFile(a.entry_file, &entry)) {
-      std::cerr << "verify: --entry: cannot read " << a.entry_file << "\n";
-      return kExitUsage;
-    }
+    if (!ReadInput("--entry", a.entry_file, kMaxEntryBytes, &entry)) return kExitUsage;
     leaf = HashLeaf(entry);
   } else {
     absl::StatusOr<Hash> h = HashFromBase64(a.leaf_hash, "--leaf-hash");
@@ -82,10 +86,7 @@ int RunVerify(const VerifyArgs& a) {
     leaf = *h;
   }
   std::string text;
-  if (!ReadFile(a.proof_file, &text)) {
-    std::cerr << "verify: --proof: cannot read " << a.proof_file << "\n";
-    return kExitUsage;
-  }
+  if (!ReadInput("--proof", a.proof_file, kMaxReceiptBytes, &text)) return kExitUsage;
   absl::StatusOr<TlogProof> proof = TlogProof::Parse(text);
   if (!proof.ok()) {
     std::cerr << "verify: " << a.proof_file << ": " << proof.status().message() << "\n";

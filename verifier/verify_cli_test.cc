@@ -7,11 +7,13 @@
 #include <fstream>
 #include <string>
 
+#include "client/key_arg.h"  // kMaxKeyFileBytes
 #include "core/compact_range.h"
 #include "core/cosignature.h"
 #include "core/proof.h"
 #include "core/tlog_proof.h"
 #include "gtest/gtest.h"
+#include "verifier/limits.h"
 
 namespace infratrail {
 namespace {
@@ -120,6 +122,77 @@ TEST_F(VerifyCli, UsageErrorsExitTwoAndNameTheFlag) {
                 " --entry " + P("entry6") + " --witness-threshold 3"),
             2);
   EXPECT_EQ(Run("--help"), 0);
+}
+
+std::string Limit(size_t bytes) {
+  return ": larger than the limit of " + std::to_string(bytes) + " bytes";
+}
+
+// Documented as a usage error (2), not a failed verification (1).
+TEST_F(VerifyCli, DirectoryInsteadOfAFileExitsTwo) {
+  const std::string good = "verify --log-key @" + P("log.vkey");
+  EXPECT_EQ(Run(good + " --proof " + dir_.string() + " --entry " + P("entry6")), 2);
+  EXPECT_NE(Output().find("--proof: read " + dir_.string() + ": is a directory"), std::string::npos)
+      << Output();
+  EXPECT_EQ(Run(good + " --proof " + P("6.tlog-proof") + " --entry " + dir_.string()), 2);
+  EXPECT_NE(Output().find("--entry: read " + dir_.string() + ": is a directory"), std::string::npos)
+      << Output();
+  EXPECT_EQ(Run("verify --log-key @" + dir_.string() + " --proof " + P("6.tlog-proof") +
+                " --entry " + P("entry6")),
+            2);
+  EXPECT_NE(Output().find("--log-key: read " + dir_.string() + ": is a directory"),
+            std::string::npos)
+      << Output();
+}
+
+// One byte over each limit is refused before any of it is used; exactly the
+// limit is read (and then fails or passes on its merits).
+TEST_F(VerifyCli, OversizedInputsExitTwoNamingTheFileAndTheLimit) {
+  const std::string good = "verify --log-key @" + P("log.vkey");
+  std::ifstream in(P("6.tlog-proof"));
+  const std::string receipt(std::istreambuf_iterator<char>(in), {});
+  Write("big.tlog-proof", receipt + std::string(kMaxReceiptBytes + 1 - receipt.size(), '\n'));
+  EXPECT_EQ(Run(good + " --proof " + P("big.tlog-proof") + " --entry " + P("entry6")), 2);
+  EXPECT_NE(Output().find("--proof: read " + P("big.tlog-proof") + Limit(kMaxReceiptBytes)),
+            std::string::npos)
+      << Output();
+  Write("max.tlog-proof", receipt + std::string(kMaxReceiptBytes - receipt.size(), '\n'));
+  EXPECT_EQ(Run(good + " --proof " + P("max.tlog-proof") + " --entry " + P("entry6")), 1);
+
+  Write("big-entry", std::string(kMaxEntryBytes + 1, 'e'));
+  EXPECT_EQ(Run(good + " --proof " + P("6.tlog-proof") + " --entry " + P("big-entry")), 2);
+  EXPECT_NE(Output().find("--entry: read " + P("big-entry") + Limit(kMaxEntryBytes)),
+            std::string::npos)
+      << Output();
+
+  Write("big.vkey", log_.VerifierKey() + std::string(kMaxKeyFileBytes, '\n'));
+  EXPECT_EQ(Run("verify --log-key @" + P("big.vkey") + " --proof " + P("6.tlog-proof") +
+                " --entry " + P("entry6")),
+            2);
+  EXPECT_NE(Output().find("--log-key: read " + P("big.vkey") + Limit(kMaxKeyFileBytes)),
+            std::string::npos)
+      << Output();
+  EXPECT_EQ(Run(good + " --proof " + P("6.tlog-proof") + " --entry " + P("entry6") +
+                " --witness @" + P("big.vkey") + " --witness-threshold 1"),
+            2);
+  EXPECT_NE(Output().find("read " + P("big.vkey") + Limit(kMaxKeyFileBytes)), std::string::npos)
+      << Output();
+}
+
+// Endless inputs stop at the limit (unbounded reads ran out of memory).
+TEST_F(VerifyCli, EndlessInputsExitTwo) {
+  const std::string good = "verify --log-key @" + P("log.vkey");
+  EXPECT_EQ(Run(good + " --proof /dev/zero --entry " + P("entry6")), 2);
+  EXPECT_NE(Output().find("--proof: read /dev/zero" + Limit(kMaxReceiptBytes)), std::string::npos)
+      << Output();
+  EXPECT_EQ(Run(good + " --proof " + P("6.tlog-proof") + " --entry /dev/zero"), 2);
+  EXPECT_NE(Output().find("--entry: read /dev/zero" + Limit(kMaxEntryBytes)), std::string::npos)
+      << Output();
+  EXPECT_EQ(
+      Run("verify --log-key @/dev/zero --proof " + P("6.tlog-proof") + " --entry " + P("entry6")),
+      2);
+  EXPECT_NE(Output().find("--log-key: read /dev/zero" + Limit(kMaxKeyFileBytes)), std::string::npos)
+      << Output();
 }
 
 }  // namespace

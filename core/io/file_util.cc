@@ -1,12 +1,13 @@
 #include "core/io/file_util.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 
@@ -30,13 +31,56 @@ std::string DirName(const std::string& path) {
 
 }  // namespace
 
+absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t max_bytes) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("read", path);
+  auto too_large = [&] {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("read ", path, ": larger than the limit of ", max_bytes, " bytes"));
+  };
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    absl::Status status = Errno("stat", path);
+    close(fd);
+    return status;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    close(fd);
+    return absl::FailedPreconditionError(absl::StrCat("read ", path, ": is a directory"));
+  }
+  std::string out;
+  if (S_ISREG(st.st_mode)) {
+    if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+      close(fd);
+      return too_large();
+    }
+    out.reserve(static_cast<size_t>(st.st_size));
+  }
+  char buf[64 << 10];
+  while (true) {
+    // One byte past the limit tells "exactly max_bytes" from "more".
+    size_t want = sizeof(buf);
+    if (max_bytes - out.size() < want) want = max_bytes - out.size() + 1;
+    const ssize_t n = read(fd, buf, want);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status status = Errno("read", path);
+      close(fd);
+      return status;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) {
+      close(fd);
+      return too_large();
+    }
+  }
+  close(fd);
+  return out;
+}
+
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Errno("read", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return Errno("read", path);
-  return ss.str();
+  return ReadFileBounded(path, std::numeric_limits<size_t>::max() - 1);
 }
 
 absl::Status SyncDirectory(const std::string& dir) {

@@ -4,6 +4,7 @@
 #ifndef INFRATRAIL_CORE_IO_FILE_UTIL_H_
 #define INFRATRAIL_CORE_IO_FILE_UTIL_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -11,8 +12,17 @@
 
 namespace infratrail {
 
-// Whole file. NotFound if it does not exist; other errors name the path.
+// Whole file. NotFound if it does not exist; FailedPrecondition if it is a
+// directory; other errors name the path. Reads until end of file: for files
+// a user names (which can be /dev/zero or a pipe), use ReadFileBounded.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+
+// The file at `path` if it holds at most `max_bytes`: a regular file larger
+// than that is refused before reading, and a stream (pipe, device) after
+// reading `max_bytes` + 1 bytes, so memory stays bounded whatever the path
+// names. ResourceExhausted "read <path>: larger than the limit of <max_bytes>
+// bytes" when it is larger; otherwise as ReadFileToString.
+absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t max_bytes);
 
 // Replaces `path` atomically and durably: writes a temporary file beside it
 // with `mode`, fsyncs it, renames it over `path`, fsyncs the directory. A
