@@ -6,7 +6,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "infratrail/v1/event.pb.h"
+#include "proto/entry_validation.h"
 
 namespace infratrail::loadgen {
 namespace {
@@ -80,8 +83,21 @@ absl::StatusOr<EventFactory> EventFactory::Create(size_t target_size, uint64_t s
     InfraEvent e = BaseEvent(kind, id, rng);
     PadTo(e, target_size);
     Template t;
-    if (!e.SerializeToString(&t.bytes)) {
+    // Deterministic: the log accepts an event only in its canonical
+    // encoding (attributes sorted by key; docs/formats.md).
+    bool serialized = false;
+    {
+      google::protobuf::io::StringOutputStream stream(&t.bytes);
+      google::protobuf::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);
+      serialized = e.SerializeToCodedStream(&coded);
+    }
+    if (!serialized) {
       return absl::InternalError("EventFactory: serializing the template event failed");
+    }
+    // Fail here, not with a refused append per event.
+    if (absl::Status valid = ValidateEntry(t.bytes, "EventFactory: template event"); !valid.ok()) {
+      return valid;
     }
     const size_t at = t.bytes.find(id);
     if (at == std::string::npos) {
