@@ -21,6 +21,7 @@
 #include "client/key_arg.h"
 #include "client/progress.h"
 #include "infratrail/v1/event.pb.h"
+#include "nlohmann/json.hpp"
 
 namespace infratrail::cli {
 namespace {
@@ -51,8 +52,10 @@ struct Reporter {
   void Report(uint64_t first_seq, absl::Span<const AddResult> results) {
     std::string text;
     for (const AddResult& r : results) {
-      absl::StrAppend(&text, "{\"index\":", r.index, ",\"leaf_hash\":\"", HashToBase64(r.leaf_hash),
-                      "\",\"duplicate\":", r.duplicate ? "true" : "false", "}\n");
+      const nlohmann::ordered_json line = {
+          {"index", r.index}, {"leaf_hash", HashToBase64(r.leaf_hash)}, {"duplicate", r.duplicate}};
+      text += line.dump();
+      text += '\n';
     }
     absl::MutexLock lock(&mu);
     for (const AddResult& r : results) {

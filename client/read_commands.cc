@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/io/file_util.h"
 #include "infratrail/v1/event.pb.h"
+#include "nlohmann/json.hpp"
 
 namespace infratrail::cli {
 namespace {
@@ -166,8 +167,8 @@ int RunConsistency(const ReadArgs& args, std::ostream& out, std::ostream& err) {
     from = old->size();
   }
   if (from == 0) {
-    err << "consistency: " << (old ? "--old: the checkpoint is of the empty tree" : "--from: must be >= 1")
-        << "\n";
+    err << "consistency: "
+        << (old ? "--old: the checkpoint is of the empty tree" : "--from: must be >= 1") << "\n";
     return kExitUsage;
   }
   absl::StatusOr<SignedCheckpoint> to =
@@ -191,20 +192,18 @@ int RunGet(const ReadArgs& args, std::ostream& out, std::ostream& err) {
   if (!client.ok()) return Fail(err, "get", client.status());
   google::protobuf::util::JsonPrintOptions json;
   v1::InfraEvent event;
-  std::string text;
   uint64_t printed = 0;
   absl::Status st = (*client)->GetEntries(*args.from, args.count, [&](const IndexedEntry& e) {
-    text.clear();
-    absl::StrAppend(&text, "{\"index\":", e.index, ",\"leaf_hash\":\"",
-                    HashToBase64(HashLeaf(e.data)), "\"");
+    nlohmann::ordered_json line = {{"index", e.index},
+                                   {"leaf_hash", HashToBase64(HashLeaf(e.data))}};
     std::string event_json;
     if (event.ParseFromString(e.data) &&
         google::protobuf::util::MessageToJsonString(event, &event_json, json).ok()) {
-      absl::StrAppend(&text, ",\"event\":", event_json, "}\n");
+      line["event"] = nlohmann::ordered_json::parse(event_json);
     } else {
-      absl::StrAppend(&text, ",\"data\":\"", absl::Base64Escape(e.data), "\"}\n");
+      line["data"] = absl::Base64Escape(e.data);
     }
-    out << text;
+    out << line.dump() << '\n';
     ++printed;
     return true;
   });
