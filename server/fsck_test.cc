@@ -28,7 +28,7 @@ void Fill(MemoryStorage& storage, int n) {
     absl::Notification done;
     ASSERT_TRUE((*seq)
                     ->Add(std::move(batch),
-                          [&](const absl::Status& s, const std::vector<AddResult>&) {
+                          [&](const absl::Status& s, const std::vector<SequenceResult>&) {
                             EXPECT_TRUE(s.ok()) << s;
                             done.Notify();
                           })

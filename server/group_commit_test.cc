@@ -80,7 +80,7 @@ TEST(GroupCommit, EverythingQueuedDuringACommitGoesIntoOneCommitAckedAfterIt) {
   auto add = [&](const std::string& data) {
     std::vector<PendingEntry> e = {{data, HashLeaf(data)}};
     return (*seq)->Add(std::move(e),
-                       [&, data](const absl::Status& s, const std::vector<AddResult>&) {
+                       [&, data](const absl::Status& s, const std::vector<SequenceResult>&) {
                          EXPECT_TRUE(s.ok()) << s;
                          storage.Acked(data);
                          {

@@ -166,7 +166,7 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
   absl::Status st = log_->sequencer().Add(std::move(pending), [this, reactor, resp, hashes, wait,
                                                                accepted](
                                                                   const absl::Status& s,
-                                                                  std::vector<AddResult> results) {
+                                                                  std::vector<SequenceResult> results) {
     if (!s.ok()) {
       if (!log_->health().ok()) on_unhealthy_();
       FinishReactor(reactor, "AddEvents", s);

@@ -225,7 +225,7 @@ absl::Status Sequencer::ProcessBatch(std::vector<Request>& batch) {
   cb.entries.reserve(hashes.size());
   cb.leaf_hashes.reserve(hashes.size());
   absl::flat_hash_map<Hash, uint64_t> added;  // new in this batch
-  std::vector<std::vector<AddResult>> results(batch.size());
+  std::vector<std::vector<SequenceResult>> results(batch.size());
   const CompactRange::Visitor visit = [&](NodeId id, const Hash& h) { AddToEdgeTile(id, h, cb); };
   size_t i = 0;
   for (size_t r = 0; r < batch.size(); ++r) {

@@ -59,7 +59,7 @@ struct PendingEntry {
   Hash leaf_hash;
 };
 
-struct AddResult {
+struct SequenceResult {
   uint64_t index = 0;
   bool duplicate = false;
 };
@@ -73,7 +73,7 @@ class Sequencer {
  public:
   // Called once per Add, after the batch holding its entries is durable
   // (status OK, one result per entry in order) or has failed.
-  using AddDone = std::function<void(absl::Status, std::vector<AddResult>)>;
+  using AddDone = std::function<void(absl::Status, std::vector<SequenceResult>)>;
   // Called after every durable commit with the new head.
   using CommitListener = std::function<void(const TreeHead&)>;
 

@@ -77,9 +77,9 @@ struct Outcome {
 
   absl::Notification done;
   absl::Status status;
-  std::vector<AddResult> results;
+  std::vector<SequenceResult> results;
   Sequencer::AddDone Callback() {
-    return [this](absl::Status s, std::vector<AddResult> r) {
+    return [this](absl::Status s, std::vector<SequenceResult> r) {
       status = std::move(s);
       results = std::move(r);
       done.Notify();
@@ -118,8 +118,8 @@ TEST_F(SequencerTest, ConcurrentAddsGetEveryIndexOnceInSubmissionOrder) {
   constexpr int kThreads = 4, kAdds = 50, kPerAdd = 3;
   std::unique_ptr<Sequencer> seq = StartOn(&storage_);
   ASSERT_NE(seq, nullptr);
-  std::vector<std::vector<std::vector<AddResult>>> got(kThreads,
-                                                       std::vector<std::vector<AddResult>>(kAdds));
+  std::vector<std::vector<std::vector<SequenceResult>>> got(
+      kThreads, std::vector<std::vector<SequenceResult>>(kAdds));
   absl::BlockingCounter acked(kThreads * kAdds);
   absl::Notification go;
   std::vector<std::thread> threads;
@@ -133,12 +133,12 @@ TEST_F(SequencerTest, ConcurrentAddsGetEveryIndexOnceInSubmissionOrder) {
         for (int j = 0; j < kPerAdd; ++j) {
           batch.push_back(MakeEntry(absl::StrCat("t", t, "-a", a, "-", j)));
         }
-        absl::Status st =
-            seq->Add(std::move(batch), [&, t, a](const absl::Status& s, std::vector<AddResult> r) {
-              EXPECT_TRUE(s.ok()) << s;
-              got[t][a] = std::move(r);
-              acked.DecrementCount();
-            });
+        absl::Status st = seq->Add(std::move(batch),
+                                   [&, t, a](const absl::Status& s, std::vector<SequenceResult> r) {
+                                     EXPECT_TRUE(s.ok()) << s;
+                                     got[t][a] = std::move(r);
+                                     acked.DecrementCount();
+                                   });
         EXPECT_TRUE(st.ok()) << st;
         if (!st.ok()) acked.DecrementCount();
       }
@@ -155,7 +155,7 @@ TEST_F(SequencerTest, ConcurrentAddsGetEveryIndexOnceInSubmissionOrder) {
     for (int a = 0; a < kAdds; ++a) {
       ASSERT_EQ(got[t][a].size(), static_cast<size_t>(kPerAdd));
       for (int j = 0; j < kPerAdd; ++j) {
-        const AddResult& r = got[t][a][j];
+        const SequenceResult& r = got[t][a][j];
         EXPECT_FALSE(r.duplicate);
         ASSERT_LT(r.index, kTotal);
         EXPECT_TRUE(by_index[r.index].empty()) << "index " << r.index << " given twice";
@@ -186,7 +186,8 @@ TEST_F(SequencerTest, ConcurrentAddsGetEveryIndexOnceInSubmissionOrder) {
 
 TEST_F(SequencerTest, DuplicatesWithinOneAddGetTheFirstIndex) {
   std::unique_ptr<Sequencer> seq = StartOn(&storage_);
-  absl::StatusOr<std::vector<AddResult>> r = AddAndWait(*seq, Entries({"a", "b", "a", "c", "b"}));
+  absl::StatusOr<std::vector<SequenceResult>> r =
+      AddAndWait(*seq, Entries({"a", "b", "a", "c", "b"}));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(*r, ::testing::ElementsAre(IsResult(0, false), IsResult(1, false), IsResult(0, true),
                                          IsResult(2, false), IsResult(1, true)));
@@ -222,7 +223,7 @@ TEST_F(SequencerTest, DuplicatesOfStoredEntriesGetTheOriginalIndexAcrossRestart)
   std::unique_ptr<Sequencer> seq = StartOn(&storage_);
   ASSERT_TRUE(AddAndWait(*seq, Entries({"a", "b"})).ok());
   const int commits = storage_.commit_count();
-  absl::StatusOr<std::vector<AddResult>> r = AddAndWait(*seq, Entries({"b", "a"}));
+  absl::StatusOr<std::vector<SequenceResult>> r = AddAndWait(*seq, Entries({"b", "a"}));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(*r, ::testing::ElementsAre(IsResult(1, true), IsResult(0, true)));
   EXPECT_EQ(storage_.commit_count(), commits);  // nothing new to commit
@@ -391,7 +392,7 @@ TEST_P(SequencerFailureTest, FailedCommitIsStickyAndLosesNothingAcknowledged) {
   seq = StartOn(&storage_);
   ASSERT_NE(seq, nullptr);
   EXPECT_EQ(seq->head().size, applied ? 2u : 1u);
-  absl::StatusOr<std::vector<AddResult>> r = AddAndWait(*seq, Entries({"b", "a", "c"}));
+  absl::StatusOr<std::vector<SequenceResult>> r = AddAndWait(*seq, Entries({"b", "a", "c"}));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(*r,
               ::testing::ElementsAre(IsResult(1, applied), IsResult(0, true), IsResult(2, false)));
@@ -408,7 +409,7 @@ TEST_F(SequencerTest, StopCommitsEverythingQueuedBeforeIt) {
   gated.BlockNextCommit();
   absl::Mutex mu;
   int acked_ok = 0, acked_other = 0;
-  auto count = [&](const absl::Status& s, const std::vector<AddResult>&) {
+  auto count = [&](const absl::Status& s, const std::vector<SequenceResult>&) {
     absl::MutexLock l(&mu);
     ++(s.ok() ? acked_ok : acked_other);
   };
@@ -486,7 +487,7 @@ TEST_F(SequencerTest, BelowTheDiskReserveAddsAreRefusedAndResumeOnceFreed) {
   // Not sticky: freed space takes writes again, at the next index.
   disk.free = uint64_t{1} << 40;
   EXPECT_TRUE(seq->status().ok());
-  absl::StatusOr<std::vector<AddResult>> r = AddAndWait(*seq, Entries({"b"}));
+  absl::StatusOr<std::vector<SequenceResult>> r = AddAndWait(*seq, Entries({"b"}));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(*r, ::testing::ElementsAre(IsResult(1, false)));
 }
@@ -509,7 +510,7 @@ TEST_F(SequencerTest, ABatchQueuedBeforeTheDiskFilledIsRefusedWithoutChangingThe
   EXPECT_EQ(seq->head().size, 1u);
   EXPECT_TRUE(absl::IsResourceExhausted(seq->status()));
   disk.free = uint64_t{1} << 40;
-  absl::StatusOr<std::vector<AddResult>> r = AddAndWait(*seq, Entries({"queued"}));
+  absl::StatusOr<std::vector<SequenceResult>> r = AddAndWait(*seq, Entries({"queued"}));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(*r, ::testing::ElementsAre(IsResult(1, false)));
   MerkleReference ref;

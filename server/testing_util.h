@@ -65,19 +65,20 @@ inline PendingEntry MakeEntry(std::string data) {
 inline constexpr absl::Duration kTestWait = absl::Seconds(60);
 
 // Adds `entries` and waits for the sequencer's answer.
-inline absl::StatusOr<std::vector<AddResult>> AddAndWait(Sequencer& seq,
-                                                         std::vector<PendingEntry> entries) {
+inline absl::StatusOr<std::vector<SequenceResult>> AddAndWait(Sequencer& seq,
+                                                              std::vector<PendingEntry> entries) {
   struct Answer {
     absl::Notification done;
     absl::Status status;
-    std::vector<AddResult> results;
+    std::vector<SequenceResult> results;
   };
   auto answer = std::make_shared<Answer>();
-  absl::Status st = seq.Add(std::move(entries), [answer](absl::Status s, std::vector<AddResult> r) {
-    answer->status = std::move(s);
-    answer->results = std::move(r);
-    answer->done.Notify();
-  });
+  absl::Status st =
+      seq.Add(std::move(entries), [answer](absl::Status s, std::vector<SequenceResult> r) {
+        answer->status = std::move(s);
+        answer->results = std::move(r);
+        answer->done.Notify();
+      });
   if (!st.ok()) return st;
   if (!answer->done.WaitForNotificationWithTimeout(kTestWait)) {
     return absl::DeadlineExceededError("Add was never answered");
@@ -96,7 +97,7 @@ inline void AppendEntries(Sequencer& seq, uint64_t first, uint64_t count, uint64
       batch.push_back(MakeEntry(EntryData(first + j)));
       if (ref != nullptr) ref->AddEntry(EntryData(first + j));
     }
-    absl::StatusOr<std::vector<AddResult>> r = AddAndWait(seq, std::move(batch));
+    absl::StatusOr<std::vector<SequenceResult>> r = AddAndWait(seq, std::move(batch));
     ASSERT_TRUE(r.ok()) << r.status();
     for (size_t k = 0; k < r->size(); ++k) {
       ASSERT_EQ((*r)[k].index, first + i + k);
