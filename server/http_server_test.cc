@@ -421,11 +421,12 @@ class HttpServerLargeBundlesTest : public HttpServerTest {
     big_published_ = p;
   }
 
-  // In flight: room for one bundle, not two; the cache holds one.
+  // In flight: room for two of these bundles and the largest possible one
+  // (16 MiB), not for three of these and that; the cache holds one.
   std::unique_ptr<HttpServer> StartBig(HttpServerOptions options) {
     TileHttpOptions tiles;
     tiles.cache_bytes = 5 << 20;
-    tiles.in_flight_bytes = 6 << 20;
+    tiles.in_flight_bytes = 24 << 20;
     big_handler_ = std::make_unique<TileHttpHandler>(
         &big_storage_, [this] { return big_published_; }, tiles, &metrics_);
     options.address = "127.0.0.1:0";
@@ -440,47 +441,50 @@ class HttpServerLargeBundlesTest : public HttpServerTest {
   std::unique_ptr<TileHttpHandler> big_handler_;
 };
 
-TEST_F(HttpServerLargeBundlesTest, ANeverReadingClientHoldsItsBodyAndOthersAreShed) {
+TEST_F(HttpServerLargeBundlesTest, NeverReadingClientsHoldTheirBodiesAndOthersAreShed) {
   std::unique_ptr<HttpServer> server = StartBig(HttpServerOptions{});
   ASSERT_NE(server, nullptr);
-  Connection stalled(server->port(), AF_INET, nullptr, 4096);
-  ASSERT_TRUE(stalled.Write("GET /tile/entries/000 HTTP/1.1\r\nHost: x\r\n\r\n"));
-  ASSERT_NE(stalled.ReadHead().find("200"), std::string::npos);
-  const size_t bundle = big_handler_->in_flight_bytes();
-  EXPECT_GT(bundle, 256 * kEntryBytes);
+  // Two clients that stop reading after the status line: bundle 001
+  // displaces 000 from the one-bundle cache, yet both stay counted.
+  std::vector<std::unique_ptr<Connection>> stalled;
+  for (const char* path : {"/tile/entries/000", "/tile/entries/001"}) {
+    stalled.push_back(std::make_unique<Connection>(server->port(), AF_INET, nullptr, 4096));
+    ASSERT_TRUE(stalled.back()->Write(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: x\r\n\r\n")));
+    ASSERT_NE(stalled.back()->ReadHead().find("200"), std::string::npos) << path;
+  }
+  const size_t held = big_handler_->in_flight_bytes();
+  EXPECT_GT(held, 2 * 256 * kEntryBytes);
+  EXPECT_EQ(big_handler_->cache_stats().entries, 1u);
+  EXPECT_EQ(metrics_.http_in_flight_bytes.Value(), static_cast<double>(held));
 
-  // The body already in flight (the cached one) costs nothing more.
+  // A body already in flight (the cached 001) costs nothing more.
   Connection c(server->port());
-  Reply same = c.Send("GET", "/tile/entries/000");
+  Reply same = c.Send("GET", "/tile/entries/001");
   EXPECT_EQ(same.status, 200);
-  EXPECT_EQ(same.body.size(), bundle);
-  // Another one does not fit: 503, and bundle 001 displaces 000 from the
-  // cache, which is still counted for as long as it is being sent.
-  Reply shed = c.Send("GET", "/tile/entries/001");
+  EXPECT_GT(same.body.size(), 256 * kEntryBytes);
+  // Another one could not fit: 503 with Retry-After.
+  Reply shed = c.Send("GET", "/tile/entries/002");
   EXPECT_EQ(shed.status, 503);
   EXPECT_EQ(shed.headers["retry-after"], "5");
   EXPECT_EQ(shed.headers["x-content-type-options"], "nosniff");
   EXPECT_EQ(metrics_.http_requests_shed.Value(), 1);
-  EXPECT_EQ(big_handler_->cache_stats().entries, 1u);
-  EXPECT_EQ(big_handler_->in_flight_bytes(), bundle);
-  EXPECT_EQ(metrics_.http_in_flight_bytes.Value(), static_cast<double>(bundle));
   // HEAD, 304 and the checkpoint hold no body and are always answered.
-  Reply head = c.Send("HEAD", "/tile/entries/002");
+  Reply head = c.Send("HEAD", "/tile/entries/001");
   EXPECT_EQ(head.status, 200);
-  EXPECT_NE(head.headers["content-length"], "0");
+  EXPECT_EQ(head.headers["content-length"], absl::StrCat(same.body.size()));
   Reply revalidated =
-      c.Send("GET", "/tile/entries/000", "If-None-Match: " + same.headers["etag"] + "\r\n");
+      c.Send("GET", "/tile/entries/001", "If-None-Match: " + same.headers["etag"] + "\r\n");
   EXPECT_EQ(revalidated.status, 304);
   EXPECT_EQ(revalidated.headers["etag"], same.headers["etag"]);
   EXPECT_EQ(c.Send("GET", "/checkpoint").status, 200);
 
-  // The stalled client goes away: its body is released, others fit again.
-  stalled.Close();
+  // The stalled clients go away: their bodies are released, others fit.
+  stalled.clear();
   ASSERT_TRUE(server->WaitForConnectionsAtMost(1, absl::Seconds(10)));
   // (At most the checkpoint may still be held: `c` read its last response,
   // but the server may not have finished with it yet.)
-  EXPECT_LT(big_handler_->in_flight_bytes(), bundle);
-  EXPECT_EQ(c.Send("GET", "/tile/entries/001").status, 200);
+  EXPECT_LT(big_handler_->in_flight_bytes(), 256 * kEntryBytes);
+  EXPECT_EQ(c.Send("GET", "/tile/entries/002").status, 200);
 }
 
 TEST_F(HttpServerLargeBundlesTest, ASlowReaderIsCutOffAtTheSendDeadline) {

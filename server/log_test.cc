@@ -7,11 +7,11 @@
 #include <string>
 
 #include "absl/synchronization/notification.h"
+#include "core/io/file_util.h"
 #include "core/witness_policy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
-#include "core/io/file_util.h"
 #include "server/rocksdb_storage.h"
 #include "server/testing_util.h"
 

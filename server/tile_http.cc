@@ -60,10 +60,11 @@ class InFlightBudget : public std::enable_shared_from_this<InFlightBudget> {
  public:
   InFlightBudget(size_t limit, Metrics* metrics) : limit_(limit), metrics_(metrics) {}
 
-  // True once nothing new may be admitted (checked before a storage read).
-  bool Full() const {
+  // Whether a body of up to `size` bytes could be admitted now (checked
+  // before a storage read, with the largest size the read could return).
+  bool MayFit(size_t size) const {
     absl::MutexLock l(&mu_);
-    return bytes_ >= limit_;
+    return bytes_ == 0 || bytes_ + size <= limit_;
   }
 
   size_t bytes() const {
@@ -202,7 +203,11 @@ HttpResponse TileHttpHandler::Tile(absl::string_view path, absl::string_view if_
   const absl::string_view cache_control = id->IsFull() ? kImmutable : kPartial;
   std::shared_ptr<const HttpBody> body = CacheGet(*id);
   if (body == nullptr) {
-    if (get && in_flight_->Full()) return Shed();
+    // Under pressure, refuse before reading rather than read and discard:
+    // admit the read only if the largest body it could return would fit.
+    const size_t most = static_cast<size_t>(id->width) *
+                        (id->entries ? 2 + kMaxBundleEntrySize : size_t{kHashSize});
+    if (get && !in_flight_->MayFit(most)) return Shed();
     absl::StatusOr<std::string> bytes = ReadTileBytes(*storage_, *id);
     if (!bytes.ok()) {
       return Error(500, absl::StrCat("reading ", id->Path(), ": ", bytes.status().ToString()));

@@ -28,8 +28,9 @@
 // caller keeps the response's `body` (the transport keeps it until the last
 // byte is sent). Distinct bodies in flight are counted against
 // `in_flight_bytes`, whether or not the cache still holds them; a request
-// whose body would exceed it is answered 503 with Retry-After (before any
-// storage read when the bound is already reached). The bound admits a body
+// whose body would exceed it is answered 503 with Retry-After; a cache miss
+// is refused before its storage read unless the largest body the read could
+// return (256 hashes, or 256 entries of 64 KiB) would fit. The bound admits a body
 // already in flight (it costs nothing more), any body when nothing is in
 // flight, and always the checkpoint (one small body every monitor needs).
 // The handler's memory is therefore at most cache_bytes + in_flight_bytes

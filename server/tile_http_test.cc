@@ -352,50 +352,56 @@ TEST_F(TileHttpTest, RequestsAreCountedByRouteAndCode) {
 // once per distinct body, whether or not the cache still holds them.
 TEST_F(TileHttpTest, ResponseBytesInFlightAreBoundedUntilReleased) {
   GrowAndPublish(uint64_t{4} * kTileWidth);
-  const size_t bundle0 = Get("/tile/entries/000").body->bytes.size();
-  const size_t bundle1 = Get("/tile/entries/001").body->bytes.size();
-  EXPECT_EQ(handler_->in_flight_bytes(), 0u);  // both released already
+  constexpr size_t kTile = kTileWidth * kHashSize;  // a full hash tile
   TileHttpOptions options;
   options.cache_bytes = 0;  // nothing cached: only responses hold bodies
-  options.in_flight_bytes = bundle0 + bundle1;
+  options.in_flight_bytes = 2 * kTile;
   MakeHandler(options);
 
-  HttpResponse r0 = Get("/tile/entries/000");
-  HttpResponse r1 = Get("/tile/entries/001");
+  HttpResponse r0 = Get("/tile/0/000");
+  HttpResponse r1 = Get("/tile/0/001");
   ASSERT_EQ(r0.status, 200);
   ASSERT_EQ(r1.status, 200);
-  EXPECT_EQ(handler_->in_flight_bytes(), bundle0 + bundle1);
-  EXPECT_EQ(metrics_.http_in_flight_bytes.Value(), static_cast<double>(bundle0 + bundle1));
+  EXPECT_EQ(handler_->in_flight_bytes(), 2 * kTile);
+  EXPECT_EQ(metrics_.http_in_flight_bytes.Value(), 2.0 * kTile);
   HttpResponse copy = r0;  // the same lease, not a new one
-  EXPECT_EQ(handler_->in_flight_bytes(), bundle0 + bundle1);
+  EXPECT_EQ(handler_->in_flight_bytes(), 2 * kTile);
 
   // Full: a third body is shed before storage is read.
   const int reads = counting_.reads.load();
-  HttpResponse shed = Get("/tile/entries/002");
+  HttpResponse shed = Get("/tile/0/002");
   EXPECT_EQ(shed.status, 503);
   EXPECT_EQ(shed.retry_after_s, kHttpShedRetryAfterSeconds);
   EXPECT_EQ(shed.body, nullptr);
   EXPECT_EQ(counting_.reads.load(), reads);
   EXPECT_EQ(metrics_.http_requests_shed.Value(), 1);
-  EXPECT_EQ(RequestCount(registry_, "entries", "503"), 1);
+  EXPECT_EQ(RequestCount(registry_, "tile", "503"), 1);
   // HEAD holds nothing; the checkpoint is always served.
-  EXPECT_EQ(handler_->Handle("HEAD", "/tile/entries/002", "").status, 200);
+  EXPECT_EQ(handler_->Handle("HEAD", "/tile/0/002", "").status, 200);
   HttpResponse cp = Get("/checkpoint");
   EXPECT_EQ(cp.status, 200);
-  EXPECT_EQ(handler_->in_flight_bytes(), bundle0 + bundle1 + cp.body->bytes.size());
+  EXPECT_EQ(handler_->in_flight_bytes(), 2 * kTile + cp.body->bytes.size());
   cp = HttpResponse{};
 
-  // Released: room again (bundles 001 and 002 are the same size).
+  // Released: room again.
   r1 = HttpResponse{};
-  EXPECT_EQ(handler_->in_flight_bytes(), bundle0);
-  HttpResponse r2 = Get("/tile/entries/002");
+  EXPECT_EQ(handler_->in_flight_bytes(), kTile);
+  HttpResponse r2 = Get("/tile/0/002");
   EXPECT_EQ(r2.status, 200);
   r0 = HttpResponse{};
-  EXPECT_EQ(handler_->in_flight_bytes(), bundle0 + bundle1);  // `copy` still holds bundle 000
+  EXPECT_EQ(handler_->in_flight_bytes(), 2 * kTile);  // `copy` still holds tile 0/000
   copy = HttpResponse{};
   r2 = HttpResponse{};
   EXPECT_EQ(handler_->in_flight_bytes(), 0u);
   EXPECT_EQ(metrics_.http_in_flight_bytes.Value(), 0);
+
+  // An entry bundle is read only if the largest bundle could fit, though
+  // this one (256 short entries) would.
+  r0 = Get("/tile/0/000");
+  const int reads2 = counting_.reads.load();
+  EXPECT_EQ(Get("/tile/entries/000").status, 503);
+  EXPECT_EQ(counting_.reads.load(), reads2);
+  r0 = HttpResponse{};
 
   // One body larger than the whole bound is served when nothing else is in
   // flight (and only then).
