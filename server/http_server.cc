@@ -98,6 +98,9 @@ void AddHeader(MHD_Response* response, const char* name, absl::string_view value
 
 }  // namespace
 
+// One connection, from Opened to Closed (its socket_context). fd and
+// address_key are set before it is published; the rest is guarded by the
+// server's mu_.
 struct HttpServer::Conn {
   int fd = -1;
   std::string address_key;
