@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/checkpoint.h"
+#include "core/io/file_util.h"
 #include "core/note.h"
 #include "core/proof.h"
-#include "core/io/file_util.h"
 
 namespace infratrail {
 namespace {

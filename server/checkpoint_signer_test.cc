@@ -6,11 +6,11 @@
 #include <vector>
 
 #include "core/checkpoint.h"
+#include "core/io/file_util.h"
 #include "core/note.h"
 #include "core/witness_policy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "core/io/file_util.h"
 #include "server/testing_util.h"
 
 namespace infratrail {

@@ -3,12 +3,15 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/check.h"
 
 namespace infratrail {
 namespace {
@@ -47,71 +50,186 @@ absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& address, sockle
   return out;
 }
 
+constexpr unsigned kMaxDefaultConnections = 4096;
+
+// The default cap: a quarter of the descriptors this process may open.
+unsigned DefaultMaxConnections() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    return kMaxDefaultConnections;
+  }
+  return static_cast<unsigned>(
+      std::clamp<rlim_t>(limit.rlim_cur / 4, 1, rlim_t{kMaxDefaultConnections}));
+}
+
+// The per-address limit's key: an IPv4 address (also when mapped into
+// IPv6), or an IPv6 /64 (one subscriber's share; a client has the whole
+// prefix to pick addresses from). Empty for other families.
+std::string AddressKey(const void* addr, size_t len) {
+  const auto* sa = static_cast<const sockaddr*>(addr);
+  if (sa->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
+    const auto* in4 = static_cast<const sockaddr_in*>(addr);
+    return std::string(reinterpret_cast<const char*>(&in4->sin_addr), 4);
+  }
+  if (sa->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+    const auto* in6 = static_cast<const sockaddr_in6*>(addr);
+    const char* bytes = reinterpret_cast<const char*>(&in6->sin6_addr);
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) return std::string(bytes + 12, 4);
+    return std::string(bytes, 8);
+  }
+  return "";
+}
+
 void ReleaseBody(void* cls) { delete static_cast<std::shared_ptr<const HttpBody>*>(cls); }
+
+// Never called: HEAD and 304 responses have a length but send no body.
+ssize_t NoBody(void* /*cls*/, uint64_t /*pos*/, char* /*buf*/, size_t /*max*/) {
+  return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+// Leaves the URL exactly as sent: tile paths have one spelling, and any
+// `%` in one is refused by the handler.
+size_t KeepEscapes(void* /*cls*/, MHD_Connection* /*connection*/, char* s) { return strlen(s); }
 
 void AddHeader(MHD_Response* response, const char* name, absl::string_view value) {
   if (value.empty()) return;
   MHD_add_response_header(response, name, std::string(value).c_str());
 }
 
-MHD_Result Serve(void* cls, MHD_Connection* connection, const char* url, const char* method,
-                 const char* /*version*/, const char* /*upload_data*/, size_t* upload_data_size,
-                 void** con_cls) {
-  // The first call comes with the headers: answering then would make MHD
-  // close the connection, so wait for the end of the request (any body is
-  // read and ignored) and keep the connection alive.
-  static int request_seen;
-  if (*con_cls == nullptr) {
-    *con_cls = &request_seen;
-    return MHD_YES;
-  }
-  if (*upload_data_size != 0) {
-    *upload_data_size = 0;
-    return MHD_YES;
-  }
-  auto* handler = static_cast<TileHttpHandler*>(cls);
-  const char* inm = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "If-None-Match");
-  HttpResponse r = handler->Handle(method, url, inm == nullptr ? "" : inm);
-  MHD_Response* response = nullptr;
-  if (r.status == 200 || r.status == 304) {
-    // Zero-copy: the response holds a reference to the cached body. (MHD
-    // sends no body with 304, or for HEAD.)
-    auto* ref = new std::shared_ptr<const HttpBody>(r.body);
-    response = MHD_create_response_from_buffer_with_free_callback_cls(
-        r.body->bytes.size(), const_cast<char*>(r.body->bytes.data()), &ReleaseBody, ref);
-    if (response == nullptr) ReleaseBody(ref);
-  } else {
-    response = MHD_create_response_from_buffer(r.text.size(), r.text.data(), MHD_RESPMEM_MUST_COPY);
-  }
-  if (response == nullptr) return MHD_NO;
-  if (r.status != 304) AddHeader(response, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type);
-  AddHeader(response, MHD_HTTP_HEADER_CACHE_CONTROL, r.cache_control);
-  if (r.body != nullptr) AddHeader(response, MHD_HTTP_HEADER_ETAG, r.body->etag);
-  AddHeader(response, MHD_HTTP_HEADER_ALLOW, r.allow);
-  MHD_add_response_header(response, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
-  const MHD_Result rc = MHD_queue_response(connection, static_cast<unsigned>(r.status), response);
-  MHD_destroy_response(response);
-  return rc;
-}
-
 }  // namespace
 
+// One connection, from Opened to Closed (its socket_context). fd and
+// address_key are set before it is published; the rest is guarded by the
+// server's mu_.
+struct HttpServer::Conn {
+  int fd = -1;
+  std::string address_key;
+  Deadline kind = Deadline::kHead;
+  absl::Time deadline = absl::InfiniteFuture();  // in deadlines_ unless infinite
+  bool cut = false;
+};
+
+// The C callbacks libmicrohttpd calls, each forwarding to the server.
+struct HttpServerCallbacks {
+  static MHD_Result Accept(void* cls, const sockaddr* addr, socklen_t len) {
+    return static_cast<HttpServer*>(cls)->Admit(addr, len) ? MHD_YES : MHD_NO;
+  }
+
+  static void Connection(void* cls, MHD_Connection* connection, void** socket_context,
+                         MHD_ConnectionNotificationCode code) {
+    auto* server = static_cast<HttpServer*>(cls);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+      server->Opened(connection, socket_context);
+    } else {
+      server->Closed(socket_context);
+    }
+  }
+
+  static HttpServer::Conn* ConnOf(MHD_Connection* connection) {
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info == nullptr ? nullptr : static_cast<HttpServer::Conn*>(info->socket_context);
+  }
+
+  // A response was sent in full (or the request ended otherwise): the
+  // connection may wait, kept alive, for its next request head.
+  static void Completed(void* cls, MHD_Connection* connection, void** /*con_cls*/,
+                        MHD_RequestTerminationCode /*toe*/) {
+    auto* server = static_cast<HttpServer*>(cls);
+    if (HttpServer::Conn* conn = ConnOf(connection)) {
+      server->SetDeadline(conn, HttpServer::Deadline::kHead,
+                          server->options_.idle_timeout + server->options_.head_timeout);
+    }
+  }
+
+  static MHD_Result Serve(void* cls, MHD_Connection* connection, const char* url,
+                          const char* method, const char* /*version*/, const char* /*upload_data*/,
+                          size_t* upload_data_size, void** con_cls) {
+    // The first call comes with the headers: answering then would make MHD
+    // close the connection, so wait for the end of the request (any body is
+    // read and ignored) and keep the connection alive.
+    static int request_seen;
+    if (*con_cls == nullptr) {
+      *con_cls = &request_seen;
+      return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+      *upload_data_size = 0;
+      return MHD_YES;
+    }
+    auto* server = static_cast<HttpServer*>(cls);
+    const char* inm = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "If-None-Match");
+    HttpResponse r = server->handler_->Handle(method, url, inm == nullptr ? "" : inm);
+    MHD_Response* response = nullptr;
+    const bool has_body = r.status == 200 || r.status == 304;
+    if (has_body && (r.status == 304 || absl::string_view(method) == "HEAD")) {
+      // A length and no bytes: nothing of the body is held while the head
+      // waits to be sent.
+      response =
+          MHD_create_response_from_callback(r.body->bytes.size(), 1, &NoBody, nullptr, nullptr);
+    } else if (has_body) {
+      // Zero-copy: the response holds a reference to the body (counted as in
+      // flight by the handler) until it is sent or the connection closes.
+      auto* ref = new std::shared_ptr<const HttpBody>(r.body);
+      response = MHD_create_response_from_buffer_with_free_callback_cls(
+          r.body->bytes.size(), const_cast<char*>(r.body->bytes.data()), &ReleaseBody, ref);
+      if (response == nullptr) ReleaseBody(ref);
+    } else {
+      response =
+          MHD_create_response_from_buffer(r.text.size(), r.text.data(), MHD_RESPMEM_MUST_COPY);
+    }
+    if (response == nullptr) return MHD_NO;
+    if (r.status != 304) AddHeader(response, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type);
+    AddHeader(response, MHD_HTTP_HEADER_CACHE_CONTROL, r.cache_control);
+    if (r.body != nullptr) AddHeader(response, MHD_HTTP_HEADER_ETAG, r.body->etag);
+    AddHeader(response, MHD_HTTP_HEADER_ALLOW, r.allow);
+    if (r.retry_after_s > 0) {
+      AddHeader(response, MHD_HTTP_HEADER_RETRY_AFTER, absl::StrCat(r.retry_after_s));
+    }
+    MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    const MHD_Result rc = MHD_queue_response(connection, static_cast<unsigned>(r.status), response);
+    MHD_destroy_response(response);
+    if (HttpServer::Conn* conn = ConnOf(connection)) {
+      server->SetDeadline(conn, HttpServer::Deadline::kSend, server->options_.send_timeout);
+    }
+    return rc;
+  }
+};
+
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
-                                                              TileHttpHandler* handler) {
+                                                              TileHttpHandler* handler,
+                                                              Metrics* metrics) {
   socklen_t len = 0;
   absl::StatusOr<sockaddr_storage> addr = ParseAddress(options.address, &len);
   if (!addr.ok()) return addr.status();
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->handler_ = handler;
+  server->metrics_ = metrics;
+  server->options_ = options;
+  server->max_connections_ =
+      options.max_connections == 0 ? DefaultMaxConnections() : options.max_connections;
+  const unsigned threads = static_cast<unsigned>(std::max(options.threads, 1));
+  const unsigned idle_s = static_cast<unsigned>(std::max<int64_t>(
+      1, absl::ToInt64Seconds(absl::Ceil(options.idle_timeout, absl::Seconds(1)))));
+  server->reaper_ = std::thread([s = server.get()] { s->Reap(); });
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
   if (addr->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  // The caps are enforced in Admit, which can count what it refuses.
+  // libmicrohttpd splits its own limit between the polling threads and
+  // stops accepting (leaving clients in the backlog) when a thread's share
+  // is full, so it is set where no thread's share can fill first.
+  const unsigned mhd_limit = (server->max_connections_ + 1) * threads;
   server->daemon_ = MHD_start_daemon(
-      flags, 0, nullptr, nullptr, &Serve, handler, MHD_OPTION_SOCK_ADDR,
-      reinterpret_cast<const sockaddr*>(&*addr), MHD_OPTION_THREAD_POOL_SIZE,
-      static_cast<unsigned>(options.threads < 1 ? 1 : options.threads), MHD_OPTION_CONNECTION_LIMIT,
-      options.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-      static_cast<unsigned>(absl::ToInt64Seconds(options.idle_timeout)), MHD_OPTION_END);
+      flags, 0, &HttpServerCallbacks::Accept, server.get(), &HttpServerCallbacks::Serve,
+      server.get(), MHD_OPTION_SOCK_ADDR, reinterpret_cast<const sockaddr*>(&*addr),
+      MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+      MHD_OPTION_CONNECTION_TIMEOUT, idle_s, MHD_OPTION_NOTIFY_CONNECTION,
+      &HttpServerCallbacks::Connection, server.get(), MHD_OPTION_NOTIFY_COMPLETED,
+      &HttpServerCallbacks::Completed, server.get(), MHD_OPTION_UNESCAPE_CALLBACK, &KeepEscapes,
+      nullptr, MHD_OPTION_END);
   if (server->daemon_ == nullptr) {
+    server->Stop();
     return absl::UnavailableError(absl::StrCat("--http-addr ", options.address,
                                                ": cannot listen (address in use or not local?)"));
   }
@@ -124,8 +242,122 @@ HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Stop() {
   if (daemon_ != nullptr) {
-    MHD_stop_daemon(daemon_);
+    MHD_stop_daemon(daemon_);  // closes every connection (Closed)
     daemon_ = nullptr;
+  }
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+    reaper_wake_.Signal();
+  }
+  if (reaper_.joinable()) reaper_.join();
+}
+
+size_t HttpServer::connections() const {
+  absl::MutexLock l(&mu_);
+  return open_;
+}
+
+bool HttpServer::WaitForConnectionsAtMost(size_t n, absl::Duration timeout) const {
+  absl::MutexLock l(&mu_);
+  auto at_most = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return open_ <= n; };
+  return mu_.AwaitWithTimeout(absl::Condition(&at_most), timeout);
+}
+
+// Runs on the accepting polling thread, just before libmicrohttpd builds
+// the connection and calls Opened on the same thread.
+bool HttpServer::Admit(const void* addr, size_t addr_len) {
+  std::string key = AddressKey(addr, addr_len);
+  absl::MutexLock l(&mu_);
+  // A previous admission on this thread that never reached Opened (the
+  // connection failed to set up) gives its slot back.
+  if (auto it = pending_.find(std::this_thread::get_id()); it != pending_.end()) {
+    --open_;
+    if (auto a = per_address_.find(it->second); a != per_address_.end() && --a->second == 0) {
+      per_address_.erase(a);
+    }
+    pending_.erase(it);
+  }
+  if (open_ >= max_connections_) {
+    if (metrics_ != nullptr) metrics_->http_connections_refused_total_cap.Increment();
+    return false;
+  }
+  unsigned& from_here = per_address_[key];
+  if (options_.max_connections_per_address != 0 &&
+      from_here >= options_.max_connections_per_address) {
+    if (metrics_ != nullptr) metrics_->http_connections_refused_per_address.Increment();
+    return false;
+  }
+  ++from_here;
+  ++open_;
+  if (metrics_ != nullptr) metrics_->http_open_connections.Set(static_cast<double>(open_));
+  pending_[std::this_thread::get_id()] = std::move(key);
+  return true;
+}
+
+void HttpServer::Opened(MHD_Connection* connection, void** socket_context) {
+  auto conn = std::make_unique<Conn>();
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+  conn->fd = info == nullptr ? -1 : info->connect_fd;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = pending_.find(std::this_thread::get_id());
+    INFRATRAIL_CHECK(it != pending_.end()) << "HttpServer: a connection opened without Admit";
+    conn->address_key = std::move(it->second);
+    pending_.erase(it);
+  }
+  SetDeadline(conn.get(), Deadline::kHead, options_.head_timeout);
+  *socket_context = conn.release();
+}
+
+void HttpServer::Closed(void** socket_context) {
+  std::unique_ptr<Conn> conn(static_cast<Conn*>(*socket_context));
+  *socket_context = nullptr;
+  if (conn == nullptr) return;
+  absl::MutexLock l(&mu_);
+  deadlines_.erase({conn->deadline, conn.get()});
+  if (auto a = per_address_.find(conn->address_key); a != per_address_.end() && --a->second == 0) {
+    per_address_.erase(a);
+  }
+  --open_;
+  if (metrics_ != nullptr) metrics_->http_open_connections.Set(static_cast<double>(open_));
+}
+
+void HttpServer::SetDeadline(Conn* conn, Deadline kind, absl::Duration after) {
+  const absl::Time deadline = absl::Now() + after;
+  absl::MutexLock l(&mu_);
+  if (conn->cut) return;
+  deadlines_.erase({conn->deadline, conn});
+  conn->kind = kind;
+  conn->deadline = deadline;
+  deadlines_.insert({deadline, conn});
+  if (deadlines_.begin()->second == conn) reaper_wake_.Signal();
+}
+
+void HttpServer::Reap() {
+  absl::MutexLock l(&mu_);
+  while (!stopping_) {
+    if (deadlines_.empty()) {
+      reaper_wake_.Wait(&mu_);
+      continue;
+    }
+    auto [deadline, conn] = *deadlines_.begin();
+    if (absl::Now() < deadline) {
+      reaper_wake_.WaitWithDeadline(&mu_, deadline);
+      continue;
+    }
+    deadlines_.erase(deadlines_.begin());
+    conn->deadline = absl::InfiniteFuture();
+    conn->cut = true;
+    if (metrics_ != nullptr) {
+      (conn->kind == Deadline::kHead ? metrics_->http_connections_cut_head
+                                     : metrics_->http_connections_cut_send)
+          .Increment();
+    }
+    // libmicrohttpd sees the hang-up on its next poll and closes the
+    // connection (and reports it to Closed, which waits for mu_).
+    if (conn->fd >= 0) shutdown(conn->fd, SHUT_RDWR);
   }
 }
 

@@ -75,6 +75,13 @@ struct ServerConfig {
   int http_threads = 2;
   size_t http_cache_mb = 256;
   int http_checkpoint_max_age_s = 2;
+  // Tiles HTTP limits; the defaults live in HttpServerOptions and TileHttpOptions.
+  unsigned http_max_connections = HttpServerOptions{}.max_connections;
+  unsigned http_max_connections_per_address = HttpServerOptions{}.max_connections_per_address;
+  int64_t http_head_timeout_s = absl::ToInt64Seconds(HttpServerOptions{}.head_timeout);
+  int64_t http_idle_timeout_s = absl::ToInt64Seconds(HttpServerOptions{}.idle_timeout);
+  int64_t http_send_timeout_s = absl::ToInt64Seconds(HttpServerOptions{}.send_timeout);
+  size_t http_in_flight_mb = TileHttpOptions{}.in_flight_bytes >> 20;
   std::string ready_file;
   int testing_fail_commit_after = -1;
   bool testing_fail_commit_nospace = false;
@@ -266,13 +273,21 @@ int Run(const ServerConfig& c) {
   Log* const the_log = log->get();
   TileHttpHandler tiles(
       storage, [the_log] { return the_log->publisher().latest(); },
-      TileHttpOptions{c.http_cache_mb << 20, absl::Seconds(c.http_checkpoint_max_age_s)}, &metrics);
+      TileHttpOptions{c.http_cache_mb << 20, absl::Seconds(c.http_checkpoint_max_age_s),
+                      c.http_in_flight_mb << 20},
+      &metrics);
   std::unique_ptr<HttpServer> http;
   if (!c.http_addr.empty()) {
     HttpServerOptions http_opts;
     http_opts.address = c.http_addr;
     http_opts.threads = c.http_threads;
-    absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(http_opts, &tiles);
+    http_opts.max_connections = c.http_max_connections;
+    http_opts.max_connections_per_address = c.http_max_connections_per_address;
+    http_opts.head_timeout = absl::Seconds(c.http_head_timeout_s);
+    http_opts.idle_timeout = absl::Seconds(c.http_idle_timeout_s);
+    http_opts.send_timeout = absl::Seconds(c.http_send_timeout_s);
+    absl::StatusOr<std::unique_ptr<HttpServer>> started =
+        HttpServer::Start(http_opts, &tiles, &metrics);
     if (!started.ok()) return Say(started.status().message()), kExitUsage;
     http = *std::move(started);
   }
@@ -472,6 +487,28 @@ int Main(int argc, char** argv) {
                  "Cache-Control max-age of /checkpoint (seconds)")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
+  app.add_option("--http-in-flight-mb", c.http_in_flight_mb,
+                 "Bound on response bodies being sent over HTTP (MiB); beyond it, 503")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--http-max-connections", c.http_max_connections,
+                 "Tiles HTTP connections held at once (0: RLIMIT_NOFILE/4, at most 4096)")
+      ->capture_default_str();
+  app.add_option("--http-max-connections-per-address", c.http_max_connections_per_address,
+                 "Tiles HTTP connections per client IPv4 address or IPv6 /64 (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--http-head-timeout", c.http_head_timeout_s,
+                 "Seconds to receive a whole request head (not per byte)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--http-idle-timeout", c.http_idle_timeout_s,
+                 "Seconds of silence before a tiles HTTP connection is closed")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--http-send-timeout", c.http_send_timeout_s,
+                 "Seconds to send a whole response before the client is cut off")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   app.add_option("--metrics-addr", c.metrics_addr, "Prometheus /metrics listen address")
       ->capture_default_str();
   app.add_option("--tokens-file", c.tokens_file, "Writer bearer tokens: '<writer> <token>' lines");

@@ -21,6 +21,14 @@ prometheus::Histogram& Hist(prometheus::Registry& r, const std::string& name,
   return BuildHistogram().Name(name).Help(help).Register(r).Add({}, b);
 }
 
+// One labelled child of a counter family (Register returns the family
+// already registered under that name).
+prometheus::Counter& Labelled(prometheus::Registry& r, const std::string& name,
+                              const std::string& help, const std::string& label,
+                              const std::string& value) {
+  return BuildCounter().Name(name).Help(help).Register(r).Add({{label, value}});
+}
+
 Histogram::BucketBoundaries Seconds() {
   return {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5};
 }
@@ -72,6 +80,26 @@ Metrics::Metrics(prometheus::Registry& r)
                                 "Tile and bundle requests read from storage")),
       http_cache_bytes(
           Gauge(r, "infratrail_http_tile_cache_bytes", "Bytes held by the tile body cache")),
+      http_open_connections(Gauge(r, "infratrail_http_open_connections",
+                                  "Tiles HTTP connections held (admitted, not yet closed)")),
+      http_connections_refused_total_cap(Labelled(
+          r, "infratrail_http_connections_refused_total",
+          "Tiles HTTP connections closed at accept by a connection limit", "limit", "total")),
+      http_connections_refused_per_address(Labelled(
+          r, "infratrail_http_connections_refused_total",
+          "Tiles HTTP connections closed at accept by a connection limit", "limit", "per_address")),
+      http_connections_cut_head(Labelled(r, "infratrail_http_connections_cut_total",
+                                         "Tiles HTTP connections shut down by a deadline",
+                                         "deadline", "head")),
+      http_connections_cut_send(Labelled(r, "infratrail_http_connections_cut_total",
+                                         "Tiles HTTP connections shut down by a deadline",
+                                         "deadline", "send")),
+      http_in_flight_bytes(Gauge(r, "infratrail_http_in_flight_bytes",
+                                 "Bytes of distinct response bodies held by responses not yet "
+                                 "sent in full")),
+      http_requests_shed(Counter(r, "infratrail_http_requests_shed_total",
+                                 "Tiles HTTP requests answered 503 because the response bytes "
+                                 "in flight were at their bound")),
       rpcs_(BuildCounter()
                 .Name("infratrail_grpc_requests_total")
                 .Help("gRPC requests by method and status code")

@@ -53,6 +53,17 @@ class Metrics {
   prometheus::Counter& http_cache_misses;  // tile bodies read from storage
   prometheus::Gauge& http_cache_bytes;     // bytes held by the tile body cache
 
+  // Tiles HTTP limits (docs/operations.md, "Tiles HTTP port").
+  prometheus::Gauge& http_open_connections;  // connections held
+  // infratrail_http_connections_refused_total{limit}: closed at accept.
+  prometheus::Counter& http_connections_refused_total_cap;    // limit="total"
+  prometheus::Counter& http_connections_refused_per_address;  // limit="per_address"
+  // infratrail_http_connections_cut_total{deadline}: shut down by a deadline.
+  prometheus::Counter& http_connections_cut_head;  // deadline="head"
+  prometheus::Counter& http_connections_cut_send;  // deadline="send"
+  prometheus::Gauge& http_in_flight_bytes;         // distinct bodies held by unsent responses
+  prometheus::Counter& http_requests_shed;         // 503 + Retry-After: in-flight bound reached
+
   // infratrail_http_requests_total{route, code}. Lock-free: the counters of
   // every route and status the server answers with are made up front.
   void CountHttp(HttpRoute route, int status);

@@ -19,6 +19,23 @@
 // content hash), and If-None-Match gets 304. Bodies are kept in a byte-bounded LRU cache keyed by
 // (tile, width), so a hot tile costs one storage read in total.
 //
+// Paths are matched byte for byte: the transport must not percent-decode
+// them, and any `%` is 400 (a tile has exactly one spelling, so a cache or
+// an auditor never sees one tile under two names). Error bodies say what
+// was wrong without echoing the request.
+//
+// Memory: a GET answered 200 holds its body "in flight" for as long as the
+// caller keeps the response's `body` (the transport keeps it until the last
+// byte is sent). Distinct bodies in flight are counted against
+// `in_flight_bytes`, whether or not the cache still holds them; a request
+// whose body would exceed it is answered 503 with Retry-After; a cache miss
+// is refused before its storage read unless the largest body the read could
+// return (256 hashes, or 256 entries of 64 KiB) would fit. The bound admits a body
+// already in flight (it costs nothing more), any body when nothing is in
+// flight, and always the checkpoint (one small body every monitor needs).
+// The handler's memory is therefore at most cache_bytes + in_flight_bytes
+// (+ one body being read per transport thread).
+//
 // Thread-safe.
 #ifndef INFRATRAIL_SERVER_TILE_HTTP_H_
 #define INFRATRAIL_SERVER_TILE_HTTP_H_
@@ -56,13 +73,21 @@ struct HttpResponse {
   absl::string_view content_type;  // static strings
   absl::string_view cache_control;
   absl::string_view allow;  // set on 405
+  int retry_after_s = 0;    // Retry-After, set on 503 when shedding load
 };
 
 struct TileHttpOptions {
   size_t cache_bytes = size_t{256} << 20;
   // The checkpoint's max-age: how stale a cache in front may serve it.
   absl::Duration checkpoint_max_age = absl::Seconds(2);
+  // Bound on the bytes of distinct bodies held by responses not yet sent.
+  size_t in_flight_bytes = size_t{128} << 20;
 };
+
+// Seconds a client is told to wait (Retry-After) when a request is shed.
+inline constexpr int kHttpShedRetryAfterSeconds = 5;
+
+class InFlightBudget;
 
 class TileHttpHandler {
  public:
@@ -85,9 +110,13 @@ class TileHttpHandler {
   };
   CacheStats cache_stats() const;
 
+  // Bytes of distinct bodies currently in flight (see the file comment).
+  size_t in_flight_bytes() const;
+
  private:
-  HttpResponse Checkpoint(absl::string_view if_none_match);
-  HttpResponse Tile(absl::string_view path, absl::string_view if_none_match);
+  HttpResponse Checkpoint(absl::string_view if_none_match, bool get);
+  HttpResponse Tile(absl::string_view path, absl::string_view if_none_match, bool get);
+  HttpResponse Shed();
   std::shared_ptr<const HttpBody> CacheGet(const TileId& id);
   void CachePut(const TileId& id, std::shared_ptr<const HttpBody> body);
 
@@ -96,6 +125,8 @@ class TileHttpHandler {
   const TileHttpOptions options_;
   const std::string checkpoint_cache_control_;
   Metrics* const metrics_;
+  // Shared with the bodies it counts, which may outlive the handler.
+  const std::shared_ptr<InFlightBudget> in_flight_;
 
   mutable absl::Mutex mu_;
   // The checkpoint body, rebuilt when the published checkpoint changes.

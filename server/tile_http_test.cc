@@ -348,6 +348,106 @@ TEST_F(TileHttpTest, RequestsAreCountedByRouteAndCode) {
   EXPECT_EQ(RequestCount(registry_, "other", "404"), 1);
 }
 
+// Response bodies held by callers (the transport, until sent) are counted
+// once per distinct body, whether or not the cache still holds them.
+TEST_F(TileHttpTest, ResponseBytesInFlightAreBoundedUntilReleased) {
+  GrowAndPublish(uint64_t{4} * kTileWidth);
+  constexpr size_t kTile = kTileWidth * kHashSize;  // a full hash tile
+  TileHttpOptions options;
+  options.cache_bytes = 0;  // nothing cached: only responses hold bodies
+  options.in_flight_bytes = 2 * kTile;
+  MakeHandler(options);
+
+  HttpResponse r0 = Get("/tile/0/000");
+  HttpResponse r1 = Get("/tile/0/001");
+  ASSERT_EQ(r0.status, 200);
+  ASSERT_EQ(r1.status, 200);
+  EXPECT_EQ(handler_->in_flight_bytes(), 2 * kTile);
+  EXPECT_EQ(metrics_.http_in_flight_bytes.Value(), 2.0 * kTile);
+  HttpResponse copy = r0;  // the same lease, not a new one
+  EXPECT_EQ(handler_->in_flight_bytes(), 2 * kTile);
+
+  // Full: a third body is shed before storage is read.
+  const int reads = counting_.reads.load();
+  HttpResponse shed = Get("/tile/0/002");
+  EXPECT_EQ(shed.status, 503);
+  EXPECT_EQ(shed.retry_after_s, kHttpShedRetryAfterSeconds);
+  EXPECT_EQ(shed.body, nullptr);
+  EXPECT_EQ(counting_.reads.load(), reads);
+  EXPECT_EQ(metrics_.http_requests_shed.Value(), 1);
+  EXPECT_EQ(RequestCount(registry_, "tile", "503"), 1);
+  // HEAD holds nothing; the checkpoint is always served.
+  EXPECT_EQ(handler_->Handle("HEAD", "/tile/0/002", "").status, 200);
+  HttpResponse cp = Get("/checkpoint");
+  EXPECT_EQ(cp.status, 200);
+  EXPECT_EQ(handler_->in_flight_bytes(), 2 * kTile + cp.body->bytes.size());
+  cp = HttpResponse{};
+
+  // Released: room again.
+  r1 = HttpResponse{};
+  EXPECT_EQ(handler_->in_flight_bytes(), kTile);
+  HttpResponse r2 = Get("/tile/0/002");
+  EXPECT_EQ(r2.status, 200);
+  r0 = HttpResponse{};
+  EXPECT_EQ(handler_->in_flight_bytes(), 2 * kTile);  // `copy` still holds tile 0/000
+  copy = HttpResponse{};
+  r2 = HttpResponse{};
+  EXPECT_EQ(handler_->in_flight_bytes(), 0u);
+  EXPECT_EQ(metrics_.http_in_flight_bytes.Value(), 0);
+
+  // An entry bundle is read only if the largest bundle could fit, though
+  // this one (256 short entries) would.
+  r0 = Get("/tile/0/000");
+  const int reads2 = counting_.reads.load();
+  EXPECT_EQ(Get("/tile/entries/000").status, 503);
+  EXPECT_EQ(counting_.reads.load(), reads2);
+  r0 = HttpResponse{};
+
+  // One body larger than the whole bound is served when nothing else is in
+  // flight (and only then).
+  options.in_flight_bytes = 10;
+  MakeHandler(options);
+  HttpResponse big = Get("/tile/entries/000");
+  EXPECT_EQ(big.status, 200);
+  EXPECT_EQ(Get("/tile/entries/001").status, 503);
+}
+
+// A cached body is shared: a second request for a body in flight adds
+// nothing and is never shed.
+TEST_F(TileHttpTest, ABodyAlreadyInFlightIsServedAgainAtTheBound) {
+  GrowAndPublish(uint64_t{2} * kTileWidth);
+  TileHttpOptions options;
+  options.in_flight_bytes = 1;
+  MakeHandler(options);
+  HttpResponse a = Get("/tile/entries/000");
+  ASSERT_EQ(a.status, 200);
+  HttpResponse b = Get("/tile/entries/000");
+  ASSERT_EQ(b.status, 200);
+  EXPECT_EQ(handler_->in_flight_bytes(), a.body->bytes.size());
+  EXPECT_EQ(Get("/tile/0/000").status, 503);
+}
+
+TEST_F(TileHttpTest, PercentEncodingIsRefusedAndErrorsDoNotEchoTheRequest) {
+  GrowAndPublish(600);
+  const int reads = counting_.reads.load();
+  for (const char* path : {"/tile/0/0%300", "/tile/entries/000%00.p/1", "/tile/0/%30%30%30",
+                           "/%63heckpoint", "/tile/0/001%2F"}) {
+    HttpResponse r = Get(path);
+    EXPECT_EQ(r.status, 400) << path;
+    EXPECT_EQ(r.text.find('%'), std::string::npos) << path << ": " << r.text;
+  }
+  EXPECT_EQ(counting_.reads.load(), reads);
+  for (const char* path : {"/tile/0/0x1<b>", "/tile/<b>/000", "/<b>", "/tile/0/009"}) {
+    HttpResponse r = Get(path);
+    EXPECT_GE(r.status, 400) << path;
+    EXPECT_EQ(r.text.find("<b>"), std::string::npos) << path << ": " << r.text;
+    EXPECT_EQ(r.text.find("009"), std::string::npos) << path << ": " << r.text;
+  }
+  HttpResponse method = handler_->Handle("<b>", "/checkpoint", "");
+  EXPECT_EQ(method.status, 405);
+  EXPECT_EQ(method.text.find("<b>"), std::string::npos) << method.text;
+}
+
 TEST(IfNoneMatchTest, MatchesListedTagsWeakOrStrongAndStar) {
   EXPECT_TRUE(IfNoneMatchHits("\"a\"", "\"a\""));
   EXPECT_TRUE(IfNoneMatchHits("W/\"a\"", "\"a\""));
