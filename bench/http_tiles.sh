@@ -39,6 +39,7 @@ done
   > "$work/log.vkey"
 "$bin/server/infratrail-server" --data-dir "$work/data" --signing-key "$work/log.key" \
   --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
+  --http-max-connections-per-address 0 \
   --ready-file "$work/ready.json" 2> "$work/server.log" &
 server_pid=$!
 for _ in $(seq 1 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
