@@ -64,6 +64,17 @@ Metrics::Metrics(prometheus::Registry& r)
                                 "Tile and bundle requests read from storage")),
       http_cache_bytes(
           Gauge(r, "infratrail_http_tile_cache_bytes", "Bytes held by the tile body cache")),
+      grpc_writes_refused_before_read(
+          Counter(r, "infratrail_grpc_writes_refused_before_read_total",
+                  "AddEvents calls refused from their metadata, before the message was read")),
+      grpc_connections_refused(
+          Counter(r, "infratrail_grpc_connections_refused_total",
+                  "gRPC connections closed at accept: the descriptor cap was reached")),
+      grpc_entries_streams(
+          Gauge(r, "infratrail_grpc_get_entries_streams", "GetEntries streams open")),
+      grpc_entries_streams_stalled(
+          Counter(r, "infratrail_grpc_get_entries_stalled_total",
+                  "GetEntries streams cancelled because the client stopped reading")),
       rpcs_(BuildCounter()
                 .Name("infratrail_grpc_requests_total")
                 .Help("gRPC requests by method and status code")

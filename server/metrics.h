@@ -50,6 +50,12 @@ class Metrics {
   prometheus::Counter& http_cache_misses;  // tile bodies read from storage
   prometheus::Gauge& http_cache_bytes;     // bytes held by the tile body cache
 
+  // gRPC port limits (docs/operations.md, "Limits and hostile clients").
+  prometheus::Counter& grpc_writes_refused_before_read;  // AddEvents refused on metadata
+  prometheus::Counter& grpc_connections_refused;         // closed at accept: descriptor cap
+  prometheus::Gauge& grpc_entries_streams;               // GetEntries streams open
+  prometheus::Counter& grpc_entries_streams_stalled;     // cut off: client stopped reading
+
   // infratrail_http_requests_total{route, code}. Lock-free: the counters of
   // every route and status the server answers with are made up front.
   void CountHttp(HttpRoute route, int status);
