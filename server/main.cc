@@ -12,12 +12,10 @@
 // shutdown after the log stopped serving),
 // 2 usage or configuration error (including every start-up refusal);
 // fsck: 0 consistent, 1 inconsistent, 2 usage, 3 cannot read the store.
-#include <google/protobuf/stubs/logging.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +38,7 @@
 #include "server/export.h"
 #include "server/fault_injecting_storage.h"
 #include "server/fsck.h"
+#include "server/grpc_port.h"
 #include "server/http_server.h"
 #include "server/log.h"
 #include "server/log_service.h"
@@ -53,17 +52,6 @@ constexpr int kExitOk = 0;
 constexpr int kExitRuntime = 1;
 constexpr int kExitUsage = 2;
 constexpr absl::string_view kServiceName = "infratrail.v1.Log";
-
-// The gRPC port's limits against hostile clients (docs/operations.md,
-// "Limits and hostile clients").
-struct GrpcLimits {
-  int max_connections = 4096;  // 0: as many as descriptors allow
-  int max_streams_per_connection = 100;
-  int idle_timeout_s = 300;      // no call in flight: GOAWAY
-  int keepalive_s = 60;          // server pings; unanswered in 20 s: closed
-  int handshake_timeout_s = 10;  // TLS + HTTP/2 preface and SETTINGS
-  LogServiceLimits service;
-};
 
 struct ServerConfig {
   std::string data_dir;
@@ -90,7 +78,7 @@ struct ServerConfig {
   int http_checkpoint_max_age_s = 2;
   std::string ready_file;
   int testing_fail_commit_after = -1;
-  GrpcLimits grpc_limits;
+  GrpcLimits grpc_limits;  // grpc_port.h
 };
 
 void Say(absl::string_view msg) { std::cerr << "infratrail-server: " << msg << std::endl; }
@@ -107,55 +95,6 @@ absl::StatusOr<std::string> ReadTrimmed(const std::string& path, absl::string_vi
   if (!text.ok())
     return absl::InvalidArgumentError(absl::StrCat(flag, ": ", text.status().message()));
   return std::string(absl::StripAsciiWhitespace(*text));
-}
-
-// gRPC's transport credentials over core ones, so that writer credentials
-// are checked from the metadata before a request is read (writer_auth.h).
-std::shared_ptr<grpc::ServerCredentials> MakeCredentials(const ServerConfig& c, WriterAuth* auth,
-                                                         Metrics* metrics, absl::Status* error) {
-  grpc_init();  // core credentials need the library; one reference until exit
-  grpc_server_credentials* core = nullptr;
-  if (c.tls_cert.empty()) {
-    if (!c.tls_client_ca.empty()) {
-      *error = absl::InvalidArgumentError("--tls-client-ca: needs --tls-cert and --tls-key");
-      return nullptr;
-    }
-    core = grpc_insecure_server_credentials_create();
-  } else {
-    absl::StatusOr<std::string> cert = ReadFileToString(c.tls_cert);
-    if (!cert.ok()) {
-      *error = absl::InvalidArgumentError(absl::StrCat("--tls-cert: ", cert.status().message()));
-      return nullptr;
-    }
-    absl::StatusOr<std::string> key = ReadFileToString(c.tls_key);
-    if (!key.ok()) {
-      *error = absl::InvalidArgumentError(absl::StrCat("--tls-key: ", key.status().message()));
-      return nullptr;
-    }
-    std::string ca;
-    if (!c.tls_client_ca.empty()) {
-      absl::StatusOr<std::string> read = ReadFileToString(c.tls_client_ca);
-      if (!read.ok()) {
-        *error =
-            absl::InvalidArgumentError(absl::StrCat("--tls-client-ca: ", read.status().message()));
-        return nullptr;
-      }
-      ca = *std::move(read);
-    }
-    grpc_ssl_pem_key_cert_pair pair{key->c_str(), cert->c_str()};
-    // Readers need no certificate; a certificate that is presented must
-    // verify, and only then can it identify a writer.
-    core = grpc_ssl_server_credentials_create_ex(
-        ca.empty() ? nullptr : ca.c_str(), &pair, 1,
-        ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                   : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY,
-        nullptr);
-    if (core == nullptr) {
-      *error = absl::InvalidArgumentError("--tls-cert/--tls-key: not a usable PEM pair");
-      return nullptr;
-    }
-  }
-  return AuthenticatingCredentials(core, auth, &metrics->grpc_writes_refused_before_read);
 }
 
 // A secret file (signing key, tokens) that group or others may read.
@@ -206,83 +145,6 @@ void ReloadTokens(const ServerConfig& c, WriterAuth& auth) {
                    " writers (was ", r->writers_before, ")"));
 }
 
-// libprotobuf logs a line per malformed message it parses (invalid UTF-8 in
-// a string field, say): hostile input must not flood stderr. Its lines go
-// through Say, at most kBurst per minute; the rest are counted and the
-// count is said with the next line that passes.
-void RouteProtobufLogs() {
-  google::protobuf::SetLogHandler(
-      [](google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
-        constexpr int kBurst = 10;
-        struct Window {
-          absl::Mutex mu;
-          absl::Time start ABSL_GUARDED_BY(mu);
-          int lines ABSL_GUARDED_BY(mu) = 0;
-          uint64_t suppressed ABSL_GUARDED_BY(mu) = 0;
-        };
-        static Window* w = new Window;
-        const absl::Time now = absl::Now();
-        uint64_t dropped = 0;
-        {
-          absl::MutexLock l(&w->mu);
-          if (now - w->start >= absl::Minutes(1)) {
-            w->start = now;
-            w->lines = 0;
-          }
-          if (++w->lines > kBurst && level < google::protobuf::LOGLEVEL_FATAL) {
-            ++w->suppressed;
-            return;
-          }
-          dropped = w->suppressed;
-          w->suppressed = 0;
-        }
-        Say(absl::StrCat(
-            "protobuf ", level >= google::protobuf::LOGLEVEL_ERROR ? "error" : "warning", " (",
-            file, ":", line, "): ", message,
-            dropped == 0 ? "" : absl::StrCat(" [", dropped, " similar lines suppressed]")));
-      });
-}
-
-// Raises the soft descriptor limit to the hard one and says so; the limit
-// now in force.
-int RaiseDescriptorLimit() {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
-  const rlim_t before = rl.rlim_cur;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rlimit raised = rl;
-    raised.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
-  }
-  Say(absl::StrCat("open files limit ", rl.rlim_cur, " (soft limit was ", before, ", hard ",
-                   rl.rlim_max, ")"));
-  return static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 1 << 30));
-}
-
-// Descriptor numbers from which gRPC connections are refused at accept
-// (accept_gate.h): `limit` less a reserve for the server's own files, and
-// at most max_connections beyond the `base` descriptors held at start.
-int GrpcDescriptorCap(const GrpcLimits& l, int limit, int base) {
-  const int reserve = std::clamp(limit / 4, 64, 4096);
-  int cap = limit - reserve;
-  if (l.max_connections > 0) cap = std::min(cap, base + l.max_connections);
-  return cap;
-}
-
-// gRPC transport settings against idle, stalled and flooding clients.
-void ApplyGrpcLimits(const GrpcLimits& l, grpc::ServerBuilder& builder) {
-  // A full batch of maximal entries, with framing.
-  builder.SetMaxReceiveMessageSize(72 << 20);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, l.max_streams_per_connection);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, l.idle_timeout_s * 1000);
-  // Pings while calls are in flight; a peer that does not read its socket
-  // (a stalled reader) cannot answer, and its connection is closed.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, l.keepalive_s * 1000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
-  // TLS handshake, then the HTTP/2 preface and SETTINGS, within this.
-  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, l.handshake_timeout_s * 1000);
-}
-
 int Run(const ServerConfig& c) {
   // Signals are taken synchronously by sigwait below; block them before any
   // thread starts so every thread inherits the mask.
@@ -292,8 +154,11 @@ int Run(const ServerConfig& c) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);  // reloads the tokens file
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  RouteProtobufLogs();
-  const int fd_limit = RaiseDescriptorLimit();
+  RouteProtobufLogs([](absl::string_view line) { Say(line); });
+  const DescriptorLimit fds = RaiseDescriptorLimit();
+  Say(absl::StrCat("open files limit ", fds.soft, " (soft limit was ", fds.soft_before, ", hard ",
+                   fds.hard, ")"));
+  const int fd_limit = static_cast<int>(std::min<uint64_t>(fds.soft, 1 << 30));
 
   absl::StatusOr<std::string> key_text = ReadTrimmed(c.signing_key, "--signing-key");
   if (!key_text.ok()) return Say(key_text.status().message()), kExitUsage;
@@ -325,11 +190,6 @@ int Run(const ServerConfig& c) {
     Say("warning: anyone who can reach " + c.grpc_addr + " can append to this log");
   }
   WarnAboutTokens(c);
-  if (c.tls_cert.empty() != c.tls_key.empty()) {
-    return Say(c.tls_cert.empty() ? "--tls-key: needs --tls-cert (the server certificate)"
-                                  : "--tls-cert: needs --tls-key (its private key)"),
-           kExitUsage;
-  }
 
   std::error_code ec;
   std::filesystem::create_directories(c.data_dir, ec);
@@ -346,10 +206,9 @@ int Run(const ServerConfig& c) {
 
   auto registry = std::make_shared<prometheus::Registry>();
   Metrics metrics(*registry);
-  absl::Status cred_error;
-  std::shared_ptr<grpc::ServerCredentials> creds =
-      MakeCredentials(c, auth->get(), &metrics, &cred_error);
-  if (!cred_error.ok()) return Say(cred_error.message()), kExitUsage;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = MakeServerCredentials(
+      TlsFiles{c.tls_cert, c.tls_key, c.tls_client_ca}, auth->get(), &metrics);
+  if (!creds.ok()) return Say(creds.status().message()), kExitUsage;
   LogOptions opts{*key,
                   c.signer_state.empty() ? c.signing_key + ".state" : c.signer_state,
                   c.recover_signer_state,
@@ -401,12 +260,9 @@ int Run(const ServerConfig& c) {
                      c.grpc_limits.service);
   grpc::ServerBuilder builder;
   int grpc_port = 0;
-  builder.AddListeningPort(c.grpc_addr, creds, &grpc_port);
+  builder.AddListeningPort(c.grpc_addr, *creds, &grpc_port);
   builder.RegisterService(&service);
   ApplyGrpcLimits(c.grpc_limits, builder);
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(UnparsableRequestInterceptorFactory());
-  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   const absl::StatusOr<int> fds_at_start = accept_gate::LowestFreeDescriptor();
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || grpc_port == 0) {
@@ -545,32 +401,6 @@ int RunExport(const std::string& data_dir, const std::string& out_dir, bool foll
     const timespec timeout = absl::ToTimespec(interval);
     if (sigtimedwait(&signals, nullptr, &timeout) > 0) return kExitOk;
   }
-}
-
-// Flags of the gRPC port's limits (GrpcLimits).
-void AddGrpcLimitFlags(CLI::App& app, GrpcLimits& l) {
-  app.add_option("--grpc-max-connections", l.max_connections,
-                 "gRPC connections beyond this (or beyond the open files limit less a reserve) "
-                 "are closed at accept; 0: only the descriptor limit")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1 << 24));
-  app.add_option("--grpc-max-streams-per-connection", l.max_streams_per_connection,
-                 "Concurrent calls per gRPC connection (HTTP/2 MAX_CONCURRENT_STREAMS)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--grpc-idle-timeout", l.idle_timeout_s,
-                 "Seconds a gRPC connection may stay without calls before it is closed")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--grpc-max-entries-streams", l.service.max_entries_streams,
-                 "GetEntries streams open at once; beyond: RESOURCE_EXHAUSTED")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--grpc-stalled-stream-timeout", l.service.stalled_timeout_s,
-                 "Seconds a GetEntries message may wait for the client to read it before the "
-                 "stream is cancelled")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 20));
 }
 
 int Main(int argc, char** argv) {
