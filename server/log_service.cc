@@ -168,8 +168,6 @@ class EntriesReactor final : public grpc::ServerWriteReactor<v1::GetEntriesRespo
   absl::Time writing_since_ ABSL_GUARDED_BY(service_->streams_mu_) = absl::InfiniteFuture();
 };
 
-namespace {}  // namespace
-
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
