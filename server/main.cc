@@ -190,6 +190,11 @@ int Run(const ServerConfig& c) {
     Say("warning: anyone who can reach " + c.grpc_addr + " can append to this log");
   }
   WarnAboutTokens(c);
+  auto registry = std::make_shared<prometheus::Registry>();
+  Metrics metrics(*registry);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = MakeServerCredentials(
+      TlsFiles{c.tls_cert, c.tls_key, c.tls_client_ca}, auth->get(), &metrics);
+  if (!creds.ok()) return Say(creds.status().message()), kExitUsage;
 
   std::error_code ec;
   std::filesystem::create_directories(c.data_dir, ec);
@@ -204,11 +209,6 @@ int Run(const ServerConfig& c) {
     storage = faulty.get();
   }
 
-  auto registry = std::make_shared<prometheus::Registry>();
-  Metrics metrics(*registry);
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = MakeServerCredentials(
-      TlsFiles{c.tls_cert, c.tls_key, c.tls_client_ca}, auth->get(), &metrics);
-  if (!creds.ok()) return Say(creds.status().message()), kExitUsage;
   LogOptions opts{*key,
                   c.signer_state.empty() ? c.signing_key + ".state" : c.signer_state,
                   c.recover_signer_state,

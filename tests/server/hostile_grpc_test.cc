@@ -448,6 +448,8 @@ TEST_F(HostileGrpcTest, TlsCertWithoutKeyNamesTheMissingFlag) {
   EXPECT_TRUE(absl::StrContains(err, "--tls-cert: needs --tls-key")) << err;
   EXPECT_EQ(ExitCodeOf(Options({"--tls-key", dir_->path() + "/server.key"}), &err), 2);
   EXPECT_TRUE(absl::StrContains(err, "--tls-key: needs --tls-cert")) << err;
+  // Refused before the data directory is touched.
+  EXPECT_FALSE(std::filesystem::exists(data_dir_));
 }
 
 }  // namespace
