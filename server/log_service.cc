@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "core/tile.h"
 #include "proto/entry_validation.h"
 
 namespace infratrail {
@@ -15,10 +17,9 @@ namespace {
 using grpc::CallbackServerContext;
 using grpc::ServerUnaryReactor;
 
-// Entries per GetEntries message, and a byte bound so a message stays far
-// below gRPC's default 4 MiB limit whatever the entry sizes.
-constexpr size_t kEntriesPerChunk = 256;
-constexpr size_t kChunkBytes = 1 << 20;
+// Most entries per GetEntries message (the byte bound is
+// kEntriesMessageBytes), and per GetEntries call.
+constexpr size_t kEntriesPerMessage = 256;
 constexpr uint64_t kMaxGetEntries = 10000;
 
 // Resolves a requested tree size (0 = latest) against the latest published
@@ -42,75 +43,192 @@ void AddHashes(const std::vector<Hash>& hashes,
   for (const Hash& h : hashes) out->Add(std::string(AsBytes(h)));
 }
 
-class EntriesReactor final : public grpc::ServerWriteReactor<v1::GetEntriesResponse> {
+// Answers UNIMPLEMENTED-for-unparsable with INVALID_ARGUMENT (see
+// UnparsableRequestInterceptorFactory).
+class UnparsableRequestInterceptor final : public grpc::experimental::Interceptor {
  public:
-  EntriesReactor(Log* log, Metrics* metrics, uint64_t begin, uint64_t end)
-      : log_(log), metrics_(metrics), next_(begin), end_(end) {
-    NextChunk();
+  explicit UnparsableRequestInterceptor(grpc::experimental::ServerRpcInfo* info) : info_(info) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    // gRPC hands the hook a null message when deserialisation failed.
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        methods->GetRecvMessage() == nullptr) {
+      unparsable_ = true;
+    }
+    if (unparsable_ &&
+        methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      absl::string_view method = info_->method() == nullptr ? "" : info_->method();
+      absl::ConsumePrefix(&method, "/infratrail.v1.Log/");
+      methods->ModifySendStatus(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       absl::StrCat(method, ": request: cannot be parsed as its message type")));
+    }
+    methods->Proceed();
   }
 
+ private:
+  grpc::experimental::ServerRpcInfo* const info_;
+  bool unparsable_ = false;
+};
+
+class UnparsableRequestFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new UnparsableRequestInterceptor(info);
+  }
+};
+
+}  // namespace
+
+// Writes [begin, end) in messages of about kEntriesMessageBytes, reading
+// from storage only what the next message holds, and only once the client
+// has taken the previous one (OnWriteDone).
+class EntriesReactor final : public grpc::ServerWriteReactor<v1::GetEntriesResponse> {
+ public:
+  EntriesReactor(LogService* service, grpc::CallbackServerContext* ctx, uint64_t begin,
+                 uint64_t end)
+      : service_(service), ctx_(ctx), next_(begin), end_(end) {}
+
+  void Start() { NextMessage(); }
+
   void OnWriteDone(bool ok) override {
+    MarkWriting(false);
     if (!ok) {
       Done(absl::CancelledError("GetEntries: client went away"));
       return;
     }
-    NextChunk();
+    NextMessage();
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    service_->CloseStream(this);
+    delete this;
+  }
+
+  // Under LogService::streams_mu_: cancels the call if its write has waited
+  // since before `deadline`. True if it did.
+  bool CancelIfWaitingSince(absl::Time deadline) {
+    if (writing_since_ == absl::InfiniteFuture() || writing_since_ >= deadline) return false;
+    writing_since_ = absl::InfiniteFuture();  // counted once
+    ctx_->TryCancel();
+    return true;
+  }
 
  private:
-  void NextChunk() {
+  void NextMessage() {
     if (next_ >= end_) {
       Done(absl::OkStatus());
       return;
     }
-    // Entries read but held back by the byte bound go into the next message;
-    // storage is read again only once they are sent.
-    if (buffered_ == read_.size()) {
+    resp_.Clear();
+    size_t bytes = 0;
+    // An entry is at most kMaxBundleEntrySize bytes, so reading no more
+    // entries than fit in the room left keeps the message (and the entries
+    // held) within kEntriesMessageBytes plus one entry.
+    while (next_ < end_ && static_cast<size_t>(resp_.entries_size()) < kEntriesPerMessage &&
+           bytes < kEntriesMessageBytes) {
+      const uint64_t fit =
+          std::max<uint64_t>(1, (kEntriesMessageBytes - bytes) / kMaxBundleEntrySize);
+      const uint64_t stop = std::min<uint64_t>(
+          {end_, next_ + fit, next_ + kEntriesPerMessage - resp_.entries_size()});
       read_.clear();
-      buffered_ = 0;
-      const uint64_t stop = std::min<uint64_t>(end_, next_ + kEntriesPerChunk);
-      if (absl::Status st = log_->storage().ReadEntries(next_, stop, &read_); !st.ok()) {
+      if (absl::Status st = service_->log_->storage().ReadEntries(next_, stop, &read_); !st.ok()) {
         Done(st);
         return;
       }
+      for (std::string& e : read_) {
+        bytes += e.size();
+        v1::IndexedEntry* out = resp_.add_entries();
+        out->set_index(next_++);
+        out->set_data(std::move(e));
+      }
     }
-    resp_.Clear();
-    size_t bytes = 0;
-    for (; buffered_ < read_.size(); ++buffered_) {
-      std::string& e = read_[buffered_];
-      if (bytes > 0 && bytes + e.size() > kChunkBytes) break;
-      bytes += e.size();
-      v1::IndexedEntry* out = resp_.add_entries();
-      out->set_index(next_++);
-      out->set_data(std::move(e));
-    }
+    read_.clear();
+    MarkWriting(true);
     StartWrite(&resp_);
   }
+  void MarkWriting(bool writing) {
+    absl::MutexLock l(&service_->streams_mu_);
+    writing_since_ = writing ? absl::Now() : absl::InfiniteFuture();
+  }
   void Done(const absl::Status& st) {
-    metrics_->CountRpc("GetEntries", st.code());
+    service_->metrics_->CountRpc("GetEntries", st.code());
     Finish(ToGrpcStatus(st));
   }
 
-  Log* const log_;
-  Metrics* const metrics_;
+  LogService* const service_;
+  grpc::CallbackServerContext* const ctx_;
   uint64_t next_;
   const uint64_t end_;
-  std::vector<std::string> read_;  // read from storage, [buffered_, end) not yet sent
-  size_t buffered_ = 0;
+  std::vector<std::string> read_;
   v1::GetEntriesResponse resp_;
+  // When the write in flight started; InfiniteFuture when none is.
+  absl::Time writing_since_ ABSL_GUARDED_BY(service_->streams_mu_) = absl::InfiniteFuture();
 };
-
-}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+UnparsableRequestInterceptorFactory() {
+  return std::make_unique<UnparsableRequestFactory>();
+}
+
 LogService::LogService(Log* log, WriterAuth* auth, Metrics* metrics,
-                       std::function<void()> on_unhealthy)
-    : log_(log), auth_(auth), metrics_(metrics), on_unhealthy_(std::move(on_unhealthy)) {}
+                       std::function<void()> on_unhealthy, const LogServiceLimits& limits)
+    : log_(log),
+      auth_(auth),
+      metrics_(metrics),
+      on_unhealthy_(std::move(on_unhealthy)),
+      limits_(limits) {
+  stall_checker_ = std::thread([this] {
+    absl::MutexLock l(&streams_mu_);
+    while (!stopping_) {
+      streams_mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(1));
+      if (stopping_) break;
+      streams_mu_.Unlock();
+      CancelStalledStreams(absl::Now());
+      streams_mu_.Lock();
+    }
+  });
+}
+
+LogService::~LogService() {
+  {
+    absl::MutexLock l(&streams_mu_);
+    stopping_ = true;
+  }
+  stall_checker_.join();
+}
+
+int LogService::CancelStalledStreams(absl::Time now) {
+  const absl::Time deadline = now - absl::Seconds(limits_.stalled_timeout_s);
+  int cancelled = 0;
+  absl::MutexLock l(&streams_mu_);
+  for (EntriesReactor* s : streams_) {
+    if (s->CancelIfWaitingSince(deadline)) ++cancelled;
+  }
+  if (cancelled > 0) metrics_->grpc_entries_streams_stalled.Increment(cancelled);
+  return cancelled;
+}
+
+bool LogService::OpenStream(EntriesReactor* stream) {
+  absl::MutexLock l(&streams_mu_);
+  if (streams_.size() >= static_cast<size_t>(limits_.max_entries_streams)) return false;
+  streams_.insert(stream);
+  metrics_->grpc_entries_streams.Set(static_cast<double>(streams_.size()));
+  return true;
+}
+
+void LogService::CloseStream(EntriesReactor* stream) {
+  absl::MutexLock l(&streams_mu_);
+  streams_.erase(stream);
+  metrics_->grpc_entries_streams.Set(static_cast<double>(streams_.size()));
+}
 
 void LogService::FinishReactor(ServerUnaryReactor* reactor, absl::string_view method,
                                const absl::Status& status) {
@@ -313,6 +431,12 @@ grpc::ServerWriteReactor<v1::GetEntriesResponse>* LogService::GetEntries(
   } else {
     end = begin + std::min<uint64_t>(req->count(), cp->size - begin);
   }
+  auto* stream = new EntriesReactor(this, ctx, begin, end);
+  if (st.ok() && !OpenStream(stream)) {
+    st = absl::ResourceExhaustedError(
+        absl::StrCat("GetEntries: ", limits_.max_entries_streams,
+                     " streams are open, the most this server serves at once; retry later"));
+  }
   if (!st.ok()) {
     // A reactor that finishes at once with the error.
     class Failed final : public grpc::ServerWriteReactor<v1::GetEntriesResponse> {
@@ -320,10 +444,12 @@ grpc::ServerWriteReactor<v1::GetEntriesResponse>* LogService::GetEntries(
       explicit Failed(const grpc::Status& s) { Finish(s); }
       void OnDone() override { delete this; }
     };
+    delete stream;
     metrics_->CountRpc("GetEntries", st.code());
     return new Failed(ToGrpcStatus(st));
   }
-  return new EntriesReactor(log_, metrics_, begin, end);
+  stream->Start();
+  return stream;
 }
 
 ServerUnaryReactor* LogService::GetEntryAndProof(CallbackServerContext* ctx,

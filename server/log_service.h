@@ -9,14 +9,29 @@
 // Reads are answered inline from storage and the tile cache, always
 // relative to the latest *published* checkpoint.
 //
+// GetEntries against hostile readers: a stream holds at most about
+// 2 x kEntriesMessageBytes (the message being sent and gRPC's serialized
+// copy): entries are read from storage only as the client takes the
+// previous message. At most `max_entries_streams` streams are open at once
+// (beyond: RESOURCE_EXHAUSTED), and a stream whose message has waited
+// `stalled_timeout_s` for the client to read it is cancelled. The budget is
+// documented in docs/operations.md ("Limits and hostile clients").
+//
 // Edge behaviour of each RPC is specified in proto/infratrail/v1/log.proto.
-// Thread-safe.
+// Thread-safe; a background thread cancels stalled streams.
 #ifndef INFRATRAIL_SERVER_LOG_SERVICE_H_
 #define INFRATRAIL_SERVER_LOG_SERVICE_H_
 
-#include <functional>
-#include <string>
+#include <grpcpp/support/server_interceptor.h>
 
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "infratrail/v1/log.grpc.pb.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -24,14 +39,41 @@
 
 namespace infratrail {
 
+class EntriesReactor;
+
 // The one place absl::Status becomes grpc::Status (codes coincide).
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// Bytes of entries in one GetEntries message (one entry may exceed it).
+inline constexpr size_t kEntriesMessageBytes = 512 << 10;
+
+struct LogServiceLimits {
+  int max_entries_streams = 64;  // GetEntries streams open at once
+  int stalled_timeout_s = 30;    // a GetEntries write not taken by the client
+};
+
+// Answers a request gRPC could not parse with INVALID_ARGUMENT naming the
+// method. (gRPC 1.51's callback API answers it UNIMPLEMENTED with no
+// message: its handler drops the deserialisation status.) For
+// ServerBuilder::experimental().SetInterceptorCreators.
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+UnparsableRequestInterceptorFactory();
 
 class LogService final : public v1::Log::CallbackService {
  public:
   // `on_unhealthy` is called (from any thread) when a write fails because
   // the log stopped serving, so the health service can flip to NOT_SERVING.
-  LogService(Log* log, WriterAuth* auth, Metrics* metrics, std::function<void()> on_unhealthy);
+  LogService(Log* log, WriterAuth* auth, Metrics* metrics, std::function<void()> on_unhealthy,
+             const LogServiceLimits& limits = {});
+  // Stops the stall checker. The server must be shut down first.
+  ~LogService() override;
+  LogService(const LogService&) = delete;
+  LogService& operator=(const LogService&) = delete;
+
+  // Cancels every GetEntries stream whose current message has waited for
+  // the client since before `now - stalled_timeout_s`; how many. Called
+  // every second by the service's own thread; public for tests.
+  int CancelStalledStreams(absl::Time now);
 
   grpc::ServerUnaryReactor* AddEvents(grpc::CallbackServerContext* ctx,
                                       const v1::AddEventsRequest* req,
@@ -60,10 +102,23 @@ class LogService final : public v1::Log::CallbackService {
   absl::Status DoAddEvents(grpc::CallbackServerContext* ctx, const v1::AddEventsRequest* req,
                            v1::AddEventsResponse* resp, grpc::ServerUnaryReactor* reactor);
 
+  friend class EntriesReactor;
+  // GetEntries stream bookkeeping: false if max_entries_streams are open.
+  bool OpenStream(EntriesReactor* stream);
+  void CloseStream(EntriesReactor* stream);
+
   Log* const log_;
   WriterAuth* const auth_;
   Metrics* const metrics_;
   const std::function<void()> on_unhealthy_;
+  const LogServiceLimits limits_;
+
+  // Open GetEntries streams. A reactor leaves this set (under the lock)
+  // before it is deleted, so the stall checker may touch any member.
+  absl::Mutex streams_mu_;
+  absl::flat_hash_set<EntriesReactor*> streams_ ABSL_GUARDED_BY(streams_mu_);
+  bool stopping_ ABSL_GUARDED_BY(streams_mu_) = false;
+  std::thread stall_checker_;
 };
 
 }  // namespace infratrail

@@ -36,9 +36,11 @@
 #include "core/io/file_util.h"
 #include "prometheus/exposer.h"
 #include "server/disk_reserve.h"
+#include "server/accept_gate.h"
 #include "server/export.h"
 #include "server/fault_injecting_storage.h"
 #include "server/fsck.h"
+#include "server/grpc_port.h"
 #include "server/http_server.h"
 #include "server/log.h"
 #include "server/log_service.h"
@@ -67,6 +69,7 @@ struct ServerConfig {
   std::string tls_client_ca;
   std::vector<std::string> writer_identities;
   bool allow_unauthenticated_writes = false;
+  bool allow_insecure_key_permissions = false;
   double rate_limit = 0;
   int checkpoint_interval_ms = 50;
   size_t max_batch = 16384;
@@ -87,6 +90,7 @@ struct ServerConfig {
   bool testing_fail_commit_nospace = false;
   std::string testing_free_disk_file;
   uint64_t min_free_disk_mb = 128;
+  GrpcLimits grpc_limits;  // grpc_port.h
 };
 
 void Say(absl::string_view msg) { std::cerr << "infratrail-server: " << msg << std::endl; }
@@ -105,35 +109,52 @@ absl::StatusOr<std::string> ReadTrimmed(const std::string& path, absl::string_vi
   return std::string(absl::StripAsciiWhitespace(*text));
 }
 
-std::shared_ptr<grpc::ServerCredentials> MakeCredentials(const ServerConfig& c,
-                                                         absl::Status* error) {
-  if (c.tls_cert.empty() && c.tls_key.empty()) {
-    if (!c.tls_client_ca.empty()) {
-      *error = absl::InvalidArgumentError("--tls-client-ca: needs --tls-cert and --tls-key");
-    }
-    return grpc::InsecureServerCredentials();
+// A secret file (signing key, tokens) that group or others may read.
+bool OpenToOthers(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0;
+}
+
+// Refuses a signing key that group or others may read, unless allowed.
+// False: refused (said why).
+bool CheckKeyPermissions(const ServerConfig& c) {
+  if (!OpenToOthers(c.signing_key)) return true;
+  if (!c.allow_insecure_key_permissions) {
+    Say(absl::StrCat("--signing-key ", c.signing_key,
+                     " is readable by group or others: chmod 600 it (or pass "
+                     "--allow-insecure-key-permissions)"));
+    return false;
   }
-  absl::StatusOr<std::string> cert = ReadFileToString(c.tls_cert);
-  absl::StatusOr<std::string> key = ReadFileToString(c.tls_key);
-  if (!cert.ok() || !key.ok()) {
-    *error = absl::InvalidArgumentError(absl::StrCat(
-        "--tls-cert/--tls-key: ", !cert.ok() ? cert.status().message() : key.status().message()));
-    return nullptr;
+  Say(absl::StrCat("warning: --signing-key ", c.signing_key,
+                   " is readable by group or others (allowed by "
+                   "--allow-insecure-key-permissions)"));
+  return true;
+}
+
+// Warnings about how bearer tokens are kept and carried.
+void WarnAboutTokens(const ServerConfig& c) {
+  if (c.tokens_file.empty()) return;
+  if (OpenToOthers(c.tokens_file)) {
+    Say(absl::StrCat("warning: --tokens-file ", c.tokens_file,
+                     " is readable by group or others; chmod 600 it"));
   }
-  grpc::SslServerCredentialsOptions opts;
-  opts.pem_key_cert_pairs.push_back({*key, *cert});
-  if (!c.tls_client_ca.empty()) {
-    absl::StatusOr<std::string> ca = ReadFileToString(c.tls_client_ca);
-    if (!ca.ok()) {
-      *error = absl::InvalidArgumentError(absl::StrCat("--tls-client-ca: ", ca.status().message()));
-      return nullptr;
-    }
-    opts.pem_root_certs = *ca;
-    // Readers need no certificate; a certificate that is presented must
-    // verify, and only then can it identify a writer.
-    opts.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  if (c.tls_cert.empty() && !IsLoopback(c.grpc_addr)) {
+    Say(absl::StrCat(
+        "warning: bearer tokens are accepted in plaintext on --grpc-addr ", c.grpc_addr,
+        ": anyone on the path can read and replay them; set --tls-cert and --tls-key"));
   }
-  return grpc::SslServerCredentials(opts);
+}
+
+// SIGHUP: re-reads the tokens file; a bad file keeps the old tokens.
+void ReloadTokens(const ServerConfig& c, WriterAuth& auth) {
+  if (c.tokens_file.empty()) return Say("SIGHUP: no --tokens-file to reload");
+  absl::StatusOr<WriterAuth::Reloaded> r = auth.ReloadTokens();
+  if (!r.ok()) {
+    return Say(absl::StrCat("SIGHUP: keeping the previous tokens: ", r.status().message()));
+  }
+  WarnAboutTokens(c);
+  Say(absl::StrCat("SIGHUP: reloaded --tokens-file ", c.tokens_file, ": ", r->writers_after,
+                   " writers (was ", r->writers_before, ")"));
 }
 
 int Run(const ServerConfig& c) {
@@ -143,17 +164,19 @@ int Run(const ServerConfig& c) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reloads the tokens file
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  RouteProtobufLogs([](absl::string_view line) { Say(line); });
+  const DescriptorLimit fds = RaiseDescriptorLimit();
+  Say(absl::StrCat("open files limit ", fds.soft, " (soft limit was ", fds.soft_before, ", hard ",
+                   fds.hard, ")"));
+  const int fd_limit = static_cast<int>(std::min<uint64_t>(fds.soft, 1 << 30));
 
   absl::StatusOr<std::string> key_text = ReadTrimmed(c.signing_key, "--signing-key");
   if (!key_text.ok()) return Say(key_text.status().message()), kExitUsage;
   absl::StatusOr<NoteSigner> key = NoteSigner::Parse(*key_text);
   if (!key.ok()) return Say(absl::StrCat("--signing-key: ", key.status().message())), kExitUsage;
-  struct stat st;
-  if (stat(c.signing_key.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    Say(absl::StrCat("warning: --signing-key ", c.signing_key,
-                     " is readable by group or others; chmod 600 it"));
-  }
+  if (!CheckKeyPermissions(c)) return kExitUsage;
 
   WriterAuthOptions auth_opts{c.tokens_file, c.writer_identities, c.rate_limit};
   absl::StatusOr<std::unique_ptr<WriterAuth>> auth = WriterAuth::Create(auth_opts);
@@ -178,9 +201,12 @@ int Run(const ServerConfig& c) {
     }
     Say("warning: anyone who can reach " + c.grpc_addr + " can append to this log");
   }
-  absl::Status cred_error;
-  std::shared_ptr<grpc::ServerCredentials> creds = MakeCredentials(c, &cred_error);
-  if (!cred_error.ok()) return Say(cred_error.message()), kExitUsage;
+  WarnAboutTokens(c);
+  auto registry = std::make_shared<prometheus::Registry>();
+  Metrics metrics(*registry);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = MakeServerCredentials(
+      TlsFiles{c.tls_cert, c.tls_key, c.tls_client_ca}, auth->get(), &metrics);
+  if (!creds.ok()) return Say(creds.status().message()), kExitUsage;
 
   std::error_code ec;
   std::filesystem::create_directories(c.data_dir, ec);
@@ -242,8 +268,6 @@ int Run(const ServerConfig& c) {
     storage = faulty.get();
   }
 
-  auto registry = std::make_shared<prometheus::Registry>();
-  Metrics metrics(*registry);
   LogOptions opts{*key, signer_state, c.recover_signer_state, {}, {}, c.tile_cache};
   if (c.min_free_disk_mb > 0) opts.sequencer.disk_reserve = &reserve;
   opts.read_only_reason = read_only_reason;
@@ -296,19 +320,29 @@ int Run(const ServerConfig& c) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::HealthCheckServiceInterface* health = nullptr;
-  LogService service((*log).get(), auth->get(), &metrics, [&health] {
-    if (health != nullptr) health->SetServingStatus(std::string(kServiceName), false);
-  });
+  LogService service((*log).get(), auth->get(), &metrics,
+                     [&health] {
+                       if (health != nullptr)
+                         health->SetServingStatus(std::string(kServiceName), false);
+                     },
+                     c.grpc_limits.service);
   grpc::ServerBuilder builder;
   int grpc_port = 0;
-  builder.AddListeningPort(c.grpc_addr, creds, &grpc_port);
+  builder.AddListeningPort(c.grpc_addr, *creds, &grpc_port);
   builder.RegisterService(&service);
-  // A full batch of maximal entries, with framing.
-  builder.SetMaxReceiveMessageSize(72 << 20);
+  ApplyGrpcLimits(c.grpc_limits, builder);
+  const absl::StatusOr<int> fds_at_start = accept_gate::LowestFreeDescriptor();
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || grpc_port == 0) {
     return Say(absl::StrCat("--grpc-addr ", c.grpc_addr, ": cannot listen")), kExitUsage;
   }
+  const int fd_cap = GrpcDescriptorCap(c.grpc_limits, fd_limit, fds_at_start.value_or(64));
+  if (absl::StatusOr<int> gated = accept_gate::GateListeners(grpc_port, fd_cap); !gated.ok()) {
+    return Say(absl::StrCat("--grpc-addr ", c.grpc_addr, ": ", gated.status().message())),
+           kExitRuntime;
+  }
+  Say(absl::StrCat("gRPC connections refused at accept from descriptor ", fd_cap, " (limit ",
+                   fd_limit, ")"));
   health = server->GetHealthCheckService();
   bool healthy = (*log)->health().ok();
   health->SetServingStatus(std::string(kServiceName), healthy);
@@ -332,12 +366,18 @@ int Run(const ServerConfig& c) {
   // Main thread: wait for a signal, and keep health in step with the log
   // (a failed write flips it at once; this catches the rest, and flips it
   // back when a disk reserve or publishing failure passes).
+  uint64_t refused_seen = 0;
   for (;;) {
     timespec timeout{1, 0};
     const int sig = sigtimedwait(&signals, nullptr, &timeout);
     if (sig == SIGTERM || sig == SIGINT) {
       Say(absl::StrCat("signal ", sig, ": draining"));
       break;
+    }
+    if (sig == SIGHUP) ReloadTokens(c, **auth);
+    if (const uint64_t refused = accept_gate::refused(); refused > refused_seen) {
+      metrics.grpc_connections_refused.Increment(static_cast<double>(refused - refused_seen));
+      refused_seen = refused;
     }
     if (auto cp = (*log)->publisher().latest(); cp != nullptr) {
       metrics.checkpoint_age.Set(absl::ToDoubleSeconds(absl::Now() - cp->published_at));
@@ -519,6 +559,9 @@ int Main(int argc, char** argv) {
                  "Client certificate CN or SAN allowed to write; repeatable");
   app.add_flag("--allow-unauthenticated-writes", c.allow_unauthenticated_writes,
                "Allow anyone to append when listening on a non-loopback address");
+  app.add_flag("--allow-insecure-key-permissions", c.allow_insecure_key_permissions,
+               "Start although the signing key is readable by group or others");
+  AddGrpcLimitFlags(app, c.grpc_limits);
   app.add_option("--rate-limit", c.rate_limit, "Per-writer events/s (0: unlimited)")
       ->capture_default_str();
   app.add_option("--checkpoint-interval-ms", c.checkpoint_interval_ms,

@@ -100,6 +100,17 @@ Metrics::Metrics(prometheus::Registry& r)
       http_requests_shed(Counter(r, "infratrail_http_requests_shed_total",
                                  "Tiles HTTP requests answered 503 because the response bytes "
                                  "in flight were at their bound")),
+      grpc_writes_refused_before_read(
+          Counter(r, "infratrail_grpc_writes_refused_before_read_total",
+                  "AddEvents calls refused from their metadata, before the message was read")),
+      grpc_connections_refused(
+          Counter(r, "infratrail_grpc_connections_refused_total",
+                  "gRPC connections closed at accept: the descriptor cap was reached")),
+      grpc_entries_streams(
+          Gauge(r, "infratrail_grpc_get_entries_streams", "GetEntries streams open")),
+      grpc_entries_streams_stalled(
+          Counter(r, "infratrail_grpc_get_entries_stalled_total",
+                  "GetEntries streams cancelled because the client stopped reading")),
       rpcs_(BuildCounter()
                 .Name("infratrail_grpc_requests_total")
                 .Help("gRPC requests by method and status code")

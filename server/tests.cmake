@@ -6,3 +6,7 @@ foreach(t storage_conformance_test tree_reader_test sequencer_test checkpoint_si
   target_link_libraries(${t} PRIVATE infratrail_server_lib GTest::gtest_main GTest::gmock)
   gtest_discover_tests(${t} DISCOVERY_TIMEOUT 60)
 endforeach()
+
+add_executable(writer_auth_test writer_auth_test.cc)
+target_link_libraries(writer_auth_test PRIVATE infratrail_server_lib GTest::gtest_main)
+gtest_discover_tests(writer_auth_test DISCOVERY_TIMEOUT 60)

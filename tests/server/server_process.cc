@@ -179,6 +179,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Spawn(const std::s
                                    "--ready-file",
                                    ready};
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
+  argv.insert(argv.begin(), options.launcher.begin(), options.launcher.end());
   absl::StatusOr<pid_t> pid = SpawnChild(argv, base + ".stdout", err);
   if (!pid.ok()) return pid.status();
   return std::unique_ptr<ServerProcess>(new ServerProcess(*pid, err, ready));

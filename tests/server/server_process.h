@@ -71,6 +71,10 @@ struct ServerOptions {
   std::string http_addr = "127.0.0.1:0";  // tiles over HTTP
   // Appended to the command line, e.g. {"--max-queue", "64"}.
   std::vector<std::string> extra_args;
+  // Run before the server with its command line appended, e.g.
+  // {"/usr/bin/prlimit", "--nofile=256:256"} (it must exec the server in
+  // its own process, so pid() stays the server's).
+  std::vector<std::string> launcher;
 };
 
 // GET http://127.0.0.1:<port><path> (HTTP/1.0): the response body, or an

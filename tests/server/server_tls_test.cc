@@ -239,6 +239,10 @@ TEST_F(ServerTlsTest, ReadsNeedNoCertificateWritesDo) {
                       "credentials"));
   EXPECT_TRUE(IsError(reader->AddEvents(MakeEvents(3), true, &resp), StatusCode::UNAUTHENTICATED,
                       "credentials"));
+  // Over TLS too, refused from the metadata, before the message is read.
+  absl::StatusOr<std::string> metrics = HttpGet(server->metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_NE(metrics->find("infratrail_grpc_writes_refused_before_read_total 2"), std::string::npos);
 
   std::vector<std::string> authorised;
   std::unique_ptr<LogClient> writer = TlsClient(*server, &writer_);
