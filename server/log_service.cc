@@ -110,6 +110,9 @@ class EntriesReactor final : public grpc::ServerWriteReactor<v1::GetEntriesRespo
   // Under LogService::streams_mu_: cancels the call if its write has waited
   // since before `deadline`. True if it did.
   bool CancelIfWaitingSince(absl::Time deadline) {
+    // Held by the caller, LogService::CancelStalledStreams (the analysis
+    // cannot see that it is this stream's service).
+    service_->streams_mu_.AssertHeld();
     if (writing_since_ == absl::InfiniteFuture() || writing_since_ >= deadline) return false;
     writing_since_ = absl::InfiniteFuture();  // counted once
     ctx_->TryCancel();
@@ -281,49 +284,49 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
 
   const bool wait = req->wait_for_checkpoint();
   const auto accepted = std::chrono::steady_clock::now();
-  absl::Status st = log_->sequencer().Add(std::move(pending), [this, reactor, resp, hashes, wait,
-                                                               accepted](
-                                                                  const absl::Status& s,
-                                                                  std::vector<SequenceResult> results) {
-    if (!s.ok()) {
-      if (!log_->health().ok()) on_unhealthy_();
-      FinishReactor(reactor, "AddEvents", s);
-      return;
-    }
-    uint64_t need = 0;
-    for (size_t i = 0; i < results.size(); ++i) {
-      v1::AddedEntry* e = resp->add_entries();
-      e->set_index(results[i].index);
-      e->set_leaf_hash(std::string(AsBytes((*hashes)[i])));
-      e->set_duplicate(results[i].duplicate);
-      need = std::max(need, results[i].index + 1);
-    }
-    if (!wait) {
-      FinishReactor(reactor, "AddEvents", absl::OkStatus());
-      return;
-    }
-    log_->publisher().WaitFor(
-        need, [this, reactor, resp,
-               accepted](absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> cp) {
-          if (!cp.ok()) {
-            FinishReactor(reactor, "AddEvents", cp.status());
-            return;
-          }
-          resp->set_checkpoint((*cp)->note);
-          for (v1::AddedEntry& e : *resp->mutable_entries()) {
-            absl::StatusOr<std::vector<Hash>> proof =
-                log_->reader().InclusionProof(e.index(), (*cp)->size);
-            if (!proof.ok()) {
-              FinishReactor(reactor, "AddEvents", proof.status());
-              return;
-            }
-            AddHashes(*proof, e.mutable_inclusion_proof());
-          }
-          metrics_->add_to_checkpoint_seconds.Observe(
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - accepted).count());
+  absl::Status st = log_->sequencer().Add(
+      std::move(pending), [this, reactor, resp, hashes, wait, accepted](
+                              const absl::Status& s, std::vector<SequenceResult> results) {
+        if (!s.ok()) {
+          if (!log_->health().ok()) on_unhealthy_();
+          FinishReactor(reactor, "AddEvents", s);
+          return;
+        }
+        uint64_t need = 0;
+        for (size_t i = 0; i < results.size(); ++i) {
+          v1::AddedEntry* e = resp->add_entries();
+          e->set_index(results[i].index);
+          e->set_leaf_hash(std::string(AsBytes((*hashes)[i])));
+          e->set_duplicate(results[i].duplicate);
+          need = std::max(need, results[i].index + 1);
+        }
+        if (!wait) {
           FinishReactor(reactor, "AddEvents", absl::OkStatus());
-        });
-  });
+          return;
+        }
+        log_->publisher().WaitFor(
+            need, [this, reactor, resp,
+                   accepted](absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> cp) {
+              if (!cp.ok()) {
+                FinishReactor(reactor, "AddEvents", cp.status());
+                return;
+              }
+              resp->set_checkpoint((*cp)->note);
+              for (v1::AddedEntry& e : *resp->mutable_entries()) {
+                absl::StatusOr<std::vector<Hash>> proof =
+                    log_->reader().InclusionProof(e.index(), (*cp)->size);
+                if (!proof.ok()) {
+                  FinishReactor(reactor, "AddEvents", proof.status());
+                  return;
+                }
+                AddHashes(*proof, e.mutable_inclusion_proof());
+              }
+              metrics_->add_to_checkpoint_seconds.Observe(
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - accepted)
+                      .count());
+              FinishReactor(reactor, "AddEvents", absl::OkStatus());
+            });
+      });
   if (!st.ok() && absl::IsUnavailable(st) && !log_->health().ok()) on_unhealthy_();
   return st;
 }
