@@ -233,21 +233,30 @@ class TmpfsTest : public DiskFullTest {
     DiskFullTest::TearDown();
   }
 
-  // Adds ~60 KiB events one RPC at a time until the server refuses one;
-  // returns every acknowledged entry and the refusal.
-  std::vector<std::string> FillUntilRefused(LogClient& client, grpc::Status* refusal) {
+  // A server started with `args`, fed ~60 KiB events one RPC at a time
+  // until it refuses one: every acknowledged entry and the refusal.
+  struct Filled {
+    std::unique_ptr<ServerProcess> server;
+    std::unique_ptr<LogClient> client;
     std::vector<std::string> acked;
+    grpc::Status refusal;
+  };
+  Filled StartAndFill(const std::vector<std::string>& args) {
+    Filled f;
+    f.server = StartServer(args);
+    if (f.server == nullptr) return f;
+    f.client = std::make_unique<LogClient>(f.server->address());
     for (int i = 0; i < 2000; ++i) {
       const std::string e = MakeEvent(60 << 10);
       v1::AddEventsResponse resp;
-      grpc::Status st = client.AddEvents({e}, false, &resp);
+      grpc::Status st = f.client->AddEvents({e}, false, &resp);
       if (!st.ok()) {
-        *refusal = st;
+        f.refusal = st;
         break;
       }
-      if (!resp.entries(0).duplicate()) acked.push_back(e);
+      if (!resp.entries(0).duplicate()) f.acked.push_back(e);
     }
-    return acked;
+    return f;
   }
 
   std::string mount_;
@@ -256,11 +265,9 @@ class TmpfsTest : public DiskFullTest {
 TEST_F(TmpfsTest, TheReserveStopsWritesBeforeTheDiskFillsAndARestartStillRefusesThem) {
   const std::vector<std::string> args = {"--min-free-disk-mb", "6", "--checkpoint-interval-ms",
                                          "10"};
-  auto server = StartServer(args);
-  ASSERT_NE(server, nullptr);
-  auto client = std::make_unique<LogClient>(server->address());
-  grpc::Status refusal;
-  const std::vector<std::string> acked = FillUntilRefused(*client, &refusal);
+  Filled f = StartAndFill(args);
+  ASSERT_NE(f.server, nullptr);
+  auto& [server, client, acked, refusal] = f;
   ASSERT_FALSE(refusal.ok()) << "20 MiB never filled";
   EXPECT_TRUE(IsError(refusal, StatusCode::RESOURCE_EXHAUSTED, "--min-free-disk-mb"));
   ASSERT_GT(acked.size(), 10u);
@@ -292,11 +299,9 @@ TEST_F(TmpfsTest, TheReserveStopsWritesBeforeTheDiskFillsAndARestartStillRefuses
 TEST_F(TmpfsTest, WithoutAReserveENOSPCIsASickLogNotACrash) {
   const std::vector<std::string> args = {"--min-free-disk-mb", "0", "--checkpoint-interval-ms",
                                          "10"};
-  auto server = StartServer(args);
-  ASSERT_NE(server, nullptr);
-  auto client = std::make_unique<LogClient>(server->address());
-  grpc::Status refusal;
-  const std::vector<std::string> acked = FillUntilRefused(*client, &refusal);
+  Filled f = StartAndFill(args);
+  ASSERT_NE(f.server, nullptr);
+  auto& [server, client, acked, refusal] = f;
   ASSERT_FALSE(refusal.ok()) << "20 MiB never filled";
   EXPECT_EQ(refusal.error_code(), StatusCode::UNAVAILABLE) << refusal.error_message();
   EXPECT_EQ(Health(*client), HealthResponse::NOT_SERVING);
