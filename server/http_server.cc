@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -104,9 +106,11 @@ void AddHeader(MHD_Response* response, const char* name, absl::string_view value
 struct HttpServer::Conn {
   int fd = -1;
   std::string address_key;
-  Deadline kind = Deadline::kHead;
-  absl::Time deadline = absl::InfiniteFuture();  // in deadlines_ unless infinite
-  bool cut = false;
+  // Set by the connection's polling thread, read by the reaper.
+  std::atomic<Deadline> kind{Deadline::kHead};
+  std::atomic<int64_t> deadline_ns{kNoDeadline};  // absl::ToUnixNanos
+  bool cut = false;                               // guarded by the server's mu_
+  static constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
 };
 
 // The C callbacks libmicrohttpd calls, each forwarding to the server.
@@ -212,6 +216,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
   const unsigned threads = static_cast<unsigned>(std::max(options.threads, 1));
   const unsigned idle_s = static_cast<unsigned>(std::max<int64_t>(
       1, absl::ToInt64Seconds(absl::Ceil(options.idle_timeout, absl::Seconds(1)))));
+  // Deadlines are enforced within a quarter of the shortest one (at most
+  // 250 ms late).
+  server->reap_every_ =
+      std::clamp(std::min({options.head_timeout, options.send_timeout, options.idle_timeout}) / 4,
+                 absl::Milliseconds(5), absl::Milliseconds(250));
   server->reaper_ = std::thread([s = server.get()] { s->Reap(); });
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
   if (addr->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
@@ -300,14 +309,15 @@ void HttpServer::Opened(MHD_Connection* connection, void** socket_context) {
   const MHD_ConnectionInfo* info =
       MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
   conn->fd = info == nullptr ? -1 : info->connect_fd;
+  SetDeadline(conn.get(), Deadline::kHead, options_.head_timeout);
   {
     absl::MutexLock l(&mu_);
     auto it = pending_.find(std::this_thread::get_id());
     INFRATRAIL_CHECK(it != pending_.end()) << "HttpServer: a connection opened without Admit";
     conn->address_key = std::move(it->second);
     pending_.erase(it);
+    conns_.insert(conn.get());
   }
-  SetDeadline(conn.get(), Deadline::kHead, options_.head_timeout);
   *socket_context = conn.release();
 }
 
@@ -316,7 +326,7 @@ void HttpServer::Closed(void** socket_context) {
   *socket_context = nullptr;
   if (conn == nullptr) return;
   absl::MutexLock l(&mu_);
-  deadlines_.erase({conn->deadline, conn.get()});
+  conns_.erase(conn.get());
   if (auto a = per_address_.find(conn->address_key); a != per_address_.end() && --a->second == 0) {
     per_address_.erase(a);
   }
@@ -325,39 +335,28 @@ void HttpServer::Closed(void** socket_context) {
 }
 
 void HttpServer::SetDeadline(Conn* conn, Deadline kind, absl::Duration after) {
-  const absl::Time deadline = absl::Now() + after;
-  absl::MutexLock l(&mu_);
-  if (conn->cut) return;
-  deadlines_.erase({conn->deadline, conn});
-  conn->kind = kind;
-  conn->deadline = deadline;
-  deadlines_.insert({deadline, conn});
-  if (deadlines_.begin()->second == conn) reaper_wake_.Signal();
+  conn->kind.store(kind, std::memory_order_relaxed);
+  conn->deadline_ns.store(absl::ToUnixNanos(absl::Now() + after), std::memory_order_release);
 }
 
 void HttpServer::Reap() {
   absl::MutexLock l(&mu_);
   while (!stopping_) {
-    if (deadlines_.empty()) {
-      reaper_wake_.Wait(&mu_);
-      continue;
+    reaper_wake_.WaitWithTimeout(&mu_, reap_every_);
+    const int64_t now = absl::ToUnixNanos(absl::Now());
+    for (Conn* conn : conns_) {
+      if (conn->cut || conn->deadline_ns.load(std::memory_order_acquire) > now) continue;
+      conn->cut = true;
+      if (metrics_ != nullptr) {
+        (conn->kind.load(std::memory_order_relaxed) == Deadline::kHead
+             ? metrics_->http_connections_cut_head
+             : metrics_->http_connections_cut_send)
+            .Increment();
+      }
+      // libmicrohttpd sees the hang-up on its next poll and closes the
+      // connection (and reports it to Closed, which waits for mu_).
+      if (conn->fd >= 0) shutdown(conn->fd, SHUT_RDWR);
     }
-    auto [deadline, conn] = *deadlines_.begin();
-    if (absl::Now() < deadline) {
-      reaper_wake_.WaitWithDeadline(&mu_, deadline);
-      continue;
-    }
-    deadlines_.erase(deadlines_.begin());
-    conn->deadline = absl::InfiniteFuture();
-    conn->cut = true;
-    if (metrics_ != nullptr) {
-      (conn->kind == Deadline::kHead ? metrics_->http_connections_cut_head
-                                     : metrics_->http_connections_cut_send)
-          .Increment();
-    }
-    // libmicrohttpd sees the hang-up on its next poll and closes the
-    // connection (and reports it to Closed, which waits for mu_).
-    if (conn->fd >= 0) shutdown(conn->fd, SHUT_RDWR);
   }
 }
 
