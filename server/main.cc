@@ -35,8 +35,8 @@
 #include "absl/time/clock.h"
 #include "core/io/file_util.h"
 #include "prometheus/exposer.h"
-#include "server/disk_reserve.h"
 #include "server/accept_gate.h"
+#include "server/disk_reserve.h"
 #include "server/export.h"
 #include "server/fault_injecting_storage.h"
 #include "server/fsck.h"
@@ -236,11 +236,14 @@ int Run(const ServerConfig& c) {
   // the read-write open for lack of space falls back the same way.
   std::string read_only_reason;
   const bool store_exists = std::filesystem::exists(c.data_dir + "/rocksdb/CURRENT", ec);
-  if (absl::StatusOr<uint64_t> free = free_bytes(c.data_dir);
-      c.min_free_disk_mb > 0 && store_exists && free.ok() && *free < (c.min_free_disk_mb << 20)) {
-    read_only_reason =
-        absl::StrCat("--data-dir ", c.data_dir, " has ", *free >> 20, " MiB free, below the ",
-                     c.min_free_disk_mb, " MiB reserve (--min-free-disk-mb)");
+  if (c.min_free_disk_mb > 0 && store_exists) {
+    // Only the data directory's disk decides: RocksDB's open writes there.
+    DiskReserve data_disk(
+        DiskReserveOptions{.paths = {c.data_dir}, .min_free_bytes = c.min_free_disk_mb << 20},
+        free_bytes);
+    if (absl::Status space = data_disk.Check(); absl::IsResourceExhausted(space)) {
+      read_only_reason = std::string(space.message());
+    }
   }
   absl::StatusOr<std::unique_ptr<RocksDbStorage>> db = absl::InternalError("not opened");
   if (read_only_reason.empty()) {
