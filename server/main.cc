@@ -8,7 +8,7 @@
 //   infratrail-server fsck --data-dir DIR [--log-key VKEY]
 //   infratrail-server export --data-dir DIR --to OUTDIR [--follow [--interval 1s]]
 //
-// Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 runtime failure (also a
+// Exit codes (exit_codes.h): 0 clean shutdown (SIGTERM/SIGINT), 1 runtime failure (also a
 // shutdown after the log stopped serving),
 // 2 usage or configuration error (including every start-up refusal);
 // fsck: 0 consistent, 1 inconsistent, 2 usage, 3 cannot read the store.
@@ -36,7 +36,9 @@
 #include "core/io/file_util.h"
 #include "prometheus/exposer.h"
 #include "server/accept_gate.h"
+#include "server/command_common.h"
 #include "server/disk_reserve.h"
+#include "server/exit_codes.h"
 #include "server/export.h"
 #include "server/fault_injecting_storage.h"
 #include "server/fsck.h"
@@ -50,9 +52,6 @@
 namespace infratrail {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitRuntime = 1;
-constexpr int kExitUsage = 2;
 constexpr absl::string_view kServiceName = "infratrail.v1.Log";
 
 struct ServerConfig {
@@ -93,20 +92,11 @@ struct ServerConfig {
   GrpcLimits grpc_limits;  // grpc_port.h
 };
 
-void Say(absl::string_view msg) { std::cerr << "infratrail-server: " << msg << std::endl; }
-
 bool IsLoopback(const std::string& addr) {
   const size_t colon = addr.rfind(':');
   std::string host = addr.substr(0, colon == std::string::npos ? addr.size() : colon);
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
-absl::StatusOr<std::string> ReadTrimmed(const std::string& path, absl::string_view flag) {
-  absl::StatusOr<std::string> text = ReadFileToString(path);
-  if (!text.ok())
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", text.status().message()));
-  return std::string(absl::StripAsciiWhitespace(*text));
 }
 
 // A secret file (signing key, tokens) that group or others may read.
@@ -425,9 +415,9 @@ int RunFsck(const std::string& data_dir, const std::string& log_key_arg) {
   opts.create_if_missing = false;
   opts.read_only = true;
   absl::StatusOr<std::unique_ptr<RocksDbStorage>> db = RocksDbStorage::Open(opts);
-  if (!db.ok()) return Say(absl::StrCat("fsck: ", db.status().message())), 3;
+  if (!db.ok()) return Say(absl::StrCat("fsck: ", db.status().message())), kExitStore;
   absl::StatusOr<FsckReport> report = Fsck(**db, log_key);
-  if (!report.ok()) return Say(absl::StrCat("fsck: ", report.status().message())), 3;
+  if (!report.ok()) return Say(absl::StrCat("fsck: ", report.status().message())), kExitStore;
   std::cout << "fsck: " << report->entries << " entries re-hashed, " << report->tiles_checked
             << " tiles compared, checkpoint size " << report->checkpoint_size << "\n";
   std::cout << "fsck: SST bytes:";
@@ -436,7 +426,7 @@ int RunFsck(const std::string& data_dir, const std::string& log_key_arg) {
   std::cout << "\n";
   for (const std::string& p : report->problems) std::cout << "fsck: PROBLEM: " << p << "\n";
   std::cout << (report->ok() ? "fsck: consistent\n" : "fsck: INCONSISTENT\n");
-  return report->ok() ? kExitOk : 1;
+  return report->ok() ? kExitOk : kExitInconsistent;
 }
 
 // One export of the published tree to `out_dir` (a read-only open, so it
@@ -452,7 +442,7 @@ absl::StatusOr<ExportReport> ExportOnce(const std::string& data_dir, const std::
 
 // export, once or (`follow`) every `interval` until SIGTERM/SIGINT. A read-
 // only open sees the store as of opening, so each round opens it again.
-// Exit 0 done, 3 cannot read the store or write the output.
+// Exit kExitOk done, kExitStore cannot read the store or write the output.
 int RunExport(const std::string& data_dir, const std::string& out_dir, bool follow,
               absl::Duration interval) {
   sigset_t signals;
@@ -463,7 +453,7 @@ int RunExport(const std::string& data_dir, const std::string& out_dir, bool foll
   uint64_t last_size = 0;
   for (bool first = true;; first = false) {
     absl::StatusOr<ExportReport> report = ExportOnce(data_dir, out_dir);
-    if (!report.ok()) return Say(absl::StrCat("export: ", report.status().message())), 3;
+    if (!report.ok()) return Say(absl::StrCat("export: ", report.status().message())), kExitStore;
     if (first || report->size != last_size) {
       std::cout << "export: tree size " << report->size << " in " << out_dir << ": "
                 << report->files_written << " files written, " << report->files_unchanged
@@ -619,6 +609,6 @@ int main(int argc, char** argv) {
     return infratrail::Main(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "infratrail-server: " << e.what() << "\n";
-    return 1;
+    return infratrail::kExitRuntime;
   }
 }
