@@ -11,7 +11,8 @@
 // Exit codes (exit_codes.h): 0 clean shutdown (SIGTERM/SIGINT), 1 runtime failure (also a
 // shutdown after the log stopped serving),
 // 2 usage or configuration error (including every start-up refusal);
-// fsck: 0 consistent, 1 inconsistent, 2 usage, 3 cannot read the store.
+// fsck: 0 consistent, 1 inconsistent, 2 usage, 3 cannot read the store;
+// export: 0 done, 2 usage, 3 cannot read the store or write the output.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -39,9 +40,9 @@
 #include "server/command_common.h"
 #include "server/disk_reserve.h"
 #include "server/exit_codes.h"
-#include "server/export.h"
+#include "server/export_command.h"
 #include "server/fault_injecting_storage.h"
-#include "server/fsck.h"
+#include "server/fsck_command.h"
 #include "server/grpc_port.h"
 #include "server/http_server.h"
 #include "server/log.h"
@@ -398,74 +399,6 @@ int Run(const ServerConfig& c) {
   return kExitOk;
 }
 
-int RunFsck(const std::string& data_dir, const std::string& log_key_arg) {
-  std::optional<NoteVerifier> log_key;
-  if (!log_key_arg.empty()) {
-    std::string vkey = log_key_arg;
-    if (vkey[0] == '@') {
-      absl::StatusOr<std::string> text = ReadTrimmed(vkey.substr(1), "--log-key");
-      if (!text.ok()) return Say(text.status().message()), kExitUsage;
-      vkey = *text;
-    }
-    absl::StatusOr<NoteVerifier> v = NoteVerifier::Parse(vkey);
-    if (!v.ok()) return Say(absl::StrCat("--log-key: ", v.status().message())), kExitUsage;
-    log_key = *v;
-  }
-  RocksDbOptions opts{data_dir + "/rocksdb"};
-  opts.create_if_missing = false;
-  opts.read_only = true;
-  absl::StatusOr<std::unique_ptr<RocksDbStorage>> db = RocksDbStorage::Open(opts);
-  if (!db.ok()) return Say(absl::StrCat("fsck: ", db.status().message())), kExitStore;
-  absl::StatusOr<FsckReport> report = Fsck(**db, log_key);
-  if (!report.ok()) return Say(absl::StrCat("fsck: ", report.status().message())), kExitStore;
-  std::cout << "fsck: " << report->entries << " entries re-hashed, " << report->tiles_checked
-            << " tiles compared, checkpoint size " << report->checkpoint_size << "\n";
-  std::cout << "fsck: SST bytes:";
-  for (const auto& [cf, bytes] : (*db)->SstBytesByColumnFamily())
-    std::cout << " " << cf << " " << bytes;
-  std::cout << "\n";
-  for (const std::string& p : report->problems) std::cout << "fsck: PROBLEM: " << p << "\n";
-  std::cout << (report->ok() ? "fsck: consistent\n" : "fsck: INCONSISTENT\n");
-  return report->ok() ? kExitOk : kExitInconsistent;
-}
-
-// One export of the published tree to `out_dir` (a read-only open, so it
-// works beside a running server).
-absl::StatusOr<ExportReport> ExportOnce(const std::string& data_dir, const std::string& out_dir) {
-  RocksDbOptions opts{data_dir + "/rocksdb"};
-  opts.create_if_missing = false;
-  opts.read_only = true;
-  absl::StatusOr<std::unique_ptr<RocksDbStorage>> db = RocksDbStorage::Open(opts);
-  if (!db.ok()) return db.status();
-  return ExportTiles(**db, out_dir);
-}
-
-// export, once or (`follow`) every `interval` until SIGTERM/SIGINT. A read-
-// only open sees the store as of opening, so each round opens it again.
-// Exit kExitOk done, kExitStore cannot read the store or write the output.
-int RunExport(const std::string& data_dir, const std::string& out_dir, bool follow,
-              absl::Duration interval) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  uint64_t last_size = 0;
-  for (bool first = true;; first = false) {
-    absl::StatusOr<ExportReport> report = ExportOnce(data_dir, out_dir);
-    if (!report.ok()) return Say(absl::StrCat("export: ", report.status().message())), kExitStore;
-    if (first || report->size != last_size) {
-      std::cout << "export: tree size " << report->size << " in " << out_dir << ": "
-                << report->files_written << " files written, " << report->files_unchanged
-                << " full ones already there" << std::endl;
-    }
-    last_size = report->size;
-    if (!follow) return kExitOk;
-    const timespec timeout = absl::ToTimespec(interval);
-    if (sigtimedwait(&signals, nullptr, &timeout) > 0) return kExitOk;
-  }
-}
-
 int Main(int argc, char** argv) {
   // absl::Mutex deadlock detection (on in Debian's build) records every
   // lock order in a global graph; gRPC creates a mutex per call, so it costs
@@ -473,26 +406,10 @@ int Main(int argc, char** argv) {
   // and unit-test builds instead.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{"infratrail-server: transparency log for infrastructure events"};
-  CLI::App* fsck = app.add_subcommand(
-      "fsck", "Recompute the tree from the entries and compare with tiles and checkpoint");
-  CLI::App* exp = app.add_subcommand(
-      "export",
-      "Write the published tree as C2SP tlog-tiles files (checkpoint, tile/...) for a static "
-      "web server, CDN or object store");
-  std::string export_dir;
-  std::string export_to;
-  exp->add_option("--data-dir", export_dir, "Data directory (read-only open)")->required();
-  exp->add_option("--to", export_to, "Output directory")->required();
-  bool export_follow = false;
-  std::string export_interval = "1s";
-  exp->add_flag("--follow", export_follow,
-                "Keep exporting as the log grows, until SIGTERM or SIGINT");
-  exp->add_option("--interval", export_interval, "With --follow: time between looks")
-      ->capture_default_str();
-  std::string fsck_dir;
-  std::string fsck_key;
-  fsck->add_option("--data-dir", fsck_dir, "Data directory (read-only open)")->required();
-  fsck->add_option("--log-key", fsck_key, "Log verifier key (or @file) to check the checkpoint");
+  FsckArgs fsck_args;
+  CLI::App* fsck = AddFsckCommand(app, fsck_args);
+  ExportArgs export_args;
+  CLI::App* exp = AddExportCommand(app, export_args);
   ServerConfig c;
   app.set_config("--config", "",
                  "Read options from a TOML file (keys as the long flag names); "
@@ -584,16 +501,8 @@ int Main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
-  if (fsck->parsed()) return RunFsck(fsck_dir, fsck_key);
-  if (exp->parsed()) {
-    absl::Duration interval;
-    if (!absl::ParseDuration(export_interval, &interval) || interval <= absl::ZeroDuration()) {
-      return Say(absl::StrCat("export: --interval: \"", export_interval,
-                              "\" is not a positive duration like 1s")),
-             kExitUsage;
-    }
-    return RunExport(export_dir, export_to, export_follow, interval);
-  }
+  if (fsck->parsed()) return RunFsck(fsck_args);
+  if (exp->parsed()) return RunExport(export_args);
   if (c.data_dir.empty() || c.signing_key.empty()) {
     Say(c.data_dir.empty() ? "--data-dir is required" : "--signing-key is required");
     return kExitUsage;
