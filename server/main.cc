@@ -48,57 +48,13 @@
 #include "server/log.h"
 #include "server/log_service.h"
 #include "server/rocksdb_storage.h"
+#include "server/server_config.h"
 #include "server/writer_auth.h"
 
 namespace infratrail {
 namespace {
 
 constexpr absl::string_view kServiceName = "infratrail.v1.Log";
-
-struct ServerConfig {
-  std::string data_dir;
-  std::string signing_key;
-  std::string signer_state;
-  bool recover_signer_state = false;
-  std::string grpc_addr = "127.0.0.1:7400";
-  std::string http_addr = "127.0.0.1:7401";
-  std::string metrics_addr = "127.0.0.1:7402";
-  std::string tokens_file;
-  std::string tls_cert;
-  std::string tls_key;
-  std::string tls_client_ca;
-  std::vector<std::string> writer_identities;
-  bool allow_unauthenticated_writes = false;
-  bool allow_insecure_key_permissions = false;
-  double rate_limit = 0;
-  int checkpoint_interval_ms = 50;
-  size_t max_batch = 16384;
-  size_t max_queue = 262144;
-  size_t tile_cache = 65536;
-  int http_threads = 2;
-  size_t http_cache_mb = 256;
-  int http_checkpoint_max_age_s = 2;
-  // Tiles HTTP limits; the defaults live in HttpServerOptions and TileHttpOptions.
-  unsigned http_max_connections = HttpServerOptions{}.max_connections;
-  unsigned http_max_connections_per_address = HttpServerOptions{}.max_connections_per_address;
-  int64_t http_head_timeout_s = absl::ToInt64Seconds(HttpServerOptions{}.head_timeout);
-  int64_t http_idle_timeout_s = absl::ToInt64Seconds(HttpServerOptions{}.idle_timeout);
-  int64_t http_send_timeout_s = absl::ToInt64Seconds(HttpServerOptions{}.send_timeout);
-  size_t http_in_flight_mb = TileHttpOptions{}.in_flight_bytes >> 20;
-  std::string ready_file;
-  int testing_fail_commit_after = -1;
-  bool testing_fail_commit_nospace = false;
-  std::string testing_free_disk_file;
-  uint64_t min_free_disk_mb = 128;
-  GrpcLimits grpc_limits;  // grpc_port.h
-};
-
-bool IsLoopback(const std::string& addr) {
-  const size_t colon = addr.rfind(':');
-  std::string host = addr.substr(0, colon == std::string::npos ? addr.size() : colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
 
 // A secret file (signing key, tokens) that group or others may read.
 bool OpenToOthers(const std::string& path) {
@@ -172,24 +128,8 @@ int Run(const ServerConfig& c) {
   WriterAuthOptions auth_opts{c.tokens_file, c.writer_identities, c.rate_limit};
   absl::StatusOr<std::unique_ptr<WriterAuth>> auth = WriterAuth::Create(auth_opts);
   if (!auth.ok()) return Say(auth.status().message()), kExitUsage;
-  if (!c.tls_client_ca.empty() && c.writer_identities.empty()) {
-    // Verified client certificates would identify nobody: writes would stay
-    // open to every caller, which is not what configuring a CA asks for.
-    return Say("--tls-client-ca: needs at least one --writer-identity allowed to write"),
-           kExitUsage;
-  }
-  if (!c.writer_identities.empty() && c.tls_client_ca.empty()) {
-    return Say("--writer-identity: needs --tls-client-ca to verify client certificates"),
-           kExitUsage;
-  }
+  // Validate let this through only with --allow-unauthenticated-writes.
   if (!(*auth)->required() && !IsLoopback(c.grpc_addr)) {
-    if (!c.allow_unauthenticated_writes) {
-      Say(absl::StrCat("--grpc-addr ", c.grpc_addr,
-                       " is not loopback and no writer "
-                       "authentication is configured; set --tokens-file or --tls-client-ca with "
-                       "--writer-identity, or pass --allow-unauthenticated-writes"));
-      return kExitUsage;
-    }
     Say("warning: anyone who can reach " + c.grpc_addr + " can append to this log");
   }
   WarnAboutTokens(c);
@@ -202,8 +142,7 @@ int Run(const ServerConfig& c) {
   std::error_code ec;
   std::filesystem::create_directories(c.data_dir, ec);
   if (ec) return Say(absl::StrCat("--data-dir ", c.data_dir, ": ", ec.message())), kExitUsage;
-  const std::string signer_state =
-      c.signer_state.empty() ? c.signing_key + ".state" : c.signer_state;
+  const std::string signer_state = c.SignerStatePath();
   DiskReserve::FreeBytesFn free_bytes = DiskReserve::StatvfsFreeBytes;
   if (!c.testing_free_disk_file.empty()) {
     // Tests fill and free a simulated disk by rewriting this file.
@@ -411,90 +350,7 @@ int Main(int argc, char** argv) {
   ExportArgs export_args;
   CLI::App* exp = AddExportCommand(app, export_args);
   ServerConfig c;
-  app.set_config("--config", "",
-                 "Read options from a TOML file (keys as the long flag names); "
-                 "flags given on the command line override it");
-  app.add_option("--data-dir", c.data_dir, "Directory for the log's RocksDB store (required)");
-  app.add_option("--signing-key", c.signing_key,
-                 "Note-format private key file (infratrail keygen); its name is the origin "
-                 "(required)");
-  app.add_option("--signer-state", c.signer_state,
-                 "Signer state file; keep it outside --data-dir (default: <signing-key>.state)");
-  app.add_flag("--recover-signer-state", c.recover_signer_state,
-               "Adopt the data directory's checkpoint if the signer state file was lost");
-  app.add_option("--grpc-addr", c.grpc_addr, "gRPC listen address")->capture_default_str();
-  app.add_option("--http-addr", c.http_addr,
-                 "C2SP tlog-tiles HTTP listen address (/checkpoint, /tile/...); empty: off")
-      ->capture_default_str();
-  app.add_option("--http-threads", c.http_threads, "Tiles HTTP polling threads")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  app.add_option("--http-cache-mb", c.http_cache_mb,
-                 "Memory for tile and bundle bodies served over HTTP (MiB)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1 << 20));
-  app.add_option("--http-checkpoint-max-age", c.http_checkpoint_max_age_s,
-                 "Cache-Control max-age of /checkpoint (seconds)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 3600));
-  app.add_option("--http-in-flight-mb", c.http_in_flight_mb,
-                 "Bound on response bodies being sent over HTTP (MiB); beyond it, 503")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--http-max-connections", c.http_max_connections,
-                 "Tiles HTTP connections held at once (0: RLIMIT_NOFILE/4, at most 4096)")
-      ->capture_default_str();
-  app.add_option("--http-max-connections-per-address", c.http_max_connections_per_address,
-                 "Tiles HTTP connections per client IPv4 address or IPv6 /64 (0: no limit)")
-      ->capture_default_str();
-  app.add_option("--http-head-timeout", c.http_head_timeout_s,
-                 "Seconds to receive a whole request head (not per byte)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 3600));
-  app.add_option("--http-idle-timeout", c.http_idle_timeout_s,
-                 "Seconds of silence before a tiles HTTP connection is closed")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 3600));
-  app.add_option("--http-send-timeout", c.http_send_timeout_s,
-                 "Seconds to send a whole response before the client is cut off")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 3600));
-  app.add_option("--metrics-addr", c.metrics_addr, "Prometheus /metrics listen address")
-      ->capture_default_str();
-  app.add_option("--tokens-file", c.tokens_file, "Writer bearer tokens: '<writer> <token>' lines");
-  app.add_option("--tls-cert", c.tls_cert, "Server TLS certificate (PEM)");
-  app.add_option("--tls-key", c.tls_key, "Server TLS private key (PEM)");
-  app.add_option("--tls-client-ca", c.tls_client_ca, "CA (PEM) that verifies writer certificates");
-  app.add_option("--writer-identity", c.writer_identities,
-                 "Client certificate CN or SAN allowed to write; repeatable");
-  app.add_flag("--allow-unauthenticated-writes", c.allow_unauthenticated_writes,
-               "Allow anyone to append when listening on a non-loopback address");
-  app.add_flag("--allow-insecure-key-permissions", c.allow_insecure_key_permissions,
-               "Start although the signing key is readable by group or others");
-  AddGrpcLimitFlags(app, c.grpc_limits);
-  app.add_option("--rate-limit", c.rate_limit, "Per-writer events/s (0: unlimited)")
-      ->capture_default_str();
-  app.add_option("--checkpoint-interval-ms", c.checkpoint_interval_ms,
-                 "Least time between two checkpoints")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 3600000));
-  app.add_option("--max-batch", c.max_batch, "Most entries per sequencer commit")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--max-queue", c.max_queue, "Queued entries beyond which AddEvents is refused")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 26));
-  app.add_option("--tile-cache", c.tile_cache, "Full tiles cached for proofs (16 KiB each)")
-      ->capture_default_str();
-  app.add_option("--ready-file", c.ready_file,
-                 "Write {grpc_port, http_port, metrics_port, pid} as JSON here once serving");
-  app.add_option("--min-free-disk-mb", c.min_free_disk_mb,
-                 "Refuse writes (RESOURCE_EXHAUSTED) while the data or signer-state disk has "
-                 "less free space than this (MiB); 0: off")
-      ->capture_default_str();
-  app.add_option("--testing-fail-commit-after", c.testing_fail_commit_after)->group("");
-  app.add_flag("--testing-fail-commit-nospace", c.testing_fail_commit_nospace)->group("");
-  app.add_option("--testing-free-disk-file", c.testing_free_disk_file)->group("");
+  AddServeFlags(app, c);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -503,10 +359,7 @@ int Main(int argc, char** argv) {
   }
   if (fsck->parsed()) return RunFsck(fsck_args);
   if (exp->parsed()) return RunExport(export_args);
-  if (c.data_dir.empty() || c.signing_key.empty()) {
-    Say(c.data_dir.empty() ? "--data-dir is required" : "--signing-key is required");
-    return kExitUsage;
-  }
+  if (absl::Status valid = c.Validate(); !valid.ok()) return Say(valid.message()), kExitUsage;
   return Run(c);
 }
 
