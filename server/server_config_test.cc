@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,10 @@ struct RuleCase {
   std::function<void(ServerConfig&)> break_it;
   std::string message;
 };
+
+// gtest prints a parameter in the test's description (and so in ctest's
+// test names); the name says it.
+void PrintTo(const RuleCase& c, std::ostream* os) { *os << c.rule; }
 
 std::vector<RuleCase> Rules() {
   return {
@@ -183,6 +188,8 @@ struct RangeCase {
   std::string greatest;
   std::string above;
 };
+
+void PrintTo(const RangeCase& c, std::ostream* os) { *os << c.flag; }
 
 class ServerConfigRange : public ::testing::TestWithParam<RangeCase> {
  protected:
