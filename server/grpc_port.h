@@ -4,7 +4,8 @@
 // default and what a client sees when it is hit are in docs/operations.md,
 // "Limits and hostile clients".
 //
-// For main.cc only (it owns the process: rlimits, protobuf's log handler).
+// For infratrail-server only (server.cc owns the process: rlimits,
+// protobuf's log handler).
 #ifndef INFRATRAIL_SERVER_GRPC_PORT_H_
 #define INFRATRAIL_SERVER_GRPC_PORT_H_
 

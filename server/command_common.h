@@ -1,0 +1,22 @@
+// What infratrail-server's commands (serving, fsck, export) share: how they
+// speak to the operator and read the small files their flags name.
+#ifndef INFRATRAIL_SERVER_COMMAND_COMMON_H_
+#define INFRATRAIL_SERVER_COMMAND_COMMON_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace infratrail {
+
+// One line on stderr, prefixed "infratrail-server: ".
+void Say(absl::string_view msg);
+
+// The contents of `path` without surrounding white space (a key file, say).
+// InvalidArgument prefixed by `flag` if it cannot be read.
+absl::StatusOr<std::string> ReadTrimmed(const std::string& path, absl::string_view flag);
+
+}  // namespace infratrail
+
+#endif  // INFRATRAIL_SERVER_COMMAND_COMMON_H_

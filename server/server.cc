@@ -1,0 +1,365 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <filesystem>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/io/file_util.h"
+#include "nlohmann/json.hpp"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
+#include "server/accept_gate.h"
+#include "server/command_common.h"
+#include "server/disk_reserve.h"
+#include "server/exit_codes.h"
+#include "server/fault_injecting_storage.h"
+#include "server/grpc_port.h"
+#include "server/http_server.h"
+#include "server/log.h"
+#include "server/log_service.h"
+#include "server/metrics.h"
+#include "server/rocksdb_storage.h"
+#include "server/tile_http.h"
+#include "server/writer_auth.h"
+
+namespace infratrail {
+namespace {
+
+constexpr absl::string_view kServiceName = "infratrail.v1.Log";
+
+bool IsConfigurationError(const absl::Status& s) {
+  return absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s);
+}
+
+// Start's error codes say whose fault an error is (server.h), whatever code
+// the layer below chose: Refused for a step whose every failure is the
+// configuration's, Failed for one whose every failure is a runtime one.
+absl::Status Refused(const absl::Status& s) {
+  return IsConfigurationError(s) ? s : absl::InvalidArgumentError(s.message());
+}
+absl::Status Failed(const absl::Status& s) {
+  return IsConfigurationError(s) ? absl::InternalError(s.message()) : s;
+}
+
+// A secret file (signing key, tokens) that group or others may read.
+bool OpenToOthers(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0;
+}
+
+// The signing key; refused if group or others may read it, unless allowed.
+absl::StatusOr<NoteSigner> ReadSigningKey(const ServerConfig& c) {
+  absl::StatusOr<std::string> text = ReadTrimmed(c.signing_key, "--signing-key");
+  if (!text.ok()) return text.status();
+  absl::StatusOr<NoteSigner> key = NoteSigner::Parse(*text);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--signing-key: ", key.status().message()));
+  }
+  if (!OpenToOthers(c.signing_key)) return key;
+  if (!c.allow_insecure_key_permissions) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--signing-key ", c.signing_key,
+                     " is readable by group or others: chmod 600 it (or pass "
+                     "--allow-insecure-key-permissions)"));
+  }
+  Say(absl::StrCat("warning: --signing-key ", c.signing_key,
+                   " is readable by group or others (allowed by "
+                   "--allow-insecure-key-permissions)"));
+  return key;
+}
+
+// Warnings about how bearer tokens are kept and carried.
+void WarnAboutTokens(const ServerConfig& c) {
+  if (c.tokens_file.empty()) return;
+  if (OpenToOthers(c.tokens_file)) {
+    Say(absl::StrCat("warning: --tokens-file ", c.tokens_file,
+                     " is readable by group or others; chmod 600 it"));
+  }
+  if (c.tls_cert.empty() && !IsLoopback(c.grpc_addr)) {
+    Say(absl::StrCat(
+        "warning: bearer tokens are accepted in plaintext on --grpc-addr ", c.grpc_addr,
+        ": anyone on the path can read and replay them; set --tls-cert and --tls-key"));
+  }
+}
+
+DiskReserve::FreeBytesFn FreeBytes(const ServerConfig& c) {
+  if (c.testing_free_disk_file.empty()) return DiskReserve::StatvfsFreeBytes;
+  // Tests fill and free a simulated disk by rewriting this file.
+  return [file = c.testing_free_disk_file](const std::string&) -> absl::StatusOr<uint64_t> {
+    absl::StatusOr<std::string> text = ReadFileToString(file);
+    uint64_t v = 0;
+    if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &v)) {
+      return absl::UnavailableError("--testing-free-disk-file: unreadable");
+    }
+    return v;
+  };
+}
+
+absl::Status WriteReadyFile(const std::string& path, int grpc_port, int http_port,
+                            int metrics_port) {
+  const nlohmann::ordered_json ready = {{"grpc_port", grpc_port},
+                                        {"http_port", http_port},
+                                        {"metrics_port", metrics_port},
+                                        {"pid", getpid()}};
+  return WriteFileAtomic(path, ready.dump() + "\n", 0644);
+}
+
+}  // namespace
+
+int ExitCodeForStart(const absl::Status& status) {
+  return IsConfigurationError(status) ? kExitUsage : kExitRuntime;
+}
+
+Server::Server(const ServerConfig& config) : config_(config) {}
+
+Server::~Server() { health_.store(nullptr); }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& c) {
+  RouteProtobufLogs([](absl::string_view line) { Say(line); });
+  const DescriptorLimit fds = RaiseDescriptorLimit();
+  Say(absl::StrCat("open files limit ", fds.soft, " (soft limit was ", fds.soft_before, ", hard ",
+                   fds.hard, ")"));
+  const int fd_limit = static_cast<int>(std::min<uint64_t>(fds.soft, 1 << 30));
+
+  std::unique_ptr<Server> s(new Server(c));
+  absl::StatusOr<NoteSigner> key = ReadSigningKey(c);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::unique_ptr<WriterAuth>> auth =
+      WriterAuth::Create({.tokens_file = c.tokens_file,
+                          .allowed_identities = c.writer_identities,
+                          .rate_limit_events_per_s = c.rate_limit});
+  if (!auth.ok()) return Refused(auth.status());
+  s->auth_ = *std::move(auth);
+  // Validate let this through only with --allow-unauthenticated-writes.
+  if (!s->auth_->required() && !IsLoopback(c.grpc_addr)) {
+    Say("warning: anyone who can reach " + c.grpc_addr + " can append to this log");
+  }
+  WarnAboutTokens(c);
+  s->registry_ = std::make_shared<prometheus::Registry>();
+  s->metrics_ = std::make_unique<Metrics>(*s->registry_);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = MakeServerCredentials(
+      TlsFiles{.cert = c.tls_cert, .key = c.tls_key, .client_ca = c.tls_client_ca}, s->auth_.get(),
+      s->metrics_.get());
+  if (!creds.ok()) return Refused(creds.status());
+
+  if (absl::Status st = s->OpenStorage(); !st.ok()) return st;
+  if (absl::Status st = s->OpenLog(*key); !st.ok()) return st;
+  try {
+    s->exposer_ = std::make_unique<prometheus::Exposer>(c.metrics_addr);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics-addr ", c.metrics_addr, ": ", e.what()));
+  }
+  s->exposer_->RegisterCollectable(s->registry_);
+  if (absl::Status st = s->StartHttp(); !st.ok()) return st;
+  if (absl::Status st = s->StartGrpc(*creds, fd_limit); !st.ok()) return st;
+
+  const absl::Status health = s->log_->health();
+  s->SetServing(health.ok());
+  if (!health.ok()) Say(absl::StrCat("NOT_SERVING: ", health.message()));
+  const int http_port = s->http_ == nullptr ? 0 : s->http_->port();
+  const std::vector<int> metrics_ports = s->exposer_->GetListeningPorts();
+  const int metrics_port = metrics_ports.empty() ? 0 : metrics_ports[0];
+  Say(absl::StrCat(
+      "log ", s->log_->origin(), " serving gRPC on port ", s->grpc_port_,
+      s->http_ == nullptr ? ", tiles HTTP off" : absl::StrCat(", tiles HTTP on port ", http_port),
+      ", metrics on port ", metrics_port, "; verifier key ", s->log_->verifier_key()));
+  if (!c.ready_file.empty()) {
+    absl::Status written = WriteReadyFile(c.ready_file, s->grpc_port_, http_port, metrics_port);
+    if (!written.ok()) return Failed(written);
+  }
+  return s;
+}
+
+absl::Status Server::OpenStorage() {
+  const ServerConfig& c = config_;
+  std::error_code ec;
+  std::filesystem::create_directories(c.data_dir, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat("--data-dir ", c.data_dir, ": ", ec.message()));
+  }
+  const DiskReserve::FreeBytesFn free_bytes = FreeBytes(c);
+  reserve_ = std::make_unique<DiskReserve>(
+      DiskReserveOptions{
+          .paths = {c.data_dir,
+                    std::filesystem::absolute(c.SignerStatePath()).parent_path().string()},
+          .min_free_bytes = c.min_free_disk_mb << 20},
+      free_bytes);
+  // A disk that is full (or below the reserve) at start-up: serve what is
+  // stored, read-only, rather than crash-loop in RocksDB's recovery, which
+  // must write. An existing store is opened read-only at once; a refusal of
+  // the read-write open for lack of space falls back the same way.
+  const bool store_exists = std::filesystem::exists(c.data_dir + "/rocksdb/CURRENT", ec);
+  if (c.min_free_disk_mb > 0 && store_exists) {
+    // Only the data directory's disk decides: RocksDB's open writes there.
+    DiskReserve data_disk(
+        DiskReserveOptions{.paths = {c.data_dir}, .min_free_bytes = c.min_free_disk_mb << 20},
+        free_bytes);
+    if (absl::Status space = data_disk.Check(); absl::IsResourceExhausted(space)) {
+      read_only_reason_ = std::string(space.message());
+    }
+  }
+  absl::StatusOr<std::unique_ptr<RocksDbStorage>> db = absl::InternalError("not opened");
+  if (read_only_reason_.empty()) {
+    db = RocksDbStorage::Open(RocksDbOptions{.path = c.data_dir + "/rocksdb"});
+    if (absl::IsResourceExhausted(db.status())) {
+      read_only_reason_ = absl::StrCat(db.status().message(), " on --data-dir ", c.data_dir);
+    }
+  }
+  if (!read_only_reason_.empty()) {
+    Say(
+        absl::StrCat("starting READ-ONLY (reads are served, writes refused until space is "
+                     "freed and the server restarted): ",
+                     read_only_reason_));
+    db = RocksDbStorage::Open(RocksDbOptions{
+        .path = c.data_dir + "/rocksdb", .create_if_missing = false, .read_only = true});
+  }
+  if (!db.ok()) return Failed(db.status());
+  db_ = *std::move(db);
+  storage_ = db_.get();
+  if (c.testing_fail_commit_after >= 0) {
+    faulty_ = std::make_unique<FaultInjectingStorage>(storage_, c.testing_fail_commit_after,
+                                                      c.testing_fail_commit_nospace);
+    storage_ = faulty_.get();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Server::OpenLog(const NoteSigner& key) {
+  const ServerConfig& c = config_;
+  absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(
+      storage_,
+      LogOptions{
+          .key = key,
+          .signer_state_path = c.SignerStatePath(),
+          .recover_signer_state = c.recover_signer_state,
+          .sequencer = {.max_batch_entries = c.max_batch,
+                        .max_pending_entries = c.max_queue,
+                        .disk_reserve = c.min_free_disk_mb > 0 ? reserve_.get() : nullptr},
+          .publisher = {.interval = absl::Milliseconds(c.checkpoint_interval_ms)},
+          .tile_cache_tiles = c.tile_cache,
+          .read_only_reason = read_only_reason_,
+      },
+      metrics_.get());
+  // Log::Open's refusals (wrong directory, rollback, fork) and a malformed
+  // signer state file are FailedPrecondition or InvalidArgument, so they are
+  // configuration errors here too; anything else is a runtime one.
+  if (!log.ok()) return log.status();
+  log_ = *std::move(log);
+  return absl::OkStatus();
+}
+
+absl::Status Server::StartHttp() {
+  const ServerConfig& c = config_;
+  // Tiles over HTTP, straight from storage (read-only; needs no auth).
+  Log* const log = log_.get();
+  tiles_ = std::make_unique<TileHttpHandler>(
+      storage_, [log] { return log->publisher().latest(); },
+      TileHttpOptions{.cache_bytes = c.http_cache_mb << 20,
+                      .checkpoint_max_age = absl::Seconds(c.http_checkpoint_max_age_s),
+                      .in_flight_bytes = c.http_in_flight_mb << 20},
+      metrics_.get());
+  if (c.http_addr.empty()) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
+      HttpServerOptions{.address = c.http_addr,
+                        .threads = c.http_threads,
+                        .max_connections = c.http_max_connections,
+                        .max_connections_per_address = c.http_max_connections_per_address,
+                        .head_timeout = absl::Seconds(c.http_head_timeout_s),
+                        .idle_timeout = absl::Seconds(c.http_idle_timeout_s),
+                        .send_timeout = absl::Seconds(c.http_send_timeout_s)},
+      tiles_.get(), metrics_.get());
+  if (!started.ok()) return Refused(started.status());
+  http_ = *std::move(started);
+  return absl::OkStatus();
+}
+
+absl::Status Server::StartGrpc(std::shared_ptr<grpc::ServerCredentials> creds, int fd_limit) {
+  const ServerConfig& c = config_;
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  service_ = std::make_unique<LogService>(
+      log_.get(), auth_.get(), metrics_.get(),
+      [this] {
+        if (grpc::HealthCheckServiceInterface* h = health_.load(); h != nullptr) {
+          h->SetServingStatus(std::string(kServiceName), false);
+        }
+      },
+      c.grpc_limits.service);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(c.grpc_addr, std::move(creds), &grpc_port_);
+  builder.RegisterService(service_.get());
+  ApplyGrpcLimits(c.grpc_limits, builder);
+  const absl::StatusOr<int> fds_at_start = accept_gate::LowestFreeDescriptor();
+  grpc_ = builder.BuildAndStart();
+  if (grpc_ == nullptr || grpc_port_ == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--grpc-addr ", c.grpc_addr, ": cannot listen"));
+  }
+  const int fd_cap = GrpcDescriptorCap(c.grpc_limits, fd_limit, fds_at_start.value_or(64));
+  if (absl::StatusOr<int> gated = accept_gate::GateListeners(grpc_port_, fd_cap); !gated.ok()) {
+    return Failed(
+        absl::Status(gated.status().code(),
+                     absl::StrCat("--grpc-addr ", c.grpc_addr, ": ", gated.status().message())));
+  }
+  Say(absl::StrCat("gRPC connections refused at accept from descriptor ", fd_cap, " (limit ",
+                   fd_limit, ")"));
+  health_.store(grpc_->GetHealthCheckService());
+  return absl::OkStatus();
+}
+
+void Server::SetServing(bool serving) {
+  serving_ = serving;
+  health_.load()->SetServingStatus(std::string(kServiceName), serving);
+}
+
+void Server::Poll() {
+  if (const uint64_t refused = accept_gate::refused(); refused > refused_seen_) {
+    metrics_->grpc_connections_refused.Increment(static_cast<double>(refused - refused_seen_));
+    refused_seen_ = refused;
+  }
+  if (auto cp = log_->publisher().latest(); cp != nullptr) {
+    metrics_->checkpoint_age.Set(absl::ToDoubleSeconds(absl::Now() - cp->published_at));
+  }
+  if (const absl::Status h = log_->health(); h.ok() != serving_) {
+    SetServing(h.ok());
+    Say(serving_ ? std::string("SERVING again") : absl::StrCat("NOT_SERVING: ", h.message()));
+  }
+}
+
+void Server::ReloadTokens() {
+  const ServerConfig& c = config_;
+  if (c.tokens_file.empty()) return Say("SIGHUP: no --tokens-file to reload");
+  absl::StatusOr<WriterAuth::Reloaded> r = auth_->ReloadTokens();
+  if (!r.ok()) {
+    return Say(absl::StrCat("SIGHUP: keeping the previous tokens: ", r.status().message()));
+  }
+  WarnAboutTokens(c);
+  Say(absl::StrCat("SIGHUP: reloaded --tokens-file ", c.tokens_file, ": ", r->writers_after,
+                   " writers (was ", r->writers_before, ")"));
+}
+
+absl::Status Server::Drain() {
+  SetServing(false);
+  // Commit and acknowledge what is queued, publish a checkpoint over it,
+  // then let in-flight calls finish and refuse new ones.
+  log_->Stop();
+  grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc_->Wait();
+  if (http_ != nullptr) http_->Stop();
+  return log_->health();
+}
+
+}  // namespace infratrail

@@ -1,0 +1,128 @@
+// Server: infratrail-server while it serves. Start wires a validated
+// ServerConfig into a running process: the log on its RocksDB store (read-
+// only if the disk is full), writer authentication, the gRPC port with its
+// health service, tiles over HTTP, Prometheus /metrics and the ready file.
+// main.cc owns the signals and drives the rest from its one thread: Poll
+// about once a second, ReloadTokens on SIGHUP, Drain on SIGTERM or SIGINT.
+//
+// Lines for the operator go to stderr (command_common.h). Thread-
+// compatible: every method is called from main's thread; the log, the
+// ports and their threads are the Log's, gRPC's and HttpServer's own.
+#ifndef INFRATRAIL_SERVER_SERVER_H_
+#define INFRATRAIL_SERVER_SERVER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/server_config.h"
+
+namespace grpc {
+class HealthCheckServiceInterface;
+class Server;
+class ServerCredentials;
+}  // namespace grpc
+namespace prometheus {
+class Exposer;
+class Registry;
+}  // namespace prometheus
+
+namespace infratrail {
+
+class DiskReserve;
+class FaultInjectingStorage;
+class HttpServer;
+class Log;
+class LogService;
+class LogStorage;
+class Metrics;
+class NoteSigner;
+class RocksDbStorage;
+class TileHttpHandler;
+class WriterAuth;
+
+class Server {
+ public:
+  // Starts serving `config`, which must have passed Validate(). Call it with
+  // SIGTERM, SIGINT and SIGHUP blocked: the threads it starts inherit the
+  // mask. Raises the open files limit and routes libprotobuf's log to
+  // stderr (both process-wide).
+  //
+  // The error's code says whose fault it is (ExitCodeForStart):
+  // InvalidArgument or FailedPrecondition for a refused configuration (an
+  // unreadable or malformed signing key or tokens file, a key others may
+  // read, an address that cannot listen, a data directory of another log,
+  // a rollback or fork, a malformed signer state file); any other code for
+  // a runtime failure (the store cannot be opened, the ready file cannot
+  // be written). The message is for the operator as it is.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerConfig& config);
+
+  // Stops what Start started, in reverse order; Drain first for a graceful
+  // stop (health told first, a bound on in-flight calls).
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Upkeep, about once a second: keeps the gRPC health service in step
+  // with the log (a failed write flips it to NOT_SERVING at once; this
+  // catches the rest, and flips it back when a disk reserve or publishing
+  // failure passes) and updates the metrics nothing else updates.
+  void Poll();
+
+  // SIGHUP: re-reads the tokens file. A bad file keeps the old tokens;
+  // either way the outcome is said on stderr.
+  void ReloadTokens();
+
+  // Drains: health turns NOT_SERVING, what is queued is committed,
+  // acknowledged and covered by a final checkpoint, in-flight calls get
+  // 10 s to finish while new ones are refused, then tiles HTTP stops.
+  // Returns the log's health: not OK if it had stopped serving after a
+  // failure. Call once.
+  absl::Status Drain();
+
+ private:
+  explicit Server(const ServerConfig& config);
+
+  // Steps of Start, in order; an error is Start's.
+  absl::Status OpenStorage();
+  absl::Status OpenLog(const NoteSigner& key);
+  absl::Status StartHttp();
+  absl::Status StartGrpc(std::shared_ptr<grpc::ServerCredentials> creds, int fd_limit);
+
+  // Tells the health service, and remembers what it was told.
+  void SetServing(bool serving);
+
+  const ServerConfig config_;
+  // Owned in the order they are started; destroyed the other way round.
+  std::unique_ptr<WriterAuth> auth_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<DiskReserve> reserve_;
+  std::unique_ptr<RocksDbStorage> db_;
+  std::unique_ptr<FaultInjectingStorage> faulty_;
+  LogStorage* storage_ = nullptr;  // db_, or faulty_ over it
+  std::string read_only_reason_;   // non-empty: db_ is open read-only
+  std::unique_ptr<Log> log_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<TileHttpHandler> tiles_;
+  std::unique_ptr<HttpServer> http_;
+  // grpc_'s, once it has started: LogService flips it from its threads when
+  // a write fails. Null again from ~Server on.
+  std::atomic<grpc::HealthCheckServiceInterface*> health_{nullptr};
+  std::unique_ptr<LogService> service_;
+  std::unique_ptr<grpc::Server> grpc_;
+  int grpc_port_ = 0;
+  bool serving_ = false;       // as last told to the health service
+  uint64_t refused_seen_ = 0;  // accept_gate::refused() already counted
+};
+
+// The exit code for an error of Server::Start: kExitUsage for a refused
+// configuration, kExitRuntime for anything else.
+int ExitCodeForStart(const absl::Status& status);
+
+}  // namespace infratrail
+
+#endif  // INFRATRAIL_SERVER_SERVER_H_

@@ -1,0 +1,172 @@
+#include "server/server_config.h"
+
+#include <limits>
+#include <type_traits>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace infratrail {
+namespace {
+
+// InvalidArgument naming `flag` unless lo <= value <= hi.
+template <typename T>
+absl::Status InRange(absl::string_view flag, T value, std::type_identity_t<T> lo,
+                     std::type_identity_t<T> hi) {
+  if (lo <= value && value <= hi) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, ": ", value, " is outside [", lo, ", ", hi, "]"));
+}
+
+}  // namespace
+
+absl::Status ServerConfig::Validate() const {
+  if (data_dir.empty()) return absl::InvalidArgumentError("--data-dir is required");
+  if (signing_key.empty()) return absl::InvalidArgumentError("--signing-key is required");
+
+  for (const absl::Status& s : {
+           InRange("--http-threads", http_threads, 1, 64),
+           InRange("--http-cache-mb", http_cache_mb, 0, 1 << 20),
+           InRange("--http-checkpoint-max-age", http_checkpoint_max_age_s, 0, 3600),
+           InRange("--http-in-flight-mb", http_in_flight_mb, 1, 1 << 20),
+           InRange("--http-head-timeout", http_head_timeout_s, 1, 3600),
+           InRange("--http-idle-timeout", http_idle_timeout_s, 1, 3600),
+           InRange("--http-send-timeout", http_send_timeout_s, 1, 3600),
+           InRange("--checkpoint-interval-ms", checkpoint_interval_ms, 1, 3600000),
+           InRange("--max-batch", max_batch, 1, 1 << 20),
+           InRange("--max-queue", max_queue, 1, 1 << 26),
+           // In bytes it must fit 64 bits.
+           InRange("--min-free-disk-mb", min_free_disk_mb, 0,
+                   std::numeric_limits<uint64_t>::max() >> 20),
+       }) {
+    if (!s.ok()) return s;
+  }
+  if (!(rate_limit >= 0)) {  // NaN too
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rate-limit: ", rate_limit, " is not a rate >= 0 events/s"));
+  }
+
+  if (!tls_client_ca.empty() && writer_identities.empty()) {
+    // Verified client certificates would identify nobody: writes would stay
+    // open to every caller, which is not what configuring a CA asks for.
+    return absl::InvalidArgumentError(
+        "--tls-client-ca: needs at least one --writer-identity allowed to write");
+  }
+  if (!writer_identities.empty() && tls_client_ca.empty()) {
+    return absl::InvalidArgumentError(
+        "--writer-identity: needs --tls-client-ca to verify client certificates");
+  }
+  if (tls_cert.empty() != tls_key.empty()) {
+    return absl::InvalidArgumentError(tls_cert.empty()
+                                          ? "--tls-key: needs --tls-cert (the server certificate)"
+                                          : "--tls-cert: needs --tls-key (its private key)");
+  }
+  if (!tls_client_ca.empty() && tls_cert.empty()) {
+    return absl::InvalidArgumentError("--tls-client-ca: needs --tls-cert and --tls-key");
+  }
+  // WriterAuth::required(): who may write is checked only with a credential
+  // configured.
+  const bool writers_authenticated = !tokens_file.empty() || !writer_identities.empty();
+  if (!writers_authenticated && !allow_unauthenticated_writes && !IsLoopback(grpc_addr)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--grpc-addr ", grpc_addr,
+                     " is not loopback and no writer authentication is configured; set "
+                     "--tokens-file or --tls-client-ca with --writer-identity, or pass "
+                     "--allow-unauthenticated-writes"));
+  }
+  return absl::OkStatus();
+}
+
+std::string ServerConfig::SignerStatePath() const {
+  return signer_state.empty() ? signing_key + ".state" : signer_state;
+}
+
+bool IsLoopback(absl::string_view addr) {
+  const size_t colon = addr.rfind(':');
+  absl::string_view host = addr.substr(0, colon == absl::string_view::npos ? addr.size() : colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+void AddServeFlags(CLI::App& app, ServerConfig& config) {
+  app.set_config("--config", "",
+                 "Read options from a TOML file (keys as the long flag names); "
+                 "flags given on the command line override it");
+  app.add_option("--data-dir", config.data_dir, "Directory for the log's RocksDB store (required)");
+  app.add_option("--signing-key", config.signing_key,
+                 "Note-format private key file (infratrail keygen); its name is the origin "
+                 "(required)");
+  app.add_option("--signer-state", config.signer_state,
+                 "Signer state file; keep it outside --data-dir (default: <signing-key>.state)");
+  app.add_flag("--recover-signer-state", config.recover_signer_state,
+               "Adopt the data directory's checkpoint if the signer state file was lost");
+  app.add_option("--grpc-addr", config.grpc_addr, "gRPC listen address")->capture_default_str();
+  app.add_option("--http-addr", config.http_addr,
+                 "C2SP tlog-tiles HTTP listen address (/checkpoint, /tile/...); empty: off")
+      ->capture_default_str();
+  app.add_option("--http-threads", config.http_threads, "Tiles HTTP polling threads")
+      ->capture_default_str();
+  app.add_option("--http-cache-mb", config.http_cache_mb,
+                 "Memory for tile and bundle bodies served over HTTP (MiB)")
+      ->capture_default_str();
+  app.add_option("--http-checkpoint-max-age", config.http_checkpoint_max_age_s,
+                 "Cache-Control max-age of /checkpoint (seconds)")
+      ->capture_default_str();
+  app.add_option("--http-in-flight-mb", config.http_in_flight_mb,
+                 "Bound on response bodies being sent over HTTP (MiB); beyond it, 503")
+      ->capture_default_str();
+  app.add_option("--http-max-connections", config.http_max_connections,
+                 "Tiles HTTP connections held at once (0: RLIMIT_NOFILE/4, at most 4096)")
+      ->capture_default_str();
+  app.add_option("--http-max-connections-per-address", config.http_max_connections_per_address,
+                 "Tiles HTTP connections per client IPv4 address or IPv6 /64 (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--http-head-timeout", config.http_head_timeout_s,
+                 "Seconds to receive a whole request head (not per byte)")
+      ->capture_default_str();
+  app.add_option("--http-idle-timeout", config.http_idle_timeout_s,
+                 "Seconds of silence before a tiles HTTP connection is closed")
+      ->capture_default_str();
+  app.add_option("--http-send-timeout", config.http_send_timeout_s,
+                 "Seconds to send a whole response before the client is cut off")
+      ->capture_default_str();
+  app.add_option("--metrics-addr", config.metrics_addr, "Prometheus /metrics listen address")
+      ->capture_default_str();
+  app.add_option("--tokens-file", config.tokens_file,
+                 "Writer bearer tokens: '<writer> <token>' lines");
+  app.add_option("--tls-cert", config.tls_cert, "Server TLS certificate (PEM)");
+  app.add_option("--tls-key", config.tls_key, "Server TLS private key (PEM)");
+  app.add_option("--tls-client-ca", config.tls_client_ca,
+                 "CA (PEM) that verifies writer certificates");
+  app.add_option("--writer-identity", config.writer_identities,
+                 "Client certificate CN or SAN allowed to write; repeatable");
+  app.add_flag("--allow-unauthenticated-writes", config.allow_unauthenticated_writes,
+               "Allow anyone to append when listening on a non-loopback address");
+  app.add_flag("--allow-insecure-key-permissions", config.allow_insecure_key_permissions,
+               "Start although the signing key is readable by group or others");
+  AddGrpcLimitFlags(app, config.grpc_limits);
+  app.add_option("--rate-limit", config.rate_limit, "Per-writer events/s (0: unlimited)")
+      ->capture_default_str();
+  app.add_option("--checkpoint-interval-ms", config.checkpoint_interval_ms,
+                 "Least time between two checkpoints")
+      ->capture_default_str();
+  app.add_option("--max-batch", config.max_batch, "Most entries per sequencer commit")
+      ->capture_default_str();
+  app.add_option("--max-queue", config.max_queue,
+                 "Queued entries beyond which AddEvents is refused")
+      ->capture_default_str();
+  app.add_option("--tile-cache", config.tile_cache, "Full tiles cached for proofs (16 KiB each)")
+      ->capture_default_str();
+  app.add_option("--ready-file", config.ready_file,
+                 "Write {grpc_port, http_port, metrics_port, pid} as JSON here once serving");
+  app.add_option("--min-free-disk-mb", config.min_free_disk_mb,
+                 "Refuse writes (RESOURCE_EXHAUSTED) while the data or signer-state disk has "
+                 "less free space than this (MiB); 0: off")
+      ->capture_default_str();
+  app.add_option("--testing-fail-commit-after", config.testing_fail_commit_after)->group("");
+  app.add_flag("--testing-fail-commit-nospace", config.testing_fail_commit_nospace)->group("");
+  app.add_option("--testing-free-disk-file", config.testing_free_disk_file)->group("");
+}
+
+}  // namespace infratrail
