@@ -107,7 +107,7 @@ CLI::App* AddAddCommand(CLI::App* app, AddArgs* a) {
                   "With --wait: write a verified <index>.tlog-proof receipt per event here");
   add->add_option("--batch", a->batch, "Most events per request")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1000));
+      ->check(CLI::Range(size_t{1}, kMaxEntriesPerAdd));
   add->add_option("--in-flight", a->in_flight, "Most requests outstanding at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
