@@ -12,11 +12,13 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/loadgen_engine.h"
 #include "bench/loadgen_modes.h"
 #include "bench/loadgen_report.h"
+#include "proto/limits.h"
 
 namespace infratrail::loadgen {
 namespace {
@@ -55,9 +57,10 @@ struct ModeDefaults {
   int concurrency;
   int batch_size;
 };
+constexpr int kFullBatch = static_cast<int>(kMaxEntriesPerAdd);
 constexpr ModeDefaults kModeDefaults[] = {
-    {"batch", 4, 1000}, {"single", 256, 1}, {"checkpoint-latency", 20000, 1},
-    {"proofs", 64, 1},  {"fill", 4, 1000},
+    {"batch", 4, kFullBatch}, {"single", 256, 1},      {"checkpoint-latency", 20000, 1},
+    {"proofs", 64, 1},        {"fill", 4, kFullBatch},
 };
 
 int Main(int argc, char** argv) {
@@ -79,9 +82,11 @@ int Main(int argc, char** argv) {
   cert_opt->needs(key_opt);
   key_opt->needs(cert_opt);
   auto* batch_opt = app.add_option("--batch-size", config.batch_size,
-                                   "Events per AddEvents RPC, 1..1000 (default: 1000 for batch "
-                                   "and fill, 1 otherwise; single forces 1)")
-                        ->check(CLI::Range(1, 1000));
+                                   absl::StrCat("Events per AddEvents RPC, 1..", kFullBatch,
+                                                " (default: ", kFullBatch,
+                                                " for batch and fill, 1 otherwise; single "
+                                                "forces 1)"))
+                        ->check(CLI::Range(1, kFullBatch));
   auto* conc_opt = app.add_option("--concurrency", config.concurrency,
                                   "RPCs in flight (default: batch/fill 4, single 256, proofs 64); "
                                   "checkpoint-latency: cap on in-flight RPCs (20000)")
@@ -99,7 +104,7 @@ int Main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--event-size", config.event_size, "Approximate serialized event size, bytes")
-      ->check(CLI::Range(0, 65535))
+      ->check(CLI::Range(0, static_cast<int>(kMaxEntryBytes)))
       ->capture_default_str();
   app.add_option("--threads", connect.threads, "Completion-queue threads")
       ->check(CLI::Range(1, 64))

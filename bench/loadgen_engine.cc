@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "proto/message_limits.h"
 
 namespace infratrail::loadgen {
 
@@ -197,8 +198,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Connect(const ConnectOptions& op
     // one TCP connection, and one connection is one server poller's work.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     if (options.minimal_stack) args.SetInt(GRPC_ARG_MINIMAL_STACK, 1);
-    args.SetMaxReceiveMessageSize(-1);
-    args.SetMaxSendMessageSize(-1);
+    // What the server accepts and sends, as any client (proto/limits.h).
+    ApplyMessageLimits(args);
     auto channel = grpc::CreateCustomChannel(options.server, *creds, args);
     if (!channel->WaitForConnected(deadline)) {
       return absl::UnavailableError(absl::StrFormat(

@@ -12,13 +12,14 @@
 #include "absl/status/statusor.h"
 #include "bench/loadgen_calls.h"
 #include "bench/loadgen_engine.h"
+#include "proto/limits.h"
 
 namespace infratrail::loadgen {
 
 // Parsed from the command line by main; mode defaults already applied.
 struct RunConfig {
   std::string mode;  // batch | single | checkpoint-latency | proofs | fill
-  int batch_size = 1000;
+  int batch_size = static_cast<int>(kMaxEntriesPerAdd);
   int concurrency = 4;  // closed loop: RPCs in flight; open loop: cap on them
   int64_t events = 0;   // measured events (proofs: RPCs); 0: use duration_s
   double duration_s = 0;

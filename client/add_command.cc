@@ -107,7 +107,7 @@ CLI::App* AddAddCommand(CLI::App* app, AddArgs* a) {
                   "With --wait: write a verified <index>.tlog-proof receipt per event here");
   add->add_option("--batch", a->batch, "Most events per request")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1000));
+      ->check(CLI::Range(size_t{1}, kMaxEntriesPerAdd));
   add->add_option("--in-flight", a->in_flight, "Most requests outstanding at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
@@ -152,9 +152,9 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
     err << "add: --receipt-dir: needs --wait (a receipt needs a checkpoint)\n";
     return kExitUsage;
   }
-  absl::Duration linger;
-  if (!absl::ParseDuration(args.linger, &linger) || linger < absl::ZeroDuration()) {
-    err << "add: --linger: \"" << args.linger << "\" is not a duration like 5ms\n";
+  absl::StatusOr<absl::Duration> linger = ParseDurationArg(args.linger, "--linger");
+  if (!linger.ok()) {
+    err << "add: " << linger.status().message() << "\n";
     return kExitUsage;
   }
   if (!args.receipt_dir.empty()) {
@@ -184,7 +184,7 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
   BatchWriterOptions wopts;
   wopts.max_batch_entries = args.batch;
   wopts.max_in_flight = args.in_flight;
-  wopts.linger = linger;
+  wopts.linger = *linger;
   wopts.wait = args.wait;
   absl::StatusOr<std::unique_ptr<BatchWriter>> writer = BatchWriter::Create(
       client->get(), wopts,

@@ -12,6 +12,7 @@
 #include "CLI/CLI.hpp"
 #include "client/cli_common.h"
 #include "client/event_flags.h"
+#include "proto/limits.h"
 
 namespace infratrail::cli {
 
@@ -22,7 +23,7 @@ struct AddArgs {
   std::string sign_key;  // emitter signing key file
   bool wait = false;
   std::string receipt_dir;
-  size_t batch = 1000;
+  size_t batch = kMaxEntriesPerAdd;
   size_t in_flight = 4;
   std::string linger = "5ms";
   std::string progress = "auto";  // auto | always | never

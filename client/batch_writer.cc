@@ -10,8 +10,9 @@ namespace infratrail {
 absl::StatusOr<std::unique_ptr<BatchWriter>> BatchWriter::Create(LogClient* client,
                                                                  BatchWriterOptions options,
                                                                  ResultCallback on_result) {
-  if (options.max_batch_entries < 1 || options.max_batch_entries > 1000) {
-    return absl::InvalidArgumentError("BatchWriter: max_batch_entries: must be 1..1000");
+  if (options.max_batch_entries < 1 || options.max_batch_entries > kMaxEntriesPerAdd) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("BatchWriter: max_batch_entries: must be 1..", kMaxEntriesPerAdd));
   }
   if (options.max_in_flight < 1) {
     return absl::InvalidArgumentError("BatchWriter: max_in_flight: must be >= 1");

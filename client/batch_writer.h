@@ -33,11 +33,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/log_client.h"
+#include "proto/limits.h"
 
 namespace infratrail {
 
 struct BatchWriterOptions {
-  size_t max_batch_entries = 1000;  // 1..1000 (the server's limit)
+  size_t max_batch_entries = kMaxEntriesPerAdd;  // 1..kMaxEntriesPerAdd
   size_t max_batch_bytes = 4 << 20;
   absl::Duration linger = absl::Milliseconds(5);
   size_t max_in_flight = 4;  // batches sent or ready to send, not yet reported

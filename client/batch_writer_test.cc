@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "infratrail/v1/event.pb.h"
+#include "proto/limits.h"
 
 namespace infratrail {
 namespace {
@@ -30,6 +31,7 @@ using ::testing::Each;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Le;
+using ::testing::UnorderedElementsAre;
 
 // Collects what the writer reports, from its callback thread.
 class Recorder {
@@ -115,6 +117,28 @@ TEST_F(BatchWriterTest, ReportsEveryEntryOnceInOrderInBoundedBatches) {
   const std::vector<size_t> sizes = log().BatchSizes();
   EXPECT_THAT(sizes, Each(Le(100u)));
   EXPECT_EQ(std::accumulate(sizes.begin(), sizes.end(), size_t{0}), kEntries);
+}
+
+TEST_F(BatchWriterTest, BatchesHoldAtMostTheServersLimitByDefault) {
+  BatchWriterOptions opts;
+  opts.linger = absl::Hours(1);  // only full batches are sealed before Flush
+  std::unique_ptr<BatchWriter> writer = NewWriter(opts);
+  for (uint64_t i = 0; i < kMaxEntriesPerAdd + 1; ++i) ASSERT_TRUE(writer->Add(TestEvent(i)).ok());
+  ASSERT_TRUE(writer->Flush().ok());
+  // Sent by concurrent senders, so in either order.
+  EXPECT_THAT(log().BatchSizes(), UnorderedElementsAre(kMaxEntriesPerAdd, 1u));
+  ExpectReportedAtTheirIndices(kMaxEntriesPerAdd + 1);
+}
+
+TEST_F(BatchWriterTest, CreateRefusesBatchesTheServerWouldRefuse) {
+  for (size_t entries : {size_t{0}, kMaxEntriesPerAdd + 1}) {
+    BatchWriterOptions opts;
+    opts.max_batch_entries = entries;
+    absl::StatusOr<std::unique_ptr<BatchWriter>> w =
+        BatchWriter::Create(client_.get(), opts, recorder_.Callback());
+    EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument) << entries;
+    EXPECT_THAT(w.status().message(), HasSubstr("max_batch_entries")) << entries;
+  }
 }
 
 TEST_F(BatchWriterTest, WindowBoundsConcurrentAddsAndBlocksProducer) {

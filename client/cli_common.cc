@@ -8,18 +8,6 @@
 #include "client/key_arg.h"
 
 namespace infratrail::cli {
-namespace {
-
-absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, absl::string_view flag) {
-  absl::Duration d;
-  if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": \"", text, "\" is not a duration like 500ms, 30s or 2m"));
-  }
-  return d;
-}
-
-}  // namespace
 
 void AddConnectionFlags(CLI::App* cmd, ConnectionFlags* flags) {
   cmd->add_option("--server", flags->server, "Log gRPC address HOST:PORT")->capture_default_str();
@@ -72,11 +60,11 @@ absl::StatusOr<std::unique_ptr<LogClient>> Connect(const ConnectionFlags& flags,
     if (!key.ok()) return key.status();
     opts.log_key = *key;
   }
-  absl::StatusOr<absl::Duration> timeout = ParseDurationFlag(flags.timeout, "--timeout");
+  absl::StatusOr<absl::Duration> timeout = ParseDurationArg(flags.timeout, "--timeout");
   if (!timeout.ok()) return timeout.status();
   if (*timeout == absl::ZeroDuration()) return absl::InvalidArgumentError("--timeout: must be > 0");
   opts.rpc_timeout = *timeout;
-  absl::StatusOr<absl::Duration> retry_for = ParseDurationFlag(flags.retry_for, "--retry-for");
+  absl::StatusOr<absl::Duration> retry_for = ParseDurationArg(flags.retry_for, "--retry-for");
   if (!retry_for.ok()) return retry_for.status();
   opts.retry.budget = *retry_for;
   // Say once why we are waiting; a retry storm is not news after that.

@@ -1,5 +1,6 @@
 // What the infratrail CLI's subcommands share: the connection flags, the
-// mapping from errors to exit codes.
+// mapping from errors to exit codes (cli_util.h has the codes, and what
+// needs no connection).
 #ifndef INFRATRAIL_CLIENT_CLI_COMMON_H_
 #define INFRATRAIL_CLIENT_CLI_COMMON_H_
 
@@ -10,15 +11,10 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "client/cli_util.h"
 #include "client/log_client.h"
 
 namespace infratrail::cli {
-
-// Exit codes of every subcommand.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitVerify = 1;  // a signature, proof or checkpoint did not verify
-inline constexpr int kExitUsage = 2;   // bad flags or bad input
-inline constexpr int kExitServer = 3;  // the server or the network failed
 
 struct ConnectionFlags {
   std::string server = "127.0.0.1:7400";

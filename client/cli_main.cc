@@ -18,14 +18,15 @@
 
 #include "CLI/CLI.hpp"
 #include "client/add_command.h"
+#include "client/cli_util.h"
 #include "client/read_commands.h"
 #include "core/note_key.h"
 
 namespace infratrail {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitUsage = 2;
+using cli::kExitOk;
+using cli::kExitUsage;
 
 // Writes a new private key file with mode 0600, refusing to overwrite one.
 int RunKeygen(const std::string& origin, const std::string& out) {

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "core/check.h"
 #include "core/encoding.h"
+#include "proto/entry_validation.h"
 
 namespace infratrail {
 namespace {
@@ -48,10 +49,6 @@ struct DigestAlgorithm {
   size_t hex_digits;
 };
 constexpr DigestAlgorithm kDigestAlgorithms[] = {{"sha256", 64}, {"sha384", 96}, {"sha512", 128}};
-
-// google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
-constexpr int64_t kMinTimestampSeconds = -62135596800;
-constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
 absl::Status FlagError(absl::string_view flag, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(flag, ": ", why));
@@ -114,7 +111,7 @@ absl::Status CheckDigest(absl::string_view digest) {
 }
 
 // Fills `ts`; false if `t` is outside what a Timestamp can hold (which
-// includes absl's infinite past and future).
+// includes absl's infinite past and future; the range is ValidateEntry's).
 bool ToTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
   if (t < absl::FromUnixSeconds(kMinTimestampSeconds) ||
       t >= absl::FromUnixSeconds(kMaxTimestampSeconds + 1)) {

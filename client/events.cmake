@@ -7,7 +7,7 @@ add_library(infratrail_client_events STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/progress.cc)
 target_include_directories(infratrail_client_events PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(infratrail_client_events PUBLIC
-  infratrail_core infratrail_proto protobuf::libprotobuf
+  infratrail_core infratrail_proto infratrail_event_validation protobuf::libprotobuf
   absl::status absl::statusor absl::strings absl::str_format absl::span absl::time)
 
 foreach(t emitter_signature_test event_flags_test progress_test)

@@ -3,16 +3,14 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/io/file_util.h"
+#include "client/cli_util.h"
 
 namespace infratrail {
 namespace {
 
 absl::StatusOr<std::string> ReadTrimmedFile(absl::string_view path, absl::string_view flag) {
-  absl::StatusOr<std::string> text = ReadFileBounded(std::string(path), kMaxKeyFileBytes);
-  if (!text.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", text.status().message()));
-  }
+  absl::StatusOr<std::string> text = cli::ReadFileArg(path, flag, kMaxKeyFileBytes);
+  if (!text.ok()) return text.status();
   std::string key(absl::StripAsciiWhitespace(*text));
   if (key.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " is empty"));
   return key;

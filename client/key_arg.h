@@ -1,5 +1,7 @@
 // Key arguments as the command-line tools take them: a key given inline, or
-// "@path" naming a file that holds it (surrounding whitespace dropped).
+// "@path" naming a file that holds it ("@-": standard input; surrounding
+// whitespace dropped). Part
+// of infratrail_cli_util (cli_util.h), which links no gRPC.
 #ifndef INFRATRAIL_CLIENT_KEY_ARG_H_
 #define INFRATRAIL_CLIENT_KEY_ARG_H_
 

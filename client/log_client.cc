@@ -11,13 +11,14 @@
 #include "core/io/file_util.h"
 #include "core/proof.h"
 #include "proto/entry_validation.h"
+#include "proto/limits.h"
+#include "proto/message_limits.h"
 
 namespace infratrail {
 namespace {
 
 constexpr absl::string_view kVerificationPayload = "infratrail.dev/verification-error";
 constexpr size_t kMaxProvenRoots = 64;
-constexpr size_t kMaxEntriesPerAdd = 1000;
 
 bool Retryable(const absl::Status& st) {
   return st.code() == absl::StatusCode::kUnavailable ||
@@ -99,9 +100,8 @@ absl::StatusOr<std::unique_ptr<LogClient>> LogClient::Create(LogClientOptions op
   }
   grpc::ChannelArguments args;
   if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
-  // Entries up to 64 KiB times 1000 per request.
-  args.SetMaxSendMessageSize(128 << 20);
-  args.SetMaxReceiveMessageSize(128 << 20);
+  // What the server receives and sends (proto/limits.h).
+  ApplyMessageLimits(args);
   std::unique_ptr<LogClient> client(new LogClient(std::move(options)));
   client->stub_ = v1::Log::NewStub(grpc::CreateCustomChannel(client->options_.target, creds, args));
   return client;
@@ -467,13 +467,12 @@ absl::StatusOr<ConsistencyProof> LogClient::GetConsistencyProof(uint64_t from,
 
 absl::Status LogClient::GetEntries(uint64_t start, uint64_t count,
                                    const std::function<bool(const IndexedEntry&)>& sink) {
-  constexpr uint64_t kMaxPerCall = 10000;
   uint64_t next = start;
   const uint64_t end = start + count;
   while (next < end) {
     v1::GetEntriesRequest req;
     req.set_start(next);
-    req.set_count(std::min(end - next, kMaxPerCall));
+    req.set_count(std::min(end - next, kMaxEntriesPerGet));
     bool stop = false;
     uint64_t got = 0;
     // A failed stream is retried from the first entry not yet delivered.
@@ -481,7 +480,7 @@ absl::Status LogClient::GetEntries(uint64_t start, uint64_t count,
       grpc::ClientContext ctx;
       Prepare(&ctx, options_.rpc_timeout);
       req.set_start(next);
-      req.set_count(std::min(end - next, kMaxPerCall));
+      req.set_count(std::min(end - next, kMaxEntriesPerGet));
       std::unique_ptr<grpc::ClientReaderInterface<v1::GetEntriesResponse>> reader =
           stub_->GetEntries(&ctx, req);
       v1::GetEntriesResponse chunk;

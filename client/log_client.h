@@ -136,9 +136,9 @@ class LogClient {
 
   // Adds `entries` (serialized InfraEvents; ValidateEntry is checked first,
   // InvalidArgument "entries[i]..." before anything is sent) in one RPC of
-  // at most 1000. Results are in input order. With `wait`, returns once a
-  // checkpoint covers them, with verified receipts. Retried as described
-  // above. For many entries, use BatchWriter.
+  // at most kMaxEntriesPerAdd (proto/limits.h). Results are in input order.
+  // With `wait`, returns once a checkpoint covers them, with verified
+  // receipts. Retried as described above. For many entries, use BatchWriter.
   absl::StatusOr<std::vector<AddResult>> Add(absl::Span<const std::string> entries, bool wait);
 
   // The latest checkpoint, verified and proved consistent with the newest

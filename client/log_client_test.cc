@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "infratrail/v1/event.pb.h"
+#include "proto/limits.h"
 
 namespace infratrail {
 namespace {
@@ -28,6 +29,7 @@ using ::infratrail::testutil::FakeLogService;
 using ::infratrail::testutil::kTestWait;
 using ::infratrail::testutil::Rpc;
 using ::infratrail::testutil::TestEvent;
+using ::infratrail::testutil::TestEventOfSize;
 using ::infratrail::testutil::TestEvents;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -119,6 +121,33 @@ TEST_F(LogClientTest, AddRejectsInvalidEntryBeforeSending) {
   EXPECT_THAT(r.status().message(), HasSubstr("kind"));
   EXPECT_EQ(log().Calls(Rpc::kAddEvents), 0);
   EXPECT_EQ(log().size(), 0u);
+}
+
+// The client's message limits and the server's (the fake applies the real
+// server's) carry the largest valid request, and its reply with a proof per
+// entry.
+TEST_F(LogClientTest, AddSendsAFullBatchOfTheLargestEntries) {
+  std::unique_ptr<LogClient> client = NewClient();
+  std::vector<std::string> entries;
+  for (uint64_t i = 0; i < kMaxEntriesPerAdd; ++i) {
+    entries.push_back(TestEventOfSize(i, kMaxEntryBytes));
+  }
+  absl::StatusOr<std::vector<AddResult>> r = client->Add(entries, true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), kMaxEntriesPerAdd);
+  ExpectReceiptVerifies(log(), *r->back().receipt, entries.back(), kMaxEntriesPerAdd);
+}
+
+TEST_F(LogClientTest, AddRefusesOneEntryTooManyOrOneByteTooLargeBeforeSending) {
+  std::unique_ptr<LogClient> client = NewClient();
+  absl::StatusOr<std::vector<AddResult>> r =
+      client->Add(TestEvents(0, kMaxEntriesPerAdd + 1), false);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr(absl::StrCat(kMaxEntriesPerAdd + 1, " given")));
+  r = client->Add({TestEvent(0), TestEventOfSize(1, kMaxEntryBytes + 1)}, false);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("entries[1].data"));
+  EXPECT_EQ(log().Calls(Rpc::kAddEvents), 0);
 }
 
 TEST_F(LogClientTest, RetriesUnavailableAndResourceExhaustedThenSucceeds) {
@@ -498,6 +527,17 @@ TEST_F(LogClientTest, GetEntriesResumesBrokenStreamAtFirstUndeliveredEntry) {
   EXPECT_EQ(got, Range(5, 35));  // no duplicates, no gaps
   using Req = std::pair<uint64_t, uint64_t>;
   EXPECT_THAT(log().EntriesRequests(), ElementsAre(Req{5, 30}, Req{13, 22}, Req{21, 14}));
+}
+
+TEST_F(LogClientTest, GetEntriesAsksForAtMostTheServersLimitPerCall) {
+  log().Append(TestEvents(0, kMaxEntriesPerGet + 1));
+  std::unique_ptr<LogClient> client = NewClient();
+  std::vector<uint64_t> got;
+  ASSERT_TRUE(Read(*client, 0, kMaxEntriesPerGet + 1, &got).ok());
+  EXPECT_EQ(got, Range(0, kMaxEntriesPerGet + 1));
+  using Req = std::pair<uint64_t, uint64_t>;
+  EXPECT_THAT(log().EntriesRequests(),
+              ElementsAre(Req{0, kMaxEntriesPerGet}, Req{kMaxEntriesPerGet, 1}));
 }
 
 TEST_F(LogClientTest, GetEntriesEndsQuietlyAtTheEndOfTheTree) {

@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/io/file_util.h"
+#include "core/note.h"
 #include "infratrail/v1/event.pb.h"
 #include "nlohmann/json.hpp"
 
@@ -28,10 +29,8 @@ absl::StatusOr<SignedCheckpoint> TargetCheckpoint(LogClient& client, const std::
                                                   absl::string_view size_flag) {
   absl::StatusOr<SignedCheckpoint> cp;
   if (!file.empty()) {
-    absl::StatusOr<std::string> note = ReadFileToString(file);
-    if (!note.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--checkpoint: ", note.status().message()));
-    }
+    absl::StatusOr<std::string> note = ReadFileArg(file, "--checkpoint", kMaxNoteBytes);
+    if (!note.ok()) return note.status();
     cp = client.VerifyCheckpoint(*note);
   } else {
     cp = client.GetCheckpoint();
@@ -156,11 +155,8 @@ int RunConsistency(const ReadArgs& args, std::ostream& out, std::ostream& err) {
   std::optional<SignedCheckpoint> old;
   uint64_t from = args.from.value_or(0);
   if (!args.old_checkpoint.empty()) {
-    absl::StatusOr<std::string> note = ReadFileToString(args.old_checkpoint);
-    if (!note.ok()) {
-      return Fail(err, "consistency",
-                  absl::InvalidArgumentError(absl::StrCat("--old: ", note.status().message())));
-    }
+    absl::StatusOr<std::string> note = ReadFileArg(args.old_checkpoint, "--old", kMaxNoteBytes);
+    if (!note.ok()) return Fail(err, "consistency", note.status());
     absl::StatusOr<SignedCheckpoint> cp = (*client)->VerifyCheckpoint(*note);
     if (!cp.ok()) return Fail(err, "consistency", cp.status());
     old = *std::move(cp);

@@ -9,6 +9,7 @@
 #ifndef INFRATRAIL_CORE_PROOF_H_
 #define INFRATRAIL_CORE_PROOF_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -19,6 +20,10 @@
 #include "core/node_id.h"
 
 namespace infratrail {
+
+// The most hashes an inclusion proof has: one per level of a tree of up to
+// 2^64 - 1 leaves.
+inline constexpr size_t kMaxInclusionProofHashes = 64;
 
 struct ProofPlan {
   // Perfect nodes whose hashes must be fetched, in this order.

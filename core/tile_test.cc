@@ -130,14 +130,16 @@ TEST(LocateNode, NodeHashesRecomputeFromTiles) {
 }
 
 TEST(EntryBundle, RoundTripsAndRejectsBadInput) {
-  std::vector<std::string> entries = {"", "a", std::string(65535, 'z'), std::string("\x00\x01", 2)};
+  EXPECT_EQ(kMaxBundleEntrySize, 65535u);  // what a uint16 length prefix describes
+  std::vector<std::string> entries = {"", "a", std::string(kMaxBundleEntrySize, 'z'),
+                                      std::string("\x00\x01", 2)};
   absl::StatusOr<std::string> enc = EncodeEntryBundle(entries);
   ASSERT_TRUE(enc.ok());
   EXPECT_EQ(enc->substr(0, 5), std::string("\x00\x00\x00\x01"
                                            "a",
                                            5));
   EXPECT_EQ(*DecodeEntryBundle(*enc), entries);
-  EXPECT_FALSE(EncodeEntryBundle({std::string(65536, 'x')}).ok());
+  EXPECT_FALSE(EncodeEntryBundle({std::string(kMaxBundleEntrySize + 1, 'x')}).ok());
   EXPECT_FALSE(EncodeEntryBundle(std::vector<std::string>(257, "x")).ok());
   EXPECT_FALSE(DecodeEntryBundle(std::string("\x00", 1)).ok());
   EXPECT_FALSE(DecodeEntryBundle(std::string("\x00\x05"

@@ -50,7 +50,9 @@ absl::StatusOr<TlogProof> TlogProof::Parse(absl::string_view text) {
   while (true) {
     if (!next_line(&line)) return bad("missing blank line before the checkpoint");
     if (line.empty()) break;
-    if (p.inclusion_proof.size() == 64) return bad("more than 64 proof hashes");
+    if (p.inclusion_proof.size() == kMaxInclusionProofHashes) {
+      return bad(absl::StrCat("more than ", kMaxInclusionProofHashes, " proof hashes"));
+    }
     absl::StatusOr<Hash> h = HashFromBase64(line, "inclusion proof hash");
     if (!h.ok()) return bad(h.status().message());
     p.inclusion_proof.push_back(*h);

@@ -59,6 +59,19 @@ TEST_F(TlogProofTest, FormatParseRoundTrip) {
   EXPECT_EQ(back->checkpoint, note_);
 }
 
+TEST_F(TlogProofTest, ParsesUpToTheLongestInclusionProofAndNoLonger) {
+  TlogProof p = Receipt(5);
+  p.inclusion_proof.assign(kMaxInclusionProofHashes, leaves_[0]);
+  absl::StatusOr<TlogProof> longest = TlogProof::Parse(p.Format());
+  ASSERT_TRUE(longest.ok()) << longest.status();
+  EXPECT_EQ(longest->inclusion_proof.size(), kMaxInclusionProofHashes);
+  p.inclusion_proof.push_back(leaves_[0]);
+  absl::StatusOr<TlogProof> over = TlogProof::Parse(p.Format());
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(over.status().message().find("more than 64 proof hashes"), absl::string_view::npos)
+      << over.status();
+}
+
 TEST_F(TlogProofTest, VerifiesEveryIndexUnderKOfNPolicy) {
   for (uint64_t i = 0; i < 21; ++i) {
     absl::StatusOr<TlogProof> p = TlogProof::Parse(Receipt(i).Format());

@@ -6,7 +6,6 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "core/tile.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -14,6 +13,7 @@
 #include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "infratrail/v1/event.pb.h"
+#include "proto/limits.h"
 
 namespace infratrail {
 namespace {
@@ -220,9 +220,9 @@ std::string Explain(absl::string_view msg, const Descriptor* d, const std::strin
 
 absl::Status ValidateEntry(absl::string_view data, absl::string_view field) {
   if (data.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ".data: empty"));
-  if (data.size() > kMaxBundleEntrySize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ".data: ", data.size(), " bytes exceeds the limit of ", kMaxBundleEntrySize));
+  if (data.size() > kMaxEntryBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".data: ", data.size(),
+                                                   " bytes exceeds the limit of ", kMaxEntryBytes));
   }
   // One message per thread, reused: parsing into it keeps the map's buckets
   // and top-level string buffers (at most an entry's size, 64 KiB, per

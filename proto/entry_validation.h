@@ -6,16 +6,12 @@
 #ifndef INFRATRAIL_PROTO_ENTRY_VALIDATION_H_
 #define INFRATRAIL_PROTO_ENTRY_VALIDATION_H_
 
-#include <cstddef>
 #include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace infratrail {
-
-// Most entries in one AddEvents request.
-inline constexpr size_t kMaxEntriesPerRequest = 1000;
 
 // The range of google.protobuf.Timestamp (timestamp.proto): seconds from
 // 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z, nanos in [0, 999999999].
@@ -25,7 +21,7 @@ inline constexpr int32_t kMaxTimestampNanos = 999999999;
 
 // OK if `data` is a serialized infratrail.v1.InfraEvent the log accepts, one a
 // reader sees completely and that has exactly one encoding:
-// - at most 65,535 bytes (the C2SP entry-bundle limit), and it parses;
+// - 1 to kMaxEntryBytes (proto/limits.h) bytes, and it parses;
 // - a known kind other than EVENT_KIND_UNSPECIFIED, and a resource id;
 // - every other enum field (actor.via) holds a value the schema names;
 // - occurred_at, if present, is a valid Timestamp (range above);
@@ -45,7 +41,7 @@ inline constexpr int32_t kMaxTimestampNanos = 999999999;
 //
 // Thread-safe. Each calling thread keeps one parsed message and one buffer
 // for the re-serialization, sized by the largest entry it has validated (at
-// most 64 KiB each). Cost: docs/formats.md.
+// most kMaxEntryBytes each). Cost: docs/formats.md.
 absl::Status ValidateEntry(absl::string_view data, absl::string_view field);
 
 }  // namespace infratrail

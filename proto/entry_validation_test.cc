@@ -8,6 +8,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -15,6 +16,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "infratrail/v1/event.pb.h"
+#include "proto/limits.h"
 
 namespace infratrail {
 namespace {
@@ -139,6 +141,21 @@ TEST(ValidateEntry, ExistingRulesKeepTheirMessages) {
   EXPECT_EQ(Error(Deterministic(e)), "AddEvents: entries[3].resource.id: missing");
   EXPECT_EQ(Error(""), "AddEvents: entries[3].data: empty");
   EXPECT_EQ(Error("\xff"), "AddEvents: entries[3].data: not a serialized infratrail.v1.InfraEvent");
+}
+
+TEST(ValidateEntry, AcceptsEntriesUpToTheSizeLimitAndNoLarger) {
+  v1::InfraEvent e = FullEvent();
+  // A little short, then grown byte by byte: the length prefix is a varint.
+  e.set_justification(std::string(kMaxEntryBytes - e.ByteSizeLong() - 8, 'j'));
+  while (e.ByteSizeLong() < kMaxEntryBytes) e.mutable_justification()->push_back('j');
+  const std::string largest = Deterministic(e);
+  ASSERT_EQ(largest.size(), kMaxEntryBytes);
+  EXPECT_TRUE(ValidateEntry(largest, kField).ok());
+  e.mutable_justification()->push_back('j');
+  const std::string over = Deterministic(e);
+  ASSERT_EQ(over.size(), kMaxEntryBytes + 1);
+  EXPECT_EQ(Error(over), absl::StrCat(kField, ".data: ", kMaxEntryBytes + 1,
+                                      " bytes exceeds the limit of ", kMaxEntryBytes));
 }
 
 TEST(ValidateEntry, RefusesUnknownTopLevelField) {

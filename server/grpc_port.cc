@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/io/file_util.h"
+#include "proto/message_limits.h"
 
 namespace infratrail {
 
@@ -90,10 +91,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(c
 }
 
 void ApplyGrpcLimits(const GrpcLimits& l, grpc::ServerBuilder& builder) {
-  // A full batch of maximal entries, with framing. gRPC 1.51 has no
-  // per-method or per-caller receive limit on a server; writers' requests
-  // are refused from their metadata before they are read instead.
-  builder.SetMaxReceiveMessageSize(72 << 20);
+  // Receives a full batch of the largest entries and sends no more than
+  // clients receive (proto/limits.h). gRPC 1.51 has no per-method or
+  // per-caller receive limit on a server; writers' requests are refused from
+  // their metadata before they are read instead.
+  ApplyMessageLimits(builder);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, l.max_streams_per_connection);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, l.idle_timeout_s * 1000);
   // Pings while calls are in flight: a peer that does not read its socket

@@ -8,19 +8,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "core/tile.h"
 #include "proto/entry_validation.h"
+#include "proto/limits.h"
 
 namespace infratrail {
 namespace {
 
 using grpc::CallbackServerContext;
 using grpc::ServerUnaryReactor;
-
-// Most entries per GetEntries message (the byte bound is
-// kEntriesMessageBytes), and per GetEntries call.
-constexpr size_t kEntriesPerMessage = 256;
-constexpr uint64_t kMaxGetEntries = 10000;
 
 // Resolves a requested tree size (0 = latest) against the latest published
 // checkpoint. Unavailable before the first checkpoint.
@@ -127,13 +122,12 @@ class EntriesReactor final : public grpc::ServerWriteReactor<v1::GetEntriesRespo
     }
     resp_.Clear();
     size_t bytes = 0;
-    // An entry is at most kMaxBundleEntrySize bytes, so reading no more
-    // entries than fit in the room left keeps the message (and the entries
-    // held) within kEntriesMessageBytes plus one entry.
+    // An entry is at most kMaxEntryBytes, so reading no more entries than
+    // fit in the room left keeps the message (and the entries held) within
+    // kEntriesMessageBytes plus one entry (kMaxGetEntriesMessageBytes).
     while (next_ < end_ && static_cast<size_t>(resp_.entries_size()) < kEntriesPerMessage &&
            bytes < kEntriesMessageBytes) {
-      const uint64_t fit =
-          std::max<uint64_t>(1, (kEntriesMessageBytes - bytes) / kMaxBundleEntrySize);
+      const uint64_t fit = std::max<uint64_t>(1, (kEntriesMessageBytes - bytes) / kMaxEntryBytes);
       const uint64_t stop = std::min<uint64_t>(
           {end_, next_ + fit, next_ + kEntriesPerMessage - resp_.entries_size()});
       read_.clear();
@@ -267,9 +261,9 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
   }
   const size_t n = static_cast<size_t>(req->entries_size());
   if (n == 0) return absl::InvalidArgumentError("AddEvents: entries: empty batch");
-  if (n > kMaxEntriesPerRequest) {
+  if (n > kMaxEntriesPerAdd) {
     return absl::InvalidArgumentError(absl::StrCat("AddEvents: entries: ", n, " entries, at most ",
-                                                   kMaxEntriesPerRequest, " per request"));
+                                                   kMaxEntriesPerAdd, " per request"));
   }
   std::vector<PendingEntry> pending(n);
   auto hashes = std::make_shared<std::vector<Hash>>(n);
@@ -423,9 +417,9 @@ grpc::ServerWriteReactor<v1::GetEntriesResponse>* LogService::GetEntries(
   uint64_t begin = req->start();
   uint64_t end = begin;
   std::shared_ptr<const PublishedCheckpoint> cp = log_->publisher().latest();
-  if (req->count() == 0 || req->count() > kMaxGetEntries) {
+  if (req->count() == 0 || req->count() > kMaxEntriesPerGet) {
     st = absl::InvalidArgumentError(
-        absl::StrCat("GetEntries: count: ", req->count(), " is not in 1..", kMaxGetEntries));
+        absl::StrCat("GetEntries: count: ", req->count(), " is not in 1..", kMaxEntriesPerGet));
   } else if (cp == nullptr) {
     st = absl::UnavailableError("GetEntries: no checkpoint published yet");
   } else if (begin >= cp->size) {

@@ -10,8 +10,8 @@
 // relative to the latest *published* checkpoint.
 //
 // GetEntries against hostile readers: a stream holds at most about
-// 2 x kEntriesMessageBytes (the message being sent and gRPC's serialized
-// copy): entries are read from storage only as the client takes the
+// 2 x kEntriesMessageBytes (proto/limits.h: the message being sent and gRPC's
+// serialized copy): entries are read from storage only as the client takes the
 // previous message. At most `max_entries_streams` streams are open at once
 // (beyond: RESOURCE_EXHAUSTED), and a stream whose message has waited
 // `stalled_timeout_s` for the client to read it is cancelled. The budget is
@@ -43,9 +43,6 @@ class EntriesReactor;
 
 // The one place absl::Status becomes grpc::Status (codes coincide).
 grpc::Status ToGrpcStatus(const absl::Status& status);
-
-// Bytes of entries in one GetEntries message (one entry may exceed it).
-inline constexpr size_t kEntriesMessageBytes = 512 << 10;
 
 struct LogServiceLimits {
   int max_entries_streams = 64;  // GetEntries streams open at once

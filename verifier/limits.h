@@ -15,10 +15,10 @@ namespace infratrail {
 // index, an optional extra line and at most 64 proof hashes.
 inline constexpr size_t kMaxReceiptBytes = kMaxNoteBytes + (64 << 10);
 
-// --entry: infratrail entries are at most 65,535 bytes (kMaxBundleEntrySize),
-// but receipts of other logs can cover larger entries (static-ct-api's are up
-// to 2^24 bytes).
-inline constexpr size_t kMaxEntryBytes = size_t{1} << 24;
+// --entry: infratrail entries are at most 65,535 bytes (kMaxEntryBytes,
+// proto/limits.h), but receipts of other logs can cover larger entries
+// (static-ct-api's are up to 2^24 bytes).
+inline constexpr size_t kMaxEntryFileBytes = size_t{1} << 24;
 
 }  // namespace infratrail
 

@@ -6,9 +6,10 @@
 //                              (--entry FILE | --leaf-hash BASE64)
 //                              [--witness VKEY]... [--witness-threshold K]
 //
-// Exit codes: 0 verified, 1 verification failed, 2 usage error or unreadable
-// input (missing, a directory, or larger than its limit: receipts 1 MiB + 64
-// KiB, entries 16 MiB, key files 64 KiB).
+// FILE "-" is standard input (for one of --proof and --entry). Exit codes
+// (client/cli_util.h): 0 verified, 1 verification failed, 2 usage error or
+// unreadable input (missing, a directory, or larger than its limit: receipts
+// 1 MiB + 64 KiB, entries 16 MiB, key files 64 KiB).
 #include <cstddef>
 #include <iostream>
 #include <string>
@@ -17,8 +18,8 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "client/cli_util.h"
 #include "client/key_arg.h"
-#include "core/io/file_util.h"
 #include "core/tlog_proof.h"
 #include "verifier/limits.h"
 #include "verifier/selfcheck.h"
@@ -26,17 +27,17 @@
 namespace infratrail {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitVerifyFailed = 1;
-constexpr int kExitUsage = 2;
+using cli::kExitOk;
+using cli::kExitUsage;
+using cli::kExitVerify;
 
 // Reads `path` for `flag`; on failure prints why (the path, and the limit if
 // that is the reason) and returns false.
 bool ReadInput(absl::string_view flag, const std::string& path, size_t max_bytes,
                std::string* out) {
-  absl::StatusOr<std::string> data = ReadFileBounded(path, max_bytes);
+  absl::StatusOr<std::string> data = cli::ReadFileArg(path, flag, max_bytes);
   if (!data.ok()) {
-    std::cerr << "verify: " << flag << ": " << data.status().message() << "\n";
+    std::cerr << "verify: " << data.status().message() << "\n";
     return false;
   }
   *out = *std::move(data);
@@ -53,6 +54,10 @@ struct VerifyArgs {
 };
 
 int RunVerify(const VerifyArgs& a) {
+  if (a.proof_file == "-" && a.entry_file == "-") {
+    std::cerr << "verify: --proof and --entry: only one can be standard input (-)\n";
+    return kExitUsage;
+  }
   absl::StatusOr<NoteVerifier> log_key = ParseVerifierKeyArg(a.log_key, "--log-key");
   if (!log_key.ok()) {
     std::cerr << "verify: " << log_key.status().message() << "\n";
@@ -75,7 +80,7 @@ int RunVerify(const VerifyArgs& a) {
   Hash leaf;
   if (!a.entry_file.empty()) {
     std::string entry;
-    if (!ReadInput("--entry", a.entry_file, kMaxEntryBytes, &entry)) return kExitUsage;
+    if (!ReadInput("--entry", a.entry_file, kMaxEntryFileBytes, &entry)) return kExitUsage;
     leaf = HashLeaf(entry);
   } else {
     absl::StatusOr<Hash> h = HashFromBase64(a.leaf_hash, "--leaf-hash");
@@ -90,12 +95,12 @@ int RunVerify(const VerifyArgs& a) {
   absl::StatusOr<TlogProof> proof = TlogProof::Parse(text);
   if (!proof.ok()) {
     std::cerr << "verify: " << a.proof_file << ": " << proof.status().message() << "\n";
-    return kExitVerifyFailed;
+    return kExitVerify;
   }
   absl::StatusOr<VerifiedCheckpoint> v = VerifyTlogProof(*proof, leaf, *log_key, *policy);
   if (!v.ok()) {
     std::cerr << "verify: " << a.proof_file << ": FAILED: " << v.status().message() << "\n";
-    return kExitVerifyFailed;
+    return kExitVerify;
   }
   std::cout << "verified: entry " << proof->index << " is in " << v->checkpoint.origin
             << " at tree size " << v->checkpoint.size << " (root "
@@ -111,8 +116,10 @@ int Main(int argc, char** argv) {
   CLI::App* verify = app.add_subcommand("verify", "Verify a .tlog-proof receipt offline");
   VerifyArgs va;
   verify->add_option("--log-key", va.log_key, "Log verifier key (or @file)")->required();
-  verify->add_option("--proof", va.proof_file, "Receipt file (.tlog-proof)")->required();
-  CLI::Option* entry = verify->add_option("--entry", va.entry_file, "File with the entry bytes");
+  verify->add_option("--proof", va.proof_file, "Receipt file (.tlog-proof); - for stdin")
+      ->required();
+  CLI::Option* entry =
+      verify->add_option("--entry", va.entry_file, "File with the entry bytes; - for stdin");
   CLI::Option* leaf = verify->add_option("--leaf-hash", va.leaf_hash, "Leaf hash, base64");
   entry->excludes(leaf);
   verify->add_option("--witness", va.witnesses, "Witness verifier key (or @file); repeatable");
@@ -126,7 +133,7 @@ int Main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
-  if (selfcheck->parsed()) return RunSelfCheck(std::cout) ? kExitOk : kExitVerifyFailed;
+  if (selfcheck->parsed()) return RunSelfCheck(std::cout) ? kExitOk : kExitVerify;
   return RunVerify(va);
 }
 
@@ -138,6 +145,6 @@ int main(int argc, char** argv) {
     return infratrail::Main(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "infratrail-verifier: " << e.what() << "\n";
-    return 2;
+    return infratrail::cli::kExitUsage;
   }
 }

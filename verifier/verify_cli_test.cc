@@ -80,6 +80,18 @@ TEST_F(VerifyCli, GoodReceiptExitsZero) {
   EXPECT_NE(Output().find("entry 6 is in cli.example/log at tree size 10"), std::string::npos);
 }
 
+TEST_F(VerifyCli, EitherFileCanBeStandardInputButNotBoth) {
+  const std::string good = "verify --log-key @" + P("log.vkey");
+  EXPECT_EQ(Run(good + " --proof - --entry " + P("entry6") + " <" + P("6.tlog-proof")), 0)
+      << Output();
+  EXPECT_EQ(Run(good + " --proof " + P("6.tlog-proof") + " --entry - <" + P("entry6")), 0)
+      << Output();
+  EXPECT_EQ(Run(good + " --proof " + P("6.tlog-proof") + " --entry - <" + P("entry5")), 1)
+      << Output();
+  EXPECT_EQ(Run(good + " --proof - --entry - <" + P("entry6")), 2);
+  EXPECT_NE(Output().find("only one can be standard input"), std::string::npos) << Output();
+}
+
 TEST_F(VerifyCli, WrongEntryOrUnmetPolicyExitsOne) {
   EXPECT_EQ(Run("verify --log-key @" + P("log.vkey") + " --proof " + P("6.tlog-proof") +
                 " --entry " + P("entry5")),
@@ -159,9 +171,9 @@ TEST_F(VerifyCli, OversizedInputsExitTwoNamingTheFileAndTheLimit) {
   Write("max.tlog-proof", receipt + std::string(kMaxReceiptBytes - receipt.size(), '\n'));
   EXPECT_EQ(Run(good + " --proof " + P("max.tlog-proof") + " --entry " + P("entry6")), 1);
 
-  Write("big-entry", std::string(kMaxEntryBytes + 1, 'e'));
+  Write("big-entry", std::string(kMaxEntryFileBytes + 1, 'e'));
   EXPECT_EQ(Run(good + " --proof " + P("6.tlog-proof") + " --entry " + P("big-entry")), 2);
-  EXPECT_NE(Output().find("--entry: read " + P("big-entry") + Limit(kMaxEntryBytes)),
+  EXPECT_NE(Output().find("--entry: read " + P("big-entry") + Limit(kMaxEntryFileBytes)),
             std::string::npos)
       << Output();
 
@@ -186,7 +198,7 @@ TEST_F(VerifyCli, EndlessInputsExitTwo) {
   EXPECT_NE(Output().find("--proof: read /dev/zero" + Limit(kMaxReceiptBytes)), std::string::npos)
       << Output();
   EXPECT_EQ(Run(good + " --proof " + P("6.tlog-proof") + " --entry /dev/zero"), 2);
-  EXPECT_NE(Output().find("--entry: read /dev/zero" + Limit(kMaxEntryBytes)), std::string::npos)
+  EXPECT_NE(Output().find("--entry: read /dev/zero" + Limit(kMaxEntryFileBytes)), std::string::npos)
       << Output();
   EXPECT_EQ(
       Run("verify --log-key @/dev/zero --proof " + P("6.tlog-proof") + " --entry " + P("entry6")),

@@ -9,6 +9,8 @@
 #include "gtest/gtest.h"
 #include "infratrail/v1/event.pb.h"
 #include "proto/entry_validation.h"
+#include "proto/limits.h"
+#include "proto/message_limits.h"
 
 namespace infratrail::testutil {
 namespace {
@@ -39,6 +41,16 @@ std::string TestEvent(uint64_t i, absl::string_view tag) {
   event.set_kind(v1::DEPLOY);
   event.mutable_resource()->set_provider("test");
   event.mutable_resource()->set_id(absl::StrCat(tag, "-", i));
+  return event.SerializeAsString();
+}
+
+std::string TestEventOfSize(uint64_t i, size_t bytes) {
+  v1::InfraEvent event;
+  EXPECT_TRUE(event.ParseFromString(TestEvent(i)));
+  // A little short, then grown byte by byte: the length prefix is a varint.
+  event.set_justification(std::string(bytes - std::min(bytes, event.ByteSizeLong() + 8), 'j'));
+  while (event.ByteSizeLong() < bytes) event.mutable_justification()->push_back('j');
+  EXPECT_EQ(event.ByteSizeLong(), bytes);
   return event.SerializeAsString();
 }
 
@@ -293,7 +305,7 @@ grpc::Status FakeLogService::AddEvents(grpc::ServerContext* ctx, const v1::AddEv
   --concurrent_adds_;
   if (grpc::Status st = InjectedLocked(Rpc::kAddEvents); !st.ok()) return st;
 
-  if (req->entries_size() == 0 || req->entries_size() > static_cast<int>(kMaxEntriesPerRequest)) {
+  if (req->entries_size() == 0 || req->entries_size() > static_cast<int>(kMaxEntriesPerAdd)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("AddEvents: entries: ", req->entries_size(), " given"));
   }
@@ -417,9 +429,10 @@ grpc::Status FakeLogService::GetEntries(grpc::ServerContext* ctx, const v1::GetE
     absl::MutexLock lock(&mu_);
     if (grpc::Status st = BeginLocked(Rpc::kGetEntries); !st.ok()) return st;
     entries_requests_.emplace_back(req->start(), req->count());
-    if (req->count() == 0 || req->count() > 10000) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("GetEntries: count ", req->count(), ": must be 1..10000"));
+    if (req->count() == 0 || req->count() > kMaxEntriesPerGet) {
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("GetEntries: count ", req->count(), ": must be 1..", kMaxEntriesPerGet));
     }
     const uint64_t published = PublishedLocked();
     if (req->start() >= published) {
@@ -478,6 +491,7 @@ FakeLogServer::FakeLogServer() {
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service_);
+  ApplyMessageLimits(builder);  // as the real server
   server_ = builder.BuildAndStart();
   EXPECT_NE(server_, nullptr);
   EXPECT_GT(port, 0);

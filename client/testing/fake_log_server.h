@@ -51,6 +51,9 @@ inline constexpr absl::Duration kTestWait = absl::Seconds(60);
 std::string TestEvent(uint64_t i, absl::string_view tag = "event");
 // TestEvent(first) .. TestEvent(first + n - 1).
 std::vector<std::string> TestEvents(uint64_t first, uint64_t n, absl::string_view tag = "event");
+// TestEvent(i) with a justification that makes it exactly `bytes` long
+// (at least 32).
+std::string TestEventOfSize(uint64_t i, size_t bytes);
 
 class FakeLogService;
 

@@ -34,6 +34,7 @@
 #include "absl/time/clock.h"
 #include "core/hash.h"
 #include "gtest/gtest.h"
+#include "proto/limits.h"
 #include "tests/server/log_client.h"
 #include "tests/server/server_process.h"
 
@@ -177,10 +178,10 @@ void RetryAfterRestart(LogClient& client, Observed& seen, std::mt19937_64& rng) 
   const std::map<uint64_t, std::string> acked = seen.acked();
   std::sample(acked.begin(), acked.end(), std::back_inserter(sample), 100, rng);
   const std::vector<std::string> entries = seen.TakeCutOff();
-  constexpr size_t kMaxPerCall = 1000;
-  for (size_t begin = 0; begin < entries.size(); begin += kMaxPerCall) {
+  for (size_t begin = 0; begin < entries.size(); begin += kMaxEntriesPerAdd) {
     const std::vector<std::string> part(
-        entries.begin() + begin, entries.begin() + std::min(entries.size(), begin + kMaxPerCall));
+        entries.begin() + begin,
+        entries.begin() + std::min(entries.size(), begin + kMaxEntriesPerAdd));
     v1::AddEventsResponse resp;
     grpc::Status st = client.AddEvents(part, false, &resp);
     EXPECT_TRUE(st.ok()) << "retry: " << st.error_message();

@@ -10,6 +10,7 @@
 #include "core/note_key.h"
 #include "core/proof.h"
 #include "core/witness_policy.h"
+#include "proto/limits.h"
 
 namespace infratrail::testing {
 namespace {
@@ -28,7 +29,7 @@ std::atomic<uint64_t> event_counter{0};
 
 LogClient::LogClient(const std::string& address, std::string token) : token_(std::move(token)) {
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxReceiveMessageSize(static_cast<int>(kMaxResponseBytes));
   std::shared_ptr<grpc::Channel> channel =
       grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   stub_ = v1::Log::NewStub(channel);
@@ -39,7 +40,7 @@ LogClient::LogClient(const std::string& address,
                      const std::shared_ptr<grpc::ChannelCredentials>& credentials,
                      const std::string& tls_target_name) {
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxReceiveMessageSize(static_cast<int>(kMaxResponseBytes));
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   if (!tls_target_name.empty()) args.SetSslTargetNameOverride(tls_target_name);
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(address, credentials, args);
@@ -97,10 +98,9 @@ grpc::Status LogClient::GetEntries(uint64_t start, uint64_t count, std::vector<s
 }
 
 grpc::Status LogClient::ReadRange(uint64_t begin, uint64_t end, std::vector<std::string>* out) {
-  constexpr uint64_t kMaxCount = 10000;
   while (begin < end) {
     const size_t before = out->size();
-    grpc::Status st = GetEntries(begin, std::min(kMaxCount, end - begin), out);
+    grpc::Status st = GetEntries(begin, std::min(kMaxEntriesPerGet, end - begin), out);
     if (!st.ok()) return st;
     if (out->size() == before) {
       return grpc::Status(grpc::StatusCode::INTERNAL,
@@ -140,6 +140,14 @@ v1::InfraEvent MakeEventProto() {
 std::string MakeEvent(size_t padding) {
   v1::InfraEvent e = MakeEventProto();
   e.set_justification(std::string(padding, 'j'));
+  return e.SerializeAsString();
+}
+
+std::string MakeEventOfSize(size_t bytes) {
+  v1::InfraEvent e = MakeEventProto();
+  // A little short, then grown byte by byte: the length prefix is a varint.
+  e.set_justification(std::string(bytes - e.ByteSizeLong() - 8, 'j'));
+  while (e.ByteSizeLong() < bytes) e.mutable_justification()->push_back('j');
   return e.SerializeAsString();
 }
 

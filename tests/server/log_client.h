@@ -27,6 +27,9 @@ namespace infratrail::testing {
 using HealthResponse = grpc::health::v1::HealthCheckResponse;
 using HealthStatus = HealthResponse::ServingStatus;
 
+// Receives what the server may send (kMaxResponseBytes) and, unlike the
+// client library, sends any size, so tests can send what the server must
+// refuse.
 class LogClient {
  public:
   // A client of the server at `address` ("host:port"). With a non-empty
@@ -70,6 +73,9 @@ class LogClient {
 v1::InfraEvent MakeEventProto();
 // MakeEventProto serialized, with `padding` bytes of justification.
 std::string MakeEvent(size_t padding = 0);
+// MakeEventProto serialized, with a justification that makes it exactly
+// `bytes` long (at least 200).
+std::string MakeEventOfSize(size_t bytes);
 // `n` MakeEvent()s.
 std::vector<std::string> MakeEvents(size_t n);
 

@@ -7,9 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/hash.h"
 #include "core/tile.h"
 #include "gtest/gtest.h"
+#include "proto/limits.h"
 #include "tests/server/e2e_fixture.h"
 
 namespace infratrail::testing {
@@ -305,18 +307,52 @@ TEST_F(ServerE2eTest, EntryOfExactlyTheSizeLimitIsAccepted) {
   auto server = StartServer();
   ASSERT_NE(server, nullptr);
   LogClient client(server->address());
-  v1::InfraEvent e = MakeEventProto();
-  // A little short, then grown byte by byte: the length prefix is a varint.
-  e.set_justification(std::string(kMaxBundleEntrySize - e.ByteSizeLong() - 8, 'j'));
-  while (e.ByteSizeLong() < kMaxBundleEntrySize) e.mutable_justification()->push_back('j');
-  ASSERT_EQ(e.ByteSizeLong(), kMaxBundleEntrySize);
-  const std::string entry = e.SerializeAsString();
+  const std::string entry = MakeEventOfSize(kMaxEntryBytes);
+  ASSERT_EQ(entry.size(), kMaxEntryBytes);
   v1::AddEventsResponse resp;
   ASSERT_TRUE(client.AddEvents({entry}, true, &resp).ok());
   std::vector<std::string> read;
   ASSERT_TRUE(client.GetEntries(resp.entries(0).index(), 1, &read).ok());
   ASSERT_EQ(read.size(), 1u);
   EXPECT_EQ(read[0], entry);
+}
+
+// The request size limit (proto/limits.h), end to end: a full batch of the
+// largest entries is received and added; a request of exactly
+// kMaxRequestBytes is received (and refused by validation); one byte more is
+// refused by gRPC before it is parsed, with a message naming both sizes.
+TEST_F(ServerE2eTest, RequestsUpToTheMessageLimitAreReceivedAndOneByteMoreIsNot) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  LogClient client(server->address());
+  std::vector<std::string> full;
+  full.reserve(kMaxEntriesPerAdd);
+  for (size_t i = 0; i < kMaxEntriesPerAdd; ++i) full.push_back(MakeEventOfSize(kMaxEntryBytes));
+  v1::AddEventsResponse resp;
+  grpc::Status st = client.AddEvents(full, false, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.entries_size(), static_cast<int>(kMaxEntriesPerAdd));
+  full.clear();
+
+  // One entry, whatever its bytes, making the request `bytes` long.
+  auto request_of = [](size_t bytes) {
+    v1::AddEventsRequest req;
+    std::string* data = req.add_entries()->mutable_data();
+    data->assign(bytes - 16, 'x');
+    while (req.ByteSizeLong() < bytes) data->push_back('x');
+    return req;
+  };
+  auto add = [&client](const v1::AddEventsRequest& req) {
+    return Call<v1::AddEventsResponse>(client, &v1::Log::Stub::AddEvents, req);
+  };
+  v1::AddEventsRequest req = request_of(kMaxRequestBytes);
+  ASSERT_EQ(req.ByteSizeLong(), kMaxRequestBytes);
+  EXPECT_TRUE(IsError(add(req), StatusCode::INVALID_ARGUMENT, "entries[0].data"));
+  req = request_of(kMaxRequestBytes + 1);
+  ASSERT_EQ(req.ByteSizeLong(), kMaxRequestBytes + 1);
+  st = add(req);
+  EXPECT_TRUE(IsError(st, StatusCode::RESOURCE_EXHAUSTED, absl::StrCat(kMaxRequestBytes + 1)));
+  EXPECT_TRUE(IsError(st, StatusCode::RESOURCE_EXHAUSTED, absl::StrCat(kMaxRequestBytes)));
 }
 
 TEST_F(ServerE2eTest, MetricsCountWhatHappened) {
@@ -388,8 +424,10 @@ TEST_F(ServerE2eTest, BadInputIsRefusedNamingTheFieldAndChangesNothing) {
   constexpr StatusCode kOutOfRange = StatusCode::OUT_OF_RANGE;
 
   EXPECT_TRUE(IsError(add({}), kInvalid, "entries: empty"));
-  EXPECT_TRUE(IsError(add(MakeEvents(1001)), kInvalid, "entries: 1001"));
-  EXPECT_TRUE(IsError(add({valid, MakeEvent(kMaxBundleEntrySize)}), kInvalid, "entries[1].data"));
+  EXPECT_TRUE(IsError(add(MakeEvents(kMaxEntriesPerAdd + 1)), kInvalid,
+                      absl::StrCat("entries: ", kMaxEntriesPerAdd + 1)));
+  EXPECT_TRUE(
+      IsError(add({valid, MakeEventOfSize(kMaxEntryBytes + 1)}), kInvalid, "entries[1].data"));
   EXPECT_TRUE(IsError(add({valid, std::string("\x1a\x05vm", 4)}), kInvalid, "entries[1].data"));
   EXPECT_TRUE(IsError(add({""}), kInvalid, "entries[0].data"));
   EXPECT_TRUE(IsError(add({no_kind.SerializeAsString()}), kInvalid, "entries[0].kind: missing"));
@@ -418,10 +456,13 @@ TEST_F(ServerE2eTest, BadInputIsRefusedNamingTheFieldAndChangesNothing) {
 
   std::vector<std::string> ignored;
   EXPECT_TRUE(IsError(client.GetEntries(0, 0, &ignored), kInvalid, "count"));
-  EXPECT_TRUE(IsError(client.GetEntries(0, 10001, &ignored), kInvalid, "count"));
+  EXPECT_TRUE(IsError(client.GetEntries(0, kMaxEntriesPerGet + 1, &ignored), kInvalid, "count"));
   EXPECT_TRUE(IsError(client.GetEntries(4, 1, &ignored), kOutOfRange, "start 4"));
   EXPECT_TRUE(IsError(client.GetEntries(~uint64_t{0}, 10, &ignored), kOutOfRange, "start"));
   EXPECT_TRUE(ignored.empty());
+  std::vector<std::string> all;
+  ASSERT_TRUE(client.GetEntries(0, kMaxEntriesPerGet, &all).ok());
+  EXPECT_EQ(all, good);  // as many as there are
 
   EXPECT_TRUE(IsError(EntryAndProof(client, 4, 0), kOutOfRange, "index 4"));
   EXPECT_TRUE(IsError(EntryAndProof(client, 0, 5), kOutOfRange, "tree_size 5"));

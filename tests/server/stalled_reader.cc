@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "infratrail/v1/log.grpc.pb.h"
+#include "proto/message_limits.h"
 
 namespace {
 
@@ -44,12 +45,12 @@ int main(int argc, char** argv) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     args.SetInt("infratrail.stalled_reader.id", i);  // a connection per stream
-    args.SetMaxReceiveMessageSize(-1);
+    infratrail::ApplyMessageLimits(args);
     s->stub = infratrail::v1::Log::NewStub(
         grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
     infratrail::v1::GetEntriesRequest req;
     req.set_start(0);
-    req.set_count(10000);
+    req.set_count(infratrail::kMaxEntriesPerGet);
     s->reader = s->stub->GetEntries(&s->ctx, req);
     infratrail::v1::GetEntriesResponse first;
     ++(s->reader->Read(&first) ? admitted : refused);
