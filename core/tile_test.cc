@@ -1,5 +1,6 @@
 #include "core/tile.h"
 
+#include "absl/strings/str_cat.h"
 #include "core/compact_range.h"
 #include "gtest/gtest.h"
 
@@ -24,7 +25,7 @@ TEST(TilePath, ParseRoundTripsCanonicalPaths) {
         absl::StatusOr<TileId> parsed = ParseTilePath(id.Path());
         ASSERT_TRUE(parsed.ok()) << id.Path() << ": " << parsed.status();
         EXPECT_EQ(*parsed, id);
-        EXPECT_TRUE(ParseTilePath("/" + id.Path()).ok());
+        EXPECT_TRUE(ParseTilePath(absl::StrCat("/", id.Path())).ok());
       }
     }
   }

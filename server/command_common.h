@@ -14,7 +14,8 @@ namespace infratrail {
 void Say(absl::string_view msg);
 
 // The contents of `path` without surrounding white space (a key file, say).
-// InvalidArgument prefixed by `flag` if it cannot be read.
+// InvalidArgument prefixed by `flag` if it cannot be read or is larger than
+// kMaxKeyFileBytes.
 absl::StatusOr<std::string> ReadTrimmed(const std::string& path, absl::string_view flag);
 
 }  // namespace infratrail
