@@ -32,9 +32,9 @@ class CountingStorage : public ForwardingStorage {
     ++reads;
     return ForwardingStorage::ReadEntries(begin, end, out);
   }
-  absl::StatusOr<std::string> ReadTile(const TileKey& key) override {
+  absl::StatusOr<std::string> ReadTile(const TileId& tile) override {
     ++reads;
-    return ForwardingStorage::ReadTile(key);
+    return ForwardingStorage::ReadTile(tile);
   }
   absl::StatusOr<std::optional<std::string>> GetMeta(absl::string_view key) override {
     ++reads;

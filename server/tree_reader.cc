@@ -11,7 +11,7 @@ namespace infratrail {
 TreeReader::TreeReader(LogStorage* storage, size_t cache_tiles)
     : storage_(storage), cache_capacity_(cache_tiles) {}
 
-std::shared_ptr<const TreeReader::Expanded> TreeReader::Lookup(const TileKey& key,
+std::shared_ptr<const TreeReader::Expanded> TreeReader::Lookup(const TileId& key,
                                                                size_t min_width) {
   absl::MutexLock l(&mu_);
   if (auto it = cache_.find(key); it != cache_.end()) {
@@ -26,7 +26,7 @@ std::shared_ptr<const TreeReader::Expanded> TreeReader::Lookup(const TileKey& ke
   return nullptr;
 }
 
-absl::StatusOr<std::shared_ptr<const TreeReader::Expanded>> TreeReader::Load(const TileKey& key) {
+absl::StatusOr<std::shared_ptr<const TreeReader::Expanded>> TreeReader::Load(const TileId& key) {
   absl::StatusOr<std::string> bytes = storage_->ReadTile(key);
   if (!bytes.ok()) return bytes.status();
   absl::StatusOr<std::vector<Hash>> row = DecodeHashTile(*bytes);
@@ -70,7 +70,7 @@ absl::StatusOr<std::vector<Hash>> TreeReader::ReadNodes(absl::Span<const NodeId>
   out.reserve(ids.size());
   for (const NodeId& id : ids) {
     const NodeInTile loc = LocateNode(id);
-    const TileKey key{loc.tile.level, loc.tile.index};
+    const TileId key{loc.tile.level, loc.tile.index};
     const uint32_t sub = id.level % kTileHeight;
     const size_t need = loc.first + loc.count;
     std::shared_ptr<const Expanded> tile = Lookup(key, need);

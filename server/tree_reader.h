@@ -25,6 +25,7 @@
 #include "absl/types/span.h"
 #include "core/hash.h"
 #include "core/node_id.h"
+#include "core/tile.h"
 #include "server/storage.h"
 
 namespace infratrail {
@@ -61,16 +62,16 @@ class TreeReader {
 
   // The cached expansion of `key` wide enough for `min_width` bottom hashes,
   // or null.
-  std::shared_ptr<const Expanded> Lookup(const TileKey& key, size_t min_width);
+  std::shared_ptr<const Expanded> Lookup(const TileId& key, size_t min_width);
   // Reads, expands and caches the tile.
-  absl::StatusOr<std::shared_ptr<const Expanded>> Load(const TileKey& key);
+  absl::StatusOr<std::shared_ptr<const Expanded>> Load(const TileId& key);
 
   LogStorage* const storage_;
   const size_t cache_capacity_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<TileKey, std::shared_ptr<const Expanded>> cache_ ABSL_GUARDED_BY(mu_);
-  std::deque<TileKey> fifo_ ABSL_GUARDED_BY(mu_);  // full tiles, oldest first
-  absl::flat_hash_map<TileKey, std::shared_ptr<const Expanded>> partial_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<TileId, std::shared_ptr<const Expanded>> cache_ ABSL_GUARDED_BY(mu_);
+  std::deque<TileId> fifo_ ABSL_GUARDED_BY(mu_);  // full tiles, oldest first
+  absl::flat_hash_map<TileId, std::shared_ptr<const Expanded>> partial_ ABSL_GUARDED_BY(mu_);
   size_t hits_ ABSL_GUARDED_BY(mu_) = 0;
   size_t misses_ ABSL_GUARDED_BY(mu_) = 0;
 };
