@@ -74,9 +74,8 @@ struct ServerConfig {
   int checkpoint_interval_ms = 50;
   size_t max_batch = 16384;
   size_t max_queue = 262144;
-  size_t tile_cache = 65536;
+  size_t tile_cache_mb = 1024;
   int http_threads = 2;
-  size_t http_cache_mb = 256;
   int http_checkpoint_max_age_s = 2;
   // Tiles HTTP limits; the defaults live in HttpServerOptions and TileHttpOptions.
   unsigned http_max_connections = HttpServerOptions{}.max_connections;
@@ -271,7 +270,7 @@ int Run(const ServerConfig& c) {
     storage = faulty.get();
   }
 
-  LogOptions opts{*key, signer_state, c.recover_signer_state, {}, {}, c.tile_cache};
+  LogOptions opts{*key, signer_state, c.recover_signer_state, {}, {}, c.tile_cache_mb << 20};
   if (c.min_free_disk_mb > 0) opts.sequencer.disk_reserve = &reserve;
   opts.read_only_reason = read_only_reason;
   opts.sequencer.max_batch_entries = c.max_batch;
@@ -300,9 +299,8 @@ int Run(const ServerConfig& c) {
   Log* const the_log = log->get();
   TileHttpHandler tiles(
       storage, [the_log] { return the_log->publisher().latest(); },
-      TileHttpOptions{c.http_cache_mb << 20, absl::Seconds(c.http_checkpoint_max_age_s),
-                      c.http_in_flight_mb << 20},
-      &metrics);
+      TileHttpOptions{absl::Seconds(c.http_checkpoint_max_age_s), c.http_in_flight_mb << 20},
+      &the_log->tile_cache(), &metrics);
   std::unique_ptr<HttpServer> http;
   if (!c.http_addr.empty()) {
     HttpServerOptions http_opts;
@@ -522,10 +520,6 @@ int Main(int argc, char** argv) {
   app.add_option("--http-threads", c.http_threads, "Tiles HTTP polling threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
-  app.add_option("--http-cache-mb", c.http_cache_mb,
-                 "Memory for tile and bundle bodies served over HTTP (MiB)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1 << 20));
   app.add_option("--http-checkpoint-max-age", c.http_checkpoint_max_age_s,
                  "Cache-Control max-age of /checkpoint (seconds)")
       ->capture_default_str()
@@ -577,8 +571,11 @@ int Main(int argc, char** argv) {
   app.add_option("--max-queue", c.max_queue, "Queued entries beyond which AddEvents is refused")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 26));
-  app.add_option("--tile-cache", c.tile_cache, "Full tiles cached for proofs (16 KiB each)")
-      ->capture_default_str();
+  app.add_option("--tile-cache-mb", c.tile_cache_mb,
+                 "Tiles cached in memory, one budget for proofs and tiles HTTP (MiB); 1024 holds "
+                 "~63,000 expanded tiles, every level-0 tile of a 1.6e7-entry log")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
   app.add_option("--ready-file", c.ready_file,
                  "Write {grpc_port, http_port, metrics_port, pid} as JSON here once serving");
   app.add_option("--min-free-disk-mb", c.min_free_disk_mb,
