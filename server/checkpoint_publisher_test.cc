@@ -32,7 +32,8 @@ using WaitResult = absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>>;
 // test, wired as Log::Open wires them.
 class PublisherTest : public ::testing::Test {
  protected:
-  PublisherTest() : metrics_(registry_), reader_(&storage_, 16) {}
+  PublisherTest()
+      : metrics_(registry_), cache_(size_t{1} << 20, &metrics_), reader_(&storage_, &cache_) {}
 
   void Start(PublisherOptions options = {}) {
     absl::StatusOr<NoteSigner> key = NoteSigner::Generate("example.com/log");
@@ -77,6 +78,7 @@ class PublisherTest : public ::testing::Test {
   MemoryStorage storage_;
   prometheus::Registry registry_;
   Metrics metrics_;
+  TileCache cache_;
   TreeReader reader_;
   std::unique_ptr<CheckpointSigner> signer_;
   std::unique_ptr<Sequencer> sequencer_;

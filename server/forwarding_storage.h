@@ -21,7 +21,9 @@ class ForwardingStorage : public LogStorage {
   absl::Status ReadEntries(uint64_t begin, uint64_t end, std::vector<std::string>* out) override {
     return base_->ReadEntries(begin, end, out);
   }
-  absl::StatusOr<std::string> ReadTile(const TileKey& key) override { return base_->ReadTile(key); }
+  absl::StatusOr<std::string> ReadTile(const TileId& tile) override {
+    return base_->ReadTile(tile);
+  }
   absl::StatusOr<std::optional<std::string>> GetMeta(absl::string_view key) override {
     return base_->GetMeta(key);
   }

@@ -30,7 +30,7 @@ class Checker {
     if (rows_.size() <= level) rows_.resize(level + 1);
     rows_[level].push_back(h);
     if (rows_[level].size() == kTileWidth) {
-      Compare(TileKey{level, id.index / kTileWidth}, rows_[level]);
+      Compare(TileId{level, id.index / kTileWidth}, rows_[level]);
       rows_[level].clear();
     }
   }
@@ -39,23 +39,23 @@ class Checker {
     for (uint32_t level = 0; level < rows_.size(); ++level) {
       if (rows_[level].empty()) continue;
       const uint64_t nodes = size >> (kTileHeight * level);
-      Compare(TileKey{level, nodes / kTileWidth}, rows_[level]);
+      Compare(TileId{level, nodes / kTileWidth}, rows_[level]);
     }
   }
 
   absl::Status io;  // first I/O error
 
  private:
-  void Compare(const TileKey& key, const std::vector<Hash>& want) {
+  void Compare(const TileId& tile, const std::vector<Hash>& want) {
     ++report_.tiles_checked;
-    absl::StatusOr<std::string> got = storage_.ReadTile(key);
+    absl::StatusOr<std::string> got = storage_.ReadTile(tile);
     if (!got.ok()) {
-      Problem(absl::StrCat("tile ", key.level, "/", key.index, ": ", got.status().message()));
+      Problem(absl::StrCat("tile ", tile.level, "/", tile.index, ": ", got.status().message()));
       return;
     }
     if (*got != EncodeHashTile(want)) {
-      Problem(absl::StrCat("tile ", key.level, "/", key.index, ": stored ", got->size() / kHashSize,
-                           " hashes differ from the ", want.size(),
+      Problem(absl::StrCat("tile ", tile.level, "/", tile.index, ": stored ",
+                           got->size() / kHashSize, " hashes differ from the ", want.size(),
                            " recomputed from the entries"));
     }
   }

@@ -54,13 +54,13 @@ TEST(Fsck, DetectsACorruptTile) {
   absl::StatusOr<TreeState> state = storage.ReadTreeState();
   ASSERT_TRUE(state.ok());
   // Rewrite tile 0/1 with one hash flipped, keeping everything else.
-  absl::StatusOr<std::string> tile = storage.ReadTile(TileKey{0, 1});
+  absl::StatusOr<std::string> tile = storage.ReadTile(TileId{0, 1});
   ASSERT_TRUE(tile.ok());
   std::string bad = *tile;
   bad[40] ^= 1;
   CommitBatch cb;
   cb.first_index = state->size;
-  cb.tiles.emplace_back(TileKey{0, 1}, bad);
+  cb.tiles.emplace_back(TileId{0, 1}, bad);
   cb.state = *state;
   ASSERT_TRUE(storage.Commit(cb).ok());
   absl::StatusOr<FsckReport> r = Fsck(storage, std::nullopt);

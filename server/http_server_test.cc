@@ -179,7 +179,7 @@ class HttpServerTest : public ::testing::Test {
     p->note = *SignNote(cp.Body(), {signer});
     published_ = p;
     handler_ = std::make_unique<TileHttpHandler>(
-        &storage_, [this] { return published_; }, TileHttpOptions{}, &metrics_);
+        &storage_, [this] { return published_; }, TileHttpOptions{}, &cache_, &metrics_);
   }
 
   std::unique_ptr<HttpServer> StartServer(const std::string& address,
@@ -196,6 +196,7 @@ class HttpServerTest : public ::testing::Test {
   MemoryStorage storage_;
   MerkleReference ref_;
   std::shared_ptr<const PublishedCheckpoint> published_;
+  TileCache cache_{size_t{256} << 20, &metrics_};
   std::unique_ptr<TileHttpHandler> handler_;
 };
 
@@ -425,10 +426,9 @@ class HttpServerLargeBundlesTest : public HttpServerTest {
   // (16 MiB), not for three of these and that; the cache holds one.
   std::unique_ptr<HttpServer> StartBig(HttpServerOptions options) {
     TileHttpOptions tiles;
-    tiles.cache_bytes = 5 << 20;
     tiles.in_flight_bytes = 24 << 20;
     big_handler_ = std::make_unique<TileHttpHandler>(
-        &big_storage_, [this] { return big_published_; }, tiles, &metrics_);
+        &big_storage_, [this] { return big_published_; }, tiles, &big_cache_, &metrics_);
     options.address = "127.0.0.1:0";
     absl::StatusOr<std::unique_ptr<HttpServer>> s =
         HttpServer::Start(options, big_handler_.get(), &metrics_);
@@ -438,6 +438,7 @@ class HttpServerLargeBundlesTest : public HttpServerTest {
 
   MemoryStorage big_storage_;
   std::shared_ptr<const PublishedCheckpoint> big_published_;
+  TileCache big_cache_{5 << 20, &metrics_};  // one bundle
   std::unique_ptr<TileHttpHandler> big_handler_;
 };
 
@@ -454,7 +455,9 @@ TEST_F(HttpServerLargeBundlesTest, NeverReadingClientsHoldTheirBodiesAndOthersAr
   }
   const size_t held = big_handler_->in_flight_bytes();
   EXPECT_GT(held, 2 * 256 * kEntryBytes);
-  EXPECT_EQ(big_handler_->cache_stats().entries, 1u);
+  // 001 displaced 000 from the cache.
+  EXPECT_NE(big_cache_.Lookup<HttpBody>(TileCache::User::kHttp, TileId{0, 1, 256, true}), nullptr);
+  EXPECT_EQ(big_cache_.Lookup<HttpBody>(TileCache::User::kHttp, TileId{0, 0, 256, true}), nullptr);
   EXPECT_EQ(metrics_.http_in_flight_bytes.Value(), static_cast<double>(held));
 
   // A body already in flight (the cached 001) costs nothing more.

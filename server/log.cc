@@ -39,7 +39,8 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
   if (!state.ok()) return state.status();
   absl::StatusOr<bool> unclaimed = CheckIdentity(storage, log->verifier_key_, state->size);
   if (!unclaimed.ok()) return unclaimed.status();
-  log->reader_ = std::make_unique<TreeReader>(storage, options.tile_cache_tiles);
+  log->tile_cache_ = std::make_unique<TileCache>(options.tile_cache_bytes, metrics);
+  log->reader_ = std::make_unique<TreeReader>(storage, log->tile_cache_.get());
 
   absl::StatusOr<CheckpointSigner> signer =
       CheckpointSigner::Open(options.key, options.signer_state_path);

@@ -1,5 +1,5 @@
 // Log: one running transparency log, put together from its parts: storage,
-// tree reader, sequencer, checkpoint signer and publisher. Open() is the
+// tile cache, tree reader, sequencer, checkpoint signer and publisher. Open() is the
 // only start-up path (after a clean stop or a crash) and makes every
 // refusal check before anything is written:
 //   - the data directory belongs to this log (origin and key);
@@ -22,6 +22,7 @@
 #include "server/metrics.h"
 #include "server/sequencer.h"
 #include "server/storage.h"
+#include "server/tile_cache.h"
 #include "server/tree_reader.h"
 
 namespace infratrail {
@@ -32,7 +33,9 @@ struct LogOptions {
   bool recover_signer_state = false;  // adopt the stored checkpoint if the state file is lost
   SequencerOptions sequencer;
   PublisherOptions publisher;
-  size_t tile_cache_tiles = 65536;  // expanded full tiles, ~16.5 KiB each (~1 GiB)
+  // The tile cache's budget, shared by proofs and the tiles HTTP API
+  // (server/tile_cache.h).
+  size_t tile_cache_bytes = size_t{1} << 30;
   // Non-empty: the storage was opened read-only (its disk is full). The log
   // serves reads and its stored checkpoint, writes nothing, and refuses
   // every write with Unavailable naming this reason.
@@ -48,6 +51,7 @@ class Log {
   const std::string& origin() const { return origin_; }
   const std::string& verifier_key() const { return verifier_key_; }
   LogStorage& storage() { return *storage_; }
+  TileCache& tile_cache() { return *tile_cache_; }
   TreeReader& reader() { return *reader_; }
   Sequencer& sequencer() { return *sequencer_; }
   CheckpointPublisher& publisher() { return *publisher_; }
@@ -67,6 +71,7 @@ class Log {
   std::string origin_;
   std::string verifier_key_;
   LogStorage* storage_ = nullptr;
+  std::unique_ptr<TileCache> tile_cache_;  // before reader_, which uses it
   std::unique_ptr<TreeReader> reader_;
   std::unique_ptr<CheckpointSigner> signer_;
   std::unique_ptr<CheckpointPublisher> publisher_;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "core/io/file_util.h"
@@ -14,6 +15,7 @@
 #include "prometheus/registry.h"
 #include "server/rocksdb_storage.h"
 #include "server/testing_util.h"
+#include "server/tile_http.h"
 
 namespace infratrail {
 namespace {
@@ -24,6 +26,7 @@ using testutil::MerkleReference;
 using testutil::ScopedTempDir;
 
 constexpr absl::string_view kOrigin = "example.com/log";
+constexpr size_t kTileCacheBytes = size_t{1} << 20;
 
 NoteSigner NewKey() {
   absl::StatusOr<NoteSigner> k = NoteSigner::Generate(kOrigin);
@@ -77,7 +80,7 @@ class LogTest : public ::testing::Test {
     options.signer_state_path = state;
     options.recover_signer_state = recover;
     options.publisher.interval = absl::Milliseconds(1);
-    options.tile_cache_tiles = 16;
+    options.tile_cache_bytes = kTileCacheBytes;
     absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(r->storage.get(), options, &r->metrics);
     if (!log.ok()) return log.status();
     r->log = std::move(*log);
@@ -126,6 +129,35 @@ TEST_F(LogTest, PublishesACheckpointCoveringAddedEntries) {
   EXPECT_TRUE(log.health().ok());
   EXPECT_EQ((*r)->metrics.checkpoint_size.Value(), 10);
   EXPECT_TRUE(ReadFileToString(state_).ok());
+}
+
+TEST_F(LogTest, ProofsAndTheTilesApiShareTheLogsTileCache) {
+  absl::StatusOr<std::unique_ptr<Running>> r = Open();
+  ASSERT_TRUE(r.ok()) << r.status();
+  Log& log = *(*r)->log;
+  MerkleReference ref;
+  AppendEntries(log.sequencer(), 0, 600, 200, &ref);
+  ASSERT_TRUE(WaitForCheckpoint(log, 600).ok());
+  TileCache& cache = log.tile_cache();
+  EXPECT_EQ(cache.capacity_bytes(), kTileCacheBytes);
+
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<std::vector<Hash>> proof = log.reader().InclusionProof(300, 600);
+    ASSERT_TRUE(proof.ok()) << proof.status();
+    EXPECT_EQ(*proof, ref.Inclusion(300, 600));
+  }
+  EXPECT_GT(cache.stats(TileCache::User::kProofs).hits, 0u);
+  const size_t proof_bytes = cache.bytes();
+  EXPECT_GT(proof_bytes, 0u);
+
+  TileHttpHandler tiles(
+      &log.storage(), [&log] { return log.publisher().latest(); }, TileHttpOptions{}, &cache,
+      &(*r)->metrics);
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(tiles.Handle("GET", "/tile/entries/001", "").status, 200);
+  EXPECT_EQ(cache.stats(TileCache::User::kHttp).misses, 1u);
+  EXPECT_EQ(cache.stats(TileCache::User::kHttp).hits, 1u);
+  EXPECT_GT(cache.bytes(), proof_bytes);  // one budget, charged by both
+  EXPECT_LE(cache.bytes(), kTileCacheBytes);
 }
 
 TEST_F(LogTest, StopPublishesWhatWasQueued) {

@@ -9,7 +9,7 @@ void MemoryStorage::ApplyLocked(const CommitBatch& batch) {
     entries_[batch.first_index + i] = std::string(batch.entries[i]);
     leaf_index_[batch.leaf_hashes[i]] = batch.first_index + i;
   }
-  for (const auto& [key, bytes] : batch.tiles) tiles_[key] = bytes;
+  for (const auto& [tile, bytes] : batch.tiles) tiles_[std::pair(tile.level, tile.index)] = bytes;
   state_ = batch.state;
 }
 
@@ -53,11 +53,12 @@ absl::Status MemoryStorage::ReadEntries(uint64_t begin, uint64_t end,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> MemoryStorage::ReadTile(const TileKey& key) {
+absl::StatusOr<std::string> MemoryStorage::ReadTile(const TileId& tile) {
+  if (absl::Status st = CheckStoredTile(tile); !st.ok()) return st;
   absl::MutexLock l(&mu_);
-  auto it = tiles_.find(key);
+  auto it = tiles_.find(std::pair(tile.level, tile.index));
   if (it == tiles_.end()) {
-    return absl::NotFoundError(absl::StrCat("read tile ", key.level, "/", key.index));
+    return absl::NotFoundError(absl::StrCat("read tile ", tile.level, "/", tile.index));
   }
   return it->second;
 }

@@ -7,8 +7,10 @@
 #ifndef INFRATRAIL_SERVER_MEMORY_STORAGE_H_
 #define INFRATRAIL_SERVER_MEMORY_STORAGE_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -23,7 +25,7 @@ class MemoryStorage : public LogStorage {
   absl::Status LookupLeaves(absl::Span<const Hash> hashes,
                             std::vector<std::optional<uint64_t>>* out) override;
   absl::Status ReadEntries(uint64_t begin, uint64_t end, std::vector<std::string>* out) override;
-  absl::StatusOr<std::string> ReadTile(const TileKey& key) override;
+  absl::StatusOr<std::string> ReadTile(const TileId& tile) override;
   absl::StatusOr<std::optional<std::string>> GetMeta(absl::string_view key) override;
   absl::Status PutMeta(absl::string_view key, absl::string_view value) override;
 
@@ -41,7 +43,8 @@ class MemoryStorage : public LogStorage {
   mutable absl::Mutex mu_;
   std::map<uint64_t, std::string> entries_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Hash, uint64_t> leaf_index_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<TileKey, std::string> tiles_ ABSL_GUARDED_BY(mu_);
+  // Keyed by (level, index): a tile's width is not part of its address.
+  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, std::string> tiles_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string, std::less<>> meta_ ABSL_GUARDED_BY(mu_);
   TreeState state_ ABSL_GUARDED_BY(mu_);
   int commits_ ABSL_GUARDED_BY(mu_) = 0;

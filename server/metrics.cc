@@ -74,12 +74,10 @@ Metrics::Metrics(prometheus::Registry& r)
       add_to_checkpoint_seconds(Hist(r, "infratrail_checkpoint_add_to_published_seconds",
                                      "AddEvents with wait: accepted to covered by a checkpoint",
                                      Seconds())),
-      http_cache_hits(Counter(r, "infratrail_http_tile_cache_hits_total",
-                              "Tile and bundle requests answered from the in-memory cache")),
-      http_cache_misses(Counter(r, "infratrail_http_tile_cache_misses_total",
-                                "Tile and bundle requests read from storage")),
-      http_cache_bytes(
-          Gauge(r, "infratrail_http_tile_cache_bytes", "Bytes held by the tile body cache")),
+      tile_cache_bytes(Gauge(r, "infratrail_tile_cache_bytes",
+                             "Bytes charged by the entries of the tile cache (proofs and HTTP)")),
+      tile_cache_capacity_bytes(Gauge(r, "infratrail_tile_cache_capacity_bytes",
+                                      "The tile cache's byte budget (--tile-cache-mb)")),
       http_open_connections(Gauge(r, "infratrail_http_open_connections",
                                   "Tiles HTTP connections held (admitted, not yet closed)")),
       http_connections_refused_total_cap(Labelled(
@@ -126,6 +124,25 @@ Metrics::Metrics(prometheus::Registry& r)
       http_[route][s] = &http.Add({{"route", kRouteNames[route]}, {"code", code}});
     }
   }
+  auto& hits = BuildCounter()
+                   .Name("infratrail_tile_cache_hits_total")
+                   .Help(
+                       "Tile cache lookups answered from memory, by user (proofs: expanded "
+                       "hash tiles; http: response bodies)")
+                   .Register(r);
+  auto& misses = BuildCounter()
+                     .Name("infratrail_tile_cache_misses_total")
+                     .Help("Tile cache lookups that went to storage, by user")
+                     .Register(r);
+  constexpr const char* kUserNames[] = {"proofs", "http"};
+  for (size_t user = 0; user < std::size(kUserNames); ++user) {
+    tile_cache_[user][0] = &misses.Add({{"user", kUserNames[user]}});
+    tile_cache_[user][1] = &hits.Add({{"user", kUserNames[user]}});
+  }
+}
+
+void Metrics::CountTileCache(TileCacheUser user, bool hit) {
+  tile_cache_[static_cast<size_t>(user)][hit ? 1 : 0]->Increment();
 }
 
 void Metrics::CountHttp(HttpRoute route, int status) {

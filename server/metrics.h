@@ -27,6 +27,9 @@ namespace infratrail {
 // Routes of the tiles HTTP API, a bounded metric label.
 enum class HttpRoute { kCheckpoint, kTile, kEntries, kOther };
 
+// Users of the tile cache (server/tile_cache.h), a bounded metric label.
+enum class TileCacheUser { kProofs, kHttp };
+
 class Metrics {
  public:
   explicit Metrics(prometheus::Registry& registry);
@@ -49,9 +52,8 @@ class Metrics {
   prometheus::Histogram& checkpoint_sign_seconds;    // consistency check + persist + sign + store
   prometheus::Histogram& add_to_checkpoint_seconds;  // AddEvents with wait: accept -> covered
 
-  prometheus::Counter& http_cache_hits;    // tile bodies served from memory
-  prometheus::Counter& http_cache_misses;  // tile bodies read from storage
-  prometheus::Gauge& http_cache_bytes;     // bytes held by the tile body cache
+  prometheus::Gauge& tile_cache_bytes;           // bytes charged by the tile cache's entries
+  prometheus::Gauge& tile_cache_capacity_bytes;  // its budget (--tile-cache-mb)
 
   // Tiles HTTP limits (docs/operations.md, "Tiles HTTP port").
   prometheus::Gauge& http_open_connections;  // connections held
@@ -73,6 +75,9 @@ class Metrics {
   // every route and status the server answers with are made up front.
   void CountHttp(HttpRoute route, int status);
 
+  // infratrail_tile_cache_{hits,misses}_total{user}. Lock-free.
+  void CountTileCache(TileCacheUser user, bool hit);
+
   // infratrail_grpc_requests_total{method, code}. `method` must have static
   // storage (a string literal): it is kept as a key.
   void CountRpc(absl::string_view method, absl::StatusCode code);
@@ -81,6 +86,8 @@ class Metrics {
   static constexpr int kHttpStatuses[] = {200, 304, 400, 404, 405, 500, 503, 0};  // 0: other
   static constexpr size_t kHttpRoutes = 4;
   std::array<std::array<prometheus::Counter*, std::size(kHttpStatuses)>, kHttpRoutes> http_{};
+  // [user][hit]
+  std::array<std::array<prometheus::Counter*, 2>, 2> tile_cache_{};
 
   prometheus::Family<prometheus::Counter>& rpcs_;
   // Family::Add builds a label map on every call; the counters are looked up

@@ -24,9 +24,11 @@ std::string IndexKey(uint64_t index) {
   return k;
 }
 
-std::string TileKeyBytes(const TileKey& key) {
-  std::string k(1, static_cast<char>(key.level));
-  PutBigEndian64(key.index, &k);
+// The tiles column family's key: level and index only (storage.h says why
+// the width is not part of it).
+std::string TileRowKey(const TileId& tile) {
+  std::string k(1, static_cast<char>(tile.level));
+  PutBigEndian64(tile.index, &k);
   return k;
 }
 
@@ -142,8 +144,8 @@ absl::Status RocksDbStorage::Commit(const CommitBatch& batch) {
     wb.Put(handles_[kLeafIndex], ToSlice(AsBytes(batch.leaf_hashes[i])),
            IndexKey(batch.first_index + i));
   }
-  for (const auto& [key, bytes] : batch.tiles) {
-    wb.Put(handles_[kTiles], TileKeyBytes(key), bytes);
+  for (const auto& [tile, bytes] : batch.tiles) {
+    wb.Put(handles_[kTiles], TileRowKey(tile), bytes);
   }
   wb.Put(handles_[kMeta], ToSlice(kMetaTreeState), EncodeTreeState(batch.state));
   rocksdb::WriteOptions wo;
@@ -204,12 +206,12 @@ absl::Status RocksDbStorage::ReadEntries(uint64_t begin, uint64_t end,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> RocksDbStorage::ReadTile(const TileKey& key) {
+absl::StatusOr<std::string> RocksDbStorage::ReadTile(const TileId& tile) {
+  if (absl::Status st = CheckStoredTile(tile); !st.ok()) return st;
   std::string value;
-  rocksdb::Status st =
-      db_->Get(rocksdb::ReadOptions(), handles_[kTiles], TileKeyBytes(key), &value);
+  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), handles_[kTiles], TileRowKey(tile), &value);
   if (!st.ok()) {
-    return RocksDbError(st, absl::StrCat("read tile ", key.level, "/", key.index));
+    return RocksDbError(st, absl::StrCat("read tile ", tile.level, "/", tile.index));
   }
   return value;
 }

@@ -50,7 +50,7 @@ class RocksDbStorage : public LogStorage {
   absl::Status LookupLeaves(absl::Span<const Hash> hashes,
                             std::vector<std::optional<uint64_t>>* out) override;
   absl::Status ReadEntries(uint64_t begin, uint64_t end, std::vector<std::string>* out) override;
-  absl::StatusOr<std::string> ReadTile(const TileKey& key) override;
+  absl::StatusOr<std::string> ReadTile(const TileId& tile) override;
   absl::StatusOr<std::optional<std::string>> GetMeta(absl::string_view key) override;
   absl::Status PutMeta(absl::string_view key, absl::string_view value) override;
 

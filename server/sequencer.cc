@@ -61,7 +61,7 @@ absl::Status Sequencer::LoadState() {
     e.index = nodes / kTileWidth;
     const size_t width = nodes % kTileWidth;
     if (width == 0) continue;
-    absl::StatusOr<std::string> bytes = storage_->ReadTile(TileKey{level, e.index});
+    absl::StatusOr<std::string> bytes = storage_->ReadTile(TileId{level, e.index});
     if (!bytes.ok()) {
       return absl::DataLossError(absl::StrCat("start-up: edge tile ", level, "/", e.index,
                                               " of tree size ", state->size, ": ",
@@ -204,7 +204,7 @@ void Sequencer::AddToEdgeTile(NodeId id, const Hash& hash, CommitBatch& out) {
   e.row.push_back(hash);
   e.dirty = true;
   if (e.row.size() == kTileWidth) {
-    out.tiles.emplace_back(TileKey{id.level / kTileHeight, e.index}, EncodeHashTile(e.row));
+    out.tiles.emplace_back(TileId{id.level / kTileHeight, e.index}, EncodeHashTile(e.row));
     e.row.clear();
     e.dirty = false;
     ++e.index;
@@ -249,7 +249,8 @@ absl::Status Sequencer::ProcessBatch(std::vector<Request>& batch) {
   for (uint32_t level = 0; level < edge_.size(); ++level) {
     EdgeTile& e = edge_[level];
     if (!e.dirty) continue;
-    cb.tiles.emplace_back(TileKey{level, e.index}, EncodeHashTile(e.row));
+    cb.tiles.emplace_back(TileId{level, e.index, static_cast<uint32_t>(e.row.size())},
+                          EncodeHashTile(e.row));
     e.dirty = false;
   }
   absl::StatusOr<Hash> root = range_.Root(hasher_);

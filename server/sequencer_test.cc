@@ -284,8 +284,8 @@ TEST_P(SequencerRestartTest, RestartedTreeIsIdenticalToAnUninterruptedOne) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(*a, *b);
   for (const TileId& t : TilesForTree(kTotal, /*entries=*/false)) {
-    absl::StatusOr<std::string> ta = storage_.ReadTile(TileKey{t.level, t.index});
-    absl::StatusOr<std::string> tb = straight.ReadTile(TileKey{t.level, t.index});
+    absl::StatusOr<std::string> ta = storage_.ReadTile(t);
+    absl::StatusOr<std::string> tb = straight.ReadTile(t);
     ASSERT_TRUE(ta.ok()) << t.Path() << ": " << ta.status();
     ASSERT_TRUE(tb.ok()) << t.Path() << ": " << tb.status();
     EXPECT_EQ(ta->size(), t.width * kHashSize) << t.Path();

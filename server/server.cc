@@ -250,7 +250,7 @@ absl::Status Server::OpenLog(const NoteSigner& key) {
                         .max_pending_entries = c.max_queue,
                         .disk_reserve = c.min_free_disk_mb > 0 ? reserve_.get() : nullptr},
           .publisher = {.interval = absl::Milliseconds(c.checkpoint_interval_ms)},
-          .tile_cache_tiles = c.tile_cache,
+          .tile_cache_bytes = c.tile_cache_mb << 20,
           .read_only_reason = read_only_reason_,
       },
       metrics_.get());
@@ -268,10 +268,9 @@ absl::Status Server::StartHttp() {
   Log* const log = log_.get();
   tiles_ = std::make_unique<TileHttpHandler>(
       storage_, [log] { return log->publisher().latest(); },
-      TileHttpOptions{.cache_bytes = c.http_cache_mb << 20,
-                      .checkpoint_max_age = absl::Seconds(c.http_checkpoint_max_age_s),
+      TileHttpOptions{.checkpoint_max_age = absl::Seconds(c.http_checkpoint_max_age_s),
                       .in_flight_bytes = c.http_in_flight_mb << 20},
-      metrics_.get());
+      &log->tile_cache(), metrics_.get());
   if (c.http_addr.empty()) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
       HttpServerOptions{.address = c.http_addr,

@@ -27,7 +27,7 @@ absl::Status ServerConfig::Validate() const {
 
   for (const absl::Status& s : {
            InRange("--http-threads", http_threads, 1, 64),
-           InRange("--http-cache-mb", http_cache_mb, 0, 1 << 20),
+           InRange("--tile-cache-mb", tile_cache_mb, 0, 1 << 20),
            InRange("--http-checkpoint-max-age", http_checkpoint_max_age_s, 0, 3600),
            InRange("--http-in-flight-mb", http_in_flight_mb, 1, 1 << 20),
            InRange("--http-head-timeout", http_head_timeout_s, 1, 3600),
@@ -107,9 +107,6 @@ void AddServeFlags(CLI::App& app, ServerConfig& config) {
       ->capture_default_str();
   app.add_option("--http-threads", config.http_threads, "Tiles HTTP polling threads")
       ->capture_default_str();
-  app.add_option("--http-cache-mb", config.http_cache_mb,
-                 "Memory for tile and bundle bodies served over HTTP (MiB)")
-      ->capture_default_str();
   app.add_option("--http-checkpoint-max-age", config.http_checkpoint_max_age_s,
                  "Cache-Control max-age of /checkpoint (seconds)")
       ->capture_default_str();
@@ -156,7 +153,9 @@ void AddServeFlags(CLI::App& app, ServerConfig& config) {
   app.add_option("--max-queue", config.max_queue,
                  "Queued entries beyond which AddEvents is refused")
       ->capture_default_str();
-  app.add_option("--tile-cache", config.tile_cache, "Full tiles cached for proofs (16 KiB each)")
+  app.add_option("--tile-cache-mb", config.tile_cache_mb,
+                 "Tiles cached in memory, one budget for proofs and tiles HTTP (MiB); 1024 holds "
+                 "~63,000 expanded tiles, every level-0 tile of a 1.6e7-entry log")
       ->capture_default_str();
   app.add_option("--ready-file", config.ready_file,
                  "Write {grpc_port, http_port, metrics_port, pid} as JSON here once serving");

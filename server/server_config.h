@@ -43,9 +43,8 @@ struct ServerConfig {
   int checkpoint_interval_ms = 50;
   size_t max_batch = 16384;
   size_t max_queue = 262144;
-  size_t tile_cache = 65536;
+  size_t tile_cache_mb = 1024;
   int http_threads = 2;
-  size_t http_cache_mb = 256;
   int http_checkpoint_max_age_s = 2;
   // Tiles HTTP limits; the defaults live in HttpServerOptions and TileHttpOptions.
   unsigned http_max_connections = HttpServerOptions{}.max_connections;

@@ -214,7 +214,7 @@ TEST_P(ServerConfigRange, AcceptsBothEnds) {
 INSTANTIATE_TEST_SUITE_P(
     Flags, ServerConfigRange,
     ::testing::Values(RangeCase{"--http-threads", "0", "1", "64", "65"},
-                      RangeCase{"--http-cache-mb", std::nullopt, "0", "1048576", "1048577"},
+                      RangeCase{"--tile-cache-mb", std::nullopt, "0", "1048576", "1048577"},
                       RangeCase{"--http-checkpoint-max-age", "-1", "0", "3600", "3601"},
                       RangeCase{"--http-in-flight-mb", "0", "1", "1048576", "1048577"},
                       RangeCase{"--http-head-timeout", "0", "1", "3600", "3601"},

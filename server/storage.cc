@@ -15,6 +15,14 @@ uint64_t GetBigEndian64(absl::string_view in) {
   return v;
 }
 
+absl::Status CheckStoredTile(const TileId& tile) {
+  if (tile.entries) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "read tile: ", tile.Path(), " is an entry bundle; storage holds hash tiles only"));
+  }
+  return absl::OkStatus();
+}
+
 std::string EncodeTreeState(const TreeState& state) {
   std::string out;
   out.reserve(8 + state.right_edge.size() * kHashSize);

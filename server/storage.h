@@ -25,19 +25,16 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "core/hash.h"
+#include "core/tile.h"
 
 namespace infratrail {
 
-// A hash tile's address: C2SP tile level and index.
-struct TileKey {
-  uint32_t level = 0;
-  uint64_t index = 0;
-  friend bool operator==(const TileKey&, const TileKey&) = default;
-  template <typename H>
-  friend H AbslHashValue(H h, const TileKey& k) {
-    return H::combine(std::move(h), k.level, k.index);
-  }
-};
+// Tiles are named by core's TileId, the one type for "which tile". Storage
+// holds hash tiles only (an entry bundle is assembled from the entries,
+// server/tile_source.h) and holds each one under its level and index alone:
+// a partial tile is rewritten whole as it grows, so its width says how much
+// of it a caller needs, not which tile it is. Stores therefore ignore
+// `width`; a TileId with `entries` set is an InvalidArgument.
 
 // The integrated tree: its size and its compact range [0, size) (the hashes
 // of DecomposeRange(0, size)), from which the root follows.
@@ -48,14 +45,15 @@ struct TreeState {
 };
 
 // One sequencer batch: entries [first_index, first_index + entries.size()),
-// their leaf hashes, every tile the batch touched (whole tile contents as of
-// the end of the batch, so a partial tile is simply rewritten) and the tree
-// state after it.
+// their leaf hashes, every hash tile the batch touched (whole tile contents
+// as of the end of the batch, so a partial tile is simply rewritten; the
+// stored width is the bytes', whatever the TileId's) and the tree state
+// after it.
 struct CommitBatch {
   uint64_t first_index = 0;
   std::vector<absl::string_view> entries;
   std::vector<Hash> leaf_hashes;  // parallel to entries
-  std::vector<std::pair<TileKey, std::string>> tiles;
+  std::vector<std::pair<TileId, std::string>> tiles;
   TreeState state;
 };
 
@@ -83,15 +81,21 @@ class LogStorage {
   // Entries [begin, end), appended to `out`. NotFound if any is missing.
   virtual absl::Status ReadEntries(uint64_t begin, uint64_t end, std::vector<std::string>* out) = 0;
 
-  // The stored bytes of a hash tile (32 bytes per hash, up to 256 hashes).
-  // NotFound if no node of that tile has been committed.
-  virtual absl::StatusOr<std::string> ReadTile(const TileKey& key) = 0;
+  // The stored bytes of hash tile (tile.level, tile.index): every hash
+  // committed in it (32 bytes each, up to 256), whatever tile.width asks
+  // for; the caller cuts. NotFound if no node of that tile has been
+  // committed; InvalidArgument for an entry bundle.
+  virtual absl::StatusOr<std::string> ReadTile(const TileId& tile) = 0;
 
   // Small metadata values. GetMeta returns nullopt for a missing key.
   // PutMeta is durable once it returns; InvalidArgument for kMetaTreeState.
   virtual absl::StatusOr<std::optional<std::string>> GetMeta(absl::string_view key) = 0;
   virtual absl::Status PutMeta(absl::string_view key, absl::string_view value) = 0;
 };
+
+// What every store answers ReadTile with for a TileId it does not hold by
+// design: InvalidArgument for an entry bundle, OK for a hash tile.
+absl::Status CheckStoredTile(const TileId& tile);
 
 // Encoding of TreeState in meta: 8-byte big-endian size, then the hashes.
 std::string EncodeTreeState(const TreeState& state);

@@ -128,7 +128,9 @@ TYPED_TEST(StorageConformanceTest, NewStoreIsEmpty) {
   ASSERT_TRUE(s->LookupLeaves({H("a")}, &found).ok());
   EXPECT_THAT(found, ElementsAre(std::nullopt));
 
-  EXPECT_TRUE(absl::IsNotFound(s->ReadTile(TileKey{0, 0}).status()));
+  EXPECT_TRUE(absl::IsNotFound(s->ReadTile(TileId{0, 0}).status()));
+  // Entry bundles are assembled from the entries, never stored as tiles.
+  EXPECT_TRUE(absl::IsInvalidArgument(s->ReadTile(TileId{.entries = true}).status()));
   absl::StatusOr<std::optional<std::string>> meta = s->GetMeta(kMetaCheckpoint);
   ASSERT_TRUE(meta.ok()) << meta.status();
   EXPECT_FALSE(meta->has_value());
@@ -194,26 +196,31 @@ TYPED_TEST(StorageConformanceTest, TileIsOverwrittenFromPartialToFull) {
   LogStorage* s = this->store_;
   BatchBuilder b1{{"a"}};
   CommitBatch c1 = b1.Build(0, StateOfSize(1));
-  c1.tiles = {{TileKey{0, 0}, TileBytes(1, "t")}, {TileKey{1, 3}, TileBytes(2, "u")}};
+  // Partial tiles as the sequencer writes them: with their widths.
+  c1.tiles = {{TileId{0, 0, 1}, TileBytes(1, "t")}, {TileId{1, 3, 2}, TileBytes(2, "u")}};
   ASSERT_TRUE(s->Commit(c1).ok());
-  absl::StatusOr<std::string> tile = s->ReadTile(TileKey{0, 0});
+  absl::StatusOr<std::string> tile = s->ReadTile(TileId{0, 0});
+  ASSERT_TRUE(tile.ok()) << tile.status();
+  EXPECT_EQ(*tile, TileBytes(1, "t"));
+  // The width is not part of a stored tile's address: any width reads all.
+  tile = s->ReadTile(TileId{0, 0, 200});
   ASSERT_TRUE(tile.ok()) << tile.status();
   EXPECT_EQ(*tile, TileBytes(1, "t"));
 
   BatchBuilder b2{{"b"}};
   CommitBatch c2 = b2.Build(1, StateOfSize(2));
-  c2.tiles = {{TileKey{0, 0}, TileBytes(256, "t")}};
+  c2.tiles = {{TileId{0, 0}, TileBytes(256, "t")}};
   ASSERT_TRUE(s->Commit(c2).ok());
-  tile = s->ReadTile(TileKey{0, 0});
+  tile = s->ReadTile(TileId{0, 0});
   ASSERT_TRUE(tile.ok()) << tile.status();
   EXPECT_EQ(*tile, TileBytes(256, "t"));
   // Untouched tiles keep their bytes; keys differing only in level or index
   // are distinct.
-  tile = s->ReadTile(TileKey{1, 3});
+  tile = s->ReadTile(TileId{1, 3});
   ASSERT_TRUE(tile.ok()) << tile.status();
   EXPECT_EQ(*tile, TileBytes(2, "u"));
-  EXPECT_TRUE(absl::IsNotFound(s->ReadTile(TileKey{1, 0}).status()));
-  EXPECT_TRUE(absl::IsNotFound(s->ReadTile(TileKey{0, 3}).status()));
+  EXPECT_TRUE(absl::IsNotFound(s->ReadTile(TileId{1, 0}).status()));
+  EXPECT_TRUE(absl::IsNotFound(s->ReadTile(TileId{0, 3}).status()));
 }
 
 TYPED_TEST(StorageConformanceTest, MetaPutGetOverwriteAndMissing) {
@@ -267,11 +274,11 @@ TYPED_TEST(StorageConformanceTest, MetaDoesNotDisturbTreeState) {
 TYPED_TEST(StorageConformanceTest, ReopenKeepsEverything) {
   BatchBuilder b1{{"a", "b", "c"}};
   CommitBatch c1 = b1.Build(0, StateOfSize(3));
-  c1.tiles = {{TileKey{0, 0}, TileBytes(3, "t")}};
+  c1.tiles = {{TileId{0, 0}, TileBytes(3, "t")}};
   ASSERT_TRUE(this->store_->Commit(c1).ok());
   BatchBuilder b2{{"d"}};
   CommitBatch c2 = b2.Build(3, StateOfSize(4));
-  c2.tiles = {{TileKey{0, 0}, TileBytes(4, "t")}};
+  c2.tiles = {{TileId{0, 0}, TileBytes(4, "t")}};
   ASSERT_TRUE(this->store_->Commit(c2).ok());
   ASSERT_TRUE(this->store_->PutMeta(kMetaLogIdentity, "who").ok());
 
@@ -286,7 +293,7 @@ TYPED_TEST(StorageConformanceTest, ReopenKeepsEverything) {
   std::vector<std::optional<uint64_t>> found;
   ASSERT_TRUE(s->LookupLeaves({H("d"), H("a"), H("z")}, &found).ok());
   EXPECT_THAT(found, ElementsAre(3u, 0u, std::nullopt));
-  absl::StatusOr<std::string> tile = s->ReadTile(TileKey{0, 0});
+  absl::StatusOr<std::string> tile = s->ReadTile(TileId{0, 0});
   ASSERT_TRUE(tile.ok()) << tile.status();
   EXPECT_EQ(*tile, TileBytes(4, "t"));
   absl::StatusOr<std::optional<std::string>> v = s->GetMeta(kMetaLogIdentity);

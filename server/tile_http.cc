@@ -1,7 +1,10 @@
 #include "server/tile_http.h"
 
+#include <memory>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -136,12 +139,13 @@ bool IfNoneMatchHits(absl::string_view header, absl::string_view etag) {
 }
 
 TileHttpHandler::TileHttpHandler(LogStorage* storage, LatestFn latest, TileHttpOptions options,
-                                 Metrics* metrics)
+                                 TileCache* cache, Metrics* metrics)
     : storage_(storage),
       latest_(std::move(latest)),
       options_(options),
       checkpoint_cache_control_(
           absl::StrCat("public, max-age=", absl::ToInt64Seconds(options.checkpoint_max_age))),
+      cache_(cache),
       metrics_(metrics),
       in_flight_(std::make_shared<InFlightBudget>(options.in_flight_bytes, metrics)) {}
 
@@ -201,7 +205,7 @@ HttpResponse TileHttpHandler::Tile(absl::string_view path, absl::string_view if_
                                    have == 0 ? "" : absl::StrCat(" (width ", have, " there)")));
   }
   const absl::string_view cache_control = id->IsFull() ? kImmutable : kPartial;
-  std::shared_ptr<const HttpBody> body = CacheGet(*id);
+  std::shared_ptr<const HttpBody> body = cache_->Lookup<HttpBody>(TileCache::User::kHttp, *id);
   if (body == nullptr) {
     // Under pressure, refuse before reading rather than read and discard:
     // admit the read only if the largest body it could return would fit.
@@ -213,7 +217,8 @@ HttpResponse TileHttpHandler::Tile(absl::string_view path, absl::string_view if_
       return Error(500, absl::StrCat("reading ", id->Path(), ": ", bytes.status().ToString()));
     }
     body = MakeBody(*std::move(bytes));
-    CachePut(*id, body);
+    cache_->Insert<HttpBody>(TileCache::User::kHttp, *id, body,
+                             sizeof(HttpBody) + body->bytes.capacity() + body->etag.capacity());
   }
   HttpResponse r = Ok(std::move(body), kOctets, cache_control, if_none_match);
   if (get && r.status == 200) {
@@ -231,40 +236,5 @@ HttpResponse TileHttpHandler::Shed() {
 }
 
 size_t TileHttpHandler::in_flight_bytes() const { return in_flight_->bytes(); }
-
-std::shared_ptr<const HttpBody> TileHttpHandler::CacheGet(const TileId& id) {
-  absl::MutexLock l(&mu_);
-  auto it = index_.find(id);
-  if (it == index_.end()) {
-    ++misses_;
-    if (metrics_ != nullptr) metrics_->http_cache_misses.Increment();
-    return nullptr;
-  }
-  ++hits_;
-  if (metrics_ != nullptr) metrics_->http_cache_hits.Increment();
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->second;
-}
-
-void TileHttpHandler::CachePut(const TileId& id, std::shared_ptr<const HttpBody> body) {
-  const size_t size = body->bytes.size();
-  if (size > options_.cache_bytes) return;
-  absl::MutexLock l(&mu_);
-  if (index_.contains(id)) return;  // another request read it meanwhile
-  lru_.emplace_front(id, std::move(body));
-  index_.emplace(id, lru_.begin());
-  cache_bytes_ += size;
-  while (cache_bytes_ > options_.cache_bytes) {
-    cache_bytes_ -= lru_.back().second->bytes.size();
-    index_.erase(lru_.back().first);
-    lru_.pop_back();
-  }
-  if (metrics_ != nullptr) metrics_->http_cache_bytes.Set(static_cast<double>(cache_bytes_));
-}
-
-TileHttpHandler::CacheStats TileHttpHandler::cache_stats() const {
-  absl::MutexLock l(&mu_);
-  return CacheStats{hits_, misses_, cache_bytes_, index_.size()};
-}
 
 }  // namespace infratrail

@@ -15,9 +15,11 @@
 //
 // Caching: full tiles are `immutable` for a year, partial ones a minute
 // (their bytes are fixed too, but clients move on to the full tile and a
-// static mirror may drop them), the checkpoint a few seconds. Every 200 carries a strong ETag (a
-// content hash), and If-None-Match gets 304. Bodies are kept in a byte-bounded LRU cache keyed by
-// (tile, width), so a hot tile costs one storage read in total.
+// static mirror may drop them), the checkpoint a few seconds. Every 200
+// carries a strong ETag (a content hash), and If-None-Match gets 304. Bodies
+// are kept in the log's TileCache (server/tile_cache.h: one byte budget,
+// shared with proofs) keyed by (tile, width), so a hot tile costs one
+// storage read in total.
 //
 // Paths are matched byte for byte: the transport must not percent-decode
 // them, and any `%` is 400 (a tile has exactly one spelling, so a cache or
@@ -33,8 +35,8 @@
 // return (256 hashes, or 256 entries of 64 KiB) would fit. The bound admits a body
 // already in flight (it costs nothing more), any body when nothing is in
 // flight, and always the checkpoint (one small body every monitor needs).
-// The handler's memory is therefore at most cache_bytes + in_flight_bytes
-// (+ one body being read per transport thread).
+// The handler's memory is therefore at most the tile cache's budget +
+// in_flight_bytes (+ one body being read per transport thread).
 //
 // Thread-safe.
 #ifndef INFRATRAIL_SERVER_TILE_HTTP_H_
@@ -43,12 +45,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <memory>
 #include <string>
-#include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -56,6 +55,7 @@
 #include "server/checkpoint_publisher.h"
 #include "server/metrics.h"
 #include "server/storage.h"
+#include "server/tile_cache.h"
 
 namespace infratrail {
 
@@ -77,7 +77,6 @@ struct HttpResponse {
 };
 
 struct TileHttpOptions {
-  size_t cache_bytes = size_t{256} << 20;
   // The checkpoint's max-age: how stale a cache in front may serve it.
   absl::Duration checkpoint_max_age = absl::Seconds(2);
   // Bound on the bytes of distinct bodies held by responses not yet sent.
@@ -94,21 +93,15 @@ class TileHttpHandler {
   using LatestFn = std::function<std::shared_ptr<const PublishedCheckpoint>()>;
 
   // `latest` returns the published checkpoint (null before the first);
+  // `cache` (the log's, shared with proofs) must outlive the handler;
   // `metrics` may be null.
-  TileHttpHandler(LogStorage* storage, LatestFn latest, TileHttpOptions options, Metrics* metrics);
+  TileHttpHandler(LogStorage* storage, LatestFn latest, TileHttpOptions options, TileCache* cache,
+                  Metrics* metrics);
 
   // `if_none_match`: the request's If-None-Match header, empty if absent.
   // HEAD gets the same answer as GET; the transport drops the body.
   HttpResponse Handle(absl::string_view method, absl::string_view path,
                       absl::string_view if_none_match);
-
-  struct CacheStats {
-    uint64_t hits = 0;
-    uint64_t misses = 0;
-    size_t bytes = 0;
-    size_t entries = 0;
-  };
-  CacheStats cache_stats() const;
 
   // Bytes of distinct bodies currently in flight (see the file comment).
   size_t in_flight_bytes() const;
@@ -117,13 +110,12 @@ class TileHttpHandler {
   HttpResponse Checkpoint(absl::string_view if_none_match, bool get);
   HttpResponse Tile(absl::string_view path, absl::string_view if_none_match, bool get);
   HttpResponse Shed();
-  std::shared_ptr<const HttpBody> CacheGet(const TileId& id);
-  void CachePut(const TileId& id, std::shared_ptr<const HttpBody> body);
 
   LogStorage* const storage_;
   const LatestFn latest_;
   const TileHttpOptions options_;
   const std::string checkpoint_cache_control_;
+  TileCache* const cache_;
   Metrics* const metrics_;
   // Shared with the bodies it counts, which may outlive the handler.
   const std::shared_ptr<InFlightBudget> in_flight_;
@@ -132,13 +124,6 @@ class TileHttpHandler {
   // The checkpoint body, rebuilt when the published checkpoint changes.
   std::shared_ptr<const PublishedCheckpoint> checkpoint_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const HttpBody> checkpoint_body_ ABSL_GUARDED_BY(mu_);
-  // LRU: most recent at the front.
-  using Lru = std::list<std::pair<TileId, std::shared_ptr<const HttpBody>>>;
-  Lru lru_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<TileId, Lru::iterator> index_ ABSL_GUARDED_BY(mu_);
-  size_t cache_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // True if an If-None-Match header value matches `etag` (a quoted strong

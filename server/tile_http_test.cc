@@ -32,9 +32,9 @@ class CountingStorage : public ForwardingStorage {
     ++reads;
     return ForwardingStorage::ReadEntries(begin, end, out);
   }
-  absl::StatusOr<std::string> ReadTile(const TileKey& key) override {
+  absl::StatusOr<std::string> ReadTile(const TileId& tile) override {
     ++reads;
-    return ForwardingStorage::ReadTile(key);
+    return ForwardingStorage::ReadTile(tile);
   }
   absl::StatusOr<std::optional<std::string>> GetMeta(absl::string_view key) override {
     ++reads;
@@ -52,9 +52,12 @@ class TileHttpTest : public ::testing::Test {
     MakeHandler(TileHttpOptions{});
   }
 
-  void MakeHandler(TileHttpOptions options) {
+  // A handler with a tile cache of its own, `cache_bytes` large.
+  void MakeHandler(TileHttpOptions options, size_t cache_bytes = size_t{256} << 20) {
+    handler_.reset();
+    cache_ = std::make_unique<TileCache>(cache_bytes, &metrics_);
     handler_ = std::make_unique<TileHttpHandler>(
-        &counting_, [this] { return published_; }, options, &metrics_);
+        &counting_, [this] { return published_; }, options, cache_.get(), &metrics_);
   }
 
   void GrowAndPublish(uint64_t size) {
@@ -121,6 +124,7 @@ class TileHttpTest : public ::testing::Test {
   MemoryStorage storage_;
   CountingStorage counting_{&storage_};
   std::unique_ptr<Sequencer> seq_;
+  std::unique_ptr<TileCache> cache_;
   std::unique_ptr<TileHttpHandler> handler_;
   std::shared_ptr<const PublishedCheckpoint> published_;
   MerkleReference ref_;
@@ -271,34 +275,50 @@ TEST_F(TileHttpTest, ConditionalRequestsAndMethods) {
   }
 }
 
+// The value of infratrail_tile_cache_<what>_total{user="http"}, 0 if absent.
+double HttpCacheCount(prometheus::Registry& registry, const std::string& what) {
+  for (const prometheus::MetricFamily& f : registry.Collect()) {
+    if (f.name != "infratrail_tile_cache_" + what + "_total") continue;
+    for (const prometheus::ClientMetric& m : f.metric) {
+      if (m.label.size() == 1 && m.label[0].value == "http") return m.counter.value;
+    }
+  }
+  return 0;
+}
+
 TEST_F(TileHttpTest, HotTilesAreReadOnceAndTheCacheIsBounded) {
   GrowAndPublish(uint64_t{6} * kTileWidth);
-  TileHttpOptions options;
-  options.cache_bytes = size_t{3} * kTileWidth * kHashSize;  // three full hash tiles
-  MakeHandler(options);
+  // Three full hash tiles' bodies, with room for their ETags and the
+  // cache's metadata.
+  const size_t budget = size_t{3} * (kTileWidth * kHashSize + 512);
+  MakeHandler(TileHttpOptions{}, budget);
   const int reads0 = counting_.reads.load();
   for (int i = 0; i < 5; ++i) ASSERT_EQ(Get("/tile/0/000").status, 200);
   EXPECT_EQ(counting_.reads.load(), reads0 + 1);
-  EXPECT_EQ(handler_->cache_stats().hits, 4u);
-  // Four more tiles: the least recently used (0/000) is evicted.
+  EXPECT_EQ(cache_->stats(TileCache::User::kHttp).hits, 4u);
+  // Four more tiles, each fetched once: the hot 0/000 stays (it was reused),
+  // the least recently used of the others (0/001, then 0/002) is evicted.
   for (const char* p : {"/tile/0/001", "/tile/0/002", "/tile/0/003", "/tile/0/004"}) {
     ASSERT_EQ(Get(p).status, 200);
   }
-  EXPECT_LE(handler_->cache_stats().bytes, options.cache_bytes);
-  EXPECT_EQ(handler_->cache_stats().entries, 3u);
+  EXPECT_LE(cache_->bytes(), budget);
   const int reads1 = counting_.reads.load();
-  ASSERT_EQ(Get("/tile/0/004").status, 200);
-  EXPECT_EQ(counting_.reads.load(), reads1);  // recent: cached
-  ASSERT_EQ(Get("/tile/0/000").status, 200);
+  for (const char* p : {"/tile/0/000", "/tile/0/003", "/tile/0/004"}) ASSERT_EQ(Get(p).status, 200);
+  EXPECT_EQ(counting_.reads.load(), reads1);  // cached
+  ASSERT_EQ(Get("/tile/0/001").status, 200);
   EXPECT_EQ(counting_.reads.load(), reads1 + 1);  // evicted: read again
-  EXPECT_EQ(metrics_.http_cache_hits.Value(), static_cast<double>(handler_->cache_stats().hits));
-  EXPECT_EQ(metrics_.http_cache_bytes.Value(), static_cast<double>(handler_->cache_stats().bytes));
+  EXPECT_EQ(HttpCacheCount(registry_, "hits"),
+            static_cast<double>(cache_->stats(TileCache::User::kHttp).hits));
+  EXPECT_EQ(HttpCacheCount(registry_, "misses"),
+            static_cast<double>(cache_->stats(TileCache::User::kHttp).misses));
+  EXPECT_EQ(metrics_.tile_cache_bytes.Value(), static_cast<double>(cache_->bytes()));
 
   // A body larger than the whole cache is served, not kept.
-  options.cache_bytes = 100;
-  MakeHandler(options);
+  MakeHandler(TileHttpOptions{}, 100);
   ASSERT_EQ(Get("/tile/0/000").status, 200);
-  EXPECT_EQ(handler_->cache_stats().entries, 0u);
+  EXPECT_EQ(cache_->bytes(), 0u);
+  ASSERT_EQ(Get("/tile/0/000").status, 200);
+  EXPECT_EQ(cache_->stats(TileCache::User::kHttp).hits, 0u);
 }
 
 TEST_F(TileHttpTest, StorageErrorsAre500NamingTheTile) {
@@ -354,9 +374,8 @@ TEST_F(TileHttpTest, ResponseBytesInFlightAreBoundedUntilReleased) {
   GrowAndPublish(uint64_t{4} * kTileWidth);
   constexpr size_t kTile = kTileWidth * kHashSize;  // a full hash tile
   TileHttpOptions options;
-  options.cache_bytes = 0;  // nothing cached: only responses hold bodies
   options.in_flight_bytes = 2 * kTile;
-  MakeHandler(options);
+  MakeHandler(options, /*cache_bytes=*/0);  // nothing cached: only responses hold bodies
 
   HttpResponse r0 = Get("/tile/0/000");
   HttpResponse r1 = Get("/tile/0/001");
@@ -406,7 +425,7 @@ TEST_F(TileHttpTest, ResponseBytesInFlightAreBoundedUntilReleased) {
   // One body larger than the whole bound is served when nothing else is in
   // flight (and only then).
   options.in_flight_bytes = 10;
-  MakeHandler(options);
+  MakeHandler(options, /*cache_bytes=*/0);
   HttpResponse big = Get("/tile/entries/000");
   EXPECT_EQ(big.status, 200);
   EXPECT_EQ(Get("/tile/entries/001").status, 503);

@@ -23,7 +23,7 @@ absl::StatusOr<std::string> ReadTileBytes(LogStorage& storage, const TileId& til
     }
     return bundle;
   }
-  absl::StatusOr<std::string> stored = storage.ReadTile(TileKey{tile.level, tile.index});
+  absl::StatusOr<std::string> stored = storage.ReadTile(tile);
   if (!stored.ok()) return stored.status();
   const size_t want = static_cast<size_t>(tile.width) * kHashSize;
   if (stored->size() < want) {

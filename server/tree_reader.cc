@@ -8,31 +8,23 @@
 
 namespace infratrail {
 
-TreeReader::TreeReader(LogStorage* storage, size_t cache_tiles)
-    : storage_(storage), cache_capacity_(cache_tiles) {}
+TreeReader::TreeReader(LogStorage* storage, TileCache* cache) : storage_(storage), cache_(cache) {}
 
-std::shared_ptr<const TreeReader::Expanded> TreeReader::Lookup(const TileKey& key,
-                                                               size_t min_width) {
-  absl::MutexLock l(&mu_);
-  if (auto it = cache_.find(key); it != cache_.end()) {
-    ++hits_;
-    return it->second;
-  }
-  if (auto it = partial_.find(key); it != partial_.end() && it->second->width() >= min_width) {
-    ++hits_;
-    return it->second;
-  }
-  ++misses_;
-  return nullptr;
+absl::StatusOr<std::shared_ptr<const TreeReader::Expanded>> TreeReader::Get(const TileId& tile,
+                                                                            size_t min_width) {
+  std::shared_ptr<const Expanded> cached = cache_->Lookup<Expanded>(TileCache::User::kProofs, tile);
+  if (cached != nullptr && cached->width() >= min_width) return cached;
+  return Load(tile);
 }
 
-absl::StatusOr<std::shared_ptr<const TreeReader::Expanded>> TreeReader::Load(const TileKey& key) {
-  absl::StatusOr<std::string> bytes = storage_->ReadTile(key);
+absl::StatusOr<std::shared_ptr<const TreeReader::Expanded>> TreeReader::Load(const TileId& tile) {
+  absl::StatusOr<std::string> bytes = storage_->ReadTile(tile);
   if (!bytes.ok()) return bytes.status();
   absl::StatusOr<std::vector<Hash>> row = DecodeHashTile(*bytes);
   if (!row.ok()) return absl::DataLossError(row.status().message());
   auto expanded = std::make_shared<Expanded>();
   expanded->rows[0] = std::move(*row);
+  size_t bytes_held = sizeof(Expanded) + expanded->rows[0].capacity() * kHashSize;
   Hasher hasher;
   for (int k = 1; k < kTileRows; ++k) {
     const std::vector<Hash>& below = expanded->rows[k - 1];
@@ -41,46 +33,34 @@ absl::StatusOr<std::shared_ptr<const TreeReader::Expanded>> TreeReader::Load(con
     for (size_t i = 0; i + 1 < below.size(); i += 2) {
       out.push_back(hasher.HashChildren(below[i], below[i + 1]));
     }
+    bytes_held += out.capacity() * kHashSize;
   }
-  const bool full = expanded->width() == kTileWidth;
-  absl::MutexLock l(&mu_);
-  if (cache_capacity_ == 0) return std::shared_ptr<const Expanded>(std::move(expanded));
-  if (full) {
-    partial_.erase(key);
-    auto [it, inserted] = cache_.emplace(key, std::move(expanded));
-    if (inserted) {
-      fifo_.push_back(key);
-      while (fifo_.size() > cache_capacity_) {
-        cache_.erase(fifo_.front());
-        fifo_.pop_front();
-      }
-    }
-    return it->second;
-  }
-  // Partial tiles left behind as the tree grows are dropped wholesale; a
-  // live one is reloaded on its next use.
-  if (partial_.size() >= size_t{4} * kTileRows) partial_.clear();
-  std::shared_ptr<const Expanded>& slot = partial_[key];
-  if (slot == nullptr || slot->width() < expanded->width()) slot = std::move(expanded);
-  return slot;
+  // A narrower expansion of a partial tile, cached under the same key, is
+  // replaced: every node it held is in this one too.
+  cache_->Insert<Expanded>(TileCache::User::kProofs, tile, expanded, bytes_held);
+  return std::shared_ptr<const Expanded>(std::move(expanded));
 }
 
 absl::StatusOr<std::vector<Hash>> TreeReader::ReadNodes(absl::Span<const NodeId> ids) {
   std::vector<Hash> out;
   out.reserve(ids.size());
+  // A proof's nodes come tile by tile, so one lookup serves a run of them.
+  TileId key;
+  std::shared_ptr<const Expanded> tile;
   for (const NodeId& id : ids) {
     const NodeInTile loc = LocateNode(id);
-    const TileKey key{loc.tile.level, loc.tile.index};
     const uint32_t sub = id.level % kTileHeight;
     const size_t need = loc.first + loc.count;
-    std::shared_ptr<const Expanded> tile = Lookup(key, need);
-    if (tile == nullptr) {
-      absl::StatusOr<std::shared_ptr<const Expanded>> loaded = Load(key);
-      if (!loaded.ok()) {
+    if (tile == nullptr || key.level != loc.tile.level || key.index != loc.tile.index ||
+        tile->width() < need) {
+      // Cached under the full tile's id whatever its width (see the header).
+      key = TileId{loc.tile.level, loc.tile.index};
+      absl::StatusOr<std::shared_ptr<const Expanded>> got = Get(key, need);
+      if (!got.ok()) {
         return absl::DataLossError(
-            absl::StrCat("node ", id.DebugString(), ": ", loaded.status().message()));
+            absl::StrCat("node ", id.DebugString(), ": ", got.status().message()));
       }
-      tile = std::move(*loaded);
+      tile = *std::move(got);
     }
     if (tile->width() < need) {
       return absl::DataLossError(absl::StrCat("node ", id.DebugString(), ": tile ", key.level, "/",
@@ -118,16 +98,6 @@ absl::StatusOr<Hash> TreeReader::RootAt(uint64_t size) {
   Hash acc = nodes->back();
   for (size_t i = nodes->size() - 1; i-- > 0;) acc = hasher.HashChildren((*nodes)[i], acc);
   return acc;
-}
-
-size_t TreeReader::cache_hits() const {
-  absl::MutexLock l(&mu_);
-  return hits_;
-}
-
-size_t TreeReader::cache_misses() const {
-  absl::MutexLock l(&mu_);
-  return misses_;
 }
 
 }  // namespace infratrail

@@ -3,36 +3,36 @@
 // committed tile once a batch reaching n is committed, so any size up to the
 // committed size can be served without the sequencer's help.
 //
-// Tiles are cached expanded (all nine rows: 511 hashes for a full tile), so
-// a proof touching a cached tile does no hashing. Full tiles are immutable.
-// A partial (edge) tile only grows, and the nodes it already holds never
-// change, so its cached expansion stays valid for every node it covers; a
-// wider one replaces it when a node beyond it is needed. There is at most
-// one partial tile per level, so that cache stays tiny.
+// Tiles are cached expanded (all nine rows: 511 hashes, ~16.5 KiB for a full
+// tile) in the log's TileCache, so a proof touching a cached tile does no
+// hashing. Full tiles are immutable. A partial (edge) tile only grows, and
+// the nodes it already holds never change, so its cached expansion stays
+// valid for every node it covers; it is cached under the tile's (level,
+// index) like the full tile it becomes, and a wider one replaces it when a
+// node beyond it is needed.
 //
 // Thread-safe.
 #ifndef INFRATRAIL_SERVER_TREE_READER_H_
 #define INFRATRAIL_SERVER_TREE_READER_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "core/hash.h"
 #include "core/node_id.h"
+#include "core/tile.h"
 #include "server/storage.h"
+#include "server/tile_cache.h"
 
 namespace infratrail {
 
 class TreeReader {
  public:
-  // `cache_tiles`: how many expanded full tiles (16 KiB each) to keep.
-  TreeReader(LogStorage* storage, size_t cache_tiles);
+  // `cache` (the log's, shared with the HTTP API) must outlive the reader.
+  TreeReader(LogStorage* storage, TileCache* cache);
 
   // The hashes of perfect nodes `ids`, all within a committed tree.
   // DataLoss if a tile is missing or too narrow (storage is inconsistent).
@@ -47,9 +47,6 @@ class TreeReader {
   // The root of the tree of `size` leaves (size <= committed size).
   absl::StatusOr<Hash> RootAt(uint64_t size);
 
-  size_t cache_hits() const;
-  size_t cache_misses() const;
-
  private:
   static constexpr int kTileRows = 9;
   // Rows 0..8 of a tile: row k holds the complete nodes k levels above its
@@ -59,20 +56,13 @@ class TreeReader {
     size_t width() const { return rows[0].size(); }
   };
 
-  // The cached expansion of `key` wide enough for `min_width` bottom hashes,
-  // or null.
-  std::shared_ptr<const Expanded> Lookup(const TileKey& key, size_t min_width);
-  // Reads, expands and caches the tile.
-  absl::StatusOr<std::shared_ptr<const Expanded>> Load(const TileKey& key);
+  // The expansion of hash tile (tile.level, tile.index) at least
+  // `min_width` wide: cached, or read, expanded and cached.
+  absl::StatusOr<std::shared_ptr<const Expanded>> Get(const TileId& tile, size_t min_width);
+  absl::StatusOr<std::shared_ptr<const Expanded>> Load(const TileId& tile);
 
   LogStorage* const storage_;
-  const size_t cache_capacity_;
-  mutable absl::Mutex mu_;
-  absl::flat_hash_map<TileKey, std::shared_ptr<const Expanded>> cache_ ABSL_GUARDED_BY(mu_);
-  std::deque<TileKey> fifo_ ABSL_GUARDED_BY(mu_);  // full tiles, oldest first
-  absl::flat_hash_map<TileKey, std::shared_ptr<const Expanded>> partial_ ABSL_GUARDED_BY(mu_);
-  size_t hits_ ABSL_GUARDED_BY(mu_) = 0;
-  size_t misses_ ABSL_GUARDED_BY(mu_) = 0;
+  TileCache* const cache_;
 };
 
 }  // namespace infratrail

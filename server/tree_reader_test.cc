@@ -17,6 +17,7 @@
 #include "server/metrics.h"
 #include "server/sequencer.h"
 #include "server/testing_util.h"
+#include "server/tile_cache.h"
 
 namespace infratrail {
 namespace {
@@ -48,6 +49,11 @@ class TreeFixture {
   Metrics metrics_;
   std::unique_ptr<Sequencer> seq_;
 };
+
+// A tile cache for `tiles` expanded full tiles (each ~16.5 KiB with the
+// cache's metadata).
+constexpr size_t kExpandedTile = 17 << 10;
+TileCache CacheOf(size_t tiles) { return TileCache(tiles * kExpandedTile, nullptr); }
 
 // Checks roots and proofs of every size in `sizes` (all <= the committed
 // size) against the reference, and that they verify.
@@ -92,7 +98,8 @@ void CheckTree(TreeReader& reader, MerkleReference& ref, const std::vector<uint6
 
 TEST(TreeReader, EmptyTreeHasEmptyRoot) {
   TreeFixture t;
-  TreeReader reader(&t.storage_, 16);
+  TileCache cache = CacheOf(16);
+  TreeReader reader(&t.storage_, &cache);
   absl::StatusOr<Hash> root = reader.RootAt(0);
   ASSERT_TRUE(root.ok()) << root.status();
   EXPECT_EQ(HashToHex(*root), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -103,7 +110,8 @@ TEST(TreeReader, SmallTreesMatchReferenceAtEverySize) {
   t.GrowTo(1, 1);
   t.GrowTo(2, 1);
   t.GrowTo(300, 7);  // commits of 7 leave many partial tiles behind
-  TreeReader reader(&t.storage_, 16);
+  TileCache cache = CacheOf(16);
+  TreeReader reader(&t.storage_, &cache);
   std::vector<uint64_t> sizes;
   for (uint64_t n = 0; n <= 300; ++n) sizes.push_back(n);
   CheckTree(reader, t.ref_, sizes);
@@ -111,7 +119,8 @@ TEST(TreeReader, SmallTreesMatchReferenceAtEverySize) {
 
 TEST(TreeReader, TileBoundarySizesMatchReference) {
   TreeFixture t;
-  TreeReader reader(&t.storage_, 16);
+  TileCache cache = CacheOf(16);
+  TreeReader reader(&t.storage_, &cache);
   // Check after each growth step, so proofs are served from partial tiles
   // that later become full (and from cached full tiles afterwards).
   for (uint64_t size : {255u, 256u, 257u, 511u, 512u, 1000u}) {
@@ -128,32 +137,34 @@ TEST(TreeReader, TileBoundarySizesMatchReference) {
 TEST(TreeReader, LargeTreeWithSecondLevelTilesMatchesReference) {
   TreeFixture t;
   t.GrowTo(65537, 16384);
-  TreeReader reader(&t.storage_, 1024);
+  TileCache cache = CacheOf(1024);
+  TreeReader reader(&t.storage_, &cache);
   CheckTree(reader, t.ref_, {65537, 65536, 65535, 40000, 257, 256, 1});
 }
 
 TEST(TreeReader, RepeatedReadsHitTheCacheAndAgree) {
   TreeFixture t;
   t.GrowTo(1000, 250);
-  TreeReader reader(&t.storage_, 16);
+  TileCache cache = CacheOf(16);
+  TreeReader reader(&t.storage_, &cache);
+  auto stats = [&cache] { return cache.stats(TileCache::User::kProofs); };
   absl::StatusOr<std::vector<Hash>> first = reader.InclusionProof(3, 1000);
   ASSERT_TRUE(first.ok()) << first.status();
-  const size_t misses = reader.cache_misses();
-  EXPECT_GT(misses, 0u);
+  EXPECT_GT(stats().misses, 0u);
   for (int i = 0; i < 3; ++i) {
     absl::StatusOr<std::vector<Hash>> again = reader.InclusionProof(3, 1000);
     ASSERT_TRUE(again.ok()) << again.status();
     EXPECT_EQ(*again, *first);
   }
-  EXPECT_GT(reader.cache_hits(), 0u);
-  // Every node of a proof within the first (full, cached) tile is a hit.
-  const size_t hits_before = reader.cache_hits();
-  const size_t misses_before = reader.cache_misses();
+  EXPECT_GT(stats().hits, 0u);
+  // A proof within the first (full, cached) tile is one lookup, a hit,
+  // however many of its nodes it reads.
+  const TileCache::Stats before = stats();
   absl::StatusOr<std::vector<Hash>> p = reader.InclusionProof(10, 256);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->size(), 8u);
-  EXPECT_EQ(reader.cache_hits() - hits_before, 8u);
-  EXPECT_EQ(reader.cache_misses(), misses_before);
+  EXPECT_EQ(stats().hits - before.hits, 1u);
+  EXPECT_EQ(stats().misses, before.misses);
   CheckTree(reader, t.ref_, {1000, 999, 512, 300});
   CheckTree(reader, t.ref_, {1000, 999, 512, 300});  // all over again, cached
 }
@@ -163,17 +174,39 @@ TEST(TreeReader, TinyOrNoCacheGivesSameAnswers) {
   t.GrowTo(1000, 333);
   for (size_t capacity : {0u, 1u, 2u}) {
     SCOPED_TRACE(::testing::Message() << "cache " << capacity);
-    TreeReader reader(&t.storage_, capacity);
+    TileCache cache = CacheOf(capacity);
+    TreeReader reader(&t.storage_, &cache);
     CheckTree(reader, t.ref_, {1000, 768, 513, 256, 17});
     if (capacity == 0) {
-      EXPECT_EQ(reader.cache_hits(), 0u);
+      EXPECT_EQ(cache.stats(TileCache::User::kProofs).hits, 0u);
+      EXPECT_EQ(cache.bytes(), 0u);
     }
   }
 }
 
+// A partial tile is cached under its (level, index) and replaced by a wider
+// expansion when a node beyond it is needed, then by the full tile.
+TEST(TreeReader, AGrowingEdgeTileIsReplacedNotDuplicated) {
+  TreeFixture t;
+  TileCache cache = CacheOf(16);
+  TreeReader reader(&t.storage_, &cache);
+  t.GrowTo(10, 10);
+  CheckTree(reader, t.ref_, {10});
+  const size_t narrow = cache.bytes();
+  t.GrowTo(200, 190);
+  CheckTree(reader, t.ref_, {200, 10});
+  t.GrowTo(256, 56);
+  CheckTree(reader, t.ref_, {256, 200, 10});
+  // One tile (0/0, now full and expanded whole) and the level-1 edge tile:
+  // the narrower expansions of 0/0 are gone.
+  EXPECT_GT(cache.bytes(), narrow);
+  EXPECT_LT(cache.bytes(), kExpandedTile + 1024);
+}
+
 TEST(TreeReader, ReadsStayCorrectAsTheTreeGrows) {
   TreeFixture t;
-  TreeReader reader(&t.storage_, 4);
+  TileCache cache = CacheOf(4);
+  TreeReader reader(&t.storage_, &cache);
   uint64_t size = 0;
   for (uint64_t step : {3u, 250u, 5u, 256u, 1u, 600u}) {
     size += step;
@@ -184,7 +217,8 @@ TEST(TreeReader, ReadsStayCorrectAsTheTreeGrows) {
 
 TEST(TreeReader, ConcurrentReadersDuringAppendsGetVerifiableAnswers) {
   TreeFixture t;
-  TreeReader reader(&t.storage_, 2);  // tiny: evictions race with lookups
+  TileCache cache = CacheOf(2);
+  TreeReader reader(&t.storage_, &cache);  // tiny: evictions race with lookups
   std::atomic<uint64_t> committed{0};
   absl::Notification writer_done;
   absl::Mutex mu;
@@ -233,7 +267,8 @@ TEST(TreeReader, ConcurrentReadersDuringAppendsGetVerifiableAnswers) {
 TEST(TreeReader, ProofArgumentErrors) {
   TreeFixture t;
   t.GrowTo(10, 10);
-  TreeReader reader(&t.storage_, 4);
+  TileCache cache = CacheOf(4);
+  TreeReader reader(&t.storage_, &cache);
   EXPECT_TRUE(absl::IsOutOfRange(reader.InclusionProof(10, 10).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(reader.ConsistencyProof(0, 10).status()));
   EXPECT_TRUE(absl::IsOutOfRange(reader.ConsistencyProof(11, 10).status()));
@@ -245,7 +280,8 @@ TEST(TreeReader, ProofArgumentErrors) {
 TEST(TreeReader, BeyondCommittedSizeIsDataLoss) {
   TreeFixture t;
   t.GrowTo(10, 10);
-  TreeReader reader(&t.storage_, 4);
+  TileCache cache = CacheOf(4);
+  TreeReader reader(&t.storage_, &cache);
   EXPECT_TRUE(absl::IsDataLoss(reader.RootAt(11).status()));
   EXPECT_TRUE(absl::IsDataLoss(reader.RootAt(300).status()));
   EXPECT_TRUE(absl::IsDataLoss(reader.InclusionProof(3, 20).status()));
