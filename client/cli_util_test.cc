@@ -37,7 +37,7 @@ class ReadFileArgTest : public ::testing::Test {
   }
   ~ReadFileArgTest() override { fs::remove_all(dir_); }
   std::string Write(const std::string& name, const std::string& data) {
-    const std::string path = (dir_ / name).string();
+    std::string path = (dir_ / name).string();
     std::ofstream(path, std::ios::binary) << data;
     return path;
   }

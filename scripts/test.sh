@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it:
 #   1. install dependencies (idempotent),
-#   2. optimised build with -Wall -Wextra -Werror, every test (unit, known
-#      answers, Go interop),
+#   2. Release build with GCC and -Wall -Wextra -Werror, every test (unit,
+#      known answers, Go interop, end-to-end, kill -9 crash), then
+#      scripts/lint.sh (clang-format, clang-tidy) over that build,
 #   3. clang libFuzzer build of the parsers, a bounded seeded fuzz run; the
 #      same clang build compiles the programs with -Wthread-safety as errors,
-#   4. AddressSanitizer + UndefinedBehaviorSanitizer build, every test again.
-# Set INFRATRAIL_SKIP_SANITIZERS=1 to skip steps 3 and 4 while iterating locally.
+#   4. ThreadSanitizer build (GCC, with Debian's abseil rebuilt instrumented
+#      by scripts/tsan-absl.sh) running the concurrency tests: sequencer,
+#      group commit, checkpoint publisher, log, batch writer, the log service
+#      on a real server, and the kill -9 crash test,
+#   5. AddressSanitizer + UndefinedBehaviorSanitizer build, every test again.
+# Set INFRATRAIL_SKIP_SANITIZERS=1 to skip steps 3 to 5 while iterating locally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 jobs="$(nproc)"
 
 echo "== release build and tests"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFRATRAIL_WERROR=ON
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DINFRATRAIL_WERROR=ON
 cmake --build build --parallel "$jobs"
 ctest --test-dir build --output-on-failure --parallel "$jobs"
+
+echo "== lint"
+./scripts/lint.sh
 
 if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== libFuzzer smoke run (clang, ASan + UBSan)"
@@ -26,6 +34,21 @@ if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
   cmake --build build-fuzz --parallel "$jobs" --target parsers_fuzz event_json_fuzz entry_validation_fuzz \
     infratrail-server infratrail infratrail-verifier
   (cd build-fuzz && ctest --output-on-failure -R '_fuzz_smoke$')
+fi
+
+if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
+  echo "== ThreadSanitizer build, concurrency tests"
+  ./scripts/tsan-absl.sh build-tsan/absl
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFRATRAIL_TSAN=ON \
+    -DINFRATRAIL_WERROR=ON -DINFRATRAIL_BENCHMARKS=OFF -DCMAKE_PREFIX_PATH="$PWD/build-tsan/absl"
+  cmake --build build-tsan --parallel "$jobs" --target sequencer_test group_commit_test \
+    checkpoint_publisher_test log_test batch_writer_test server_e2e_test crash_test
+  # Only these suites are built; halt_on_error makes a report fail its test
+  # (and a report in a server child fails the end-to-end test that started it).
+  TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
+    LD_LIBRARY_PATH="$PWD/build-tsan/absl/lib" \
+    ctest --test-dir build-tsan --output-on-failure --parallel "$jobs" -R \
+    '^(SequencerTest|AppliedOrNot/SequencerFailureTest|SplitSizes/SequencerRestartTest|GroupCommit|PublisherTest|LogTest|BatchWriterTest|ServerE2eTest|ServerLifecycleTest|CrashTest)\.'
 fi
 
 if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then

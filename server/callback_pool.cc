@@ -34,9 +34,8 @@ void CallbackPool::Loop() {
     {
       absl::MutexLock l(&mu_);
       mu_.Await(absl::Condition(
-          +[](CallbackPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-            return p->stopping_ || !p->queue_.empty();
-          },
+          +[](CallbackPool* p)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stopping_ || !p->queue_.empty(); },
           this));
       if (queue_.empty()) return;  // stopping, and everything queued has run
       fn = std::move(queue_.front());
@@ -52,9 +51,8 @@ void CallbackPool::Loop() {
 void CallbackPool::Flush() {
   absl::MutexLock l(&mu_);
   mu_.Await(absl::Condition(
-      +[](CallbackPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-        return p->queue_.empty() && p->running_ == 0;
-      },
+      +[](CallbackPool* p)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->queue_.empty() && p->running_ == 0; },
       this));
 }
 

@@ -138,7 +138,6 @@ void CheckpointPublisher::FailAll(const absl::Status& status) {
   });
 }
 
-
 absl::Status CheckpointPublisher::Publish(const TreeHead& head) {
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::string> note =

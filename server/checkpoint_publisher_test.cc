@@ -8,9 +8,9 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "core/io/file_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "core/io/file_util.h"
 #include "prometheus/registry.h"
 #include "server/memory_storage.h"
 #include "server/metrics.h"
@@ -154,7 +154,7 @@ TEST_F(PublisherTest, ASlowWaiterDoesNotHoldUpTheNextCheckpoint) {
   auto in_callback = std::make_shared<absl::Notification>();
   auto release = std::make_shared<absl::Notification>();
   // Registered before size 1 exists, so it is answered by the publisher.
-  publisher_->WaitFor(1, [in_callback, release](WaitResult) {
+  publisher_->WaitFor(1, [in_callback, release](const WaitResult&) {
     in_callback->Notify();
     release->WaitForNotification();
   });
@@ -173,7 +173,7 @@ TEST_F(PublisherTest, StopAnswersEveryWaiterBeforeReturning) {
   ASSERT_TRUE(Wait(0).ok());
   auto answered = std::make_shared<std::atomic<int>>(0);
   for (int i = 0; i < 10; ++i) {
-    publisher_->WaitFor(1000 + i, [answered](WaitResult r) {
+    publisher_->WaitFor(1000 + i, [answered](const WaitResult& r) {
       EXPECT_TRUE(absl::IsUnavailable(r.status()));
       ++*answered;
     });

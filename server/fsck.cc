@@ -15,6 +15,11 @@ namespace {
 constexpr uint64_t kChunk = 65536;
 constexpr size_t kMaxProblems = 20;
 
+// Rebuilds every tile from the entries with its own few lines rather than the
+// sequencer's edge-tile code (Sequencer::AddToEdgeTile), deliberately: fsck
+// audits what the sequencer wrote, so it must not share a bug with it. Both
+// sit on core's CompactRange visitor, which has its own tests against RFC
+// 9162's recursive definition.
 class Checker {
  public:
   Checker(LogStorage& storage, FsckReport& report) : storage_(storage), report_(report) {}

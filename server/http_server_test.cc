@@ -410,6 +410,7 @@ class HttpServerLargeBundlesTest : public HttpServerTest {
     ASSERT_TRUE(seq.ok()) << seq.status();
     for (int bundle = 0; bundle < 3; ++bundle) {
       std::vector<PendingEntry> batch;
+      batch.reserve(256);
       for (int i = 0; i < 256; ++i) {
         batch.push_back(testutil::MakeEntry(
             absl::StrCat(bundle * 256 + i, "-", std::string(kEntryBytes, 'e'))));
@@ -417,7 +418,7 @@ class HttpServerLargeBundlesTest : public HttpServerTest {
       ASSERT_TRUE(testutil::AddAndWait(**seq, std::move(batch)).ok());
     }
     auto p = std::make_shared<PublishedCheckpoint>();
-    p->size = 3 * 256;
+    p->size = uint64_t{3} * 256;
     p->note = "big.example/log\n768\nroot\n";
     big_published_ = p;
   }
@@ -454,7 +455,7 @@ TEST_F(HttpServerLargeBundlesTest, NeverReadingClientsHoldTheirBodiesAndOthersAr
     ASSERT_NE(stalled.back()->ReadHead().find("200"), std::string::npos) << path;
   }
   const size_t held = big_handler_->in_flight_bytes();
-  EXPECT_GT(held, 2 * 256 * kEntryBytes);
+  EXPECT_GT(held, size_t{2} * 256 * kEntryBytes);
   // 001 displaced 000 from the cache.
   EXPECT_NE(big_cache_.Lookup<HttpBody>(TileCache::User::kHttp, TileId{0, 1, 256, true}), nullptr);
   EXPECT_EQ(big_cache_.Lookup<HttpBody>(TileCache::User::kHttp, TileId{0, 0, 256, true}), nullptr);

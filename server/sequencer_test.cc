@@ -101,7 +101,7 @@ class SequencerTest : public ::testing::Test {
  protected:
   SequencerTest() : metrics_(registry_) {}
 
-  std::unique_ptr<Sequencer> StartOn(LogStorage* storage, SequencerOptions options = {},
+  std::unique_ptr<Sequencer> StartOn(LogStorage* storage, const SequencerOptions& options = {},
                                      Sequencer::CommitListener listener = nullptr) {
     absl::StatusOr<std::unique_ptr<Sequencer>> s =
         Sequencer::Start(storage, options, &metrics_, std::move(listener));

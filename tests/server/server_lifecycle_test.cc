@@ -16,8 +16,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "gtest/gtest.h"
 #include "core/io/file_util.h"
+#include "gtest/gtest.h"
 #include "tests/server/e2e_fixture.h"
 
 namespace infratrail::testing {

@@ -369,12 +369,28 @@ TEST_F(ServerTlsTest, TheCliWritesOverMutualTlsOnlyWithAnAllowedCertificate) {
   std::ofstream(vkey_file) << vkey() << "\n";
   auto cli = [&](const CertAndKey& cert, const std::string& id) {
     const std::string out = dir_->path() + "/cli-" + id + ".out";
-    absl::StatusOr<int> rc = RunProgram(
-        {INFRATRAIL_CLI_BIN, "add", "--server", server->address(), "--tls-ca", ca_.cert_file,
-         "--tls-cert", cert.cert_file, "--tls-key", cert.key_file, "--tls-server-name",
-         kServerName, "--retry-for", "0", "--kind", "access", "--resource-id", "db-" + id,
-         "--wait", "--log-key", "@" + vkey_file},
-        out, dir_->path() + "/cli-" + id + ".err");
+    absl::StatusOr<int> rc = RunProgram({INFRATRAIL_CLI_BIN,
+                                         "add",
+                                         "--server",
+                                         server->address(),
+                                         "--tls-ca",
+                                         ca_.cert_file,
+                                         "--tls-cert",
+                                         cert.cert_file,
+                                         "--tls-key",
+                                         cert.key_file,
+                                         "--tls-server-name",
+                                         kServerName,
+                                         "--retry-for",
+                                         "0",
+                                         "--kind",
+                                         "access",
+                                         "--resource-id",
+                                         "db-" + id,
+                                         "--wait",
+                                         "--log-key",
+                                         "@" + vkey_file},
+                                        out, dir_->path() + "/cli-" + id + ".err");
     return rc.value_or(-1);
   };
   EXPECT_EQ(cli(writer_, "writer"), 0) << ReadFileOrEmpty(dir_->path() + "/cli-writer.err");
@@ -386,10 +402,10 @@ TEST_F(ServerTlsTest, TheCliWritesOverMutualTlsOnlyWithAnAllowedCertificate) {
       << ReadFileOrEmpty(dir_->path() + "/cli-intruder.err");
   // Reads through the CLI need no client certificate.
   const std::string out = dir_->path() + "/checkpoint.out";
-  absl::StatusOr<int> rc = RunProgram(
-      {INFRATRAIL_CLI_BIN, "checkpoint", "--server", server->address(), "--tls-ca", ca_.cert_file,
-       "--tls-server-name", kServerName, "--log-key", "@" + vkey_file},
-      out, dir_->path() + "/checkpoint.err");
+  absl::StatusOr<int> rc =
+      RunProgram({INFRATRAIL_CLI_BIN, "checkpoint", "--server", server->address(), "--tls-ca",
+                  ca_.cert_file, "--tls-server-name", kServerName, "--log-key", "@" + vkey_file},
+                 out, dir_->path() + "/checkpoint.err");
   ASSERT_TRUE(rc.ok());
   EXPECT_EQ(*rc, 0) << ReadFileOrEmpty(dir_->path() + "/checkpoint.err");
   absl::StatusOr<Checkpoint> cp = OpenLogCheckpoint(ReadFileOrEmpty(out), vkey());
