@@ -16,6 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "core/io/file_util.h"
 #include "nlohmann/json.hpp"
@@ -177,6 +178,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& c) {
       "log ", s->log_->origin(), " serving gRPC on port ", s->grpc_port_,
       s->http_ == nullptr ? ", tiles HTTP off" : absl::StrCat(", tiles HTTP on port ", http_port),
       ", metrics on port ", metrics_port, "; verifier key ", s->log_->verifier_key()));
+  // Ready means /checkpoint answers: a new log's first checkpoint is signed
+  // on the publisher's first tick, so wait for it (bounded; a publisher that
+  // cannot sign answers at once and health already says NOT_SERVING).
+  auto published = std::make_shared<absl::Notification>();
+  s->log_->publisher().WaitFor(
+      0, [published](const absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>>&) {
+        published->Notify();
+      });
+  if (!published->WaitForNotificationWithTimeout(absl::Seconds(10))) {
+    Say("no checkpoint published 10 s after start; serving anyway");
+  }
   if (!c.ready_file.empty()) {
     absl::Status written = WriteReadyFile(c.ready_file, s->grpc_port_, http_port, metrics_port);
     if (!written.ok()) return Failed(written);
