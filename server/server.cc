@@ -344,8 +344,12 @@ void Server::Poll() {
   if (auto cp = log_->publisher().latest(); cp != nullptr) {
     metrics_->checkpoint_age.Set(absl::ToDoubleSeconds(absl::Now() - cp->published_at));
   }
-  if (const absl::Status h = log_->health(); h.ok() != serving_) {
-    SetServing(h.ok());
+  // Applied every time, not only on a change: LogService marks the service
+  // NOT_SERVING itself when it refuses a write, which serving_ does not see.
+  const absl::Status h = log_->health();
+  const bool changed = h.ok() != serving_;
+  SetServing(h.ok());
+  if (changed) {
     Say(serving_ ? std::string("SERVING again") : absl::StrCat("NOT_SERVING: ", h.message()));
   }
 }
