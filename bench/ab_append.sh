@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# A/B of durable batched append: RUNS rounds, each a fresh server per build and
-# `infratrail-loadgen --mode batch --duration SECONDS`, old and new alternating.
+# A/B of durable append: RUNS rounds, each a fresh server per build and
+# `infratrail-loadgen --mode MODE --duration SECONDS`, old and new alternating.
+# MODE is batch (default) or single (one event per RPC, 256 callers); both
+# servers are driven by NEW_BUILD_DIR's load generator, so only the server
+# differs. Prints events/s and the RPC latency p99 of each run.
 #
-#   bench/ab_append.sh OLD_BUILD_DIR NEW_BUILD_DIR [RUNS] [SECONDS]   # default 3 runs of 10 s
+#   [MODE=single] bench/ab_append.sh OLD_BUILD_DIR NEW_BUILD_DIR [RUNS] [SECONDS]   # default 3 runs of 10 s
 set -euo pipefail
-old=$1; new=$2; runs=${3:-3}; secs=${4:-10}
+old=$1; new=$2; runs=${3:-3}; secs=${4:-10}; mode=${MODE:-batch}
 w=$(mktemp -d "${TMPDIR:-/tmp}/ab-append.XXXXXX")
 for r in $(seq 1 $runs); do
   for which in old new; do
@@ -15,8 +18,10 @@ for r in $(seq 1 $runs); do
     pid=$!
     for _ in $(seq 1 100); do [ -s $w/ready ] && break; sleep 0.1; done
     port=$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' $w/ready)
-    rate=$($b/bench/infratrail-loadgen --mode batch --server 127.0.0.1:$port --duration $secs 2>&1 | sed -nE 's/^throughput: ([0-9]+) events.*/\1/p')
-    echo "$which run $r: $rate"
+    out=$($new/bench/infratrail-loadgen --mode $mode --server 127.0.0.1:$port --duration $secs 2>&1)
+    rate=$(sed -nE 's/^throughput: ([0-9]+) events.*/\1/p' <<< "$out")
+    p99=$(sed -nE 's/^latency ms: .*p99 ([0-9.]+) .*/\1/p' <<< "$out")
+    echo "$which run $r: $rate events/s, p99 $p99 ms"
     kill -TERM $pid; wait $pid || true
   done
 done
