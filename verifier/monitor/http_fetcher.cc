@@ -1,0 +1,2 @@
+// placeholder until the implementation lands
+#include "verifier/monitor/http_fetcher.h"

@@ -1,0 +1,2 @@
+#include "verifier/monitor/http_fetcher.h"
+#include <gtest/gtest.h>
