@@ -22,6 +22,7 @@
 #include "client/key_arg.h"
 #include "core/tlog_proof.h"
 #include "verifier/limits.h"
+#include "verifier/monitor/monitor_command.h"
 #include "verifier/selfcheck.h"
 
 namespace infratrail {
@@ -114,6 +115,10 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   CLI::App* selfcheck = app.add_subcommand("selfcheck", "Check this build against known answers");
   CLI::App* verify = app.add_subcommand("verify", "Verify a .tlog-proof receipt offline");
+  CLI::App* monitor =
+      app.add_subcommand("monitor", "Follow a log: re-check every checkpoint, entry and tile");
+  MonitorArgs ma;
+  AddMonitorFlags(monitor, &ma);
   VerifyArgs va;
   verify->add_option("--log-key", va.log_key, "Log verifier key (or @file)")->required();
   verify->add_option("--proof", va.proof_file, "Receipt file (.tlog-proof); - for stdin")
@@ -134,6 +139,7 @@ int Main(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitUsage;
   }
   if (selfcheck->parsed()) return RunSelfCheck(std::cout) ? kExitOk : kExitVerify;
+  if (monitor->parsed()) return RunMonitor(ma);
   return RunVerify(va);
 }
 

@@ -1,0 +1,72 @@
+// Where the monitor reads a log from: its latest checkpoint and its C2SP
+// tlog-tiles (hash tiles and entry bundles). Nothing read is trusted; the
+// tree auditor checks every byte. A source only reports whether it could
+// read: its errors are operational, never findings.
+#ifndef INFRATRAIL_VERIFIER_MONITOR_LOG_SOURCE_H_
+#define INFRATRAIL_VERIFIER_MONITOR_LOG_SOURCE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/tile.h"
+#include "verifier/monitor/http_fetcher.h"
+
+namespace infratrail {
+
+// Largest responses accepted: a checkpoint note, a hash tile, and an entry
+// bundle of 256 entries of the largest bundle entry size.
+inline constexpr size_t kMaxCheckpointBytes = 1 << 20;
+inline constexpr size_t kMaxHashTileBytes = kTileWidth * 32;
+inline constexpr size_t kMaxBundleBytes = kTileWidth * (2 + kMaxBundleEntrySize);
+
+class LogSource {
+ public:
+  virtual ~LogSource() = default;
+
+  // The latest checkpoint note, as served. `bypass_caches` asks caches on
+  // the way (CDNs, proxies) for a fresh copy: the monitor re-reads with it
+  // before it reports a smaller checkpoint than the one it trusts.
+  // Errors: Unavailable, DeadlineExceeded, ResourceExhausted (too large),
+  // NotFound.
+  virtual absl::StatusOr<std::string> Checkpoint(bool bypass_caches) = 0;
+
+  // The bytes of each tile or bundle, in the order asked; each result fails
+  // on its own as Checkpoint does. Never called for a tile beyond the size
+  // of a checkpoint the monitor has verified.
+  virtual std::vector<absl::StatusOr<std::string>> Tiles(absl::Span<const TileId> tiles) = 0;
+
+  // Counted in metrics and messages: "https://log.example/".
+  virtual std::string Describe() const = 0;
+};
+
+// A tlog-tiles log over HTTP(S): BASE/checkpoint, BASE/tile/..., with
+// 200 the only success; 404 is NotFound, 429 and 5xx Unavailable, any other
+// status FailedPrecondition, each naming the URL and status.
+class HttpLogSource final : public LogSource {
+ public:
+  // `base_url` with or without a trailing slash.
+  static absl::StatusOr<std::unique_ptr<HttpLogSource>> Create(std::string base_url,
+                                                               const HttpFetcherOptions& options);
+
+  absl::StatusOr<std::string> Checkpoint(bool bypass_caches) override;
+  std::vector<absl::StatusOr<std::string>> Tiles(absl::Span<const TileId> tiles) override;
+  std::string Describe() const override { return base_; }
+
+ private:
+  HttpLogSource(std::string base, std::unique_ptr<HttpFetcher> fetcher)
+      : base_(std::move(base)), fetcher_(std::move(fetcher)) {}
+
+  std::string base_;  // ends with '/'
+  std::unique_ptr<HttpFetcher> fetcher_;
+  uint64_t cache_buster_ = 0;
+};
+
+// Maps an HTTP response to the body or the status described above.
+absl::StatusOr<std::string> BodyOf(const std::string& url, absl::StatusOr<HttpResponse> response);
+
+}  // namespace infratrail
+
+#endif  // INFRATRAIL_VERIFIER_MONITOR_LOG_SOURCE_H_

@@ -1,0 +1,511 @@
+#include "verifier/monitor/tree_auditor.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "core/checkpoint.h"
+#include "core/node_id.h"
+#include "core/note.h"
+#include "core/proof.h"
+
+namespace infratrail {
+
+std::string OperationalKind(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kDeadlineExceeded:
+      return "timeout";
+    case absl::StatusCode::kNotFound:
+      return "not_found";
+    case absl::StatusCode::kResourceExhausted:
+      return "too_large";
+    case absl::StatusCode::kFailedPrecondition:
+      return "http_status";
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kDataLoss:
+      return "malformed";
+    default:
+      return "unreachable";
+  }
+}
+
+namespace {
+
+std::string EvidenceName(const TileId& t) { return absl::StrReplaceAll(t.Path(), {{"/", "_"}}); }
+
+// The checkpoint the audit measures the latest one against: the target if
+// the audit is extending toward one, else the trusted one.
+struct Reference {
+  std::string note;
+  uint64_t size = 0;
+  Hash root = Hasher::EmptyRoot();
+};
+
+}  // namespace
+
+// The state of one round: what it read, what it found.
+struct TreeAuditor::Round_ {
+  Round_(const AuditorOptions& o, Hasher& h, AuditState* state, LogSource* source,
+         AuditObserver* observer)
+      : opt(o),
+        hasher(h),
+        st(state),
+        src(source),
+        obs(observer),
+        origin(o.log_key.name()),
+        committed(*state) {}
+
+  const AuditorOptions& opt;
+  Hasher& hasher;
+  AuditState* st;
+  LogSource* src;
+  AuditObserver* obs;
+  std::string origin;
+  AuditState committed;
+  RoundResult result;
+  std::vector<Finding>
+      findings;  // not yet committed  // *st as of the last commit (or the round's start)
+
+  // An operational stop inside a batch: back to the last commit, whose
+  // state is whole (the batch's upper tiles may not be checked yet).
+  bool Stop() {
+    *st = committed;
+    findings.clear();
+    return false;
+  }
+
+  void Operational(std::string kind, std::string message) {
+    result.operational.push_back(
+        OperationalEvent{.origin = origin, .kind = std::move(kind), .message = std::move(message)});
+  }
+  void Operational(const absl::Status& status) {
+    Operational(OperationalKind(status), std::string(status.message()));
+  }
+
+  // A finding about the log as a whole (key: raised once per distinct lie).
+  void Raise(Severity sev, std::string rule, std::string message, std::string key,
+             std::vector<EvidenceFile> evidence) {
+    if (!key.empty()) {
+      if (std::find(st->raised.begin(), st->raised.end(), key) != st->raised.end()) return;
+      st->raised.push_back(std::move(key));
+      // Bounded: the oldest keys go first.
+      if (st->raised.size() > 64) st->raised.erase(st->raised.begin());
+    }
+    Count(sev);
+    Finding f;
+    f.time = absl::Now();
+    f.severity = sev;
+    f.rule = std::move(rule);
+    f.origin = origin;
+    f.message = std::move(message);
+    if (sev == Severity::kCritical) {
+      evidence.push_back(EvidenceFile{.name = "README", .bytes = absl::StrCat(f.message, "\n")});
+      f.evidence_files = std::move(evidence);
+    }
+    findings.push_back(std::move(f));
+  }
+  void Count(Severity sev) {
+    if (sev == Severity::kCritical) ++result.critical;
+    if (sev == Severity::kAlert) ++result.alert;
+    if (sev == Severity::kWarning) ++result.warning;
+  }
+
+  bool Commit() {
+    for (const Finding& f : findings) {
+      if (f.index.has_value()) Count(f.severity);  // entry findings counted here
+    }
+    if (absl::Status s = obs->Commit(*st, std::move(findings)); !s.ok()) {
+      Operational("state", absl::StrCat("commit: ", s.message()));
+      findings.clear();
+      *st = committed;
+      return false;
+    }
+    findings.clear();
+    committed = *st;
+    return true;
+  }
+
+  // Falls back to the trusted checkpoint's audit position.
+  void Reset() {
+    st->target_note.clear();
+    st->next = st->trusted_next;
+    st->range = st->trusted_range;
+    st->rows = st->trusted_rows;
+  }
+
+  std::optional<VerifiedCheckpoint> Open(const std::string& note, bool* lied);
+  bool Run();
+  enum class Proof { kOk, kInconsistent, kStopped };
+  Proof ProveConsistency(const Reference& ref, const std::string& note, const Checkpoint& cp);
+  bool AuditEntries(const Checkpoint& cp, const std::string& note);
+  enum class Check { kOk, kMismatch, kStopped };
+  Check CheckTile(const TileId& t, absl::Span<const Hash> expected,
+                  const absl::StatusOr<std::string>& body, const std::string& note);
+  // A lie found while auditing toward the target: back to the trusted
+  // position, commit the finding, end the round.
+  bool Lied() {
+    result.complete = true;
+    Reset();
+    Commit();
+    return false;
+  }
+  // What a tile check means for the round: nullopt to go on, else the
+  // round's return value (a lie found, or an operational stop).
+  std::optional<bool> After(Check c) {
+    if (c == Check::kOk) return std::nullopt;
+    return c == Check::kMismatch ? Lied() : Stop();
+  }
+  void Trust(const std::string& note) {
+    st->trusted_note = note;
+    st->target_note.clear();
+    st->trusted_next = st->next;
+    st->trusted_range = st->range;
+    st->trusted_rows = st->rows;
+  }
+};
+
+// Verifies `note`; nullopt with an operational event or a finding
+// (*lied) when it cannot be used.
+std::optional<VerifiedCheckpoint> TreeAuditor::Round_::Open(const std::string& note, bool* lied) {
+  *lied = false;
+  absl::StatusOr<VerifiedCheckpoint> own = OpenCheckpoint(note, opt.log_key, WitnessPolicy{});
+  if (!own.ok()) {
+    // A signature line for the log's own key that does not verify is a
+    // forgery or a corruption the log signed for; anything else (an HTML
+    // error page, a truncated body) is a malformed response.
+    bool claims_key = false;
+    if (absl::StatusOr<Note> parsed = ParseNote(note); parsed.ok()) {
+      for (const NoteSignature& s : parsed->unverified) {
+        claims_key |= s.name == opt.log_key.name() && s.key_id == opt.log_key.key_id();
+      }
+    }
+    if (claims_key && own.status().code() == absl::StatusCode::kUnauthenticated) {
+      *lied = true;
+      Raise(Severity::kCritical, "log.bad_signature",
+            absl::StrCat("checkpoint from ", src->Describe(),
+                         " carries a signature by the log's key that does not verify: ",
+                         own.status().message()),
+            absl::StrCat("bad_signature:", HashToHex(Sha256(note))),
+            {EvidenceFile{.name = "received.checkpoint", .bytes = note}});
+      return std::nullopt;
+    }
+    Operational("malformed", absl::StrCat("checkpoint: ", own.status().message()));
+    return std::nullopt;
+  }
+  if (opt.witnesses.threshold > 0) {
+    absl::StatusOr<VerifiedCheckpoint> quorum = OpenCheckpoint(note, opt.log_key, opt.witnesses);
+    if (!quorum.ok()) {
+      *lied = true;
+      Raise(Severity::kAlert, "witness.quorum",
+            absl::StrCat("checkpoint of size ", own->checkpoint.size,
+                         " lacks the witness quorum: ", quorum.status().message()),
+            absl::StrCat("quorum:", HashToHex(Sha256(note))), {});
+      return std::nullopt;
+    }
+    return *quorum;
+  }
+  return *own;
+}
+
+bool TreeAuditor::Round_::Run() {
+  absl::StatusOr<std::string> note = src->Checkpoint(false);
+  if (!note.ok()) {
+    Operational(note.status());
+    return false;
+  }
+  bool lied = false;
+  std::optional<VerifiedCheckpoint> vc = Open(*note, &lied);
+  if (!vc.has_value()) return lied && Commit();
+  Checkpoint cp = vc->checkpoint;
+  result.log_size = cp.size;
+
+  Reference ref;
+  const std::string& ref_note = st->target_note.empty() ? st->trusted_note : st->target_note;
+  if (!ref_note.empty()) {
+    absl::StatusOr<Checkpoint> r = Checkpoint::Parse(ParseNote(ref_note)->text);
+    ref = Reference{.note = ref_note, .size = r->size, .root = r->root};
+  }
+
+  if (cp.size < ref.size) {
+    // Caches can hold an old checkpoint: ask for a fresh one before
+    // calling it a rollback.
+    absl::StatusOr<std::string> fresh = src->Checkpoint(true);
+    if (!fresh.ok()) {
+      Operational(fresh.status());
+      return false;
+    }
+    std::optional<VerifiedCheckpoint> fvc = Open(*fresh, &lied);
+    if (!fvc.has_value()) return lied && Commit();
+    *note = *fresh;
+    cp = fvc->checkpoint;
+    result.log_size = cp.size;
+  }
+  if (cp.size < ref.size) {
+    Raise(Severity::kCritical, "log.rollback",
+          absl::StrCat("the log signed a checkpoint of size ", cp.size, " after one of size ",
+                       ref.size, " (both signatures verify)"),
+          absl::StrCat("rollback:", HashToHex(Sha256(*note))),
+          {EvidenceFile{.name = "trusted.checkpoint", .bytes = ref.note},
+           EvidenceFile{.name = "received.checkpoint", .bytes = *note}});
+    result.complete = true;
+    return Commit();
+  }
+  if (cp.size == ref.size && cp.root != ref.root) {
+    Raise(Severity::kCritical, "log.fork",
+          absl::StrCat("the log signed two different roots for size ", cp.size, ": ",
+                       HashToBase64(ref.root), " and ", HashToBase64(cp.root)),
+          absl::StrCat("fork:", HashToHex(Sha256(*note))),
+          {EvidenceFile{.name = "trusted.checkpoint", .bytes = ref.note},
+           EvidenceFile{.name = "received.checkpoint", .bytes = *note}});
+    result.complete = true;
+    Reset();
+    return Commit();
+  }
+  if (cp.size > ref.size) {
+    Proof p = ProveConsistency(ref, *note, cp);
+    if (p == Proof::kStopped) return !findings.empty() && Commit();
+    if (p == Proof::kInconsistent) {
+      result.complete = true;
+      Reset();
+      return Commit();
+    }
+    st->target_note = *note;
+  }
+  if (st->target_note.empty() && st->trusted_note.empty() && cp.size == 0) Trust(*note);
+  if (!st->target_note.empty()) {
+    absl::StatusOr<Checkpoint> target = Checkpoint::Parse(ParseNote(st->target_note)->text);
+    if (!AuditEntries(*target, st->target_note)) return false;
+  }
+  result.complete = true;
+  result.verified_size = st->next;
+  return Commit();
+}
+
+TreeAuditor::Round_::Proof TreeAuditor::Round_::ProveConsistency(const Reference& ref,
+                                                                 const std::string& note,
+                                                                 const Checkpoint& cp) {
+  if (ref.size == 0) return Proof::kOk;  // every tree extends the empty one
+  absl::StatusOr<ProofPlan> plan = PlanConsistency(ref.size, cp.size);
+  if (!plan.ok()) {
+    Operational("malformed", absl::StrCat("consistency plan: ", plan.status().message()));
+    return Proof::kStopped;
+  }
+  // Each node from the tile that holds it, at the width it has in cp.
+  std::vector<TileId> tiles;
+  std::vector<NodeInTile> where;
+  for (const NodeId& n : plan->nodes) {
+    NodeInTile w = LocateNode(n);
+    w.tile.width = TileWidthAt(w.tile.level, w.tile.index, cp.size);
+    where.push_back(w);
+    if (std::find(tiles.begin(), tiles.end(), w.tile) == tiles.end()) tiles.push_back(w.tile);
+  }
+  std::vector<absl::StatusOr<std::string>> bodies = src->Tiles(tiles);
+  std::vector<std::vector<Hash>> rows(tiles.size());
+  std::vector<EvidenceFile> evidence = {
+      EvidenceFile{.name = "trusted.checkpoint", .bytes = ref.note},
+      EvidenceFile{.name = "received.checkpoint", .bytes = note}};
+  for (size_t i = 0; i < tiles.size(); ++i) {
+    if (!bodies[i].ok()) {
+      Operational(bodies[i].status());
+      return Proof::kStopped;
+    }
+    absl::StatusOr<std::vector<Hash>> row = DecodeHashTile(*bodies[i]);
+    if (!row.ok() || row->size() != tiles[i].width) {
+      Operational(
+          "malformed",
+          absl::StrCat(tiles[i].Path(), ": ",
+                       row.ok() ? absl::StrCat(row->size(), " hashes, expected ", tiles[i].width)
+                                : std::string(row.status().message())));
+      return Proof::kStopped;
+    }
+    rows[i] = *std::move(row);
+    evidence.push_back(EvidenceFile{.name = EvidenceName(tiles[i]), .bytes = *bodies[i]});
+  }
+  std::vector<Hash> fetched;
+  for (size_t k = 0; k < plan->nodes.size(); ++k) {
+    const NodeInTile& w = where[k];
+    const size_t t = std::find(tiles.begin(), tiles.end(), w.tile) - tiles.begin();
+    const uint32_t sub = plan->nodes[k].level - w.tile.level * kTileHeight;
+    fetched.push_back(HashWithinTile(rows[t], sub, w.first >> sub, hasher));
+  }
+  absl::StatusOr<std::vector<Hash>> proof = plan->Rehash(fetched, hasher);
+  absl::Status v = proof.ok()
+                       ? VerifyConsistency(ref.size, cp.size, ref.root, cp.root, *proof, hasher)
+                       : proof.status();
+  if (v.ok()) return Proof::kOk;
+  Raise(Severity::kCritical, "log.inconsistent",
+        absl::StrCat("the checkpoint of size ", cp.size,
+                     " is not consistent with the trusted one of size ", ref.size,
+                     ": the consistency proof built from the log's own hash tiles fails (",
+                     v.message(), ")"),
+        absl::StrCat("inconsistent:", HashToHex(Sha256(note))), std::move(evidence));
+  return Proof::kInconsistent;
+}
+
+TreeAuditor::Round_::Check TreeAuditor::Round_::CheckTile(const TileId& t,
+                                                          absl::Span<const Hash> expected,
+                                                          const absl::StatusOr<std::string>& body,
+                                                          const std::string& note) {
+  if (!body.ok()) {
+    Operational(body.status());
+    return Check::kStopped;
+  }
+  absl::StatusOr<std::vector<Hash>> row = DecodeHashTile(*body);
+  if (!row.ok() || row->size() != t.width) {
+    Operational("malformed",
+                absl::StrCat(t.Path(), ": ",
+                             row.ok() ? absl::StrCat(row->size(), " hashes, expected ", t.width)
+                                      : std::string(row.status().message())));
+    return Check::kStopped;
+  }
+  if (std::equal(row->begin(), row->end(), expected.begin(), expected.end())) return Check::kOk;
+  size_t at = 0;
+  while (at < row->size() && (*row)[at] == expected[at]) ++at;
+  Raise(Severity::kCritical, "log.tile_mismatch",
+        absl::StrCat(t.Path(),
+                     " as served differs from the tile recomputed from the entries, at hash ", at,
+                     ": clients building proofs from it are misled"),
+        absl::StrCat("tile:", t.Path(), ":", HashToHex(Sha256(*body))),
+        {EvidenceFile{.name = "checkpoint", .bytes = note},
+         EvidenceFile{.name = EvidenceName(t) + ".served", .bytes = *body},
+         EvidenceFile{.name = EvidenceName(t) + ".recomputed", .bytes = EncodeHashTile(expected)}});
+  return Check::kMismatch;
+}
+
+bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& note) {
+  const uint64_t size = cp.size;
+  const uint64_t first = st->next;
+  uint64_t last_commit = st->next;
+  // Index of the last node appended to rows[L].
+  std::array<uint64_t, kMaxTileLevel + 1> last{};
+  auto visit = [&](NodeId id, const Hash& h) {
+    if (id.level % kTileHeight != 0) return;
+    const uint32_t level = id.level / kTileHeight;
+    st->rows[level].push_back(h);
+    last[level] = id.index;
+  };
+  while (st->next < size) {
+    const uint64_t b0 = st->next / kTileWidth;
+    const uint64_t b_end =
+        std::min<uint64_t>((size + kTileWidth - 1) / kTileWidth, b0 + opt.bundles_per_batch);
+    std::vector<TileId> req;
+    for (uint64_t b = b0; b < b_end; ++b) {
+      const uint32_t w = TileWidthAt(0, b, size);
+      req.push_back(TileId{.level = 0, .index = b, .width = w, .entries = true});
+      req.push_back(TileId{.level = 0, .index = b, .width = w});
+    }
+    std::vector<absl::StatusOr<std::string>> bodies = src->Tiles(req);
+    // Full tiles of levels >= 1 completed by this batch, checked after it.
+    std::vector<std::pair<TileId, std::vector<Hash>>> upper;
+    for (size_t k = 0; k < req.size(); k += 2) {
+      const TileId& bt = req[k];
+      if (!bodies[k].ok()) {
+        Operational(bodies[k].status());
+        return Stop();
+      }
+      absl::StatusOr<std::vector<std::string>> entries = DecodeEntryBundle(*bodies[k]);
+      if (!entries.ok() || entries->size() != bt.width) {
+        Operational("malformed",
+                    absl::StrCat(bt.Path(), ": ",
+                                 entries.ok() ? absl::StrCat(entries->size(), " entries, expected ",
+                                                             bt.width)
+                                              : std::string(entries.status().message())));
+        return Stop();
+      }
+      const uint64_t base = bt.index * kTileWidth;
+      const uint64_t skip = st->next - base;
+      // Entries audited in an earlier round, served again in this bundle,
+      // must be the same bytes.
+      for (uint64_t j = 0; j < skip; ++j) {
+        if (hasher.HashLeaf((*entries)[j]) == st->rows[0][j]) continue;
+        Raise(Severity::kCritical, "log.entries_changed",
+              absl::StrCat(bt.Path(), " serves entry ", base + j,
+                           " with other bytes than when it was audited"),
+              absl::StrCat("changed:", base + j, ":", HashToHex(Sha256(*bodies[k]))),
+              {EvidenceFile{.name = "checkpoint", .bytes = note},
+               EvidenceFile{.name = EvidenceName(bt), .bytes = *bodies[k]}});
+        return Lied();
+      }
+      for (uint64_t j = skip; j < bt.width; ++j) {
+        const std::string& e = (*entries)[j];
+        const Hash leaf = hasher.HashLeaf(e);
+        if (opt.on_entry) opt.on_entry(base + j, e, leaf, &findings);
+        st->range.AppendLeaf(leaf, hasher, visit);
+        ++st->next;
+      }
+      result.entries += bt.width - skip;
+      if (std::optional<bool> end = After(CheckTile(req[k + 1], st->rows[0], bodies[k + 1], note)))
+        return *end;
+      if (st->rows[0].size() == kTileWidth) st->rows[0].clear();
+      for (uint32_t level = 1; level <= kMaxTileLevel; ++level) {
+        if (st->rows[level].size() != kTileWidth) continue;
+        upper.emplace_back(TileId{.level = level, .index = last[level] / kTileWidth},
+                           std::move(st->rows[level]));
+        st->rows[level].clear();
+      }
+    }
+    if (!upper.empty()) {
+      std::vector<TileId> ids;
+      for (const auto& u : upper) ids.push_back(u.first);
+      std::vector<absl::StatusOr<std::string>> got = src->Tiles(ids);
+      for (size_t i = 0; i < upper.size(); ++i) {
+        if (std::optional<bool> end =
+                After(CheckTile(upper[i].first, upper[i].second, got[i], note)))
+          return *end;
+      }
+    }
+    obs->Progress(st->next - first, size - first);
+    if (opt.stop && opt.stop() && st->next < size) {
+      Commit();
+      return false;
+    }
+    if (st->next - last_commit >= opt.commit_every && st->next < size) {
+      if (!Commit()) return false;
+      last_commit = st->next;
+    }
+  }
+  // The partial tiles of levels >= 1 (level 0's came with its bundle).
+  std::vector<TileId> partial;
+  for (uint32_t level = 1; level <= kMaxTileLevel; ++level) {
+    if (st->rows[level].empty()) continue;
+    partial.push_back(TileId{.level = level,
+                             .index = (size >> (kTileHeight * level)) / kTileWidth,
+                             .width = static_cast<uint32_t>(st->rows[level].size())});
+  }
+  if (!partial.empty()) {
+    std::vector<absl::StatusOr<std::string>> got = src->Tiles(partial);
+    for (size_t i = 0; i < partial.size(); ++i) {
+      if (std::optional<bool> end =
+              After(CheckTile(partial[i], st->rows[partial[i].level], got[i], note)))
+        return *end;
+    }
+  }
+  absl::StatusOr<Hash> root = st->range.Root(hasher);
+  if (!root.ok() || *root != cp.root) {
+    Raise(Severity::kCritical, "log.root_mismatch",
+          absl::StrCat("the ", size, " entries the log serves hash to root ",
+                       root.ok() ? HashToBase64(*root) : std::string(root.status().message()),
+                       ", but its checkpoint signs ", HashToBase64(cp.root)),
+          absl::StrCat("root:", HashToHex(Sha256(note))),
+          {EvidenceFile{.name = "checkpoint", .bytes = note}});
+    return Lied();
+  }
+  Trust(note);
+  return true;
+}
+
+RoundResult TreeAuditor::Round(AuditState* state, LogSource* source, AuditObserver* observer) {
+  Round_ r(options_, hasher_, state, source, observer);
+  r.Run();
+  r.result.verified_size =
+      Checkpoint::Parse(state->trusted_note.empty() ? std::string()
+                                                    : ParseNote(state->trusted_note)->text)
+          .value_or(Checkpoint{})
+          .size;
+  return r.result;
+}
+
+}  // namespace infratrail
