@@ -164,8 +164,9 @@ absl::StatusOr<std::string> EncodeEntryBundle(absl::Span<const std::string> entr
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> DecodeEntryBundle(absl::string_view data) {
-  std::vector<std::string> out;
+absl::StatusOr<std::vector<absl::string_view>> DecodeEntryBundleViews(absl::string_view data) {
+  std::vector<absl::string_view> out;
+  out.reserve(kTileWidth);
   while (!data.empty()) {
     if (out.size() == kTileWidth) {
       return absl::InvalidArgumentError("entry bundle: more than 256 entries");
@@ -177,10 +178,16 @@ absl::StatusOr<std::vector<std::string>> DecodeEntryBundle(absl::string_view dat
       return absl::InvalidArgumentError(absl::StrCat(
           "entry bundle: entry ", out.size(), " truncated: ", data.size(), " of ", len, " bytes"));
     }
-    out.emplace_back(data.substr(0, len));
+    out.push_back(data.substr(0, len));
     data.remove_prefix(len);
   }
   return out;
+}
+
+absl::StatusOr<std::vector<std::string>> DecodeEntryBundle(absl::string_view data) {
+  absl::StatusOr<std::vector<absl::string_view>> views = DecodeEntryBundleViews(data);
+  if (!views.ok()) return views.status();
+  return std::vector<std::string>(views->begin(), views->end());
 }
 
 }  // namespace infratrail

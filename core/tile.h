@@ -87,6 +87,8 @@ std::string EncodeHashTile(absl::Span<const Hash> hashes);
 // 256 entries; Decode rejects truncation, trailing bytes and > 256 entries.
 absl::StatusOr<std::string> EncodeEntryBundle(absl::Span<const std::string> entries);
 absl::StatusOr<std::vector<std::string>> DecodeEntryBundle(absl::string_view data);
+// The same, as views into `data` (no copies; valid while `data` is).
+absl::StatusOr<std::vector<absl::string_view>> DecodeEntryBundleViews(absl::string_view data);
 
 }  // namespace infratrail
 

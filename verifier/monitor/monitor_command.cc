@@ -2,10 +2,15 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -17,7 +22,12 @@
 #include "absl/time/clock.h"
 #include "client/cli_util.h"
 #include "client/key_arg.h"
+#include "infratrail/v1/event.pb.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
+#include "verifier/monitor/channels.h"
 #include "verifier/monitor/log_source.h"
+#include "verifier/monitor/monitor_metrics.h"
 #include "verifier/monitor/monitor_state.h"
 #include "verifier/monitor/tree_auditor.h"
 
@@ -28,8 +38,6 @@ using cli::kExitOk;
 using cli::kExitServer;
 using cli::kExitUsage;
 using cli::kExitVerify;
-
-constexpr char kStdout[] = "stdout";
 
 // SIGTERM / SIGINT end the monitor at its next commit point; a thread
 // waits for them so the rest of the process never runs in a handler.
@@ -77,13 +85,54 @@ void PrintOperational(const OperationalEvent& e) {
   std::cerr << e.ToJson(absl::Now()).dump() << "\n";
 }
 
-// Commits rounds to the state dir and delivers findings.
-class Monitor final : public AuditObserver {
- public:
-  Monitor(StateDir dir, MonitorState state, bool progress)
-      : dir_(std::move(dir)), state_(std::move(state)), progress_(progress) {}
+// Delivers spooled findings on the channels each still owes, in order; a
+// channel that fails is left alone for the rest of the pass (and backs off).
+// True if the spool changed.
+bool DeliverSpool(std::vector<SpooledFinding>* spool,
+                  const std::vector<std::unique_ptr<Channel>>& channels,
+                  const std::string& origin) {
+  bool changed = false;
+  const absl::Time now = absl::Now();
+  std::vector<const Channel*> failed;
+  for (SpooledFinding& f : *spool) {
+    for (const std::unique_ptr<Channel>& ch : channels) {
+      auto it = std::find(f.channels.begin(), f.channels.end(), ch->name());
+      if (it == f.channels.end() || !ch->Ready(now)) continue;
+      if (std::find(failed.begin(), failed.end(), ch.get()) != failed.end()) continue;
+      if (absl::Status s = ch->Deliver(f.finding); !s.ok()) {
+        ch->Failed(now);
+        failed.push_back(ch.get());
+        PrintOperational(
+            {.origin = origin, .kind = "delivery", .message = std::string(s.message())});
+        continue;
+      }
+      ch->Succeeded();
+      f.channels.erase(it);
+      changed = true;
+    }
+  }
+  std::erase_if(*spool, [](const SpooledFinding& f) { return f.channels.empty(); });
+  return changed;
+}
 
-  MonitorState& state() { return state_; }
+// One followed log: its source, auditor and state directory.
+class LogMonitor final : public AuditObserver {
+ public:
+  LogMonitor(const MonitoredLog& log, StateDir dir, MonitorState state,
+             std::unique_ptr<HttpLogSource> source, const MonitorConfig& config,
+             const std::vector<std::unique_ptr<Channel>>* channels, MonitorMetrics* metrics,
+             bool progress, std::function<bool()> stop)
+      : log_(log),
+        dir_(std::move(dir)),
+        state_(std::move(state)),
+        source_(std::move(source)),
+        channels_(channels),
+        metrics_(metrics),
+        progress_(progress),
+        auditor_(Options(log, config, std::move(stop))) {}
+
+  const std::string& origin() const { return log_.key.name(); }
+  const MonitorState& state() const { return state_; }
 
   absl::Status Commit(const AuditState& audit, std::vector<Finding> findings) override {
     MonitorState next = state_;
@@ -91,7 +140,7 @@ class Monitor final : public AuditObserver {
     for (Finding& f : findings) {
       f.seq = next.next_seq++;
       if (!f.evidence_files.empty()) {
-        std::string name =
+        const std::string name =
             absl::StrCat(absl::FormatTime("%Y%m%dT%H%M%SZ", f.time, absl::UTCTimeZone()), "-",
                          f.rule, "-", f.seq);
         absl::StatusOr<std::string> rel = dir_.WriteEvidence(name, f.evidence_files);
@@ -99,7 +148,11 @@ class Monitor final : public AuditObserver {
         f.evidence = *rel;
         f.evidence_files.clear();
       }
-      next.spool.push_back(SpooledFinding{.finding = std::move(f), .channels = {kStdout}});
+      if (metrics_ != nullptr) metrics_->Finding(origin(), f.rule, SeverityName(f.severity));
+      SpooledFinding sf;
+      sf.finding = std::move(f);
+      for (const std::unique_ptr<Channel>& ch : *channels_) sf.channels.push_back(ch->name());
+      next.spool.push_back(std::move(sf));
     }
     if (absl::Status s = dir_.Save(next); !s.ok()) return s;
     state_ = std::move(next);
@@ -117,74 +170,206 @@ class Monitor final : public AuditObserver {
     const double rate = secs > 0 ? done / secs : 0;
     const double eta = rate > 0 ? (total - done) / rate : 0;
     std::fprintf(stderr, "\r%s: %llu / %llu entries (%.1f%%), %.0f/s, ETA %.0fs   ",
-                 state_.log_key.substr(0, state_.log_key.find('+')).c_str(),
-                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
-                 100.0 * done / total, rate, eta);
+                 origin().c_str(), static_cast<unsigned long long>(done),
+                 static_cast<unsigned long long>(total), 100.0 * done / total, rate, eta);
     if (done == total) std::fputc('\n', stderr);
     std::fflush(stderr);
   }
 
-  // Writes every spooled finding still owed to stdout, then records that.
-  // A crash between the two re-prints them (same seq) after the restart.
+  // Writes what the spool still owes; records it. A crash between the two
+  // delivers a finding again, with the same seq, after the restart.
   absl::Status Deliver() {
-    bool changed = false;
-    for (SpooledFinding& f : state_.spool) {
-      auto it = std::find(f.channels.begin(), f.channels.end(), kStdout);
-      if (it == f.channels.end()) continue;
-      std::cout << f.finding.ToJson().dump() << "\n";
-      f.channels.erase(it);
-      changed = true;
-    }
-    std::cout.flush();
-    if (!changed) return absl::OkStatus();
-    std::erase_if(state_.spool, [](const SpooledFinding& f) { return f.channels.empty(); });
-    return dir_.Save(state_);
+    const bool changed = DeliverSpool(&state_.spool, *channels_, origin());
+    if (metrics_ != nullptr) metrics_->Undelivered(origin(), state_.spool.size());
+    return changed ? dir_.Save(state_) : absl::OkStatus();
   }
+  bool Undelivered() const { return !state_.spool.empty(); }
 
-  absl::Status MarkSuccess() {
-    state_.last_success = absl::Now();
-    return dir_.Save(state_);
+  // One round and what follows from it (staleness, metrics). Reports the
+  // round's outcome in *result.
+  RoundResult Round(absl::Duration stale_after) {
+    unparseable_ = 0;
+    const absl::Time start = absl::Now();
+    RoundResult r = auditor_.Round(&state_.audit, source_.get(), this);
+    // The state in memory may hold an uncommitted position after a failed
+    // commit; the last commit is the truth.
+    for (const OperationalEvent& e : r.operational) {
+      PrintOperational(e);
+      if (metrics_ != nullptr) metrics_->Operational(origin(), e.kind);
+    }
+    if (r.complete) {
+      state_.last_success = absl::Now();
+      if (absl::Status s = dir_.Save(state_); !s.ok()) {
+        PrintOperational(
+            {.origin = origin(), .kind = "state", .message = std::string(s.message())});
+      }
+      stale_raised_ = false;
+    } else if (!stale_raised_ && absl::Now() - Since() > stale_after) {
+      Finding f;
+      f.time = absl::Now();
+      f.severity = Severity::kAlert;
+      f.rule = "monitor.stale";
+      f.origin = origin();
+      f.message = absl::StrCat(
+          "no complete round of ", origin(), " since ",
+          state_.last_success == absl::InfinitePast()
+              ? std::string("the monitor started")
+              : absl::FormatTime(absl::RFC3339_sec, state_.last_success, absl::UTCTimeZone()),
+          " (stale after ", absl::FormatDuration(stale_after), ")");
+      if (Commit(state_.audit, {std::move(f)}).ok()) {
+        stale_raised_ = true;
+        ++r.alert;
+      }
+    }
+    if (metrics_ != nullptr) {
+      metrics_->Round(origin(),
+                      r.critical + r.alert > 0 ? "finding" : (r.complete ? "clean" : "incomplete"),
+                      absl::ToDoubleSeconds(absl::Now() - start));
+      metrics_->EntriesVerified(origin(), r.entries);
+      if (r.log_size > 0) metrics_->LogSize(origin(), r.log_size);
+      metrics_->VerifiedSize(origin(), r.verified_size);
+      if (state_.last_success != absl::InfinitePast()) {
+        metrics_->LastSuccess(origin(), absl::ToUnixSeconds(state_.last_success));
+      }
+    }
+    return r;
   }
 
  private:
+  absl::Time Since() const {
+    return state_.last_success == absl::InfinitePast() ? started_ : state_.last_success;
+  }
+
+  AuditorOptions Options(const MonitoredLog& log, const MonitorConfig& c,
+                         std::function<bool()> stop) {
+    AuditorOptions o;
+    o.log_key = log.key;
+    o.witnesses = log.witnesses;
+    o.bundles_per_batch = c.bundles_per_batch;
+    o.commit_every = c.commit_every;
+    o.stop = std::move(stop);
+    if (log.entry_format == EntryFormat::kInfraEvent) {
+      o.on_entry = [this](uint64_t index, absl::string_view entry, const Hash& leaf,
+                          std::vector<Finding>* findings) {
+        CheckEvent(index, entry, leaf, findings);
+      };
+    }
+    return o;
+  }
+
+  // An entry of an InfraEvent log that does not parse is a WARNING (the
+  // first kMaxUnparseable of a round, then one summary), never a stop.
+  void CheckEvent(uint64_t index, absl::string_view entry, const Hash& leaf,
+                  std::vector<Finding>* findings) {
+    v1::InfraEvent event;
+    if (event.ParseFromArray(entry.data(), static_cast<int>(entry.size()))) return;
+    constexpr int kMaxUnparseable = 100;
+    if (++unparseable_ > kMaxUnparseable + 1) return;
+    Finding f;
+    f.time = absl::Now();
+    f.severity = Severity::kWarning;
+    f.rule = "entry.unparseable";
+    f.origin = origin();
+    f.index = index;
+    f.leaf_hash = HashToBase64(leaf);
+    f.message = unparseable_ <= kMaxUnparseable
+                    ? absl::StrCat("entry ", index, " (", entry.size(),
+                                   " bytes) is not an infratrail.v1.InfraEvent")
+                    : absl::StrCat("more than ", kMaxUnparseable,
+                                   " entries of this round are not InfraEvents; the rest are not "
+                                   "reported one by one (is this log's --entry-format opaque?)");
+    findings->push_back(std::move(f));
+  }
+
+  MonitoredLog log_;
   StateDir dir_;
   MonitorState state_;
+  std::unique_ptr<HttpLogSource> source_;
+  const std::vector<std::unique_ptr<Channel>>* channels_;
+  MonitorMetrics* metrics_;
   bool progress_;
+  TreeAuditor auditor_;
+  int unparseable_ = 0;
+  bool stale_raised_ = false;
+  const absl::Time started_ = absl::Now();
   absl::Time progress_start_ = absl::InfinitePast();
   absl::Time last_progress_ = absl::InfinitePast();
   uint64_t last_done_ = 0;
 };
 
+absl::StatusOr<std::vector<std::unique_ptr<Channel>>> MakeChannels(const MonitorConfig& c,
+                                                                   const HttpFetcherOptions& fo) {
+  std::vector<std::unique_ptr<Channel>> out;
+  out.push_back(StdoutChannel());
+  if (!c.webhook.empty()) {
+    absl::StatusOr<std::unique_ptr<HttpFetcher>> f = HttpFetcher::Create(fo);
+    if (!f.ok()) return f.status();
+    out.push_back(WebhookChannel(c.webhook, *std::move(f)));
+  }
+  if (!c.exec.empty()) out.push_back(ExecChannel(c.exec, c.exec_timeout));
+  return out;
+}
+
+int TestAlert(const MonitorConfig& c, const std::vector<std::unique_ptr<Channel>>& channels) {
+  Finding f;
+  f.time = absl::Now();
+  f.severity = Severity::kWarning;
+  f.rule = "monitor.test_alert";
+  f.origin = c.logs.empty() ? std::string() : c.logs[0].key.name();
+  f.message = "a test finding from infratrail-verifier monitor --test-alert; nothing is wrong";
+  int failed = 0;
+  for (const std::unique_ptr<Channel>& ch : channels) {
+    absl::Status s = ch->Deliver(f);
+    std::cerr << "monitor: --test-alert via " << ch->name() << ": "
+              << (s.ok() ? std::string("delivered") : std::string(s.message())) << "\n";
+    failed += s.ok() ? 0 : 1;
+  }
+  return failed == 0 ? kExitOk : kExitServer;
+}
+
 }  // namespace
 
 void AddMonitorFlags(CLI::App* m, MonitorArgs* a) {
-  m->add_option("--log", a->log, "The log: http(s)://BASE serving C2SP tlog-tiles")->required();
-  m->add_option("--log-key", a->log_key, "The log's verifier key (name+hash+key), or @FILE")
-      ->required();
-  m->add_option("--state-dir", a->state_dir,
-                "Directory for the monitor's trusted state, spool and evidence (created)")
-      ->required();
-  m->add_option("--witness", a->witnesses, "A witness's cosignature key (repeatable)");
-  m->add_option("--witness-threshold", a->witness_threshold,
+  MonitorFlags& f = a->flags;
+  m->add_option("--config", f.config,
+                "TOML file: the logs to follow ([[log]] url, key, witnesses, witness_threshold, "
+                "entry_format) and the options below by their flag names with _ for -");
+  m->add_option("--log", f.log, "The log: http(s)://BASE serving C2SP tlog-tiles");
+  m->add_option("--log-key", f.log_key, "The log's verifier key (name+hash+key), or @FILE");
+  m->add_option("--state-dir", f.state_dir,
+                "Directory for trusted state, spool and evidence (created; one monitor per dir)");
+  m->add_option("--witness", f.witnesses, "A witness's cosignature key (repeatable)");
+  m->add_option("--witness-threshold", f.witness_threshold,
                 "How many of the --witness keys must cosign each checkpoint");
+  m->add_option("--entry-format", f.entry_format,
+                "infraevent (default: entries are InfraEvents and are parsed) or opaque (any "
+                "other tlog-tiles log)");
   m->add_flag("--once", a->once,
-              "One round, then exit: 0 clean, 1 CRITICAL or ALERT, 3 round incomplete");
-  m->add_option("--interval", a->interval, "Time between rounds")->capture_default_str();
-  m->add_option("--stale-after", a->stale_after,
-                "Raise monitor.stale (ALERT) after this long without a complete round")
-      ->capture_default_str();
-  m->add_option("--timeout", a->timeout, "Per-request deadline")->capture_default_str();
-  m->add_option("--ca-file", a->ca_file, "CA bundle (PEM) for https logs; default: the system's");
-  m->add_option("--max-in-flight", a->max_in_flight, "Requests in flight at once")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  m->add_option("--bundles-per-batch", a->bundles_per_batch, "Entry bundles fetched per batch")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
-  m->add_option("--commit-every", a->commit_every,
-                "Commit the audit's position after this many new entries")
-      ->check(CLI::Range(uint64_t{256}, uint64_t{1} << 40))
-      ->capture_default_str();
+              "One round per log, then exit: 0 clean, 1 CRITICAL or ALERT, 3 round incomplete");
+  m->add_flag("--test-alert", a->test_alert,
+              "Send one test finding through every channel and exit (0 all delivered, 3 not)");
+  m->add_option("--interval", f.interval, "Time between rounds (default 10s)");
+  m->add_option(
+      "--stale-after", f.stale_after,
+      "Raise monitor.stale (ALERT) after this long without a complete round (default 1h)");
+  m->add_option("--timeout", f.timeout, "Per-request deadline (default 30s)");
+  m->add_option("--ca-file", f.ca_file, "CA bundle (PEM) for https; default: the system's");
+  m->add_option("--webhook", f.webhook,
+                "POST each finding's JSON here; retried with backoff, spooled across restarts");
+  m->add_option("--exec", f.exec,
+                "Run this shell command per finding (INFRATRAIL_* variables, JSON on stdin)");
+  m->add_option("--exec-timeout", f.exec_timeout, "Kill --exec after this long (default 30s)");
+  m->add_option("--healthcheck-url", f.healthcheck_url,
+                "GET this URL after every round in which every log was verified");
+  m->add_option("--metrics-addr", f.metrics_addr, "Serve Prometheus metrics at HOST:PORT");
+  m->add_option("--max-in-flight", f.max_in_flight, "Requests in flight at once (default 16)")
+      ->check(CLI::Range(1, 256));
+  m->add_option("--bundles-per-batch", f.bundles_per_batch,
+                "Entry bundles fetched per batch (default 64)")
+      ->check(CLI::Range(1, 4096));
+  m->add_option("--commit-every", f.commit_every,
+                "Commit the audit's position after this many new entries (default 1048576)")
+      ->check(CLI::Range(uint64_t{256}, uint64_t{1} << 40));
   m->add_option("--progress", a->progress,
                 "Progress bar on stderr: auto (a terminal), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
@@ -196,92 +381,121 @@ int RunMonitor(const MonitorArgs& a) {
     std::cerr << "monitor: " << msg << "\n";
     return kExitUsage;
   };
-  absl::StatusOr<NoteVerifier> key = ParseVerifierKeyArg(a.log_key, "--log-key");
-  if (!key.ok()) return usage(key.status().message());
-  std::vector<NoteVerifier> witnesses;
-  for (const std::string& w : a.witnesses) {
-    absl::StatusOr<NoteVerifier> v = ParseVerifierKeyArg(w, "--witness");
-    if (!v.ok()) return usage(v.status().message());
-    witnesses.push_back(*v);
-  }
-  absl::StatusOr<WitnessPolicy> policy = WitnessPolicy::Create(witnesses, a.witness_threshold);
-  if (!policy.ok()) return usage(absl::StrCat("--witness-threshold: ", policy.status().message()));
-  absl::StatusOr<absl::Duration> interval = cli::ParseDurationArg(a.interval, "--interval");
-  if (!interval.ok()) return usage(interval.status().message());
-  absl::StatusOr<absl::Duration> stale = cli::ParseDurationArg(a.stale_after, "--stale-after");
-  if (!stale.ok()) return usage(stale.status().message());
-  absl::StatusOr<absl::Duration> timeout = cli::ParseDurationArg(a.timeout, "--timeout");
-  if (!timeout.ok()) return usage(timeout.status().message());
+  absl::StatusOr<MonitorConfig> config = BuildMonitorConfig(a.flags);
+  if (!config.ok()) return usage(config.status().message());
+  const MonitorConfig& c = *config;
 
   HttpFetcherOptions fo;
-  fo.timeout = absl::ToChronoMilliseconds(*timeout);
-  fo.ca_file = a.ca_file;
-  fo.max_in_flight = a.max_in_flight;
-  absl::StatusOr<std::unique_ptr<HttpLogSource>> source = HttpLogSource::Create(a.log, fo);
-  if (!source.ok()) return usage(absl::StrCat("--log: ", source.status().message()));
+  fo.timeout = absl::ToChronoMilliseconds(c.timeout);
+  fo.ca_file = c.ca_file;
+  fo.max_in_flight = c.max_in_flight;
+  absl::StatusOr<std::vector<std::unique_ptr<Channel>>> channels = MakeChannels(c, fo);
+  if (!channels.ok()) return usage(channels.status().message());
+  if (a.test_alert) return TestAlert(c, *channels);
 
-  absl::StatusOr<StateDir> dir = StateDir::Open(a.state_dir);
-  if (!dir.ok()) return usage(absl::StrCat("--state-dir: ", dir.status().message()));
-  absl::StatusOr<MonitorState> loaded = dir->Load();
-  MonitorState state;
-  if (loaded.ok()) {
-    if (loaded->log_key != key->vkey()) {
-      return usage(absl::StrCat("--state-dir ", a.state_dir, " holds the state of log key ",
-                                loaded->log_key, ", not ", key->vkey(),
-                                ": use one state dir per log"));
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<MonitorMetrics> metrics = std::make_unique<MonitorMetrics>(*registry);
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!c.metrics_addr.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(c.metrics_addr);
+    } catch (const std::exception& e) {
+      return usage(absl::StrCat("--metrics-addr ", c.metrics_addr, ": ", e.what()));
     }
-    state = *std::move(loaded);
-  } else if (absl::IsNotFound(loaded.status())) {
-    state.log_key = key->vkey();
-  } else {
-    std::cerr << "monitor: " << loaded.status().message() << "\n";
-    return kExitServer;
+    exposer->RegisterCollectable(registry);
   }
 
+  if (c.logs.size() > 1 && ::mkdir(c.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return usage(absl::StrCat("--state-dir ", c.state_dir, ": ", std::strerror(errno)));
+  }
+  Signals signals;
   const bool progress =
       a.progress == "always" || (a.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
-  Monitor monitor(*std::move(dir), std::move(state), progress);
-  if (absl::Status s = monitor.Deliver(); !s.ok()) {
-    std::cerr << "monitor: " << s.message() << "\n";
-    return kExitServer;
+  std::vector<std::unique_ptr<LogMonitor>> logs;
+  for (const MonitoredLog& log : c.logs) {
+    absl::StatusOr<std::unique_ptr<HttpLogSource>> source = HttpLogSource::Create(log.url, fo);
+    if (!source.ok()) return usage(absl::StrCat(log.url, ": ", source.status().message()));
+    absl::StatusOr<StateDir> dir = StateDir::Open(log.state_dir);
+    if (!dir.ok()) return usage(absl::StrCat("--state-dir: ", dir.status().message()));
+    absl::StatusOr<MonitorState> loaded = dir->Load();
+    MonitorState state;
+    if (loaded.ok()) {
+      if (loaded->log_key != log.key.vkey()) {
+        return usage(absl::StrCat("state dir ", log.state_dir, " holds the state of log key ",
+                                  loaded->log_key, ", not ", log.key.vkey(),
+                                  ": use one state dir per log"));
+      }
+      state = *std::move(loaded);
+    } else if (absl::IsNotFound(loaded.status())) {
+      state.log_key = log.key.vkey();
+    } else {
+      std::cerr << "monitor: " << log.state_dir << ": " << loaded.status().message() << "\n";
+      return kExitServer;
+    }
+    logs.push_back(std::make_unique<LogMonitor>(
+        log, *std::move(dir), std::move(state), *std::move(source), c, &*channels, metrics.get(),
+        progress, [&signals] { return signals.stopping(); }));
+    // Findings spooled before a restart go out first.
+    if (absl::Status s = logs.back()->Deliver(); !s.ok()) {
+      std::cerr << "monitor: " << s.message() << "\n";
+      return kExitServer;
+    }
   }
 
-  Signals signals;
-  AuditorOptions ao;
-  ao.log_key = *key;
-  ao.witnesses = *policy;
-  ao.bundles_per_batch = a.bundles_per_batch;
-  ao.commit_every = a.commit_every;
-  ao.stop = [&signals] { return signals.stopping(); };
-  TreeAuditor auditor(std::move(ao));
-  bool stale_raised = false;
+  std::unique_ptr<HttpFetcher> pinger;
+  if (!c.healthcheck_url.empty()) {
+    absl::StatusOr<std::unique_ptr<HttpFetcher>> f = HttpFetcher::Create(fo);
+    if (!f.ok()) return usage(f.status().message());
+    pinger = *std::move(f);
+  }
+
+  absl::Time next_round = absl::InfinitePast();
   while (true) {
-    RoundResult r = auditor.Round(&monitor.state().audit, source->get(), &monitor);
-    for (const OperationalEvent& e : r.operational) PrintOperational(e);
-    if (r.complete) {
-      if (absl::Status s = monitor.MarkSuccess(); !s.ok()) {
-        PrintOperational(
-            {.origin = key->name(), .kind = "state", .message = std::string(s.message())});
+    if (absl::Now() >= next_round) {
+      next_round = absl::Now() + c.interval;
+      size_t findings = 0, incomplete = 0;
+      for (const std::unique_ptr<LogMonitor>& lm : logs) {
+        if (signals.stopping()) break;
+        RoundResult r = lm->Round(c.stale_after);
+        findings += r.critical + r.alert;
+        incomplete += r.complete ? 0 : 1;
       }
-      stale_raised = false;
-    } else if (!stale_raised && monitor.state().last_success != absl::InfinitePast() &&
-               absl::Now() - monitor.state().last_success > *stale) {
-      Finding f;
-      f.time = absl::Now();
-      f.severity = Severity::kAlert;
-      f.rule = "monitor.stale";
-      f.origin = key->name();
-      f.message = absl::StrCat(
-          "no complete round since ",
-          absl::FormatTime(absl::RFC3339_sec, monitor.state().last_success, absl::UTCTimeZone()),
-          " (--stale-after ", a.stale_after, ")");
-      if (monitor.Commit(monitor.state().audit, {std::move(f)}).ok()) stale_raised = true;
+      if (incomplete == 0 && pinger != nullptr && !signals.stopping()) {
+        absl::StatusOr<HttpResponse> r = pinger->Get(c.healthcheck_url, 64 << 10);
+        if (!r.ok() || r->status < 200 || r->status > 299) {
+          PrintOperational({.origin = "",
+                            .kind = "healthcheck",
+                            .message = r.ok()
+                                           ? absl::StrCat(c.healthcheck_url, ": HTTP ", r->status)
+                                           : std::string(r.status().message())});
+        }
+      }
+      if (a.once) {
+        for (const std::unique_ptr<LogMonitor>& lm : logs) {
+          if (lm->Undelivered()) {
+            std::cerr << "monitor: " << lm->origin()
+                      << ": findings not yet delivered on every channel stay spooled in the state "
+                         "dir for the next run\n";
+          }
+        }
+        if (findings > 0) return kExitVerify;
+        return incomplete == 0 ? kExitOk : kExitServer;
+      }
     }
-    if (a.once) {
-      if (r.critical > 0 || r.alert > 0) return kExitVerify;
-      return r.complete ? kExitOk : kExitServer;
+    // Retry deliveries while waiting for the next round.
+    bool pending = false;
+    for (const std::unique_ptr<LogMonitor>& lm : logs) {
+      if (!lm->Undelivered()) continue;
+      if (absl::Status s = lm->Deliver(); !s.ok()) {
+        PrintOperational(
+            {.origin = lm->origin(), .kind = "state", .message = std::string(s.message())});
+      }
+      pending |= lm->Undelivered();
     }
-    if (signals.stopping() || signals.SleepFor(*interval)) return kExitOk;
+    const absl::Duration wait = std::max(
+        absl::ZeroDuration(),
+        std::min(next_round - absl::Now(), pending ? absl::Seconds(1) : absl::InfiniteDuration()));
+    if (signals.stopping() || signals.SleepFor(wait)) return kExitOk;
   }
 }
 

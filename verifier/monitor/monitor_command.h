@@ -1,32 +1,19 @@
-// `infratrail-verifier monitor`: follows one log, re-checks everything it
-// serves, keeps its trusted state in a directory, and prints findings as
-// JSON lines on stdout (docs/monitor.md).
+// `infratrail-verifier monitor`: follows one or more logs, re-checks
+// everything they serve, keeps its trusted state in a directory, and
+// reports findings as JSON lines on stdout, to a webhook and to a command
+// (docs/monitor.md).
 #ifndef INFRATRAIL_VERIFIER_MONITOR_MONITOR_COMMAND_H_
 #define INFRATRAIL_VERIFIER_MONITOR_MONITOR_COMMAND_H_
 
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <vector>
-
 #include "CLI/CLI.hpp"
+#include "verifier/monitor/monitor_config.h"
 
 namespace infratrail {
 
 struct MonitorArgs {
-  std::string log;      // http(s)://BASE of a tlog-tiles log
-  std::string log_key;  // verifier key, or @FILE
-  std::string state_dir;
-  std::vector<std::string> witnesses;
-  size_t witness_threshold = 0;
+  MonitorFlags flags;
   bool once = false;
-  std::string interval = "10s";
-  std::string stale_after = "1h";
-  std::string timeout = "30s";
-  std::string ca_file;
-  int max_in_flight = 16;
-  size_t bundles_per_batch = 64;
-  uint64_t commit_every = uint64_t{1} << 20;
+  bool test_alert = false;
   std::string progress = "auto";  // auto | always | never
 };
 
@@ -34,6 +21,7 @@ void AddMonitorFlags(CLI::App* monitor, MonitorArgs* args);
 
 // Exit codes with --once: 0 clean, 1 a CRITICAL or ALERT finding, 2 usage,
 // 3 a round could not complete. Without --once, 0 after SIGTERM or SIGINT.
+// --test-alert: 0 when every channel took the test finding, 3 otherwise.
 int RunMonitor(const MonitorArgs& args);
 
 }  // namespace infratrail

@@ -1,6 +1,7 @@
 #include "verifier/monitor/tree_auditor.h"
 
 #include <algorithm>
+#include <future>
 #include <optional>
 #include <utility>
 
@@ -35,6 +36,58 @@ std::string OperationalKind(const absl::Status& status) {
 namespace {
 
 std::string EvidenceName(const TileId& t) { return absl::StrReplaceAll(t.Path(), {{"/", "_"}}); }
+
+// One batch of bundles and their level-0 tiles, fetched on a thread of its
+// own, which also decodes the bundles and hashes their entries: the
+// auditor's thread is left the tree above the leaves and the checks.
+struct Batch {
+  std::vector<TileId> req;  // bundle, its hash tile, bundle, ...
+  std::vector<absl::StatusOr<std::string>> bodies;
+  // Per bundle (req[2k]): its entries (views into bodies[2k]) and their
+  // leaf hashes; an error when the bundle could not be decoded.
+  std::vector<absl::StatusOr<std::vector<absl::string_view>>> entries;
+  std::vector<std::vector<Hash>> leaves;
+};
+
+class Prefetch {
+ public:
+  void Start(LogSource* src, std::vector<TileId> req) {
+    future_ = std::async(std::launch::async, [src, req = std::move(req)]() mutable {
+      Batch b;
+      b.bodies = src->Tiles(req);
+      b.req = std::move(req);
+      Hasher hasher;
+      for (size_t k = 0; k < b.req.size(); k += 2) {
+        if (!b.bodies[k].ok()) {
+          b.entries.push_back(b.bodies[k].status());
+          b.leaves.emplace_back();
+          continue;
+        }
+        b.entries.push_back(DecodeEntryBundleViews(*b.bodies[k]));
+        std::vector<Hash>& leaves = b.leaves.emplace_back();
+        if (!b.entries.back().ok()) continue;
+        leaves.reserve(b.entries.back()->size());
+        for (absl::string_view e : *b.entries.back()) leaves.push_back(hasher.HashLeaf(e));
+      }
+      return b;
+    });
+  }
+  // Waits for the fetch to end (so the source is free).
+  void Settle() {
+    if (!done_.has_value() && future_.valid()) done_ = future_.get();
+  }
+  // The batch; Start must have been called.
+  Batch Take() {
+    Settle();
+    Batch out = std::move(*done_);
+    done_.reset();
+    return out;
+  }
+
+ private:
+  std::future<Batch> future_;
+  std::optional<Batch> done_;
+};
 
 // The checkpoint the audit measures the latest one against: the target if
 // the audit is extending toward one, else the trusted one.
@@ -387,17 +440,29 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
     st->rows[level].push_back(h);
     last[level] = id.index;
   };
-  while (st->next < size) {
-    const uint64_t b0 = st->next / kTileWidth;
-    const uint64_t b_end =
-        std::min<uint64_t>((size + kTileWidth - 1) / kTileWidth, b0 + opt.bundles_per_batch);
+  // The next batch is fetched (on its own thread, the source's only user
+  // meanwhile) while this one is hashed.
+  const uint64_t bundles = (size + kTileWidth - 1) / kTileWidth;
+  uint64_t next_bundle = st->next / kTileWidth;
+  Prefetch ahead;
+  auto launch = [&] {
+    if (next_bundle >= bundles) return;
+    const uint64_t b_end = std::min<uint64_t>(bundles, next_bundle + opt.bundles_per_batch);
     std::vector<TileId> req;
-    for (uint64_t b = b0; b < b_end; ++b) {
+    for (uint64_t b = next_bundle; b < b_end; ++b) {
       const uint32_t w = TileWidthAt(0, b, size);
       req.push_back(TileId{.level = 0, .index = b, .width = w, .entries = true});
       req.push_back(TileId{.level = 0, .index = b, .width = w});
     }
-    std::vector<absl::StatusOr<std::string>> bodies = src->Tiles(req);
+    next_bundle = b_end;
+    ahead.Start(src, std::move(req));
+  };
+  launch();
+  while (st->next < size) {
+    Batch batch = ahead.Take();
+    launch();
+    const std::vector<TileId>& req = batch.req;
+    const std::vector<absl::StatusOr<std::string>>& bodies = batch.bodies;
     // Full tiles of levels >= 1 completed by this batch, checked after it.
     std::vector<std::pair<TileId, std::vector<Hash>>> upper;
     for (size_t k = 0; k < req.size(); k += 2) {
@@ -406,7 +471,8 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
         Operational(bodies[k].status());
         return Stop();
       }
-      absl::StatusOr<std::vector<std::string>> entries = DecodeEntryBundle(*bodies[k]);
+      const absl::StatusOr<std::vector<absl::string_view>>& entries = batch.entries[k / 2];
+      const std::vector<Hash>& leaves = batch.leaves[k / 2];
       if (!entries.ok() || entries->size() != bt.width) {
         Operational("malformed",
                     absl::StrCat(bt.Path(), ": ",
@@ -420,7 +486,7 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
       // Entries audited in an earlier round, served again in this bundle,
       // must be the same bytes.
       for (uint64_t j = 0; j < skip; ++j) {
-        if (hasher.HashLeaf((*entries)[j]) == st->rows[0][j]) continue;
+        if (leaves[j] == st->rows[0][j]) continue;
         Raise(Severity::kCritical, "log.entries_changed",
               absl::StrCat(bt.Path(), " serves entry ", base + j,
                            " with other bytes than when it was audited"),
@@ -430,10 +496,8 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
         return Lied();
       }
       for (uint64_t j = skip; j < bt.width; ++j) {
-        const std::string& e = (*entries)[j];
-        const Hash leaf = hasher.HashLeaf(e);
-        if (opt.on_entry) opt.on_entry(base + j, e, leaf, &findings);
-        st->range.AppendLeaf(leaf, hasher, visit);
+        if (opt.on_entry) opt.on_entry(base + j, (*entries)[j], leaves[j], &findings);
+        st->range.AppendLeaf(leaves[j], hasher, visit);
         ++st->next;
       }
       result.entries += bt.width - skip;
@@ -450,6 +514,7 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
     if (!upper.empty()) {
       std::vector<TileId> ids;
       for (const auto& u : upper) ids.push_back(u.first);
+      ahead.Settle();  // the source has one user at a time
       std::vector<absl::StatusOr<std::string>> got = src->Tiles(ids);
       for (size_t i = 0; i < upper.size(); ++i) {
         if (std::optional<bool> end =

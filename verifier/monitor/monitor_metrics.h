@@ -1,0 +1,48 @@
+// The monitor's Prometheus metrics (--metrics-addr), labelled by the log's
+// origin (one per configured log: bounded) and, for findings, by rule and
+// severity (bounded by the rules the monitor and the policy define).
+//
+// Thread-safe (prometheus-cpp metrics are).
+#ifndef INFRATRAIL_VERIFIER_MONITOR_MONITOR_METRICS_H_
+#define INFRATRAIL_VERIFIER_MONITOR_MONITOR_METRICS_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace infratrail {
+
+class MonitorMetrics {
+ public:
+  explicit MonitorMetrics(prometheus::Registry& registry);
+
+  void VerifiedSize(absl::string_view origin, double size);
+  void LogSize(absl::string_view origin, double size);
+  void EntriesVerified(absl::string_view origin, double n);
+  // outcome: "clean", "finding" (CRITICAL or ALERT raised), "incomplete".
+  void Round(absl::string_view origin, absl::string_view outcome, double seconds);
+  void LastSuccess(absl::string_view origin, double unix_seconds);
+  void Finding(absl::string_view origin, absl::string_view rule, absl::string_view severity);
+  // kind: OperationalKind's names.
+  void Operational(absl::string_view origin, absl::string_view kind);
+  void Undelivered(absl::string_view origin, double n);
+
+ private:
+  prometheus::Family<prometheus::Gauge>& verified_size_;
+  prometheus::Family<prometheus::Gauge>& log_size_;
+  prometheus::Family<prometheus::Counter>& entries_;
+  prometheus::Family<prometheus::Counter>& rounds_;
+  prometheus::Family<prometheus::Histogram>& round_seconds_;
+  prometheus::Family<prometheus::Gauge>& last_success_;
+  prometheus::Family<prometheus::Counter>& findings_;
+  prometheus::Family<prometheus::Counter>& operational_;
+  prometheus::Family<prometheus::Gauge>& undelivered_;
+};
+
+}  // namespace infratrail
+
+#endif  // INFRATRAIL_VERIFIER_MONITOR_MONITOR_METRICS_H_
