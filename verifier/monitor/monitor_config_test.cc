@@ -1,0 +1,138 @@
+#include "verifier/monitor/monitor_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/note_key.h"
+
+namespace infratrail {
+namespace {
+
+class MonitorConfigTest : public ::testing::Test {
+ protected:
+  MonitorConfigTest()
+      : a_(*NoteSigner::Generate("a.example/log")), b_(*NoteSigner::Generate("b.example/log")) {}
+
+  std::string WriteToml(const std::string& text) {
+    const std::string path =
+        absl::StrCat(::testing::TempDir(), "/monitor-",
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".toml");
+    std::ofstream(path) << text;
+    return path;
+  }
+  MonitorFlags OneLog() {
+    MonitorFlags f;
+    f.log = "https://a.example/tiles/";
+    f.log_key = a_.VerifierKey();
+    f.state_dir = "/var/lib/m";
+    return f;
+  }
+  static void ExpectError(const absl::StatusOr<MonitorConfig>& c, absl::string_view needle) {
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StrContains(c.status().message(), needle)) << c.status().message();
+  }
+
+  NoteSigner a_, b_;
+};
+
+TEST_F(MonitorConfigTest, OneLogFromFlagsKeepsStateInTheStateDirItself) {
+  absl::StatusOr<MonitorConfig> c = BuildMonitorConfig(OneLog());
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->logs.size(), 1u);
+  EXPECT_EQ(c->logs[0].state_dir, "/var/lib/m");
+  EXPECT_EQ(c->logs[0].key.name(), "a.example/log");
+  EXPECT_EQ(c->logs[0].entry_format, EntryFormat::kInfraEvent);
+  EXPECT_EQ(c->interval, absl::Seconds(10));
+  EXPECT_EQ(c->stale_after, absl::Hours(1));
+}
+
+TEST_F(MonitorConfigTest, FlagErrorsNameTheFlag) {
+  MonitorFlags f = OneLog();
+  f.log = "grpcx://a.example";
+  ExpectError(BuildMonitorConfig(f), "--log");
+  f = OneLog();
+  f.log_key = "not a key";
+  ExpectError(BuildMonitorConfig(f), "--log-key");
+  f = OneLog();
+  f.interval = "soon";
+  ExpectError(BuildMonitorConfig(f), "--interval");
+  f = OneLog();
+  f.state_dir.clear();
+  ExpectError(BuildMonitorConfig(f), "--state-dir");
+  f = OneLog();
+  f.witness_threshold = 1;
+  ExpectError(BuildMonitorConfig(f), "--witness-threshold");
+  f = OneLog();
+  f.entry_format = "json";
+  ExpectError(BuildMonitorConfig(f), "--entry-format");
+  f = OneLog();
+  f.webhook = "mailto:x";
+  ExpectError(BuildMonitorConfig(f), "--webhook");
+}
+
+TEST_F(MonitorConfigTest, TomlListsSeveralLogsEachInItsOwnDirectory) {
+  MonitorFlags f;
+  f.config = WriteToml(absl::StrCat(R"(state_dir = "/srv/mon"
+interval = "30s"
+webhook = "https://hooks.example/x"
+[[log]]
+url = "https://a.example/"
+key = ")",
+                                    a_.VerifierKey(), R"("
+[[log]]
+url = "http://b.example/"
+key = ")",
+                                    b_.VerifierKey(), R"("
+entry_format = "opaque"
+witnesses = [")",
+                                    a_.CosignatureVerifierKey(), R"("]
+witness_threshold = 1
+)"));
+  f.interval = "5s";  // the flag wins
+  absl::StatusOr<MonitorConfig> c = BuildMonitorConfig(f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->logs.size(), 2u);
+  EXPECT_EQ(c->interval, absl::Seconds(5));
+  EXPECT_EQ(c->webhook, "https://hooks.example/x");
+  EXPECT_EQ(c->logs[1].entry_format, EntryFormat::kOpaque);
+  EXPECT_EQ(c->logs[1].witnesses.threshold, 1u);
+  EXPECT_NE(c->logs[0].state_dir, c->logs[1].state_dir);
+  EXPECT_TRUE(absl::StartsWith(c->logs[0].state_dir, "/srv/mon/a.example_log-"));
+}
+
+TEST_F(MonitorConfigTest, TomlErrorsNameTheLine) {
+  MonitorFlags f;
+  f.config = WriteToml("state_dir = \"/x\"\n\n[[log]]\nurl = \"https://a/\"\nkey = 3\n");
+  ExpectError(BuildMonitorConfig(f), "line 5");
+  f.config = WriteToml("state_dir = \"/x\"\nintervall = \"1s\"\n");
+  ExpectError(BuildMonitorConfig(f), "unknown key \"intervall\"");
+  f.config = WriteToml("state_dir = \"/x\"\n");
+  ExpectError(BuildMonitorConfig(f), "no [[log]]");
+  f.config = WriteToml("state_dir = [\n");
+  ExpectError(BuildMonitorConfig(f), "line");
+  f.config = WriteToml(
+      absl::StrCat("state_dir = \"/x\"\n[[log]]\nurl = \"https://a/\"\nkey = \"", a_.VerifierKey(),
+                   "\"\n[[log]]\nurl = \"https://a2/\"\nkey = \"", a_.VerifierKey(), "\"\n"));
+  ExpectError(BuildMonitorConfig(f), "listed twice");
+}
+
+TEST_F(MonitorConfigTest, ConfigAndLogFlagsAreExclusive) {
+  MonitorFlags f = OneLog();
+  f.config = WriteToml("state_dir = \"/x\"\n");
+  ExpectError(BuildMonitorConfig(f), "--config");
+}
+
+TEST(OriginDirName, DistinctOriginsThatEscapeAlikeGetDistinctNames) {
+  EXPECT_NE(OriginDirName("a/b"), OriginDirName("a_b"));
+  EXPECT_EQ(OriginDirName("a/b").find('/'), std::string::npos);
+  EXPECT_EQ(OriginDirName("../../etc").find('/'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace infratrail
