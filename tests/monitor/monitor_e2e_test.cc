@@ -308,8 +308,9 @@ TEST_F(MonitorE2ETest, AuditsAHundredThousandEventsCleanThenReadsOnlyNewBundles)
   EXPECT_EQ(CheckpointSize(s["trusted_note"].get<std::string>()), 101'000u);
 }
 
-// kill -9 in the middle of an audit, twice: the committed state always
-// parses and sits on a bundle boundary; the resumed audit completes with
+// kill -9 in the middle of an audit, twice (and a SIGTERM between, which
+// must end the loop with 0): the committed state always parses and sits on
+// a bundle boundary; the resumed audit completes with
 // no finding (the root check fails if an entry was skipped) and fetches
 // only the bundles from the committed position on (nothing re-audited).
 TEST_F(MonitorE2ETest, KillNineMidRoundResumesWithoutSkippingOrRepeating) {
@@ -323,9 +324,9 @@ TEST_F(MonitorE2ETest, KillNineMidRoundResumesWithoutSkippingOrRepeating) {
   const std::vector<std::string> looping = {
       "--commit-every", "4096", "--bundles-per-batch", absl::StrCat(kBatch), "--interval", "1h"};
 
-  // Kills a looping monitor once state.json shows next in (after, kTotal);
-  // the next that survived.
-  auto kill_mid_audit = [&](uint64_t after) -> uint64_t {
+  // Sends `sig` to a looping monitor once state.json shows next in
+  // (after, kTotal); the next that survived.
+  auto interrupt_mid_audit = [&](int sig, uint64_t after) -> uint64_t {
     ChildGuard monitor(StartLooping(LogUrl(*server), state, looping));
     EXPECT_GT(monitor.pid(), 0);
     if (monitor.pid() <= 0) return 0;
@@ -336,14 +337,18 @@ TEST_F(MonitorE2ETest, KillNineMidRoundResumesWithoutSkippingOrRepeating) {
           return next > after && next < kTotal;
         },
         absl::Seconds(60));
-    EXPECT_EQ(kill(monitor.pid(), SIGKILL), 0);
-    absl::StatusOr<int> rc = WaitPid(monitor.pid(), absl::Seconds(10));
+    EXPECT_EQ(kill(monitor.pid(), sig), 0);
+    absl::StatusOr<int> rc = WaitPid(monitor.pid(), absl::Seconds(30));
     EXPECT_TRUE(rc.ok()) << rc.status();
-    if (rc.ok()) monitor.Release();
+    if (rc.ok()) {
+      monitor.Release();
+      // SIGTERM: the monitor commits where it is and exits 0.
+      EXPECT_EQ(*rc, sig == SIGTERM ? 0 : 128 + sig);
+    }
     EXPECT_FALSE(mid.is_discarded()) << "the audit never committed a position in (" << after << ", "
                                      << kTotal << "); state.json:\n"
                                      << ReadFileOrEmpty(state + "/state.json");
-    // What survived the kill (it may be a later commit than `mid`).
+    // What survived (it may be a later commit than `mid`).
     json s = ReadState(state);
     EXPECT_TRUE(s.is_object()) << ReadFileOrEmpty(state + "/state.json");
     if (!s.is_object()) return 0;
@@ -354,12 +359,14 @@ TEST_F(MonitorE2ETest, KillNineMidRoundResumesWithoutSkippingOrRepeating) {
     return next;
   };
 
-  const uint64_t first = kill_mid_audit(0);
+  const uint64_t first = interrupt_mid_audit(SIGKILL, 0);
   ASSERT_FALSE(HasFailure());
-  // The second kill past the middle, so the two are far apart.
-  const uint64_t second = kill_mid_audit(std::max(first, kTotal / 2));
+  const uint64_t termed = interrupt_mid_audit(SIGTERM, first);
   ASSERT_FALSE(HasFailure());
-  ASSERT_LT(second, kTotal) << "the second kill came after the audit finished";
+  // The last kill past the middle, so the two kills are far apart.
+  const uint64_t second = interrupt_mid_audit(SIGKILL, std::max(termed, kTotal / 2));
+  ASSERT_FALSE(HasFailure());
+  ASSERT_LT(second, kTotal) << "the last kill came after the audit finished";
 
   absl::StatusOr<double> before = HttpRequests(server->metrics_port(), "entries");
   ASSERT_TRUE(before.ok()) << before.status();
@@ -382,7 +389,8 @@ TEST_F(MonitorE2ETest, KillNineMidRoundResumesWithoutSkippingOrRepeating) {
 
 // The operator keeps two histories of one log, both signed with its key:
 // the monitor trusts one (A); B's checkpoint of the same size has another
-// root. CRITICAL, with evidence, and the monitor still trusts A.
+// root (log.fork), and B's larger one does not extend A's (log.inconsistent).
+// CRITICAL, with evidence, and the monitor still trusts A.
 TEST_F(MonitorE2ETest, ForkWithTheSameKeyIsCritical) {
   constexpr uint64_t kN = 5'000;
   const std::string state = StateDir();
@@ -437,6 +445,26 @@ TEST_F(MonitorE2ETest, ForkWithTheSameKeyIsCritical) {
   EXPECT_EQ(after["next"], before["next"]);
   EXPECT_EQ(after["target_note"], "");
   EXPECT_EQ(after["spool"].size(), 0u) << "the finding was delivered";
+
+  // B goes on: a larger tree that does not extend the trusted one. The
+  // consistency proof built from B's own hash tiles fails; they are kept.
+  ASSERT_NO_FATAL_FAILURE(FillTo(**b, kN + 2000));
+  MonitorRun grown = RunOnce(LogUrl(**b), state);
+  EXPECT_EQ(grown.rc, 1) << grown.out << grown.err;
+  const json g = CriticalFinding(grown, state, {"log.inconsistent"},
+                                 {"trusted.checkpoint", "received.checkpoint"});
+  if (g.is_object()) {
+    bool tiles = false;
+    for (const auto& e :
+         fs::directory_iterator(fs::path(state) / g["evidence"].get<std::string>())) {
+      tiles |= absl::StartsWith(e.path().filename().string(), "tile_");
+    }
+    EXPECT_TRUE(tiles) << "no hash tile in the evidence of " << g.dump();
+  }
+  const json last = ReadState(state);
+  ASSERT_TRUE(last.is_object());
+  EXPECT_EQ(last["trusted_note"], before["trusted_note"]);
+  EXPECT_EQ(last["next"], before["next"]);
 }
 
 // The operator restores an older copy of the data directory and lets the
