@@ -275,7 +275,10 @@ int RunMonitor(const MonitorArgs& a) {
           "no complete round since ",
           absl::FormatTime(absl::RFC3339_sec, monitor.state().last_success, absl::UTCTimeZone()),
           " (--stale-after ", a.stale_after, ")");
-      if (monitor.Commit(monitor.state().audit, {std::move(f)}).ok()) stale_raised = true;
+      if (monitor.Commit(monitor.state().audit, {std::move(f)}).ok()) {
+        stale_raised = true;
+        ++r.alert;  // an ALERT raised this round: --once exits 1, not 3
+      }
     }
     if (a.once) {
       if (r.critical > 0 || r.alert > 0) return kExitVerify;
