@@ -549,6 +549,32 @@ TEST_F(MonitorE2ETest, LogDownIsOperationalNotCritical) {
   EXPECT_EQ(after["next"], before["next"]);
 }
 
+// A log down for longer than --stale-after (0s here: any time since the
+// last complete round) is an ALERT finding, and with --once an ALERT exits
+// 1 (monitor_command.h), not 3 as for a round that merely did not complete.
+TEST_F(MonitorE2ETest, StaleLogIsAnAlertAndExitsOne) {
+  const std::string state = StateDir();
+  std::unique_ptr<ServerProcess> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  ASSERT_NO_FATAL_FAILURE(FillTo(*server, 1000));
+  MonitorRun up = RunOnce(LogUrl(*server), state);
+  ASSERT_EQ(up.rc, 0) << up.out << up.err;
+  const std::string url = LogUrl(*server);
+  absl::StatusOr<int> stopped = server->Terminate();
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+
+  MonitorRun down = RunOnce(url, state, {"--stale-after", "0s"});
+  EXPECT_EQ(down.rc, 1) << down.out << down.err;
+  std::vector<json> findings = JsonLines(down.out);
+  ASSERT_EQ(findings.size(), 1u) << down.out;
+  EXPECT_EQ(findings[0].value("severity", ""), "ALERT") << down.out;
+  EXPECT_EQ(findings[0].value("rule", ""), "monitor.stale") << down.out;
+  const json s = ReadState(state);
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(s["next"], 1000);
+  EXPECT_EQ(s["spool"].size(), 0u);
+}
+
 // One state directory serves one monitor: a second is refused (usage, 2)
 // while the first runs, and the first still ends cleanly on SIGTERM.
 TEST_F(MonitorE2ETest, SecondMonitorOnTheSameStateDirIsRefused) {
