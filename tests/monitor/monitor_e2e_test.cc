@@ -4,12 +4,12 @@
 // a rollback signed with the log's own key (the operator removed the
 // signer's rollback protection), which must be CRITICAL with evidence and
 // must not move the monitor's trust; a log that is down (operational, not
-// a finding); and the state directory's lock.
+// a finding) and one down for longer than --stale-after (an ALERT); and the
+// state directory's lock.
 //
 // Every test has its own temporary directory and ephemeral ports (ctest -j).
 // Logs are filled with infratrail-loadgen (--mode fill), whose events carry
 // a random nonce per run, so two fills never append the same events.
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
