@@ -446,6 +446,11 @@ TEST_F(MonitorE2ETest, ForkWithTheSameKeyIsCritical) {
   EXPECT_EQ(after["target_note"], "");
   EXPECT_EQ(after["spool"].size(), 0u) << "the finding was delivered";
 
+  // The same fork seen again: not reported twice, but never called clean.
+  MonitorRun again = RunOnce(LogUrl(**b), state);
+  EXPECT_EQ(again.rc, 1) << again.out << again.err;
+  EXPECT_EQ(again.out, "");
+
   // B goes on: a larger tree that does not extend the trusted one. The
   // consistency proof built from B's own hash tiles fails; they are kept.
   ASSERT_NO_FATAL_FAILURE(FillTo(**b, kN + 2000));
@@ -573,6 +578,11 @@ TEST_F(MonitorE2ETest, StaleLogIsAnAlertAndExitsOne) {
   ASSERT_TRUE(s.is_object());
   EXPECT_EQ(s["next"], 1000);
   EXPECT_EQ(s["spool"].size(), 0u);
+
+  // Still down at the next run (a cron job): not alerted twice, not clean.
+  MonitorRun still = RunOnce(url, state, {"--stale-after", "0s"});
+  EXPECT_EQ(still.rc, 1) << still.out << still.err;
+  EXPECT_EQ(still.out, "");
 }
 
 // One state directory serves one monitor: a second is refused (usage, 2)

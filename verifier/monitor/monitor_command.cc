@@ -199,12 +199,14 @@ class LogMonitor final : public AuditObserver {
     }
     if (r.complete) {
       state_.last_success = absl::Now();
+      state_.stale_raised = false;
       if (absl::Status s = dir_.Save(state_); !s.ok()) {
         PrintOperational(
             {.origin = origin(), .kind = "state", .message = std::string(s.message())});
       }
-      stale_raised_ = false;
-    } else if (!stale_raised_ && absl::Now() - Since() > stale_after) {
+    } else if (state_.stale_raised) {
+      ++r.known;  // still stale, reported once already
+    } else if (absl::Now() - Since() > stale_after) {
       Finding f;
       f.time = absl::Now();
       f.severity = Severity::kAlert;
@@ -216,15 +218,18 @@ class LogMonitor final : public AuditObserver {
               ? std::string("the monitor started")
               : absl::FormatTime(absl::RFC3339_sec, state_.last_success, absl::UTCTimeZone()),
           " (stale after ", absl::FormatDuration(stale_after), ")");
+      state_.stale_raised = true;
       if (Commit(state_.audit, {std::move(f)}).ok()) {
-        stale_raised_ = true;
         ++r.alert;
+      } else {
+        state_.stale_raised = false;
       }
     }
     if (metrics_ != nullptr) {
-      metrics_->Round(origin(),
-                      r.critical + r.alert > 0 ? "finding" : (r.complete ? "clean" : "incomplete"),
-                      absl::ToDoubleSeconds(absl::Now() - start));
+      metrics_->Round(
+          origin(),
+          r.critical + r.alert + r.known > 0 ? "finding" : (r.complete ? "clean" : "incomplete"),
+          absl::ToDoubleSeconds(absl::Now() - start));
       metrics_->EntriesVerified(origin(), r.entries);
       if (r.log_size > 0) metrics_->LogSize(origin(), r.log_size);
       metrics_->VerifiedSize(origin(), r.verified_size);
@@ -290,7 +295,6 @@ class LogMonitor final : public AuditObserver {
   bool progress_;
   TreeAuditor auditor_;
   int unparseable_ = 0;
-  bool stale_raised_ = false;
   const absl::Time started_ = absl::Now();
   absl::Time progress_start_ = absl::InfinitePast();
   absl::Time last_progress_ = absl::InfinitePast();
@@ -457,7 +461,7 @@ int RunMonitor(const MonitorArgs& a) {
       for (const std::unique_ptr<LogMonitor>& lm : logs) {
         if (signals.stopping()) break;
         RoundResult r = lm->Round(c.stale_after);
-        findings += r.critical + r.alert;
+        findings += r.critical + r.alert + r.known;
         incomplete += r.complete ? 0 : 1;
       }
       if (incomplete == 0 && pinger != nullptr && !signals.stopping()) {

@@ -98,6 +98,7 @@ std::string EncodeMonitorState(const MonitorState& s) {
       {"trusted_rows", Rows(s.audit.trusted_rows)},
       {"raised", s.audit.raised},
       {"next_seq", s.next_seq},
+      {"stale_raised", s.stale_raised},
       {"spool", std::move(spool)},
       {"last_success", s.last_success == absl::InfinitePast()
                            ? json(nullptr)
@@ -153,6 +154,7 @@ absl::StatusOr<MonitorState> DecodeMonitorState(absl::string_view text) {
     }
     s.spool.push_back(std::move(sf));
   }
+  s.stale_raised = j.value("stale_raised", false);
   if (j.contains("last_success") && j["last_success"].is_number_integer()) {
     s.last_success = absl::FromUnixSeconds(j["last_success"].get<int64_t>());
   }

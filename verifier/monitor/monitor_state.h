@@ -30,6 +30,8 @@ struct MonitorState {
   uint64_t next_seq = 1;
   std::vector<SpooledFinding> spool;
   absl::Time last_success = absl::InfinitePast();
+  // monitor.stale was raised and no round has completed since.
+  bool stale_raised = false;
 };
 
 // The bytes of state.json.

@@ -92,7 +92,11 @@ struct RoundResult {
   uint64_t verified_size = 0;
   uint64_t entries = 0;                         // new entries hashed this round
   size_t critical = 0, alert = 0, warning = 0;  // findings raised this round
-  std::vector<OperationalEvent> operational;    // why the round stopped early
+  // CRITICAL or ALERT conditions met again that earlier rounds reported
+  // (the log still shows the same fork): not reported again, but the
+  // round is not clean.
+  size_t known = 0;
+  std::vector<OperationalEvent> operational;  // why the round stopped early
 };
 
 class TreeAuditor {
