@@ -726,5 +726,29 @@ TEST_F(MonitorHostileTest, WebhookSpoolSurvivesARestartAndIsNotPrintedTwice) {
   for (const auto& [seq, n] : up.Delivered()) EXPECT_EQ(n, 1) << seq;
 }
 
+// ---- absurd sizes --------------------------------------------------------------
+
+// A log that signs a checkpoint of a size it cannot serve (up to 2^64 - 1):
+// the audit asks for the bundles it can address, finds them missing and
+// ends the round; no overflow, no hang.
+TEST_F(MonitorHostileTest, SignedCheckpointOfAnAbsurdSizeEndsTheRound) {
+  const std::vector<std::string> entries = OpaqueEntries(300);
+  Publish(entries, 300);
+  for (uint64_t size : {~uint64_t{0}, ~uint64_t{0} - 255, uint64_t{1} << 63}) {
+    SCOPED_TRACE(size);
+    Checkpoint cp = *CheckpointOf(entries, 300, kOrigin);
+    cp.size = size;
+    server_.Override("checkpoint", Reply::Body(*SignNote(cp.Body(), {signer_})));
+    fs::remove_all(state_);
+    MonitorRun r =
+        Wait(Start(Args(server_.Url(), {"--once", "--timeout", "2s", "--entry-format", "opaque"})),
+             absl::Seconds(30));
+    EXPECT_EQ(r.exit_code, 3) << r.Describe();
+    EXPECT_TRUE(r.findings.empty()) << r.Describe();
+    EXPECT_TRUE(r.HasKind("not_found")) << r.Describe();
+    EXPECT_EQ(TrustedNote(), "");
+  }
+}
+
 }  // namespace
 }  // namespace infratrail
