@@ -457,7 +457,12 @@ int RunMonitor(const MonitorArgs& a) {
       for (const std::unique_ptr<LogMonitor>& lm : logs) {
         if (signals.stopping()) break;
         RoundResult r = lm->Round(c.stale_after);
-        findings += r.critical + r.alert;
+        findings += r.critical + r.alert + r.repeated;
+        if (a.once && r.repeated > 0) {
+          std::cerr << "monitor: " << lm->origin() << ": " << r.repeated
+                    << " CRITICAL or ALERT finding(s) reported in an earlier round still hold "
+                       "(see the evidence in the state dir); not reported again\n";
+        }
         incomplete += r.complete ? 0 : 1;
       }
       if (incomplete == 0 && pinger != nullptr && !signals.stopping()) {

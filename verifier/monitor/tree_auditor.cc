@@ -143,7 +143,10 @@ struct TreeAuditor::Round_ {
   void Raise(Severity sev, std::string rule, std::string message, std::string key,
              std::vector<EvidenceFile> evidence) {
     if (!key.empty()) {
-      if (std::find(st->raised.begin(), st->raised.end(), key) != st->raised.end()) return;
+      if (std::find(st->raised.begin(), st->raised.end(), key) != st->raised.end()) {
+        if (sev != Severity::kWarning) ++result.repeated;
+        return;
+      }
       st->raised.push_back(std::move(key));
       // Bounded: the oldest keys go first.
       if (st->raised.size() > 64) st->raised.erase(st->raised.begin());

@@ -92,7 +92,10 @@ struct RoundResult {
   uint64_t verified_size = 0;
   uint64_t entries = 0;                         // new entries hashed this round
   size_t critical = 0, alert = 0, warning = 0;  // findings raised this round
-  std::vector<OperationalEvent> operational;    // why the round stopped early
+  // CRITICAL and ALERT lies seen again this round, not raised again (they
+  // were in an earlier round): the round is not clean.
+  size_t repeated = 0;
+  std::vector<OperationalEvent> operational;  // why the round stopped early
 };
 
 class TreeAuditor {

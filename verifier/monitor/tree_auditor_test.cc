@@ -210,6 +210,7 @@ TEST_F(TreeAuditorTest, SameSizeOtherRootIsAForkReportedOnce) {
   // Seen again: not reported again.
   r = Round(&other);
   EXPECT_EQ(r.critical, 0u);
+  EXPECT_EQ(r.repeated, 1u);  // but the round is not clean
   EXPECT_EQ(rec_.findings.size(), 1u);
 }
 
