@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <ostream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -274,6 +275,7 @@ struct BadCheckpoint {
   // The checkpoint to serve, given the good one and the log's signer.
   std::function<std::string(const std::string& good, const NoteSigner& log)> make;
 };
+void PrintTo(const BadCheckpoint& p, std::ostream* os) { *os << p.name; }
 
 class MalformedCheckpointTest : public MonitorHostileTest,
                                 public ::testing::WithParamInterface<BadCheckpoint> {};
@@ -357,6 +359,7 @@ struct BadFile {
   std::string path;
   std::function<std::string(const std::string& good)> make;
 };
+void PrintTo(const BadFile& p, std::ostream* os) { *os << p.name; }
 
 class MalformedTileTest : public MonitorHostileTest,
                           public ::testing::WithParamInterface<BadFile> {};
@@ -496,6 +499,7 @@ struct Huge {
   std::string path;
   bool declare_length;
 };
+void PrintTo(const Huge& p, std::ostream* os) { *os << p.name; }
 
 class HugeBodyTest : public MonitorHostileTest, public ::testing::WithParamInterface<Huge> {};
 
