@@ -462,6 +462,11 @@ int RunMonitor(const MonitorArgs& a) {
         if (signals.stopping()) break;
         RoundResult r = lm->Round(c.stale_after);
         findings += r.critical + r.alert + r.known;
+        if (a.once && r.known > 0) {
+          std::cerr << "monitor: " << lm->origin() << ": " << r.known
+                    << " CRITICAL or ALERT finding(s) reported in an earlier round still hold "
+                       "(see the evidence in the state dir); not reported again\n";
+        }
         incomplete += r.complete ? 0 : 1;
       }
       if (incomplete == 0 && pinger != nullptr && !signals.stopping()) {

@@ -76,9 +76,10 @@ class Prefetch {
   void Settle() {
     if (!done_.has_value() && future_.valid()) done_ = future_.get();
   }
-  // The batch; Start must have been called.
+  // The batch; empty if none was started.
   Batch Take() {
     Settle();
+    if (!done_.has_value()) return Batch{};
     Batch out = std::move(*done_);
     done_.reset();
     return out;
@@ -143,7 +144,7 @@ struct TreeAuditor::Round_ {
              std::vector<EvidenceFile> evidence) {
     if (!key.empty()) {
       if (std::find(st->raised.begin(), st->raised.end(), key) != st->raised.end()) {
-        ++result.known;
+        if (sev != Severity::kWarning) ++result.known;
         return;
       }
       st->raised.push_back(std::move(key));
@@ -445,7 +446,10 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
   };
   // The next batch is fetched (on its own thread, the source's only user
   // meanwhile) while this one is hashed.
-  const uint64_t bundles = (size + kTileWidth - 1) / kTileWidth;
+  // Rounded up without overflow: a signed size near 2^64 (a log can sign
+  // anything) would wrap (size + 255) to 0 bundles, and the loop below
+  // would wait forever for a batch never fetched.
+  const uint64_t bundles = size / kTileWidth + (size % kTileWidth != 0 ? 1 : 0);
   uint64_t next_bundle = st->next / kTileWidth;
   Prefetch ahead;
   auto launch = [&] {
@@ -463,6 +467,12 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
   launch();
   while (st->next < size) {
     Batch batch = ahead.Take();
+    if (batch.req.empty()) {
+      // No bundle left to fetch below `size`: cannot happen unless the
+      // arithmetic above is wrong; stop rather than spin.
+      Operational("malformed", absl::StrCat("no bundle to fetch for entry ", st->next));
+      return Stop();
+    }
     launch();
     const std::vector<TileId>& req = batch.req;
     const std::vector<absl::StatusOr<std::string>>& bodies = batch.bodies;
