@@ -7,7 +7,10 @@
 #      checkpoint and writing one verified .tlog-proof receipt per event,
 #   4. read the checkpoint and an entry bundle over HTTP (C2SP tlog-tiles),
 #      and verify a receipt offline with infratrail-verifier,
-#   5. stop the server with SIGTERM (it drains and exits 0).
+#   5. audit the whole log as an independent monitor would
+#      (infratrail-verifier monitor --once: every entry re-hashed, every
+#      tile and the signed root checked),
+#   6. stop the server with SIGTERM (it drains and exits 0).
 # Everything it creates lives under build/demo/ (removed at the start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,7 +86,12 @@ sed 's/^/    /' "$demo/receipts/$index.tlog-proof"
 "$bin/verifier/infratrail-verifier" verify --log-key "@$demo/log.vkey" \
   --proof "$demo/receipts/$index.tlog-proof" --leaf-hash "$leaf"
 
-echo "== 8. stop (SIGTERM drains)"
+echo "== 8. audit the log as an independent monitor (every entry, tile and root re-checked)"
+"$bin/verifier/infratrail-verifier" monitor --log "http://127.0.0.1:$http_port/" \
+  --log-key "@$demo/log.vkey" --state-dir "$demo/monitor" --once --progress never
+echo "    monitor: clean; it trusts $(sed -n 's/.*"next": \([0-9]*\).*/\1/p' "$demo/monitor/state.json") entries (state in $demo/monitor)"
+
+echo "== 9. stop (SIGTERM drains)"
 kill -TERM "$server_pid"
 wait "$server_pid"
 trap - EXIT
