@@ -79,6 +79,7 @@ class Exec final : public Channel {
     env.push_back(absl::StrCat("INFRATRAIL_EVIDENCE=", f.evidence));
     env.push_back(absl::StrCat("INFRATRAIL_SEQ=", f.seq));
     std::vector<char*> envp;
+    envp.reserve(env.size() + 1);
     for (std::string& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
 

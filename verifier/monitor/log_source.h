@@ -19,8 +19,8 @@ namespace infratrail {
 // Largest responses accepted: a checkpoint note, a hash tile, and an entry
 // bundle of 256 entries of the largest bundle entry size.
 inline constexpr size_t kMaxCheckpointBytes = 1 << 20;
-inline constexpr size_t kMaxHashTileBytes = kTileWidth * 32;
-inline constexpr size_t kMaxBundleBytes = kTileWidth * (2 + kMaxBundleEntrySize);
+inline constexpr size_t kMaxHashTileBytes = size_t{kTileWidth} * 32;
+inline constexpr size_t kMaxBundleBytes = size_t{kTileWidth} * (2 + kMaxBundleEntrySize);
 
 class LogSource {
  public:

@@ -40,13 +40,17 @@ using cli::kExitUsage;
 using cli::kExitVerify;
 
 // SIGTERM / SIGINT end the monitor at its next commit point; a thread
-// waits for them so the rest of the process never runs in a handler.
+// waits for them so the rest of the process never runs in a handler. It
+// must be created before any other thread (libcurl's resolver, the metrics
+// server), which then inherit the blocked mask: a signal delivered to one of
+// them would otherwise take its default action and kill the process.
 class Signals {
  public:
   Signals() {
     sigemptyset(&set_);
     sigaddset(&set_, SIGTERM);
     sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGUSR1);  // the destructor's wake-up
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
     thread_ = std::thread([this] {
       int sig = 0;
@@ -58,11 +62,13 @@ class Signals {
   ~Signals() {
     {
       absl::MutexLock l(&mu_);
-      if (!stop_) pthread_kill(thread_.native_handle(), SIGTERM);
+      if (!stop_) pthread_kill(thread_.native_handle(), SIGUSR1);
     }
     thread_.join();
-    pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
   }
+  Signals(const Signals&) = delete;
+  Signals& operator=(const Signals&) = delete;
+
   bool stopping() {
     absl::MutexLock l(&mu_);
     return stop_;
@@ -381,6 +387,7 @@ void AddMonitorFlags(CLI::App* m, MonitorArgs* a) {
 }
 
 int RunMonitor(const MonitorArgs& a) {
+  Signals signals;  // first: every thread after it inherits the blocked mask
   auto usage = [](absl::string_view msg) {
     std::cerr << "monitor: " << msg << "\n";
     return kExitUsage;
@@ -412,7 +419,6 @@ int RunMonitor(const MonitorArgs& a) {
   if (c.logs.size() > 1 && ::mkdir(c.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return usage(absl::StrCat("--state-dir ", c.state_dir, ": ", std::strerror(errno)));
   }
-  Signals signals;
   const bool progress =
       a.progress == "always" || (a.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
   std::vector<std::unique_ptr<LogMonitor>> logs;

@@ -526,6 +526,7 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
     }
     if (!upper.empty()) {
       std::vector<TileId> ids;
+      ids.reserve(upper.size());
       for (const auto& u : upper) ids.push_back(u.first);
       ahead.Settle();  // the source has one user at a time
       std::vector<absl::StatusOr<std::string>> got = src->Tiles(ids);
