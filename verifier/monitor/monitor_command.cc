@@ -272,8 +272,9 @@ class LogMonitor final : public AuditObserver {
   // first kMaxUnparseable of a round, then one summary), never a stop.
   void CheckEvent(uint64_t index, absl::string_view entry, const Hash& leaf,
                   std::vector<Finding>* findings) {
-    v1::InfraEvent event;
-    if (event.ParseFromArray(entry.data(), static_cast<int>(entry.size()))) return;
+    // One message reused: parsing into it again keeps its allocations.
+    event_.Clear();
+    if (event_.ParseFromArray(entry.data(), static_cast<int>(entry.size()))) return;
     constexpr int kMaxUnparseable = 100;
     if (++unparseable_ > kMaxUnparseable + 1) return;
     Finding f;
@@ -301,6 +302,7 @@ class LogMonitor final : public AuditObserver {
   bool progress_;
   TreeAuditor auditor_;
   int unparseable_ = 0;
+  v1::InfraEvent event_;
   const absl::Time started_ = absl::Now();
   absl::Time progress_start_ = absl::InfinitePast();
   absl::Time last_progress_ = absl::InfinitePast();
