@@ -452,9 +452,21 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
   const uint64_t bundles = size / kTileWidth + (size % kTileWidth != 0 ? 1 : 0);
   uint64_t next_bundle = st->next / kTileWidth;
   Prefetch ahead;
+  // Bundles can be up to 16.8 MB each and two batches are held at once
+  // (one hashed, one fetched): batches start small and grow (doubling)
+  // only while two of them, at the largest bundle seen so far, fit in
+  // opt.batch_budget_bytes. A log serving huge bundles is read a few at a
+  // time.
+  size_t ramp = 4;
+  size_t largest = 0;
   auto launch = [&] {
     if (next_bundle >= bundles) return;
-    const uint64_t b_end = std::min<uint64_t>(bundles, next_bundle + opt.bundles_per_batch);
+    size_t n = std::min(ramp, opt.bundles_per_batch);
+    if (largest > 0) {
+      n = std::min(n, std::max<size_t>(1, opt.batch_budget_bytes / (2 * largest)));
+    }
+    ramp = std::min(ramp * 2, opt.bundles_per_batch);
+    const uint64_t b_end = std::min<uint64_t>(bundles, next_bundle + n);
     std::vector<TileId> req;
     for (uint64_t b = next_bundle; b < b_end; ++b) {
       const uint32_t w = TileWidthAt(0, b, size);
@@ -467,6 +479,9 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
   launch();
   while (st->next < size) {
     Batch batch = ahead.Take();
+    for (const absl::StatusOr<std::string>& b : batch.bodies) {
+      if (b.ok()) largest = std::max(largest, b->size());
+    }
     if (batch.req.empty()) {
       // No bundle left to fetch below `size`: cannot happen unless the
       // arithmetic above is wrong; stop rather than spin.

@@ -74,8 +74,12 @@ class AuditObserver {
 struct AuditorOptions {
   NoteVerifier log_key;
   WitnessPolicy witnesses;
-  // Bundles fetched per batch (with their level-0 hash tiles).
+  // Bundles fetched per batch (with their level-0 hash tiles), at most.
   size_t bundles_per_batch = 64;
+  // What two batches of bundles (one being hashed, the next being fetched)
+  // may hold: batches start at 4 bundles and double, but never beyond what
+  // fits this at the largest bundle seen (at least 1).
+  size_t batch_budget_bytes = size_t{128} << 20;
   // Commit after this many new entries (and at the end of a round).
   uint64_t commit_every = uint64_t{1} << 20;
   // Called for every new entry in index order; may add findings.

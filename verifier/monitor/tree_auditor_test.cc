@@ -58,6 +58,9 @@ class FakeLog final : public LogSource {
 
   std::vector<absl::StatusOr<std::string>> Tiles(absl::Span<const TileId> tiles) override {
     std::vector<absl::StatusOr<std::string>> out;
+    int bundles = 0;
+    for (const TileId& t : tiles) bundles += t.entries ? 1 : 0;
+    bundles_per_call.push_back(bundles);
     for (const TileId& t : tiles) {
       const std::string path = t.Path();
       requests.push_back(path);
@@ -98,6 +101,7 @@ class FakeLog final : public LogSource {
   std::map<std::string, absl::StatusOr<std::string>> overrides;
   std::optional<size_t> fail_after;
   std::vector<std::string> requests;
+  std::vector<int> bundles_per_call;
   int checkpoint_reads = 0;
 
  private:
@@ -399,6 +403,34 @@ TEST_F(TreeAuditorTest, ResumesFromTheLastCommitWithoutSkippingOrRepeating) {
   ASSERT_EQ(seen_.size(), 3000 - resumed_at);
   EXPECT_EQ(seen_.front(), resumed_at);
   EXPECT_TRUE(rec_.findings.empty());
+}
+
+TEST_F(TreeAuditorTest, BatchesOfLargeBundlesStayWithinTheMemoryBudget) {
+  for (int i = 0; i < 40 * 256; ++i) {
+    log_.entries().push_back(absl::StrCat(i, std::string(1000, 'x')));
+  }
+  log_.Publish(log_.entries().size());
+  AuditorOptions o = Options();
+  o.bundles_per_batch = 64;
+  o.batch_budget_bytes = 1 << 20;  // two batches of ~257 KB bundles: 2 per batch
+  TreeAuditor a(o);
+  RoundResult r = a.Round(&state_, &log_, &rec_);
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(r.entries, 40u * 256);
+  ASSERT_GE(log_.bundles_per_call.size(), 3u);
+  EXPECT_EQ(log_.bundles_per_call[0], 4);  // the first batch, before any size is known
+  for (size_t i = 1; i < log_.bundles_per_call.size(); ++i) {
+    EXPECT_LE(log_.bundles_per_call[i], 2) << "call " << i;
+  }
+
+  // Small entries: batches double (4, 8, 16, ...) up to bundles_per_batch.
+  FakeLog small(signer_);
+  small.Append(40 * 256);
+  small.Publish(40 * 256);
+  AuditState s;
+  TreeAuditor b(o);
+  b.Round(&s, &small, &rec_);
+  EXPECT_EQ(*std::max_element(small.bundles_per_call.begin(), small.bundles_per_call.end()), 16);
 }
 
 }  // namespace
