@@ -7,10 +7,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/checkpoint.h"
 #include "core/io/file_util.h"
+#include "core/note.h"
 #include "nlohmann/json.hpp"
 
 namespace infratrail {
@@ -132,6 +136,23 @@ absl::StatusOr<MonitorState> DecodeMonitorState(absl::string_view text) {
     return st;
   }
   if (s.audit.trusted_next > s.audit.next) return Bad("trusted_next", "beyond next");
+  // The auditor reads these notes without re-checking them: a state file
+  // edited by hand must not get that far.
+  for (auto [key, note, size_must] :
+       {std::tuple<const char*, const std::string*, uint64_t>{"trusted_note", &s.audit.trusted_note,
+                                                              s.audit.trusted_next},
+        {"target_note", &s.audit.target_note, s.audit.next}}) {
+    if (note->empty()) continue;
+    absl::StatusOr<Note> n = ParseNote(*note);
+    if (!n.ok()) return Bad(key, n.status().message());
+    absl::StatusOr<Checkpoint> cp = Checkpoint::Parse(n->text);
+    if (!cp.ok()) return Bad(key, cp.status().message());
+    const bool trusted = std::string_view(key) == "trusted_note";
+    if (trusted ? cp->size != size_must : cp->size < size_must) {
+      return Bad(key,
+                 absl::StrCat("size ", cp->size, " does not match the audit position ", size_must));
+    }
+  }
   if (!j.contains("raised") || !j["raised"].is_array()) return Bad("raised", "not an array");
   for (const json& r : j["raised"]) {
     if (!r.is_string()) return Bad("raised", "not an array of strings");
