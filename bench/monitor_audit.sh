@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Full-audit speed of `infratrail-verifier monitor --once` from size 0, against
-# the project's server and against nginx serving `infratrail-server export`
-# of the same log, with core_bench's AuditEntries (hash + rebuild, in
+# the project's server (its tiles over HTTP, and its gRPC API) and against
+# nginx serving `infratrail-server export` of the same log, with core_bench's AuditEntries (hash + rebuild, in
 # memory, one core) in the same run as the peer figure.
 #
 #   bench/monitor_audit.sh BUILD_DIR [ENTRIES] [RUNS]     # default 10^6 entries, 3 runs
@@ -34,7 +34,7 @@ kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 pids+=($!)
 for _ in $(seq 1 100); do [ -s "$w/ready2" ] && break; sleep 0.1; done
 
-legs=(server)
+legs=(server grpc)
 if [ -x /usr/sbin/nginx ]; then
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   mkdir -p "$w/nginx"
@@ -57,6 +57,7 @@ declare -A rates
 for r in $(seq 1 "$runs"); do
   for leg in "${legs[@]}"; do
     url="http://127.0.0.1:$http/"; [ "$leg" = nginx ] && url="http://127.0.0.1:$port/"
+    [ "$leg" = grpc ] && url="grpc://127.0.0.1:$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' "$w/ready2")"
     rm -rf "$w/state"
     s=$(date +%s.%N)
     "$b/verifier/infratrail-verifier" monitor --log "$url" --log-key "$vkey" --state-dir "$w/state" \

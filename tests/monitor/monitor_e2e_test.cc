@@ -135,6 +135,7 @@ class MonitorE2ETest : public ServerTest {
   static std::string LogUrl(const ServerProcess& s) {
     return absl::StrCat("http://127.0.0.1:", s.http_port(), "/");
   }
+  static std::string GrpcUrl(const ServerProcess& s) { return "grpc://" + s.address(); }
 
   std::string StateDir(absl::string_view name = "monitor") const {
     return absl::StrCat(dir_->path(), "/", name);
@@ -430,6 +431,10 @@ TEST_F(MonitorE2ETest, ForkWithTheSameKeyIsCritical) {
   EXPECT_EQ(before["next"], kN + 1000);
   EXPECT_EQ(before["trusted_note"], note_a);
 
+  // A second auditor trusting A, reading B through its gRPC API below.
+  const std::string state_grpc = StateDir("monitor-grpc");
+  ASSERT_NO_FATAL_FAILURE(CopyTree(state, state_grpc));
+
   MonitorRun on_b = RunOnce(LogUrl(**b), state);
   EXPECT_EQ(on_b.rc, 1) << on_b.out << on_b.err;
   const json f = CriticalFinding(on_b, state, {"log.fork", "log.inconsistent"},
@@ -470,6 +475,52 @@ TEST_F(MonitorE2ETest, ForkWithTheSameKeyIsCritical) {
   ASSERT_TRUE(last.is_object());
   EXPECT_EQ(last["trusted_note"], before["trusted_note"]);
   EXPECT_EQ(last["next"], before["next"]);
+
+  // Over gRPC there are no tiles: B's own GetConsistencyProof fails
+  // against the trusted root, and the served proof is the evidence.
+  MonitorRun via_grpc = RunOnce(GrpcUrl(**b), state_grpc);
+  EXPECT_EQ(via_grpc.rc, 1) << via_grpc.out << via_grpc.err;
+  CriticalFinding(via_grpc, state_grpc, {"log.inconsistent"},
+                  {"trusted.checkpoint", "received.checkpoint", "consistency.proof"});
+  const json grpc_state = ReadState(state_grpc);
+  ASSERT_TRUE(grpc_state.is_object());
+  EXPECT_EQ(grpc_state["trusted_note"], before["trusted_note"]);
+}
+
+// The same audit through the infratrail.v1.Log API (grpc://): entries from
+// GetEntries, consistency from GetConsistencyProof; a first audit and an
+// extension are clean and land where the tiles audit lands.
+TEST_F(MonitorE2ETest, AuditsOverTheGrpcApi) {
+  std::unique_ptr<ServerProcess> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  ASSERT_NO_FATAL_FAILURE(FillTo(*server, 20'000));
+  const std::string state = StateDir();
+  MonitorRun first = RunOnce(GrpcUrl(*server), state);
+  EXPECT_EQ(first.rc, 0) << first.err;
+  EXPECT_EQ(first.out, "");
+  EXPECT_EQ(ReadState(state)["next"], 20'000);
+
+  ASSERT_NO_FATAL_FAILURE(FillTo(*server, 20'700));
+  MonitorRun second = RunOnce(GrpcUrl(*server), state);
+  EXPECT_EQ(second.rc, 0) << second.err;
+  EXPECT_EQ(second.out, "");
+  const json s = ReadState(state);
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(s["next"], 20'700);
+  EXPECT_EQ(CheckpointSize(s["trusted_note"].get<std::string>()), 20'700u);
+
+  // The tiles of the same log agree with what was audited over gRPC.
+  MonitorRun tiles = RunOnce(LogUrl(*server), state);
+  EXPECT_EQ(tiles.rc, 0) << tiles.out << tiles.err;
+  EXPECT_EQ(tiles.out, "");
+
+  // A port with nothing behind it: operational, exit 3.
+  MonitorRun down =
+      RunOnce(absl::StrCat("grpc://127.0.0.1:", ClosedPort()), state, {"--timeout", "5s"});
+  EXPECT_EQ(down.rc, 3) << down.out << down.err;
+  EXPECT_EQ(down.out, "");
+  EXPECT_TRUE(absl::StrContains(down.err, "unreachable") || absl::StrContains(down.err, "timeout"))
+      << down.err;
 }
 
 // The operator restores an older copy of the data directory and lets the

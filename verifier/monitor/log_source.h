@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "core/hash.h"
 #include "core/tile.h"
 #include "verifier/monitor/http_fetcher.h"
 
@@ -37,6 +38,18 @@ class LogSource {
   // on its own as Checkpoint does. Never called for a tile beyond the size
   // of a checkpoint the monitor has verified.
   virtual std::vector<absl::StatusOr<std::string>> Tiles(absl::Span<const TileId> tiles) = 0;
+
+  // Whether Tiles() serves hash tiles. A source that does not (the gRPC
+  // API) serves entry bundles only and proves consistency with
+  // ConsistencyProof(); the auditor then skips the tile checks.
+  virtual bool ServesHashTiles() const { return true; }
+
+  // The log's consistency proof between two sizes it signed checkpoints
+  // for, as served (checked by the caller); only where ServesHashTiles()
+  // is false (the auditor builds proofs from the tiles otherwise).
+  virtual absl::StatusOr<std::vector<Hash>> ConsistencyProof(uint64_t from, uint64_t to) {
+    return absl::UnimplementedError("this source serves no consistency proofs");
+  }
 
   // Counted in metrics and messages: "https://log.example/".
   virtual std::string Describe() const = 0;

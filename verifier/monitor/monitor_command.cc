@@ -16,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -26,6 +27,7 @@
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "verifier/monitor/channels.h"
+#include "verifier/monitor/grpc_log_source.h"
 #include "verifier/monitor/log_source.h"
 #include "verifier/monitor/monitor_metrics.h"
 #include "verifier/monitor/monitor_state.h"
@@ -125,7 +127,7 @@ bool DeliverSpool(std::vector<SpooledFinding>* spool,
 class LogMonitor final : public AuditObserver {
  public:
   LogMonitor(const MonitoredLog& log, StateDir dir, MonitorState state,
-             std::unique_ptr<HttpLogSource> source, const MonitorConfig& config,
+             std::unique_ptr<LogSource> source, const MonitorConfig& config,
              const std::vector<std::unique_ptr<Channel>>* channels, MonitorMetrics* metrics,
              bool progress, std::function<bool()> stop)
       : log_(log),
@@ -296,7 +298,7 @@ class LogMonitor final : public AuditObserver {
   MonitoredLog log_;
   StateDir dir_;
   MonitorState state_;
-  std::unique_ptr<HttpLogSource> source_;
+  std::unique_ptr<LogSource> source_;
   const std::vector<std::unique_ptr<Channel>>* channels_;
   MonitorMetrics* metrics_;
   bool progress_;
@@ -308,6 +310,22 @@ class LogMonitor final : public AuditObserver {
   absl::Time last_progress_ = absl::InfinitePast();
   uint64_t last_done_ = 0;
 };
+
+// http(s):// reads the log's tiles, grpc(s):// its API.
+absl::StatusOr<std::unique_ptr<LogSource>> OpenLogSource(const std::string& url,
+                                                         const HttpFetcherOptions& fo) {
+  if (absl::StartsWith(url, "grpc://") || absl::StartsWith(url, "grpcs://")) {
+    GrpcLogSourceOptions go;
+    go.timeout = fo.timeout;
+    go.ca_file = fo.ca_file;
+    absl::StatusOr<std::unique_ptr<GrpcLogSource>> g = GrpcLogSource::Create(url, go);
+    if (!g.ok()) return g.status();
+    return std::unique_ptr<LogSource>(*std::move(g));
+  }
+  absl::StatusOr<std::unique_ptr<HttpLogSource>> h = HttpLogSource::Create(url, fo);
+  if (!h.ok()) return h.status();
+  return std::unique_ptr<LogSource>(*std::move(h));
+}
 
 absl::StatusOr<std::vector<std::unique_ptr<Channel>>> MakeChannels(const MonitorConfig& c,
                                                                    const HttpFetcherOptions& fo) {
@@ -346,7 +364,9 @@ void AddMonitorFlags(CLI::App* m, MonitorArgs* a) {
   m->add_option("--config", f.config,
                 "TOML file: the logs to follow ([[log]] url, key, witnesses, witness_threshold, "
                 "entry_format) and the options below by their flag names with _ for -");
-  m->add_option("--log", f.log, "The log: http(s)://BASE serving C2SP tlog-tiles");
+  m->add_option("--log", f.log,
+                "The log: http(s)://BASE serving C2SP tlog-tiles (preferred), or "
+                "grpc(s)://HOST:PORT, the infratrail.v1.Log API (entries and proofs, no tiles)");
   m->add_option("--log-key", f.log_key, "The log's verifier key (name+hash+key), or @FILE");
   m->add_option("--state-dir", f.state_dir,
                 "Directory for trusted state, spool and evidence (created; one monitor per dir)");
@@ -425,7 +445,7 @@ int RunMonitor(const MonitorArgs& a) {
       a.progress == "always" || (a.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
   std::vector<std::unique_ptr<LogMonitor>> logs;
   for (const MonitoredLog& log : c.logs) {
-    absl::StatusOr<std::unique_ptr<HttpLogSource>> source = HttpLogSource::Create(log.url, fo);
+    absl::StatusOr<std::unique_ptr<LogSource>> source = OpenLogSource(log.url, fo);
     if (!source.ok()) return usage(absl::StrCat(log.url, ": ", source.status().message()));
     absl::StatusOr<StateDir> dir = StateDir::Open(log.state_dir);
     if (!dir.ok()) return usage(absl::StrCat("--state-dir: ", dir.status().message()));

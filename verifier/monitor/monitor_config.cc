@@ -41,9 +41,11 @@ absl::StatusOr<MonitoredLog> MakeLog(const std::string& url, const std::string& 
                                      const std::vector<std::string>& witnesses, size_t threshold,
                                      EntryFormat format, const Names& names) {
   MonitoredLog log;
-  if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
-    return Bad(names.url,
-               absl::StrCat("\"", url, "\" is not http:// or https:// (a tlog-tiles base URL)"));
+  if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://") &&
+      !absl::StartsWith(url, "grpc://") && !absl::StartsWith(url, "grpcs://")) {
+    return Bad(names.url, absl::StrCat("\"", url,
+                                       "\" is not http(s)://BASE (a tlog-tiles base URL) or "
+                                       "grpc(s)://HOST:PORT (the infratrail.v1.Log API)"));
   }
   log.url = url;
   absl::StatusOr<NoteVerifier> k = ParseVerifierKeyArg(key, names.key);

@@ -22,7 +22,7 @@ enum class EntryFormat {
 };
 
 struct MonitoredLog {
-  std::string url;  // http(s)://BASE
+  std::string url;  // http(s)://BASE or grpc(s)://HOST:PORT
   NoteVerifier key;
   WitnessPolicy witnesses;
   EntryFormat entry_format = EntryFormat::kInfraEvent;

@@ -41,9 +41,11 @@ std::string EvidenceName(const TileId& t) { return absl::StrReplaceAll(t.Path(),
 // own, which also decodes the bundles and hashes their entries: the
 // auditor's thread is left the tree above the leaves and the checks.
 struct Batch {
-  std::vector<TileId> req;  // bundle, its hash tile, bundle, ...
+  // Bundle, its hash tile, bundle, ... (bundles alone from a source that
+  // serves no hash tiles).
+  std::vector<TileId> req;
   std::vector<absl::StatusOr<std::string>> bodies;
-  // Per bundle (req[2k]): its entries (views into bodies[2k]) and their
+  // Per bundle, in order: its entries (views into its body) and their
   // leaf hashes; an error when the bundle could not be decoded.
   std::vector<absl::StatusOr<std::vector<absl::string_view>>> entries;
   std::vector<std::vector<Hash>> leaves;
@@ -57,7 +59,8 @@ class Prefetch {
       b.bodies = src->Tiles(req);
       b.req = std::move(req);
       Hasher hasher;
-      for (size_t k = 0; k < b.req.size(); k += 2) {
+      for (size_t k = 0; k < b.req.size(); ++k) {
+        if (!b.req[k].entries) continue;
         if (!b.bodies[k].ok()) {
           b.entries.push_back(b.bodies[k].status());
           b.leaves.emplace_back();
@@ -197,6 +200,7 @@ struct TreeAuditor::Round_ {
   bool Run();
   enum class Proof { kOk, kInconsistent, kStopped };
   Proof ProveConsistency(const Reference& ref, const std::string& note, const Checkpoint& cp);
+  Proof ProveConsistencyServed(const Reference& ref, const std::string& note, const Checkpoint& cp);
   bool AuditEntries(const Checkpoint& cp, const std::string& note);
   enum class Check { kOk, kMismatch, kStopped };
   Check CheckTile(const TileId& t, absl::Span<const Hash> expected,
@@ -345,6 +349,7 @@ TreeAuditor::Round_::Proof TreeAuditor::Round_::ProveConsistency(const Reference
                                                                  const std::string& note,
                                                                  const Checkpoint& cp) {
   if (ref.size == 0) return Proof::kOk;  // every tree extends the empty one
+  if (!src->ServesHashTiles()) return ProveConsistencyServed(ref, note, cp);
   absl::StatusOr<ProofPlan> plan = PlanConsistency(ref.size, cp.size);
   if (!plan.ok()) {
     Operational("malformed", absl::StrCat("consistency plan: ", plan.status().message()));
@@ -402,6 +407,31 @@ TreeAuditor::Round_::Proof TreeAuditor::Round_::ProveConsistency(const Reference
   return Proof::kInconsistent;
 }
 
+// The consistency proof as the source serves it (gRPC's
+// GetConsistencyProof), for a source without hash tiles.
+TreeAuditor::Round_::Proof TreeAuditor::Round_::ProveConsistencyServed(const Reference& ref,
+                                                                       const std::string& note,
+                                                                       const Checkpoint& cp) {
+  absl::StatusOr<std::vector<Hash>> proof = src->ConsistencyProof(ref.size, cp.size);
+  if (!proof.ok()) {
+    Operational(proof.status());
+    return Proof::kStopped;
+  }
+  absl::Status v = VerifyConsistency(ref.size, cp.size, ref.root, cp.root, *proof, hasher);
+  if (v.ok()) return Proof::kOk;
+  std::string served;
+  for (const Hash& h : *proof) absl::StrAppend(&served, HashToBase64(h), "\n");
+  Raise(Severity::kCritical, "log.inconsistent",
+        absl::StrCat("the checkpoint of size ", cp.size,
+                     " is not consistent with the trusted one of size ", ref.size,
+                     ": the consistency proof the log serves fails (", v.message(), ")"),
+        absl::StrCat("inconsistent:", HashToHex(Sha256(note))),
+        {EvidenceFile{.name = "trusted.checkpoint", .bytes = ref.note},
+         EvidenceFile{.name = "received.checkpoint", .bytes = note},
+         EvidenceFile{.name = "consistency.proof", .bytes = std::move(served)}});
+  return Proof::kInconsistent;
+}
+
 TreeAuditor::Round_::Check TreeAuditor::Round_::CheckTile(const TileId& t,
                                                           absl::Span<const Hash> expected,
                                                           const absl::StatusOr<std::string>& body,
@@ -450,6 +480,10 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
   // anything) would wrap (size + 255) to 0 bundles, and the loop below
   // would wait forever for a batch never fetched.
   const uint64_t bundles = size / kTileWidth + (size % kTileWidth != 0 ? 1 : 0);
+  // A source without hash tiles (gRPC): the tree is checked from the
+  // entries and the signed root alone.
+  const bool tiles = src->ServesHashTiles();
+  const size_t step = tiles ? 2 : 1;
   uint64_t next_bundle = st->next / kTileWidth;
   Prefetch ahead;
   // Bundles can be up to 16.8 MB each and two batches are held at once
@@ -471,7 +505,7 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
     for (uint64_t b = next_bundle; b < b_end; ++b) {
       const uint32_t w = TileWidthAt(0, b, size);
       req.push_back(TileId{.level = 0, .index = b, .width = w, .entries = true});
-      req.push_back(TileId{.level = 0, .index = b, .width = w});
+      if (tiles) req.push_back(TileId{.level = 0, .index = b, .width = w});
     }
     next_bundle = b_end;
     ahead.Start(src, std::move(req));
@@ -493,14 +527,14 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
     const std::vector<absl::StatusOr<std::string>>& bodies = batch.bodies;
     // Full tiles of levels >= 1 completed by this batch, checked after it.
     std::vector<std::pair<TileId, std::vector<Hash>>> upper;
-    for (size_t k = 0; k < req.size(); k += 2) {
+    for (size_t k = 0; k < req.size(); k += step) {
       const TileId& bt = req[k];
       if (!bodies[k].ok()) {
         Operational(bodies[k].status());
         return Stop();
       }
-      const absl::StatusOr<std::vector<absl::string_view>>& entries = batch.entries[k / 2];
-      const std::vector<Hash>& leaves = batch.leaves[k / 2];
+      const absl::StatusOr<std::vector<absl::string_view>>& entries = batch.entries[k / step];
+      const std::vector<Hash>& leaves = batch.leaves[k / step];
       if (!entries.ok() || entries->size() != bt.width) {
         Operational("malformed",
                     absl::StrCat(bt.Path(), ": ",
@@ -529,8 +563,11 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
         ++st->next;
       }
       result.entries += bt.width - skip;
-      if (std::optional<bool> end = After(CheckTile(req[k + 1], st->rows[0], bodies[k + 1], note)))
-        return *end;
+      if (tiles) {
+        if (std::optional<bool> end =
+                After(CheckTile(req[k + 1], st->rows[0], bodies[k + 1], note)))
+          return *end;
+      }
       if (st->rows[0].size() == kTileWidth) st->rows[0].clear();
       for (uint32_t level = 1; level <= kMaxTileLevel; ++level) {
         if (st->rows[level].size() != kTileWidth) continue;
@@ -539,7 +576,7 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
         st->rows[level].clear();
       }
     }
-    if (!upper.empty()) {
+    if (tiles && !upper.empty()) {
       std::vector<TileId> ids;
       ids.reserve(upper.size());
       for (const auto& u : upper) ids.push_back(u.first);
@@ -569,7 +606,7 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
                              .index = (size >> (kTileHeight * level)) / kTileWidth,
                              .width = static_cast<uint32_t>(st->rows[level].size())});
   }
-  if (!partial.empty()) {
+  if (tiles && !partial.empty()) {
     std::vector<absl::StatusOr<std::string>> got = src->Tiles(partial);
     for (size_t i = 0; i < partial.size(); ++i) {
       if (std::optional<bool> end =

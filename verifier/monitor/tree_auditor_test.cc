@@ -13,6 +13,7 @@
 #include "core/checkpoint.h"
 #include "core/compact_range.h"
 #include "core/note.h"
+#include "core/proof.h"
 
 namespace infratrail {
 namespace {
@@ -75,6 +76,23 @@ class FakeLog final : public LogSource {
     return out;
   }
   std::string Describe() const override { return "fake"; }
+  bool ServesHashTiles() const override { return hash_tiles; }
+  // The honest proof, computed from the entries (like the gRPC API's).
+  absl::StatusOr<std::vector<Hash>> ConsistencyProof(uint64_t from, uint64_t to) override {
+    ++proof_reads;
+    if (proof_error.has_value()) return *proof_error;
+    absl::StatusOr<ProofPlan> plan = PlanConsistency(from, to);
+    if (!plan.ok()) return plan.status();
+    Hasher h;
+    std::vector<Hash> nodes;
+    for (const NodeId& n : plan->nodes) {
+      CompactRange r(n.index << n.level);
+      for (uint64_t j = n.index << n.level; j < (n.index + 1) << n.level; ++j)
+        r.AppendLeaf(h.HashLeaf(entries_[j]), h);
+      nodes.push_back(r.hashes().front());
+    }
+    return plan->Rehash(nodes, h);
+  }
 
   std::string Serve(const TileId& t) {
     Hasher h;
@@ -103,6 +121,10 @@ class FakeLog final : public LogSource {
   std::vector<std::string> requests;
   std::vector<int> bundles_per_call;
   int checkpoint_reads = 0;
+  // false: a source like the gRPC API (bundles and proofs, no hash tiles).
+  bool hash_tiles = true;
+  std::optional<absl::Status> proof_error;
+  int proof_reads = 0;
 
  private:
   NoteSigner signer_;
@@ -431,6 +453,86 @@ TEST_F(TreeAuditorTest, BatchesOfLargeBundlesStayWithinTheMemoryBudget) {
   TreeAuditor b(o);
   b.Round(&s, &small, &rec_);
   EXPECT_EQ(*std::max_element(small.bundles_per_call.begin(), small.bundles_per_call.end()), 16);
+}
+
+}  // namespace
+}  // namespace infratrail
+
+namespace infratrail {
+namespace {
+
+// A source without hash tiles (the gRPC API): no tile is asked for, the
+// entries and the signed root are still checked, and consistency is proven
+// with the proof the source serves.
+TEST_F(TreeAuditorTest, WithoutHashTilesTheEntriesAndRootAreStillChecked) {
+  log_.hash_tiles = false;
+  log_.Append(1000);
+  log_.Publish(1000);
+  RoundResult r = Round();
+  EXPECT_TRUE(r.complete);
+  EXPECT_TRUE(rec_.findings.empty());
+  EXPECT_EQ(TrustedSize(), 1000u);
+  for (const std::string& p : log_.requests) {
+    EXPECT_TRUE(absl::StartsWith(p, "tile/entries/")) << p;
+  }
+  EXPECT_EQ(log_.proof_reads, 0);  // nothing to prove from the empty tree
+
+  // More entries: the served proof is checked, and one changed entry in
+  // the new bundles is a root mismatch (no tile to compare it with).
+  log_.Append(600);
+  log_.Publish(1600);
+  std::vector<std::string> es(log_.entries().begin() + 1280, log_.entries().begin() + 1536);
+  es[3] = "tampered";
+  log_.overrides["tile/entries/005"] = *EncodeEntryBundle(es);
+  r = Round();
+  EXPECT_EQ(log_.proof_reads, 1);
+  EXPECT_EQ(Rules(), std::vector<std::string>{"log.root_mismatch"});
+  EXPECT_EQ(TrustedSize(), 1000u);
+  EXPECT_EQ(state_.next, 1000u);
+  log_.overrides.clear();
+  r = Round();
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(TrustedSize(), 1600u);
+  EXPECT_EQ(rec_.findings.size(), 1u);
+}
+
+TEST_F(TreeAuditorTest, WithoutHashTilesAForkIsCaughtByTheServedProof) {
+  log_.hash_tiles = false;
+  log_.Append(700);
+  log_.Publish(700);
+  ASSERT_TRUE(Round().complete);
+  FakeLog other(signer_);
+  other.hash_tiles = false;
+  other.Append(700, "other");
+  other.Append(300);
+  other.Publish(1000);
+  other.fail_after = 0;  // no bundle can be read: the proof alone shows it
+  RoundResult r = Round(&other);
+  EXPECT_EQ(r.critical, 1u);
+  EXPECT_EQ(Rules(), std::vector<std::string>{"log.inconsistent"});
+  ASSERT_EQ(rec_.findings.size(), 1u);
+  bool proof = false;
+  for (const EvidenceFile& e : rec_.findings[0].evidence_files)
+    proof |= e.name == "consistency.proof";
+  EXPECT_TRUE(proof);
+  EXPECT_TRUE(other.requests.empty());
+  EXPECT_EQ(TrustedSize(), 700u);
+}
+
+TEST_F(TreeAuditorTest, WithoutHashTilesAProofThatCannotBeReadIsOperational) {
+  log_.hash_tiles = false;
+  log_.Append(700);
+  log_.Publish(700);
+  ASSERT_TRUE(Round().complete);
+  log_.Append(300);
+  log_.Publish(1000);
+  log_.proof_error = absl::UnavailableError("down");
+  RoundResult r = Round();
+  EXPECT_FALSE(r.complete);
+  ASSERT_EQ(r.operational.size(), 1u);
+  EXPECT_EQ(r.operational[0].kind, "unreachable");
+  EXPECT_TRUE(rec_.findings.empty());
+  EXPECT_EQ(TrustedSize(), 700u);
 }
 
 }  // namespace
