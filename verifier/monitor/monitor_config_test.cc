@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/note_key.h"
+#include "verifier/monitor/grpc_log_source.h"
 
 namespace infratrail {
 namespace {
@@ -50,6 +51,29 @@ TEST_F(MonitorConfigTest, OneLogFromFlagsKeepsStateInTheStateDirItself) {
   EXPECT_EQ(c->logs[0].entry_format, EntryFormat::kInfraEvent);
   EXPECT_EQ(c->interval, absl::Seconds(10));
   EXPECT_EQ(c->stale_after, absl::Hours(1));
+}
+
+TEST_F(MonitorConfigTest, GrpcLogsAreAcceptedAndTheirTargetChecked) {
+  for (const char* url : {"grpc://127.0.0.1:8443", "grpcs://log.example:443"}) {
+    MonitorFlags f = OneLog();
+    f.log = url;
+    absl::StatusOr<MonitorConfig> c = BuildMonitorConfig(f);
+    ASSERT_TRUE(c.ok()) << url << ": " << c.status();
+    EXPECT_TRUE(GrpcLogSource::Create(url, GrpcLogSourceOptions()).ok()) << url;
+  }
+  for (const char* url :
+       {"grpc://", "grpc://log.example", "grpc://log.example:1/path", "https://log.example/"}) {
+    absl::StatusOr<std::unique_ptr<GrpcLogSource>> s =
+        GrpcLogSource::Create(url, GrpcLogSourceOptions());
+    ASSERT_FALSE(s.ok()) << url;
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << url;
+    EXPECT_TRUE(absl::StrContains(s.status().message(), url)) << s.status().message();
+  }
+  GrpcLogSourceOptions o;
+  o.ca_file = "/nonexistent/ca.pem";
+  absl::StatusOr<std::unique_ptr<GrpcLogSource>> s = GrpcLogSource::Create("grpcs://a:1", o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.status().message(), "--ca-file")) << s.status().message();
 }
 
 TEST_F(MonitorConfigTest, FlagErrorsNameTheFlag) {
