@@ -161,7 +161,8 @@ struct HttpFetcher::Impl {
   absl::Status ApplyCommonOptions(OptionSetter& set) const;
   absl::Status Start(Transfer& t, const Request& r);
   absl::StatusOr<HttpResponse> Finish(Transfer& t, CURLcode code);
-  std::vector<absl::StatusOr<HttpResponse>> Run(absl::Span<const Request> requests);
+  std::vector<absl::StatusOr<HttpResponse>> Run(absl::Span<const Request> requests,
+                                                const OnResponse& on_response = nullptr);
   CURL* Acquire();
   void Release(CURL* easy);
 
@@ -300,8 +301,8 @@ absl::StatusOr<HttpResponse> HttpFetcher::Impl::Finish(Transfer& t, CURLcode cod
   return std::move(t.response);
 }
 
-std::vector<absl::StatusOr<HttpResponse>> HttpFetcher::Impl::Run(
-    absl::Span<const Request> requests) {
+std::vector<absl::StatusOr<HttpResponse>> HttpFetcher::Impl::Run(absl::Span<const Request> requests,
+                                                                 const OnResponse& on_response) {
   std::vector<absl::StatusOr<HttpResponse>> results(requests.size(),
                                                     absl::InternalError("not started"));
   // The transfers in the multi handle, by request index.
@@ -317,6 +318,7 @@ std::vector<absl::StatusOr<HttpResponse>> HttpFetcher::Impl::Run(
       t->index = next;
       if (absl::Status s = Start(*t, requests[next]); !s.ok()) {
         results[next] = std::move(s);
+        if (on_response) on_response(next, results[next]);
       } else {
         active[next] = std::move(t);
         ++in_flight;
@@ -337,10 +339,12 @@ std::vector<absl::StatusOr<HttpResponse>> HttpFetcher::Impl::Run(
       void* priv = nullptr;
       curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
       Transfer* t = static_cast<Transfer*>(priv);
-      results[t->index] = Finish(*t, code);
-      active[t->index].reset();
+      const size_t index = t->index;
+      results[index] = Finish(*t, code);
+      active[index].reset();
       --in_flight;
       finished_any = true;
+      if (on_response) on_response(index, results[index]);
     }
     if (mc == CURLM_OK && !finished_any && in_flight > 0) {
       // Sleeps until a socket is ready or curl's next timeout (the request
@@ -356,10 +360,15 @@ std::vector<absl::StatusOr<HttpResponse>> HttpFetcher::Impl::Run(
         if (t == nullptr) continue;
         curl_multi_remove_handle(multi, t->easy);
         Release(t->easy);
-        results[t->index] = error;
+        const size_t index = t->index;
+        results[index] = error;
         t.reset();
+        if (on_response) on_response(index, results[index]);
       }
-      for (; next < requests.size(); ++next) results[next] = error;
+      for (; next < requests.size(); ++next) {
+        results[next] = error;
+        if (on_response) on_response(next, results[next]);
+      }
       break;
     }
   }
@@ -403,11 +412,12 @@ absl::StatusOr<HttpResponse> HttpFetcher::Get(const std::string& url, size_t max
   return std::move(GetMany({HttpGet{url, max_body_bytes}})[0]);
 }
 
-std::vector<absl::StatusOr<HttpResponse>> HttpFetcher::GetMany(absl::Span<const HttpGet> requests) {
+std::vector<absl::StatusOr<HttpResponse>> HttpFetcher::GetMany(absl::Span<const HttpGet> requests,
+                                                               const OnResponse& on_response) {
   std::vector<Request> run;
   run.reserve(requests.size());
   for (const HttpGet& get : requests) run.push_back(Request{&get.url, get.max_body_bytes});
-  return impl_->Run(run);
+  return impl_->Run(run, on_response);
 }
 
 absl::StatusOr<HttpResponse> HttpFetcher::Post(const std::string& url, const std::string& body,

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,9 +67,17 @@ class HttpFetcher {
   //   InvalidArgument    a malformed or unsupported URL
   absl::StatusOr<HttpResponse> Get(const std::string& url, size_t max_body_bytes);
 
+  // Called on the calling thread as each request of GetMany ends, with its
+  // index and its result (which the callee may consume), while the other
+  // transfers wait in their sockets: work on one response overlaps the
+  // network time of the rest.
+  using OnResponse = std::function<void(size_t index, absl::StatusOr<HttpResponse>& result)>;
+
   // The GETs of `requests`, up to options.max_in_flight at once over reused
-  // connections; results in the order of `requests`, each as Get's.
-  std::vector<absl::StatusOr<HttpResponse>> GetMany(absl::Span<const HttpGet> requests);
+  // connections; results in the order of `requests`, each as Get's, each
+  // handed to `on_response` (if set) first.
+  std::vector<absl::StatusOr<HttpResponse>> GetMany(absl::Span<const HttpGet> requests,
+                                                    const OnResponse& on_response = nullptr);
 
   // POST `body` with `content_type` (webhooks); errors as Get's.
   absl::StatusOr<HttpResponse> Post(const std::string& url, const std::string& body,

@@ -524,6 +524,38 @@ TEST_F(HttpFetcherTest, GetManyKeepsEachRequestsOutcomeInPlace) {
   EXPECT_EQ(r[5]->body, "last");
 }
 
+// Each outcome, success or error, is handed to the callback once, before
+// GetMany returns, as the result it then returns.
+TEST_F(HttpFetcherTest, GetManyHandsEachOutcomeToTheCallbackOnce) {
+  SilentListener closed;
+  const int port = closed.port();
+  closed.Close();
+  auto fetcher = MakeFetcher();
+  std::vector<HttpGet> gets = {
+      {server_.Url("/hello"), 100},
+      {absl::StrCat("http://127.0.0.1:", port, "/x"), 100},
+      {"file:///etc/hostname", 100},
+  };
+  for (int i = 0; i < 20; ++i) gets.push_back({server_.Url(absl::StrCat("/echo/", i)), 100});
+  std::vector<int> calls(gets.size(), 0);
+  std::vector<std::string> seen(gets.size());
+  std::vector<absl::StatusOr<HttpResponse>> r =
+      fetcher->GetMany(gets, [&](size_t i, absl::StatusOr<HttpResponse>& got) {
+        ASSERT_LT(i, gets.size());
+        ++calls[i];
+        seen[i] = got.ok() ? got->body : std::string(got.status().message());
+      });
+  ASSERT_EQ(r.size(), gets.size());
+  for (size_t i = 0; i < gets.size(); ++i) {
+    EXPECT_EQ(calls[i], 1) << i;
+    EXPECT_EQ(seen[i], r[i].ok() ? r[i]->body : std::string(r[i].status().message())) << i;
+  }
+  EXPECT_EQ(seen[0], "hello");
+  EXPECT_EQ(r[1].status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(r[2].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(seen[22], "19");
+}
+
 TEST_F(HttpFetcherTest, GetManyOfNothingIsEmpty) {
   auto fetcher = MakeFetcher();
   EXPECT_TRUE(fetcher->GetMany({}).empty());

@@ -44,19 +44,19 @@ absl::StatusOr<std::string> HttpLogSource::Checkpoint(bool bypass_caches) {
   return BodyOf(url, fetcher_->Get(url, kMaxCheckpointBytes));
 }
 
-std::vector<absl::StatusOr<std::string>> HttpLogSource::Tiles(absl::Span<const TileId> tiles) {
+std::vector<absl::StatusOr<std::string>> HttpLogSource::StreamTiles(absl::Span<const TileId> tiles,
+                                                                    const OnTile& on_tile) {
   std::vector<HttpGet> gets;
   gets.reserve(tiles.size());
   for (const TileId& t : tiles) {
     gets.push_back(HttpGet{.url = absl::StrCat(base_, t.Path()),
                            .max_body_bytes = t.entries ? kMaxBundleBytes : kMaxHashTileBytes});
   }
-  std::vector<absl::StatusOr<HttpResponse>> responses = fetcher_->GetMany(gets);
-  std::vector<absl::StatusOr<std::string>> out;
-  out.reserve(tiles.size());
-  for (size_t i = 0; i < tiles.size(); ++i) {
-    out.push_back(BodyOf(gets[i].url, std::move(responses[i])));
-  }
+  std::vector<absl::StatusOr<std::string>> out(tiles.size(), absl::InternalError("not fetched"));
+  fetcher_->GetMany(gets, [&](size_t i, absl::StatusOr<HttpResponse>& response) {
+    out[i] = BodyOf(gets[i].url, std::move(response));
+    if (on_tile) on_tile(i, out[i]);
+  });
   return out;
 }
 

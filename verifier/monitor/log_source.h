@@ -5,6 +5,7 @@
 #ifndef INFRATRAIL_VERIFIER_MONITOR_LOG_SOURCE_H_
 #define INFRATRAIL_VERIFIER_MONITOR_LOG_SOURCE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,22 @@ class LogSource {
   // of a checkpoint the monitor has verified.
   virtual std::vector<absl::StatusOr<std::string>> Tiles(absl::Span<const TileId> tiles) = 0;
 
+  // Called with each tile's index in the request and its result as soon as
+  // it is ready, on the calling thread, before StreamTiles returns; in any
+  // order. The result is the element of the vector StreamTiles returns
+  // (views into its bytes stay valid as long as that vector's storage).
+  using OnTile = std::function<void(size_t index, const absl::StatusOr<std::string>& body)>;
+
+  // Tiles(), handing each result to `on_tile` as it arrives: a source that
+  // fetches several at once (HTTP) lets the caller work on one while the
+  // others are still on the way. By default, after Tiles() returns.
+  virtual std::vector<absl::StatusOr<std::string>> StreamTiles(absl::Span<const TileId> tiles,
+                                                               const OnTile& on_tile) {
+    std::vector<absl::StatusOr<std::string>> out = Tiles(tiles);
+    for (size_t i = 0; i < out.size(); ++i) on_tile(i, out[i]);
+    return out;
+  }
+
   // Whether Tiles() serves hash tiles. A source that does not (the gRPC
   // API) serves entry bundles only and proves consistency with
   // ConsistencyProof(); the auditor then skips the tile checks.
@@ -65,7 +82,11 @@ class HttpLogSource final : public LogSource {
                                                                const HttpFetcherOptions& options);
 
   absl::StatusOr<std::string> Checkpoint(bool bypass_caches) override;
-  std::vector<absl::StatusOr<std::string>> Tiles(absl::Span<const TileId> tiles) override;
+  std::vector<absl::StatusOr<std::string>> Tiles(absl::Span<const TileId> tiles) override {
+    return StreamTiles(tiles, nullptr);
+  }
+  std::vector<absl::StatusOr<std::string>> StreamTiles(absl::Span<const TileId> tiles,
+                                                       const OnTile& on_tile) override;
   std::string Describe() const override { return base_; }
 
  private:

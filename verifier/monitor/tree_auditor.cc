@@ -56,22 +56,29 @@ class Prefetch {
   void Start(LogSource* src, std::vector<TileId> req) {
     future_ = std::async(std::launch::async, [src, req = std::move(req)]() mutable {
       Batch b;
-      b.bodies = src->Tiles(req);
-      b.req = std::move(req);
+      // Slot of each bundle among the bundles (hash tiles have none).
+      std::vector<size_t> slot(req.size(), 0);
+      size_t n = 0;
+      for (size_t k = 0; k < req.size(); ++k) slot[k] = req[k].entries ? n++ : 0;
+      b.entries.assign(n, absl::InternalError("not fetched"));
+      b.leaves.resize(n);
       Hasher hasher;
-      for (size_t k = 0; k < b.req.size(); ++k) {
-        if (!b.req[k].entries) continue;
-        if (!b.bodies[k].ok()) {
-          b.entries.push_back(b.bodies[k].status());
-          b.leaves.emplace_back();
-          continue;
+      // Each bundle is decoded and hashed as it arrives, while the rest of
+      // the batch is still on the way.
+      b.bodies = src->StreamTiles(req, [&](size_t k, const absl::StatusOr<std::string>& body) {
+        if (!req[k].entries) return;
+        absl::StatusOr<std::vector<absl::string_view>>& entries = b.entries[slot[k]];
+        if (!body.ok()) {
+          entries = body.status();
+          return;
         }
-        b.entries.push_back(DecodeEntryBundleViews(*b.bodies[k]));
-        std::vector<Hash>& leaves = b.leaves.emplace_back();
-        if (!b.entries.back().ok()) continue;
-        leaves.reserve(b.entries.back()->size());
-        for (absl::string_view e : *b.entries.back()) leaves.push_back(hasher.HashLeaf(e));
-      }
+        entries = DecodeEntryBundleViews(*body);
+        if (!entries.ok()) return;
+        std::vector<Hash>& leaves = b.leaves[slot[k]];
+        leaves.reserve(entries->size());
+        for (absl::string_view e : *entries) leaves.push_back(hasher.HashLeaf(e));
+      });
+      b.req = std::move(req);
       return b;
     });
   }
