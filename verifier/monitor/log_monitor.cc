@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 
 namespace infratrail {
 
@@ -41,18 +44,54 @@ bool DeliverSpool(std::vector<SpooledFinding>* spool,
   return changed;
 }
 
-LogMonitor::LogMonitor(const MonitoredLog& log, StateDir dir, MonitorState state,
-                       std::unique_ptr<HttpLogSource> source, const MonitorConfig& config,
-                       const std::vector<std::unique_ptr<Channel>>* channels,
-                       MonitorMetrics* metrics, bool progress, std::function<bool()> stop)
+LogMonitor::LogMonitor(const MonitoredLog& log, LogState state,
+                       std::unique_ptr<HttpLogSource> source, const LogMonitorContext& context)
     : log_(log),
-      dir_(std::move(dir)),
-      state_(std::move(state)),
+      dir_(std::move(state.dir)),
+      state_(std::move(state.state)),
       source_(std::move(source)),
-      channels_(channels),
-      metrics_(metrics),
-      progress_(progress),
-      auditor_(Options(log, config, std::move(stop))) {}
+      channels_(context.channels),
+      metrics_(context.metrics),
+      progress_(context.progress),
+      auditor_(Options(log, context)),
+      started_(state.since) {}
+
+LogState LogMonitor::Release() && {
+  return LogState{.dir = std::move(dir_), .state = std::move(state_), .since = started_};
+}
+
+bool LogMonitor::Configured(const std::string& channel) const {
+  return std::any_of(channels_->begin(), channels_->end(),
+                     [&](const std::unique_ptr<Channel>& ch) { return ch->name() == channel; });
+}
+
+bool LogMonitor::Deliverable() const {
+  return std::any_of(state_.spool.begin(), state_.spool.end(), [this](const SpooledFinding& f) {
+    return std::any_of(f.channels.begin(), f.channels.end(),
+                       [this](const std::string& ch) { return Configured(ch); });
+  });
+}
+
+void LogMonitor::ReportUnconfiguredChannels() const {
+  std::map<std::string, size_t> owed;  // channel -> findings
+  for (const SpooledFinding& f : state_.spool) {
+    for (const std::string& ch : f.channels) {
+      if (!Configured(ch)) ++owed[ch];
+    }
+  }
+  if (owed.empty()) return;
+  std::vector<std::string> counts;
+  counts.reserve(owed.size());
+  for (const auto& [ch, n] : owed) counts.push_back(absl::StrCat(n, " for ", ch));
+  PrintOperational(
+      {.origin = origin(),
+       .kind = "delivery",
+       .message = absl::StrCat("spooled findings are owed to channels that are not configured (",
+                               absl::StrJoin(counts, ", "),
+                               "): they stay in the spool, and in "
+                               "infratrail_monitor_undelivered_findings, until the channel is "
+                               "configured again")});
+}
 
 absl::Status LogMonitor::Commit(const AuditState& audit, std::vector<Finding> findings) {
   MonitorState next = state_;
@@ -153,14 +192,13 @@ RoundResult LogMonitor::Round(absl::Duration stale_after) {
   return r;
 }
 
-AuditorOptions LogMonitor::Options(const MonitoredLog& log, const MonitorConfig& c,
-                                   std::function<bool()> stop) {
+AuditorOptions LogMonitor::Options(const MonitoredLog& log, const LogMonitorContext& context) {
   AuditorOptions o;
   o.log_key = log.key;
   o.witnesses = log.witnesses;
-  o.bundles_per_batch = c.bundles_per_batch;
-  o.commit_every = c.commit_every;
-  o.stop = std::move(stop);
+  o.bundles_per_batch = context.config->bundles_per_batch;
+  o.commit_every = context.config->commit_every;
+  o.stop = context.stop;
   if (log.entry_format == EntryFormat::kInfraEvent) {
     o.on_entry = [this](uint64_t index, absl::string_view entry, const Hash& leaf,
                         std::vector<Finding>* findings) {

@@ -14,7 +14,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "infratrail/v1/event.pb.h"
 #include "verifier/monitor/channels.h"
@@ -36,17 +35,39 @@ void PrintOperational(const OperationalEvent& e);
 bool DeliverSpool(std::vector<SpooledFinding>* spool,
                   const std::vector<std::unique_ptr<Channel>>& channels, const std::string& origin);
 
+// What the LogMonitors of one configuration share. The pointers must
+// outlive them.
+struct LogMonitorContext {
+  const MonitorConfig* config = nullptr;  // bundles_per_batch, commit_every
+  const std::vector<std::unique_ptr<Channel>>* channels = nullptr;
+  MonitorMetrics* metrics = nullptr;  // may be null
+  bool progress = false;              // a progress bar on stderr
+  std::function<bool()> stop;         // the auditor's (AuditorOptions::stop)
+};
+
+// A log's state directory, its lock held, and the state it holds.
+struct LogState {
+  StateDir dir;
+  MonitorState state;
+  // Since when the log is followed: before its first complete round, the
+  // staleness clock runs from here.
+  absl::Time since;
+};
+
 class LogMonitor final : public AuditObserver {
  public:
-  // `channels` and `metrics` (may be null) must outlive this; `stop` is
-  // the auditor's (AuditorOptions::stop).
-  LogMonitor(const MonitoredLog& log, StateDir dir, MonitorState state,
-             std::unique_ptr<HttpLogSource> source, const MonitorConfig& config,
-             const std::vector<std::unique_ptr<Channel>>* channels, MonitorMetrics* metrics,
-             bool progress, std::function<bool()> stop);
+  LogMonitor(const MonitoredLog& log, LogState state, std::unique_ptr<HttpLogSource> source,
+             const LogMonitorContext& context);
 
+  const MonitoredLog& log() const { return log_; }
   const std::string& origin() const { return log_.key.name(); }
   const MonitorState& state() const { return state_; }
+
+  // Hands the state directory (and its lock) and the state to the
+  // LogMonitor that takes this one's place after a reload: the same
+  // directory opened twice in one process would not get its lock.
+  // Nothing else may be called on this afterwards.
+  LogState Release() &&;
 
   absl::Status Commit(const AuditState& audit, std::vector<Finding> findings) override;
   void Progress(uint64_t done, uint64_t total) override;
@@ -55,6 +76,12 @@ class LogMonitor final : public AuditObserver {
   // delivers a finding again, with the same seq, after the restart.
   absl::Status Deliver();
   bool Undelivered() const { return !state_.spool.empty(); }
+  // Some spooled finding is owed to a channel that is configured.
+  bool Deliverable() const;
+  // Findings owed to a channel that is not configured (any more) stay in
+  // the spool, and count as undelivered, until it is configured again:
+  // says so in one operational line, if there are any.
+  void ReportUnconfiguredChannels() const;
 
   // One round and what follows from it (staleness, metrics).
   RoundResult Round(absl::Duration stale_after);
@@ -63,8 +90,8 @@ class LogMonitor final : public AuditObserver {
   absl::Time Since() const {
     return state_.last_success == absl::InfinitePast() ? started_ : state_.last_success;
   }
-  AuditorOptions Options(const MonitoredLog& log, const MonitorConfig& c,
-                         std::function<bool()> stop);
+  AuditorOptions Options(const MonitoredLog& log, const LogMonitorContext& context);
+  bool Configured(const std::string& channel) const;
   // An entry of an InfraEvent log that does not parse is a WARNING (the
   // first kMaxUnparseable of a round, then one summary), never a stop.
   void CheckEvent(uint64_t index, absl::string_view entry, const Hash& leaf,
@@ -80,7 +107,7 @@ class LogMonitor final : public AuditObserver {
   TreeAuditor auditor_;
   int unparseable_ = 0;
   v1::InfraEvent event_;
-  const absl::Time started_ = absl::Now();
+  absl::Time started_;
   absl::Time progress_start_ = absl::InfinitePast();
   absl::Time last_progress_ = absl::InfinitePast();
   uint64_t last_done_ = 0;

@@ -11,10 +11,13 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "client/cli_util.h"
@@ -35,53 +38,87 @@ using cli::kExitServer;
 using cli::kExitUsage;
 using cli::kExitVerify;
 
-// SIGTERM / SIGINT end the monitor at its next commit point; a thread
-// waits for them so the rest of the process never runs in a handler. It
-// must be created before any other thread (libcurl's resolver, the metrics
-// server), which then inherit the blocked mask: a signal delivered to one of
-// them would otherwise take its default action and kill the process.
+// SIGTERM / SIGINT end the monitor at its next commit point; SIGHUP ends
+// the round at its next commit point too, and asks for the configuration
+// to be read again. A thread waits for them so the rest of the process never
+// runs in a handler. It must be created before any other thread (libcurl's
+// resolver, the metrics server), which then inherit the blocked mask: a
+// signal delivered to one of them would otherwise take its default action
+// and kill the process.
 class Signals {
  public:
   Signals() {
     sigemptyset(&set_);
     sigaddset(&set_, SIGTERM);
     sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGHUP);
     sigaddset(&set_, SIGUSR1);  // the destructor's wake-up
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    thread_ = std::thread([this] {
-      int sig = 0;
-      sigwait(&set_, &sig);
-      absl::MutexLock l(&mu_);
-      stop_ = true;
-    });
+    thread_ = std::thread([this] { Wait(); });
   }
   ~Signals() {
     {
       absl::MutexLock l(&mu_);
-      if (!stop_) pthread_kill(thread_.native_handle(), SIGUSR1);
+      done_ = true;
     }
+    pthread_kill(thread_.native_handle(), SIGUSR1);
     thread_.join();
   }
   Signals(const Signals&) = delete;
   Signals& operator=(const Signals&) = delete;
 
+  // SIGTERM or SIGINT came.
   bool stopping() {
     absl::MutexLock l(&mu_);
     return stop_;
   }
-  // Sleeps up to `d`; true if a stop signal came.
-  bool SleepFor(absl::Duration d) {
+  // A stop or a reload waits: the round in progress ends at its next
+  // commit point.
+  bool interrupted() {
     absl::MutexLock l(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stop_), d);
-    return stop_;
+    return Pending();
+  }
+  // True once for any number of SIGHUPs since the last call.
+  bool TakeReload() {
+    absl::MutexLock l(&mu_);
+    return std::exchange(reload_, false);
+  }
+  // Sleeps up to `d`, less if a stop or a reload waits.
+  void SleepFor(absl::Duration d) {
+    absl::MutexLock l(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(this, &Signals::Pending), d);
   }
 
  private:
+  void Wait() {
+    while (true) {
+      int sig = 0;
+      if (sigwait(&set_, &sig) != 0) continue;
+      absl::MutexLock l(&mu_);
+      if (sig == SIGUSR1) {
+        if (done_) return;
+        continue;  // not ours: ignored
+      }
+      (sig == SIGHUP ? reload_ : stop_) = true;
+    }
+  }
+  bool Pending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || reload_; }
+
   sigset_t set_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool reload_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
+
+HttpFetcherOptions FetcherOptions(const MonitorConfig& c) {
+  HttpFetcherOptions fo;
+  fo.timeout = absl::ToChronoMilliseconds(c.timeout);
+  fo.ca_file = c.ca_file;
+  fo.max_in_flight = c.max_in_flight;
+  return fo;
+}
 
 absl::StatusOr<std::vector<std::unique_ptr<Channel>>> MakeChannels(const MonitorConfig& c,
                                                                    const HttpFetcherOptions& fo) {
@@ -113,13 +150,198 @@ int TestAlert(const MonitorConfig& c, const std::vector<std::unique_ptr<Channel>
   return failed == 0 ? kExitOk : kExitServer;
 }
 
+// One configuration, running: its channels, its logs and its healthcheck.
+// A reload opens a whole new one beside it, then replaces it. Never moved:
+// the LogMonitors point to `config` and `channels`.
+struct Running {
+  MonitorConfig config;
+  std::vector<std::unique_ptr<Channel>> channels;
+  std::unique_ptr<HttpFetcher> pinger;  // null without --healthcheck-url
+  std::vector<std::unique_ptr<LogMonitor>> logs;
+};
+
+// Why a configuration could not be opened, and the exit code that means at
+// start-up (a reload keeps the previous configuration instead).
+struct OpenError {
+  int exit_code = kExitUsage;
+  std::string message;
+};
+
+// The same log: a LogMonitor of it can take over the other's state dir.
+bool SameLog(const MonitoredLog& a, const MonitoredLog& b) {
+  return a.key.vkey() == b.key.vkey() && a.state_dir == b.state_dir;
+}
+
+// Opens what `config` runs: channels, healthcheck, and for each log its
+// source and its state dir (locked, loaded, checked against the log's key).
+// A log that `previous` (null at start-up) follows already keeps its
+// StateDir and its state: they move over only once everything else is open,
+// so after an error `previous` is as it was. `context` gives the metrics,
+// the progress bar and the stop predicate. Null and *error on failure.
+std::unique_ptr<Running> Open(MonitorConfig config, Running* previous, LogMonitorContext context,
+                              OpenError* error) {
+  auto fail = [error](int exit_code, std::string message) {
+    error->exit_code = exit_code;
+    error->message = std::move(message);
+    return nullptr;
+  };
+  auto run = std::make_unique<Running>();
+  run->config = std::move(config);
+  const MonitorConfig& c = run->config;
+  const HttpFetcherOptions fo = FetcherOptions(c);
+  absl::StatusOr<std::vector<std::unique_ptr<Channel>>> channels = MakeChannels(c, fo);
+  if (!channels.ok()) return fail(kExitUsage, std::string(channels.status().message()));
+  run->channels = *std::move(channels);
+  if (!c.healthcheck_url.empty()) {
+    absl::StatusOr<std::unique_ptr<HttpFetcher>> f = HttpFetcher::Create(fo);
+    if (!f.ok()) return fail(kExitUsage, std::string(f.status().message()));
+    run->pinger = *std::move(f);
+  }
+  if (::mkdir(c.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return fail(kExitUsage, absl::StrCat("--state-dir ", c.state_dir, ": ", std::strerror(errno)));
+  }
+
+  // Everything that can fail first; `kept[i]` non-null: the LogMonitor of
+  // `previous` whose state log i takes over.
+  std::vector<std::unique_ptr<HttpLogSource>> sources;
+  std::vector<LogMonitor*> kept;
+  std::vector<std::optional<LogState>> opened;
+  for (const MonitoredLog& log : c.logs) {
+    absl::StatusOr<std::unique_ptr<HttpLogSource>> source = HttpLogSource::Create(log.url, fo);
+    if (!source.ok()) {
+      return fail(kExitUsage, absl::StrCat(log.url, ": ", source.status().message()));
+    }
+    sources.push_back(*std::move(source));
+    auto other_key = [&log](const std::string& held) {
+      return absl::StrCat("state dir ", log.state_dir, " holds the state of log key ", held,
+                          ", not ", log.key.vkey(), ": use one state dir per log");
+    };
+    LogMonitor* same = nullptr;
+    for (size_t i = 0; previous != nullptr && i < previous->logs.size(); ++i) {
+      LogMonitor* lm = previous->logs[i].get();
+      if (SameLog(lm->log(), log)) {
+        same = lm;
+      } else if (lm->log().state_dir == log.state_dir) {
+        return fail(kExitUsage, other_key(lm->state().log_key));
+      }
+    }
+    kept.push_back(same);
+    opened.emplace_back();
+    if (same != nullptr) continue;
+    absl::StatusOr<StateDir> dir = StateDir::Open(log.state_dir);
+    if (!dir.ok()) return fail(kExitUsage, absl::StrCat("--state-dir: ", dir.status().message()));
+    absl::StatusOr<MonitorState> loaded = dir->Load();
+    MonitorState state;
+    if (loaded.ok()) {
+      if (loaded->log_key != log.key.vkey()) return fail(kExitUsage, other_key(loaded->log_key));
+      state = *std::move(loaded);
+    } else if (absl::IsNotFound(loaded.status())) {
+      state.log_key = log.key.vkey();
+    } else {
+      return fail(kExitServer, absl::StrCat(log.state_dir, ": ", loaded.status().message()));
+    }
+    opened.back().emplace(
+        LogState{.dir = *std::move(dir), .state = std::move(state), .since = absl::Now()});
+  }
+
+  // Nothing fails from here on.
+  context.config = &run->config;
+  context.channels = &run->channels;
+  for (size_t i = 0; i < c.logs.size(); ++i) {
+    LogState state = kept[i] != nullptr ? std::move(*kept[i]).Release() : *std::move(opened[i]);
+    run->logs.push_back(
+        std::make_unique<LogMonitor>(c.logs[i], std::move(state), std::move(sources[i]), context));
+  }
+  return run;
+}
+
+// SIGHUP: the configuration again, from the same flags (so the TOML file
+// and any @FILE key are read again), applied whole or not at all. On any
+// error the previous configuration runs on, unchanged, and one operational
+// line says why; a reload never ends the monitor.
+void Reload(const MonitorFlags& flags, const LogMonitorContext& context, MonitorMetrics* metrics,
+            std::unique_ptr<Running>* running) {
+  auto refuse = [metrics](absl::string_view why) {
+    PrintOperational(
+        {.origin = "",
+         .kind = "reload",
+         .message = absl::StrCat("SIGHUP: keeping the previous configuration: ", why)});
+    metrics->Reload("error");
+  };
+  absl::StatusOr<MonitorConfig> next = BuildMonitorConfig(flags);
+  if (!next.ok()) return refuse(next.status().message());
+  const MonitorConfig& was = (*running)->config;
+  std::string metrics_addr_note;
+  if (next->metrics_addr != was.metrics_addr) {
+    // The endpoint is bound once, at start-up.
+    metrics_addr_note =
+        absl::StrCat("SIGHUP: --metrics-addr \"", next->metrics_addr,
+                     "\" takes a restart; metrics stay at \"", was.metrics_addr, "\"");
+    next->metrics_addr = was.metrics_addr;
+  }
+  std::vector<std::string> added, removed;
+  for (const MonitoredLog& log : next->logs) {
+    if (std::none_of(was.logs.begin(), was.logs.end(),
+                     [&](const MonitoredLog& w) { return SameLog(w, log); })) {
+      added.push_back(log.key.name());
+    }
+  }
+  for (const MonitoredLog& w : was.logs) {
+    if (std::none_of(next->logs.begin(), next->logs.end(),
+                     [&](const MonitoredLog& log) { return SameLog(w, log); })) {
+      removed.push_back(w.key.name());
+    }
+  }
+  const size_t count = next->logs.size();
+  std::vector<std::string> origins;
+  for (const MonitoredLog& log : next->logs) origins.push_back(log.key.name());
+
+  OpenError error;
+  std::unique_ptr<Running> fresh = Open(*std::move(next), running->get(), context, &error);
+  if (fresh == nullptr) return refuse(error.message);
+  // The previous configuration goes: the state dirs of the logs it alone
+  // followed are closed, their locks released.
+  *running = std::move(fresh);
+  for (const std::string& origin : removed) {
+    if (std::find(origins.begin(), origins.end(), origin) == origins.end()) {
+      metrics->Forget(origin);
+    }
+  }
+  metrics->Reload("ok");
+  if (!metrics_addr_note.empty()) {
+    PrintOperational({.origin = "", .kind = "reload", .message = metrics_addr_note});
+  }
+  auto list = [](const std::vector<std::string>& v) {
+    return v.empty() ? std::string() : absl::StrCat(" (", absl::StrJoin(v, ", "), ")");
+  };
+  std::cerr << "monitor: SIGHUP: reloaded "
+            << (flags.config.empty() ? std::string("the flags")
+                                     : absl::StrCat("--config ", flags.config))
+            << ": " << count << " log(s); " << added.size() << " added" << list(added) << ", "
+            << removed.size() << " removed" << list(removed) << "; findings to "
+            << absl::StrJoin((*running)->channels, ", ",
+                             [](std::string* out, const std::unique_ptr<Channel>& ch) {
+                               out->append(ch->name());
+                             })
+            << "\n";
+  // What the new channels can take goes out now, not after the next round.
+  for (const std::unique_ptr<LogMonitor>& lm : (*running)->logs) {
+    lm->ReportUnconfiguredChannels();
+    if (absl::Status s = lm->Deliver(); !s.ok()) {
+      PrintOperational(
+          {.origin = lm->origin(), .kind = "state", .message = std::string(s.message())});
+    }
+  }
+}
+
 }  // namespace
 
 void AddMonitorFlags(CLI::App* m, MonitorArgs* a) {
   MonitorFlags& f = a->flags;
   m->add_option("--config", f.config,
                 "TOML file: the logs to follow ([[log]] url, key, witnesses, witness_threshold, "
-                "entry_format) and the options below by their flag names with _ for -");
+                "entry_format) and the options below by their flag names with _ for -; read "
+                "again on SIGHUP");
   m->add_option("--log", f.log, "The log: http(s)://BASE serving C2SP tlog-tiles");
   m->add_option("--log-key", f.log_key, "The log's verifier key (name+hash+key), or @FILE");
   m->add_option("--state-dir", f.state_dir,
@@ -170,78 +392,62 @@ int RunMonitor(const MonitorArgs& a) {
   };
   absl::StatusOr<MonitorConfig> config = BuildMonitorConfig(a.flags);
   if (!config.ok()) return usage(config.status().message());
-  const MonitorConfig& c = *config;
-
-  HttpFetcherOptions fo;
-  fo.timeout = absl::ToChronoMilliseconds(c.timeout);
-  fo.ca_file = c.ca_file;
-  fo.max_in_flight = c.max_in_flight;
-  absl::StatusOr<std::vector<std::unique_ptr<Channel>>> channels = MakeChannels(c, fo);
-  if (!channels.ok()) return usage(channels.status().message());
-  if (a.test_alert) return TestAlert(c, *channels);
+  if (a.test_alert) {
+    absl::StatusOr<std::vector<std::unique_ptr<Channel>>> channels =
+        MakeChannels(*config, FetcherOptions(*config));
+    if (!channels.ok()) return usage(channels.status().message());
+    return TestAlert(*config, *channels);
+  }
 
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<MonitorMetrics> metrics = std::make_unique<MonitorMetrics>(*registry);
   std::unique_ptr<prometheus::Exposer> exposer;
-  if (!c.metrics_addr.empty()) {
+  if (!config->metrics_addr.empty()) {
     try {
-      exposer = std::make_unique<prometheus::Exposer>(c.metrics_addr);
+      exposer = std::make_unique<prometheus::Exposer>(config->metrics_addr);
     } catch (const std::exception& e) {
-      return usage(absl::StrCat("--metrics-addr ", c.metrics_addr, ": ", e.what()));
+      return usage(absl::StrCat("--metrics-addr ", config->metrics_addr, ": ", e.what()));
     }
     exposer->RegisterCollectable(registry);
   }
 
-  if (c.logs.size() > 1 && ::mkdir(c.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return usage(absl::StrCat("--state-dir ", c.state_dir, ": ", std::strerror(errno)));
-  }
-  const bool progress =
+  LogMonitorContext context;
+  context.metrics = metrics.get();
+  context.progress =
       a.progress == "always" || (a.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
-  std::vector<std::unique_ptr<LogMonitor>> logs;
-  for (const MonitoredLog& log : c.logs) {
-    absl::StatusOr<std::unique_ptr<HttpLogSource>> source = HttpLogSource::Create(log.url, fo);
-    if (!source.ok()) return usage(absl::StrCat(log.url, ": ", source.status().message()));
-    absl::StatusOr<StateDir> dir = StateDir::Open(log.state_dir);
-    if (!dir.ok()) return usage(absl::StrCat("--state-dir: ", dir.status().message()));
-    absl::StatusOr<MonitorState> loaded = dir->Load();
-    MonitorState state;
-    if (loaded.ok()) {
-      if (loaded->log_key != log.key.vkey()) {
-        return usage(absl::StrCat("state dir ", log.state_dir, " holds the state of log key ",
-                                  loaded->log_key, ", not ", log.key.vkey(),
-                                  ": use one state dir per log"));
-      }
-      state = *std::move(loaded);
-    } else if (absl::IsNotFound(loaded.status())) {
-      state.log_key = log.key.vkey();
-    } else {
-      std::cerr << "monitor: " << log.state_dir << ": " << loaded.status().message() << "\n";
-      return kExitServer;
-    }
-    logs.push_back(std::make_unique<LogMonitor>(
-        log, *std::move(dir), std::move(state), *std::move(source), c, &*channels, metrics.get(),
-        progress, [&signals] { return signals.stopping(); }));
+  // With --once a SIGHUP changes nothing: the one round runs to its end.
+  context.stop = [&signals, once = a.once] {
+    return once ? signals.stopping() : signals.interrupted();
+  };
+  OpenError error;
+  std::unique_ptr<Running> running = Open(*std::move(config), nullptr, context, &error);
+  if (running == nullptr) {
+    std::cerr << "monitor: " << error.message << "\n";
+    return error.exit_code;
+  }
+  for (const std::unique_ptr<LogMonitor>& lm : running->logs) {
+    lm->ReportUnconfiguredChannels();
     // Findings spooled before a restart go out first.
-    if (absl::Status s = logs.back()->Deliver(); !s.ok()) {
+    if (absl::Status s = lm->Deliver(); !s.ok()) {
       std::cerr << "monitor: " << s.message() << "\n";
       return kExitServer;
     }
   }
 
-  std::unique_ptr<HttpFetcher> pinger;
-  if (!c.healthcheck_url.empty()) {
-    absl::StatusOr<std::unique_ptr<HttpFetcher>> f = HttpFetcher::Create(fo);
-    if (!f.ok()) return usage(f.status().message());
-    pinger = *std::move(f);
-  }
-
   absl::Time next_round = absl::InfinitePast();
   while (true) {
+    if (!a.once && signals.TakeReload()) {
+      Reload(a.flags, context, metrics.get(), &running);
+      // At once: the round the reload cut short, and the logs it added.
+      next_round = absl::InfinitePast();
+    }
+    const Running& run = *running;
+    const MonitorConfig& c = run.config;
     if (absl::Now() >= next_round) {
       next_round = absl::Now() + c.interval;
       size_t findings = 0, incomplete = 0;
-      for (const std::unique_ptr<LogMonitor>& lm : logs) {
-        if (signals.stopping()) break;
+      for (const std::unique_ptr<LogMonitor>& lm : run.logs) {
+        if (context.stop()) break;
         RoundResult r = lm->Round(c.stale_after);
         findings += r.critical + r.alert + r.known;
         if (a.once && r.known > 0) {
@@ -251,8 +457,9 @@ int RunMonitor(const MonitorArgs& a) {
         }
         incomplete += r.complete ? 0 : 1;
       }
-      if (incomplete == 0 && pinger != nullptr && !signals.stopping()) {
-        absl::StatusOr<HttpResponse> r = pinger->Get(c.healthcheck_url, 64 << 10);
+      // A round cut short did not verify every log.
+      if (incomplete == 0 && run.pinger != nullptr && !context.stop()) {
+        absl::StatusOr<HttpResponse> r = run.pinger->Get(c.healthcheck_url, 64 << 10);
         if (!r.ok() || r->status < 200 || r->status > 299) {
           PrintOperational({.origin = "",
                             .kind = "healthcheck",
@@ -262,7 +469,7 @@ int RunMonitor(const MonitorArgs& a) {
         }
       }
       if (a.once) {
-        for (const std::unique_ptr<LogMonitor>& lm : logs) {
+        for (const std::unique_ptr<LogMonitor>& lm : run.logs) {
           if (lm->Undelivered()) {
             std::cerr << "monitor: " << lm->origin()
                       << ": findings not yet delivered on every channel stay spooled in the state "
@@ -275,18 +482,19 @@ int RunMonitor(const MonitorArgs& a) {
     }
     // Retry deliveries while waiting for the next round.
     bool pending = false;
-    for (const std::unique_ptr<LogMonitor>& lm : logs) {
-      if (!lm->Undelivered()) continue;
+    for (const std::unique_ptr<LogMonitor>& lm : run.logs) {
+      if (!lm->Deliverable()) continue;
       if (absl::Status s = lm->Deliver(); !s.ok()) {
         PrintOperational(
             {.origin = lm->origin(), .kind = "state", .message = std::string(s.message())});
       }
-      pending |= lm->Undelivered();
+      pending |= lm->Deliverable();
     }
     const absl::Duration wait = std::max(
         absl::ZeroDuration(),
         std::min(next_round - absl::Now(), pending ? absl::Seconds(1) : absl::InfiniteDuration()));
-    if (signals.stopping() || signals.SleepFor(wait)) return kExitOk;
+    signals.SleepFor(wait);
+    if (signals.stopping()) return kExitOk;
   }
 }
 
