@@ -6,32 +6,31 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "client/cli_util.h"
 #include "client/key_arg.h"
-#include "infratrail/v1/event.pb.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "verifier/monitor/channels.h"
 #include "verifier/monitor/grpc_log_source.h"
+#include "verifier/monitor/log_monitor.h"
 #include "verifier/monitor/log_source.h"
 #include "verifier/monitor/monitor_metrics.h"
 #include "verifier/monitor/monitor_state.h"
-#include "verifier/monitor/tree_auditor.h"
 
 namespace infratrail {
 namespace {
@@ -41,275 +40,87 @@ using cli::kExitServer;
 using cli::kExitUsage;
 using cli::kExitVerify;
 
-// SIGTERM / SIGINT end the monitor at its next commit point; a thread
-// waits for them so the rest of the process never runs in a handler. It
-// must be created before any other thread (libcurl's resolver, the metrics
-// server), which then inherit the blocked mask: a signal delivered to one of
-// them would otherwise take its default action and kill the process.
+// SIGTERM / SIGINT end the monitor at its next commit point; SIGHUP ends
+// the round at its next commit point too, and asks for the configuration
+// to be read again. A thread waits for them so the rest of the process never
+// runs in a handler. It must be created before any other thread (libcurl's
+// resolver, the metrics server), which then inherit the blocked mask: a
+// signal delivered to one of them would otherwise take its default action
+// and kill the process.
 class Signals {
  public:
   Signals() {
     sigemptyset(&set_);
     sigaddset(&set_, SIGTERM);
     sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGHUP);
     sigaddset(&set_, SIGUSR1);  // the destructor's wake-up
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    thread_ = std::thread([this] {
-      int sig = 0;
-      sigwait(&set_, &sig);
-      absl::MutexLock l(&mu_);
-      stop_ = true;
-    });
+    thread_ = std::thread([this] { Wait(); });
   }
   ~Signals() {
     {
       absl::MutexLock l(&mu_);
-      if (!stop_) pthread_kill(thread_.native_handle(), SIGUSR1);
+      done_ = true;
     }
+    pthread_kill(thread_.native_handle(), SIGUSR1);
     thread_.join();
   }
   Signals(const Signals&) = delete;
   Signals& operator=(const Signals&) = delete;
 
+  // SIGTERM or SIGINT came.
   bool stopping() {
     absl::MutexLock l(&mu_);
     return stop_;
   }
-  // Sleeps up to `d`; true if a stop signal came.
-  bool SleepFor(absl::Duration d) {
+  // A stop or a reload waits: the round in progress ends at its next
+  // commit point.
+  bool interrupted() {
     absl::MutexLock l(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stop_), d);
-    return stop_;
+    return Pending();
+  }
+  // True once for any number of SIGHUPs since the last call.
+  bool TakeReload() {
+    absl::MutexLock l(&mu_);
+    return std::exchange(reload_, false);
+  }
+  // Sleeps up to `d`, less if a stop or a reload waits.
+  void SleepFor(absl::Duration d) {
+    absl::MutexLock l(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(this, &Signals::Pending), d);
   }
 
  private:
+  void Wait() {
+    while (true) {
+      int sig = 0;
+      if (sigwait(&set_, &sig) != 0) continue;
+      absl::MutexLock l(&mu_);
+      if (sig == SIGUSR1) {
+        if (done_) return;
+        continue;  // not ours: ignored
+      }
+      (sig == SIGHUP ? reload_ : stop_) = true;
+    }
+  }
+  bool Pending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || reload_; }
+
   sigset_t set_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool reload_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
-void PrintOperational(const OperationalEvent& e) {
-  std::cerr << e.ToJson(absl::Now()).dump() << "\n";
+HttpFetcherOptions FetcherOptions(const MonitorConfig& c) {
+  HttpFetcherOptions fo;
+  fo.timeout = absl::ToChronoMilliseconds(c.timeout);
+  fo.ca_file = c.ca_file;
+  fo.max_in_flight = c.max_in_flight;
+  return fo;
 }
-
-// Delivers spooled findings on the channels each still owes, in order; a
-// channel that fails is left alone for the rest of the pass (and backs off).
-// True if the spool changed.
-bool DeliverSpool(std::vector<SpooledFinding>* spool,
-                  const std::vector<std::unique_ptr<Channel>>& channels,
-                  const std::string& origin) {
-  bool changed = false;
-  const absl::Time now = absl::Now();
-  std::vector<const Channel*> failed;
-  for (SpooledFinding& f : *spool) {
-    for (const std::unique_ptr<Channel>& ch : channels) {
-      auto it = std::find(f.channels.begin(), f.channels.end(), ch->name());
-      if (it == f.channels.end() || !ch->Ready(now)) continue;
-      if (std::find(failed.begin(), failed.end(), ch.get()) != failed.end()) continue;
-      if (absl::Status s = ch->Deliver(f.finding); !s.ok()) {
-        ch->Failed(now);
-        failed.push_back(ch.get());
-        PrintOperational(
-            {.origin = origin, .kind = "delivery", .message = std::string(s.message())});
-        continue;
-      }
-      ch->Succeeded();
-      f.channels.erase(it);
-      changed = true;
-    }
-  }
-  std::erase_if(*spool, [](const SpooledFinding& f) { return f.channels.empty(); });
-  return changed;
-}
-
-// One followed log: its source, auditor and state directory.
-class LogMonitor final : public AuditObserver {
- public:
-  LogMonitor(const MonitoredLog& log, StateDir dir, MonitorState state,
-             std::unique_ptr<LogSource> source, const MonitorConfig& config,
-             const std::vector<std::unique_ptr<Channel>>* channels, MonitorMetrics* metrics,
-             bool progress, std::function<bool()> stop)
-      : log_(log),
-        dir_(std::move(dir)),
-        state_(std::move(state)),
-        source_(std::move(source)),
-        channels_(channels),
-        metrics_(metrics),
-        progress_(progress),
-        auditor_(Options(log, config, std::move(stop))) {}
-
-  const std::string& origin() const { return log_.key.name(); }
-  const MonitorState& state() const { return state_; }
-
-  absl::Status Commit(const AuditState& audit, std::vector<Finding> findings) override {
-    MonitorState next = state_;
-    next.audit = audit;
-    for (Finding& f : findings) {
-      f.seq = next.next_seq++;
-      if (!f.evidence_files.empty()) {
-        const std::string name =
-            absl::StrCat(absl::FormatTime("%Y%m%dT%H%M%SZ", f.time, absl::UTCTimeZone()), "-",
-                         f.rule, "-", f.seq);
-        absl::StatusOr<std::string> rel = dir_.WriteEvidence(name, f.evidence_files);
-        if (!rel.ok()) return rel.status();
-        f.evidence = *rel;
-        f.evidence_files.clear();
-      }
-      if (metrics_ != nullptr) metrics_->Finding(origin(), f.rule, SeverityName(f.severity));
-      SpooledFinding sf;
-      sf.finding = std::move(f);
-      for (const std::unique_ptr<Channel>& ch : *channels_) sf.channels.push_back(ch->name());
-      next.spool.push_back(std::move(sf));
-    }
-    if (absl::Status s = dir_.Save(next); !s.ok()) return s;
-    state_ = std::move(next);
-    return Deliver();
-  }
-
-  void Progress(uint64_t done, uint64_t total) override {
-    if (!progress_ || total == 0) return;
-    const absl::Time now = absl::Now();
-    if (done < total && now - last_progress_ < absl::Milliseconds(250)) return;
-    if (progress_start_ == absl::InfinitePast() || done < last_done_) progress_start_ = now;
-    last_progress_ = now;
-    last_done_ = done;
-    const double secs = absl::ToDoubleSeconds(now - progress_start_);
-    const double rate = secs > 0 ? done / secs : 0;
-    const double eta = rate > 0 ? (total - done) / rate : 0;
-    std::fprintf(stderr, "\r%s: %llu / %llu entries (%.1f%%), %.0f/s, ETA %.0fs   ",
-                 origin().c_str(), static_cast<unsigned long long>(done),
-                 static_cast<unsigned long long>(total), 100.0 * done / total, rate, eta);
-    if (done == total) std::fputc('\n', stderr);
-    std::fflush(stderr);
-  }
-
-  // Writes what the spool still owes; records it. A crash between the two
-  // delivers a finding again, with the same seq, after the restart.
-  absl::Status Deliver() {
-    const bool changed = DeliverSpool(&state_.spool, *channels_, origin());
-    if (metrics_ != nullptr) metrics_->Undelivered(origin(), state_.spool.size());
-    return changed ? dir_.Save(state_) : absl::OkStatus();
-  }
-  bool Undelivered() const { return !state_.spool.empty(); }
-
-  // One round and what follows from it (staleness, metrics). Reports the
-  // round's outcome in *result.
-  RoundResult Round(absl::Duration stale_after) {
-    unparseable_ = 0;
-    const absl::Time start = absl::Now();
-    RoundResult r = auditor_.Round(&state_.audit, source_.get(), this);
-    // The state in memory may hold an uncommitted position after a failed
-    // commit; the last commit is the truth.
-    for (const OperationalEvent& e : r.operational) {
-      PrintOperational(e);
-      if (metrics_ != nullptr) metrics_->Operational(origin(), e.kind);
-    }
-    if (r.complete) {
-      state_.last_success = absl::Now();
-      state_.stale_raised = false;
-      if (absl::Status s = dir_.Save(state_); !s.ok()) {
-        PrintOperational(
-            {.origin = origin(), .kind = "state", .message = std::string(s.message())});
-      }
-    } else if (state_.stale_raised) {
-      ++r.known;  // still stale, reported once already
-    } else if (absl::Now() - Since() > stale_after) {
-      Finding f;
-      f.time = absl::Now();
-      f.severity = Severity::kAlert;
-      f.rule = "monitor.stale";
-      f.origin = origin();
-      f.message = absl::StrCat(
-          "no complete round of ", origin(), " since ",
-          state_.last_success == absl::InfinitePast()
-              ? std::string("the monitor started")
-              : absl::FormatTime(absl::RFC3339_sec, state_.last_success, absl::UTCTimeZone()),
-          " (stale after ", absl::FormatDuration(stale_after), ")");
-      state_.stale_raised = true;
-      if (Commit(state_.audit, {std::move(f)}).ok()) {
-        ++r.alert;
-      } else {
-        state_.stale_raised = false;
-      }
-    }
-    if (metrics_ != nullptr) {
-      metrics_->Round(
-          origin(),
-          r.critical + r.alert + r.known > 0 ? "finding" : (r.complete ? "clean" : "incomplete"),
-          absl::ToDoubleSeconds(absl::Now() - start));
-      metrics_->EntriesVerified(origin(), r.entries);
-      if (r.log_size > 0) metrics_->LogSize(origin(), r.log_size);
-      metrics_->VerifiedSize(origin(), r.verified_size);
-      if (state_.last_success != absl::InfinitePast()) {
-        metrics_->LastSuccess(origin(), absl::ToUnixSeconds(state_.last_success));
-      }
-    }
-    return r;
-  }
-
- private:
-  absl::Time Since() const {
-    return state_.last_success == absl::InfinitePast() ? started_ : state_.last_success;
-  }
-
-  AuditorOptions Options(const MonitoredLog& log, const MonitorConfig& c,
-                         std::function<bool()> stop) {
-    AuditorOptions o;
-    o.log_key = log.key;
-    o.witnesses = log.witnesses;
-    o.bundles_per_batch = c.bundles_per_batch;
-    o.commit_every = c.commit_every;
-    o.stop = std::move(stop);
-    if (log.entry_format == EntryFormat::kInfraEvent) {
-      o.on_entry = [this](uint64_t index, absl::string_view entry, const Hash& leaf,
-                          std::vector<Finding>* findings) {
-        CheckEvent(index, entry, leaf, findings);
-      };
-    }
-    return o;
-  }
-
-  // An entry of an InfraEvent log that does not parse is a WARNING (the
-  // first kMaxUnparseable of a round, then one summary), never a stop.
-  void CheckEvent(uint64_t index, absl::string_view entry, const Hash& leaf,
-                  std::vector<Finding>* findings) {
-    // One message reused: parsing into it again keeps its allocations.
-    event_.Clear();
-    if (event_.ParseFromArray(entry.data(), static_cast<int>(entry.size()))) return;
-    constexpr int kMaxUnparseable = 100;
-    if (++unparseable_ > kMaxUnparseable + 1) return;
-    Finding f;
-    f.time = absl::Now();
-    f.severity = Severity::kWarning;
-    f.rule = "entry.unparseable";
-    f.origin = origin();
-    f.index = index;
-    f.leaf_hash = HashToBase64(leaf);
-    f.message = unparseable_ <= kMaxUnparseable
-                    ? absl::StrCat("entry ", index, " (", entry.size(),
-                                   " bytes) is not an infratrail.v1.InfraEvent")
-                    : absl::StrCat("more than ", kMaxUnparseable,
-                                   " entries of this round are not InfraEvents; the rest are not "
-                                   "reported one by one (is this log's --entry-format opaque?)");
-    findings->push_back(std::move(f));
-  }
-
-  MonitoredLog log_;
-  StateDir dir_;
-  MonitorState state_;
-  std::unique_ptr<LogSource> source_;
-  const std::vector<std::unique_ptr<Channel>>* channels_;
-  MonitorMetrics* metrics_;
-  bool progress_;
-  TreeAuditor auditor_;
-  int unparseable_ = 0;
-  v1::InfraEvent event_;
-  const absl::Time started_ = absl::Now();
-  absl::Time progress_start_ = absl::InfinitePast();
-  absl::Time last_progress_ = absl::InfinitePast();
-  uint64_t last_done_ = 0;
-};
 
 // http(s):// reads the log's tiles, grpc(s):// its API.
 absl::StatusOr<std::unique_ptr<LogSource>> OpenLogSource(const std::string& url,
@@ -357,13 +168,198 @@ int TestAlert(const MonitorConfig& c, const std::vector<std::unique_ptr<Channel>
   return failed == 0 ? kExitOk : kExitServer;
 }
 
+// One configuration, running: its channels, its logs and its healthcheck.
+// A reload opens a whole new one beside it, then replaces it. Never moved:
+// the LogMonitors point to `config` and `channels`.
+struct Running {
+  MonitorConfig config;
+  std::vector<std::unique_ptr<Channel>> channels;
+  std::unique_ptr<HttpFetcher> pinger;  // null without --healthcheck-url
+  std::vector<std::unique_ptr<LogMonitor>> logs;
+};
+
+// Why a configuration could not be opened, and the exit code that means at
+// start-up (a reload keeps the previous configuration instead).
+struct OpenError {
+  int exit_code = kExitUsage;
+  std::string message;
+};
+
+// The same log: a LogMonitor of it can take over the other's state dir.
+bool SameLog(const MonitoredLog& a, const MonitoredLog& b) {
+  return a.key.vkey() == b.key.vkey() && a.state_dir == b.state_dir;
+}
+
+// Opens what `config` runs: channels, healthcheck, and for each log its
+// source and its state dir (locked, loaded, checked against the log's key).
+// A log that `previous` (null at start-up) follows already keeps its
+// StateDir and its state: they move over only once everything else is open,
+// so after an error `previous` is as it was. `context` gives the metrics,
+// the progress bar and the stop predicate. Null and *error on failure.
+std::unique_ptr<Running> Open(MonitorConfig config, Running* previous, LogMonitorContext context,
+                              OpenError* error) {
+  auto fail = [error](int exit_code, std::string message) {
+    error->exit_code = exit_code;
+    error->message = std::move(message);
+    return nullptr;
+  };
+  auto run = std::make_unique<Running>();
+  run->config = std::move(config);
+  const MonitorConfig& c = run->config;
+  const HttpFetcherOptions fo = FetcherOptions(c);
+  absl::StatusOr<std::vector<std::unique_ptr<Channel>>> channels = MakeChannels(c, fo);
+  if (!channels.ok()) return fail(kExitUsage, std::string(channels.status().message()));
+  run->channels = *std::move(channels);
+  if (!c.healthcheck_url.empty()) {
+    absl::StatusOr<std::unique_ptr<HttpFetcher>> f = HttpFetcher::Create(fo);
+    if (!f.ok()) return fail(kExitUsage, std::string(f.status().message()));
+    run->pinger = *std::move(f);
+  }
+  if (::mkdir(c.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return fail(kExitUsage, absl::StrCat("--state-dir ", c.state_dir, ": ", std::strerror(errno)));
+  }
+
+  // Everything that can fail first; `kept[i]` non-null: the LogMonitor of
+  // `previous` whose state log i takes over.
+  std::vector<std::unique_ptr<LogSource>> sources;
+  std::vector<LogMonitor*> kept;
+  std::vector<std::optional<LogState>> opened;
+  for (const MonitoredLog& log : c.logs) {
+    absl::StatusOr<std::unique_ptr<LogSource>> source = OpenLogSource(log.url, fo);
+    if (!source.ok()) {
+      return fail(kExitUsage, absl::StrCat(log.url, ": ", source.status().message()));
+    }
+    sources.push_back(*std::move(source));
+    auto other_key = [&log](const std::string& held) {
+      return absl::StrCat("state dir ", log.state_dir, " holds the state of log key ", held,
+                          ", not ", log.key.vkey(), ": use one state dir per log");
+    };
+    LogMonitor* same = nullptr;
+    for (size_t i = 0; previous != nullptr && i < previous->logs.size(); ++i) {
+      LogMonitor* lm = previous->logs[i].get();
+      if (SameLog(lm->log(), log)) {
+        same = lm;
+      } else if (lm->log().state_dir == log.state_dir) {
+        return fail(kExitUsage, other_key(lm->state().log_key));
+      }
+    }
+    kept.push_back(same);
+    opened.emplace_back();
+    if (same != nullptr) continue;
+    absl::StatusOr<StateDir> dir = StateDir::Open(log.state_dir);
+    if (!dir.ok()) return fail(kExitUsage, absl::StrCat("--state-dir: ", dir.status().message()));
+    absl::StatusOr<MonitorState> loaded = dir->Load();
+    MonitorState state;
+    if (loaded.ok()) {
+      if (loaded->log_key != log.key.vkey()) return fail(kExitUsage, other_key(loaded->log_key));
+      state = *std::move(loaded);
+    } else if (absl::IsNotFound(loaded.status())) {
+      state.log_key = log.key.vkey();
+    } else {
+      return fail(kExitServer, absl::StrCat(log.state_dir, ": ", loaded.status().message()));
+    }
+    opened.back().emplace(
+        LogState{.dir = *std::move(dir), .state = std::move(state), .since = absl::Now()});
+  }
+
+  // Nothing fails from here on.
+  context.config = &run->config;
+  context.channels = &run->channels;
+  for (size_t i = 0; i < c.logs.size(); ++i) {
+    LogState state = kept[i] != nullptr ? std::move(*kept[i]).Release() : *std::move(opened[i]);
+    run->logs.push_back(
+        std::make_unique<LogMonitor>(c.logs[i], std::move(state), std::move(sources[i]), context));
+  }
+  return run;
+}
+
+// SIGHUP: the configuration again, from the same flags (so the TOML file
+// and any @FILE key are read again), applied whole or not at all. On any
+// error the previous configuration runs on, unchanged, and one operational
+// line says why; a reload never ends the monitor.
+void Reload(const MonitorFlags& flags, const LogMonitorContext& context, MonitorMetrics* metrics,
+            std::unique_ptr<Running>* running) {
+  auto refuse = [metrics](absl::string_view why) {
+    PrintOperational(
+        {.origin = "",
+         .kind = "reload",
+         .message = absl::StrCat("SIGHUP: keeping the previous configuration: ", why)});
+    metrics->Reload("error");
+  };
+  absl::StatusOr<MonitorConfig> next = BuildMonitorConfig(flags);
+  if (!next.ok()) return refuse(next.status().message());
+  const MonitorConfig& was = (*running)->config;
+  std::string metrics_addr_note;
+  if (next->metrics_addr != was.metrics_addr) {
+    // The endpoint is bound once, at start-up.
+    metrics_addr_note =
+        absl::StrCat("SIGHUP: --metrics-addr \"", next->metrics_addr,
+                     "\" takes a restart; metrics stay at \"", was.metrics_addr, "\"");
+    next->metrics_addr = was.metrics_addr;
+  }
+  std::vector<std::string> added, removed;
+  for (const MonitoredLog& log : next->logs) {
+    if (std::none_of(was.logs.begin(), was.logs.end(),
+                     [&](const MonitoredLog& w) { return SameLog(w, log); })) {
+      added.push_back(log.key.name());
+    }
+  }
+  for (const MonitoredLog& w : was.logs) {
+    if (std::none_of(next->logs.begin(), next->logs.end(),
+                     [&](const MonitoredLog& log) { return SameLog(w, log); })) {
+      removed.push_back(w.key.name());
+    }
+  }
+  const size_t count = next->logs.size();
+  std::vector<std::string> origins;
+  for (const MonitoredLog& log : next->logs) origins.push_back(log.key.name());
+
+  OpenError error;
+  std::unique_ptr<Running> fresh = Open(*std::move(next), running->get(), context, &error);
+  if (fresh == nullptr) return refuse(error.message);
+  // The previous configuration goes: the state dirs of the logs it alone
+  // followed are closed, their locks released.
+  *running = std::move(fresh);
+  for (const std::string& origin : removed) {
+    if (std::find(origins.begin(), origins.end(), origin) == origins.end()) {
+      metrics->Forget(origin);
+    }
+  }
+  metrics->Reload("ok");
+  if (!metrics_addr_note.empty()) {
+    PrintOperational({.origin = "", .kind = "reload", .message = metrics_addr_note});
+  }
+  auto list = [](const std::vector<std::string>& v) {
+    return v.empty() ? std::string() : absl::StrCat(" (", absl::StrJoin(v, ", "), ")");
+  };
+  std::cerr << "monitor: SIGHUP: reloaded "
+            << (flags.config.empty() ? std::string("the flags")
+                                     : absl::StrCat("--config ", flags.config))
+            << ": " << count << " log(s); " << added.size() << " added" << list(added) << ", "
+            << removed.size() << " removed" << list(removed) << "; findings to "
+            << absl::StrJoin((*running)->channels, ", ",
+                             [](std::string* out, const std::unique_ptr<Channel>& ch) {
+                               out->append(ch->name());
+                             })
+            << "\n";
+  // What the new channels can take goes out now, not after the next round.
+  for (const std::unique_ptr<LogMonitor>& lm : (*running)->logs) {
+    lm->ReportUnconfiguredChannels();
+    if (absl::Status s = lm->Deliver(); !s.ok()) {
+      PrintOperational(
+          {.origin = lm->origin(), .kind = "state", .message = std::string(s.message())});
+    }
+  }
+}
+
 }  // namespace
 
 void AddMonitorFlags(CLI::App* m, MonitorArgs* a) {
   MonitorFlags& f = a->flags;
   m->add_option("--config", f.config,
                 "TOML file: the logs to follow ([[log]] url, key, witnesses, witness_threshold, "
-                "entry_format) and the options below by their flag names with _ for -");
+                "entry_format) and the options below by their flag names with _ for -; read "
+                "again on SIGHUP");
   m->add_option("--log", f.log,
                 "The log: http(s)://BASE serving C2SP tlog-tiles (preferred), or "
                 "grpc(s)://HOST:PORT, the infratrail.v1.Log API (entries and proofs, no tiles)");
@@ -416,78 +412,62 @@ int RunMonitor(const MonitorArgs& a) {
   };
   absl::StatusOr<MonitorConfig> config = BuildMonitorConfig(a.flags);
   if (!config.ok()) return usage(config.status().message());
-  const MonitorConfig& c = *config;
-
-  HttpFetcherOptions fo;
-  fo.timeout = absl::ToChronoMilliseconds(c.timeout);
-  fo.ca_file = c.ca_file;
-  fo.max_in_flight = c.max_in_flight;
-  absl::StatusOr<std::vector<std::unique_ptr<Channel>>> channels = MakeChannels(c, fo);
-  if (!channels.ok()) return usage(channels.status().message());
-  if (a.test_alert) return TestAlert(c, *channels);
+  if (a.test_alert) {
+    absl::StatusOr<std::vector<std::unique_ptr<Channel>>> channels =
+        MakeChannels(*config, FetcherOptions(*config));
+    if (!channels.ok()) return usage(channels.status().message());
+    return TestAlert(*config, *channels);
+  }
 
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<MonitorMetrics> metrics = std::make_unique<MonitorMetrics>(*registry);
   std::unique_ptr<prometheus::Exposer> exposer;
-  if (!c.metrics_addr.empty()) {
+  if (!config->metrics_addr.empty()) {
     try {
-      exposer = std::make_unique<prometheus::Exposer>(c.metrics_addr);
+      exposer = std::make_unique<prometheus::Exposer>(config->metrics_addr);
     } catch (const std::exception& e) {
-      return usage(absl::StrCat("--metrics-addr ", c.metrics_addr, ": ", e.what()));
+      return usage(absl::StrCat("--metrics-addr ", config->metrics_addr, ": ", e.what()));
     }
     exposer->RegisterCollectable(registry);
   }
 
-  if (c.logs.size() > 1 && ::mkdir(c.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return usage(absl::StrCat("--state-dir ", c.state_dir, ": ", std::strerror(errno)));
-  }
-  const bool progress =
+  LogMonitorContext context;
+  context.metrics = metrics.get();
+  context.progress =
       a.progress == "always" || (a.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
-  std::vector<std::unique_ptr<LogMonitor>> logs;
-  for (const MonitoredLog& log : c.logs) {
-    absl::StatusOr<std::unique_ptr<LogSource>> source = OpenLogSource(log.url, fo);
-    if (!source.ok()) return usage(absl::StrCat(log.url, ": ", source.status().message()));
-    absl::StatusOr<StateDir> dir = StateDir::Open(log.state_dir);
-    if (!dir.ok()) return usage(absl::StrCat("--state-dir: ", dir.status().message()));
-    absl::StatusOr<MonitorState> loaded = dir->Load();
-    MonitorState state;
-    if (loaded.ok()) {
-      if (loaded->log_key != log.key.vkey()) {
-        return usage(absl::StrCat("state dir ", log.state_dir, " holds the state of log key ",
-                                  loaded->log_key, ", not ", log.key.vkey(),
-                                  ": use one state dir per log"));
-      }
-      state = *std::move(loaded);
-    } else if (absl::IsNotFound(loaded.status())) {
-      state.log_key = log.key.vkey();
-    } else {
-      std::cerr << "monitor: " << log.state_dir << ": " << loaded.status().message() << "\n";
-      return kExitServer;
-    }
-    logs.push_back(std::make_unique<LogMonitor>(
-        log, *std::move(dir), std::move(state), *std::move(source), c, &*channels, metrics.get(),
-        progress, [&signals] { return signals.stopping(); }));
+  // With --once a SIGHUP changes nothing: the one round runs to its end.
+  context.stop = [&signals, once = a.once] {
+    return once ? signals.stopping() : signals.interrupted();
+  };
+  OpenError error;
+  std::unique_ptr<Running> running = Open(*std::move(config), nullptr, context, &error);
+  if (running == nullptr) {
+    std::cerr << "monitor: " << error.message << "\n";
+    return error.exit_code;
+  }
+  for (const std::unique_ptr<LogMonitor>& lm : running->logs) {
+    lm->ReportUnconfiguredChannels();
     // Findings spooled before a restart go out first.
-    if (absl::Status s = logs.back()->Deliver(); !s.ok()) {
+    if (absl::Status s = lm->Deliver(); !s.ok()) {
       std::cerr << "monitor: " << s.message() << "\n";
       return kExitServer;
     }
   }
 
-  std::unique_ptr<HttpFetcher> pinger;
-  if (!c.healthcheck_url.empty()) {
-    absl::StatusOr<std::unique_ptr<HttpFetcher>> f = HttpFetcher::Create(fo);
-    if (!f.ok()) return usage(f.status().message());
-    pinger = *std::move(f);
-  }
-
   absl::Time next_round = absl::InfinitePast();
   while (true) {
+    if (!a.once && signals.TakeReload()) {
+      Reload(a.flags, context, metrics.get(), &running);
+      // At once: the round the reload cut short, and the logs it added.
+      next_round = absl::InfinitePast();
+    }
+    const Running& run = *running;
+    const MonitorConfig& c = run.config;
     if (absl::Now() >= next_round) {
       next_round = absl::Now() + c.interval;
       size_t findings = 0, incomplete = 0;
-      for (const std::unique_ptr<LogMonitor>& lm : logs) {
-        if (signals.stopping()) break;
+      for (const std::unique_ptr<LogMonitor>& lm : run.logs) {
+        if (context.stop()) break;
         RoundResult r = lm->Round(c.stale_after);
         findings += r.critical + r.alert + r.known;
         if (a.once && r.known > 0) {
@@ -497,8 +477,9 @@ int RunMonitor(const MonitorArgs& a) {
         }
         incomplete += r.complete ? 0 : 1;
       }
-      if (incomplete == 0 && pinger != nullptr && !signals.stopping()) {
-        absl::StatusOr<HttpResponse> r = pinger->Get(c.healthcheck_url, 64 << 10);
+      // A round cut short did not verify every log.
+      if (incomplete == 0 && run.pinger != nullptr && !context.stop()) {
+        absl::StatusOr<HttpResponse> r = run.pinger->Get(c.healthcheck_url, 64 << 10);
         if (!r.ok() || r->status < 200 || r->status > 299) {
           PrintOperational({.origin = "",
                             .kind = "healthcheck",
@@ -508,7 +489,7 @@ int RunMonitor(const MonitorArgs& a) {
         }
       }
       if (a.once) {
-        for (const std::unique_ptr<LogMonitor>& lm : logs) {
+        for (const std::unique_ptr<LogMonitor>& lm : run.logs) {
           if (lm->Undelivered()) {
             std::cerr << "monitor: " << lm->origin()
                       << ": findings not yet delivered on every channel stay spooled in the state "
@@ -521,18 +502,19 @@ int RunMonitor(const MonitorArgs& a) {
     }
     // Retry deliveries while waiting for the next round.
     bool pending = false;
-    for (const std::unique_ptr<LogMonitor>& lm : logs) {
-      if (!lm->Undelivered()) continue;
+    for (const std::unique_ptr<LogMonitor>& lm : run.logs) {
+      if (!lm->Deliverable()) continue;
       if (absl::Status s = lm->Deliver(); !s.ok()) {
         PrintOperational(
             {.origin = lm->origin(), .kind = "state", .message = std::string(s.message())});
       }
-      pending |= lm->Undelivered();
+      pending |= lm->Deliverable();
     }
     const absl::Duration wait = std::max(
         absl::ZeroDuration(),
         std::min(next_round - absl::Now(), pending ? absl::Seconds(1) : absl::InfiniteDuration()));
-    if (signals.stopping() || signals.SleepFor(wait)) return kExitOk;
+    signals.SleepFor(wait);
+    if (signals.stopping()) return kExitOk;
   }
 }
 

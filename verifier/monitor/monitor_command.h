@@ -20,7 +20,9 @@ struct MonitorArgs {
 void AddMonitorFlags(CLI::App* monitor, MonitorArgs* args);
 
 // Exit codes with --once: 0 clean, 1 a CRITICAL or ALERT finding, 2 usage,
-// 3 a round could not complete. Without --once, 0 after SIGTERM or SIGINT.
+// 3 a round could not complete. Without --once, 0 after SIGTERM or SIGINT;
+// SIGHUP reloads the configuration (never fatal: a bad one is reported and
+// the running one kept).
 // --test-alert: 0 when every channel took the test finding, 3 otherwise.
 int RunMonitor(const MonitorArgs& args);
 

@@ -4,19 +4,22 @@
 // incomplete), never a signal, report what went wrong on the right stream
 // (findings on stdout, OPERATIONAL events on stderr), and trust nothing it
 // could not check. Plus the webhook's exactly-once delivery, live and
-// across a restart.
+// across a restart, and the configuration read again on SIGHUP.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <set>
@@ -165,7 +168,9 @@ class MonitorHostileTest : public ::testing::Test {
     const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
     EXPECT_EQ(rc, 0) << "posix_spawn " << argv[0];
-    return rc == 0 ? pid : -1;
+    if (rc != 0) return -1;
+    outputs_[pid] = {out_, err_};
+    return pid;
   }
 
   // VmHWM of a running process, 0 once it has exited.
@@ -205,8 +210,8 @@ class MonitorHostileTest : public ::testing::Test {
     if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
     r.max_rss_kb = hwm_kb;
-    r.out = ReadFile(out_);
-    r.err = ReadFile(err_);
+    r.out = ReadFile(outputs_[pid].first);
+    r.err = ReadFile(outputs_[pid].second);
     r.findings = JsonLines(r.out);
     for (json& e : JsonLines(r.err)) {
       if (e.value("severity", "") == "OPERATIONAL") r.operational.push_back(std::move(e));
@@ -237,6 +242,7 @@ class MonitorHostileTest : public ::testing::Test {
   StaticLogServer server_;
   fs::path dir_, state_, out_, err_;
   int runs_ = 0;
+  std::map<pid_t, std::pair<fs::path, fs::path>> outputs_;  // stdout, stderr
 };
 
 // ---- clean audits ----------------------------------------------------------
@@ -769,6 +775,320 @@ TEST_F(MonitorHostileTest, SignedCheckpointOfAnAbsurdSizeEndsTheRound) {
     EXPECT_TRUE(r.HasKind("not_found")) << r.Describe();
     EXPECT_EQ(TrustedNote(), "");
   }
+}
+
+// ---- SIGHUP: the configuration read again ----------------------------------
+
+constexpr char kOtherOrigin[] = "hostile.test/b";
+
+// The monitor runs from a TOML file (its logs' entries opaque unless told,
+// a round every second) that the tests rewrite before each SIGHUP; a second
+// log is served by a server of its own. Every wait polls something the
+// monitor does (a state file, a line on stderr) up to a generous deadline.
+class MonitorReloadTest : public MonitorHostileTest {
+ protected:
+  void SetUp() override {
+    MonitorHostileTest::SetUp();
+    ASSERT_TRUE(other_server_.ok());
+    config_ = dir_ / "monitor.toml";
+  }
+
+  struct Followed {
+    std::string url, key;
+  };
+  Followed A() { return {server_.Url(), signer_.VerifierKey()}; }
+  Followed B() { return {other_server_.Url(), other_signer_.VerifierKey()}; }
+  StaticLogFiles PublishB(const std::vector<std::string>& entries, uint64_t size) {
+    absl::StatusOr<StaticLogFiles> files = BuildStaticLog(entries, size, other_signer_);
+    EXPECT_TRUE(files.ok()) << files.status();
+    other_server_.SetFiles(*files);
+    return *files;
+  }
+
+  std::string Config(const std::vector<Followed>& logs, const std::string& extra = "",
+                     const std::string& entry_format = "opaque") {
+    std::string text = absl::StrCat("state_dir = \"", state_.string(),
+                                    "\"\ninterval = \"1s\"\ntimeout = \"2s\"\nentry_format = \"",
+                                    entry_format, "\"\n", extra);
+    for (const Followed& log : logs) {
+      absl::StrAppend(&text, "\n[[log]]\nurl = \"", log.url, "\"\nkey = \"", log.key, "\"\n");
+    }
+    return text;
+  }
+  // Replaced whole (a rename), so the monitor never reads half a file.
+  void WriteConfig(const std::string& text) {
+    const fs::path tmp = dir_ / "monitor.toml.tmp";
+    std::ofstream(tmp, std::ios::binary | std::ios::trunc) << text;
+    fs::rename(tmp, config_);
+  }
+  pid_t StartWithConfig(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {INFRATRAIL_VERIFIER_BIN, "monitor",    "--config",
+                                     config_.string(),        "--progress", "never"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Start(args);
+  }
+  // `monitor --once` on one log and state dir of its own choosing.
+  MonitorRun OnceOn(const Followed& log, const fs::path& state_dir) {
+    return Wait(Start({INFRATRAIL_VERIFIER_BIN, "monitor", "--once", "--log", log.url, "--log-key",
+                       log.key, "--state-dir", state_dir.string(), "--entry-format", "opaque",
+                       "--timeout", "2s", "--progress", "never"}));
+  }
+
+  // The state dir the monitor made for `origin` under --state-dir (named
+  // after the origin), empty before it exists.
+  fs::path LogDir(const std::string& origin) {
+    std::string prefix;
+    for (char c : origin)
+      prefix += (std::isalnum(static_cast<unsigned char>(c)) || c == '.') ? c : '_';
+    prefix += "-";
+    std::error_code ec;
+    for (const fs::directory_entry& e : fs::directory_iterator(state_, ec)) {
+      if (absl::StartsWith(e.path().filename().string(), prefix)) return e.path();
+    }
+    return {};
+  }
+  json StateOf(const std::string& origin) {
+    const fs::path d = LogDir(origin);
+    if (d.empty()) return json::object();
+    json j = json::parse(ReadFile(d / "state.json"), nullptr, /*allow_exceptions=*/false);
+    return j.is_discarded() ? json::object() : j;
+  }
+  std::string TrustedNoteOf(const std::string& origin) {
+    return StateOf(origin).value("trusted_note", std::string());
+  }
+
+  std::string ErrOf(pid_t pid) { return ReadFile(outputs_[pid].second); }
+  std::vector<json> OperationalOf(pid_t pid, const std::string& kind) {
+    std::vector<json> out;
+    for (json& e : JsonLines(ErrOf(pid))) {
+      if (e.value("severity", "") == "OPERATIONAL" && e.value("kind", "") == kind) {
+        out.push_back(std::move(e));
+      }
+    }
+    return out;
+  }
+  // Running, not a zombie; does not reap it.
+  static bool Alive(pid_t pid) {
+    const std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+    const size_t paren = stat.rfind(')');
+    return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+  }
+  // Polls `condition` until it holds (true), or `limit` passes or the
+  // monitor `pid` is gone (false).
+  static bool WaitUntil(pid_t pid, const std::function<bool()>& condition,
+                        absl::Duration limit = absl::Seconds(60)) {
+    const absl::Time deadline = absl::Now() + limit;
+    while (!condition()) {
+      if (!Alive(pid)) return condition();
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return true;
+  }
+  // SIGTERM, and the run as it ended: exit 0, never a signal.
+  MonitorRun Stop(pid_t pid) {
+    EXPECT_EQ(::kill(pid, SIGTERM), 0);
+    MonitorRun r = Wait(pid);
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    return r;
+  }
+
+  NoteSigner other_signer_ = *NoteSigner::Generate(kOtherOrigin);
+  StaticLogServer other_server_;
+  fs::path config_;
+};
+
+TEST_F(MonitorReloadTest, AddedLogIsAuditedAndTheFirstIsStillFollowed) {
+  const std::vector<std::string> a = OpaqueEntries(600, "a");
+  const StaticLogFiles a300 = Publish(a, 300);
+  const StaticLogFiles b200 = PublishB(OpaqueEntries(200, "b"), 200);
+  WriteConfig(Config({A()}));
+  const pid_t pid = StartWithConfig();
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitUntil(pid, [&] { return TrustedNoteOf(kOrigin) == a300.at("checkpoint"); }))
+      << ErrOf(pid);
+  EXPECT_TRUE(LogDir(kOtherOrigin).empty());
+
+  WriteConfig(Config({A(), B()}));
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  EXPECT_TRUE(WaitUntil(pid, [&] { return TrustedNoteOf(kOtherOrigin) == b200.at("checkpoint"); }))
+      << ErrOf(pid);
+  EXPECT_EQ(StateOf(kOtherOrigin).value("next", 0u), 200u);
+  EXPECT_TRUE(absl::StrContains(
+      ErrOf(pid), absl::StrCat("monitor: SIGHUP: reloaded --config ", config_.string(),
+                               ": 2 log(s); 1 added (", kOtherOrigin, "), 0 removed")))
+      << ErrOf(pid);
+  // The first log kept its state dir (reopening it would have failed on
+  // its own lock) and is still followed.
+  const StaticLogFiles a600 = Publish(a, 600);
+  EXPECT_TRUE(WaitUntil(pid, [&] { return TrustedNoteOf(kOrigin) == a600.at("checkpoint"); }))
+      << ErrOf(pid);
+  EXPECT_EQ(StateOf(kOrigin).value("next", 0u), 600u);
+  EXPECT_TRUE(Alive(pid));
+
+  MonitorRun r = Stop(pid);
+  EXPECT_TRUE(r.findings.empty()) << r.Describe();
+  EXPECT_TRUE(r.operational.empty()) << r.Describe();
+}
+
+TEST_F(MonitorReloadTest, BrokenConfigIsReportedAndTheOldOneKeepsRunning) {
+  const std::vector<std::string> a = OpaqueEntries(600, "a");
+  const StaticLogFiles a300 = Publish(a, 300);
+  WriteConfig(Config({A()}));
+  const pid_t pid = StartWithConfig();
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitUntil(pid, [&] { return TrustedNoteOf(kOrigin) == a300.at("checkpoint"); }))
+      << ErrOf(pid);
+
+  // Not TOML, then TOML with a key the monitor does not know.
+  const std::vector<std::pair<std::string, std::string>> broken = {
+      {Config({A()}) + "\n[[log]\nurl = \"", "line"},
+      {Config({A()}, "intervall = \"5s\"\n"), "unknown key \"intervall\""}};
+  for (size_t i = 0; i < broken.size(); ++i) {
+    SCOPED_TRACE(broken[i].second);
+    WriteConfig(broken[i].first);
+    ASSERT_EQ(::kill(pid, SIGHUP), 0);
+    ASSERT_TRUE(WaitUntil(pid, [&] { return OperationalOf(pid, "reload").size() == i + 1; }))
+        << ErrOf(pid);
+    const std::string message = OperationalOf(pid, "reload")[i].value("message", "");
+    EXPECT_TRUE(absl::StrContains(message, "keeping the previous configuration")) << message;
+    EXPECT_TRUE(absl::StrContains(message, absl::StrCat("--config ", config_.string(), " line")))
+        << message;
+    EXPECT_TRUE(absl::StrContains(message, broken[i].second)) << message;
+  }
+  EXPECT_FALSE(absl::StrContains(ErrOf(pid), "reloaded")) << ErrOf(pid);
+
+  const StaticLogFiles a600 = Publish(a, 600);
+  EXPECT_TRUE(WaitUntil(pid, [&] { return TrustedNoteOf(kOrigin) == a600.at("checkpoint"); }))
+      << ErrOf(pid);
+  EXPECT_TRUE(Alive(pid));
+  MonitorRun r = Stop(pid);
+  EXPECT_EQ(r.Kinds(), (std::vector<std::string>{"reload", "reload"})) << r.Describe();
+}
+
+TEST_F(MonitorReloadTest, RemovedLogReleasesItsStateDir) {
+  const std::vector<std::string> a = OpaqueEntries(600, "a");
+  const StaticLogFiles a300 = Publish(a, 300);
+  const StaticLogFiles b200 = PublishB(OpaqueEntries(200, "b"), 200);
+  WriteConfig(Config({A(), B()}));
+  const pid_t pid = StartWithConfig();
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitUntil(pid, [&] {
+    return TrustedNoteOf(kOrigin) == a300.at("checkpoint") &&
+           TrustedNoteOf(kOtherOrigin) == b200.at("checkpoint");
+  })) << ErrOf(pid);
+  const fs::path b_dir = LogDir(kOtherOrigin);
+  MonitorRun locked = OnceOn(B(), b_dir);
+  EXPECT_EQ(locked.exit_code, 2) << locked.Describe();
+  EXPECT_TRUE(absl::StrContains(locked.err, "another monitor holds")) << locked.Describe();
+
+  WriteConfig(Config({A()}));
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  ASSERT_TRUE(WaitUntil(pid, [&] {
+    return absl::StrContains(ErrOf(pid),
+                             absl::StrCat("1 log(s); 0 added, 1 removed (", kOtherOrigin, ")"));
+  })) << ErrOf(pid);
+  MonitorRun released = OnceOn(B(), b_dir);
+  EXPECT_EQ(released.exit_code, 0) << released.Describe();
+
+  const StaticLogFiles a600 = Publish(a, 600);
+  EXPECT_TRUE(WaitUntil(pid, [&] { return TrustedNoteOf(kOrigin) == a600.at("checkpoint"); }))
+      << ErrOf(pid);
+  EXPECT_TRUE(Alive(pid));
+  MonitorRun r = Stop(pid);
+  EXPECT_TRUE(r.operational.empty()) << r.Describe();
+}
+
+TEST_F(MonitorReloadTest, NewLogWhoseStateDirIsLockedKeepsTheWholeOldConfiguration) {
+  const std::vector<std::string> a = OpaqueEntries(600, "a");
+  const StaticLogFiles a300 = Publish(a, 300);
+  const StaticLogFiles b200 = PublishB(OpaqueEntries(200, "b"), 200);
+  // B's state dir exists (a run of its own made it) and someone holds it.
+  WriteConfig(Config({B()}));
+  MonitorRun first = Wait(StartWithConfig({"--once"}));
+  ASSERT_EQ(first.exit_code, 0) << first.Describe();
+  const fs::path b_dir = LogDir(kOtherOrigin);
+  ASSERT_FALSE(b_dir.empty());
+  const std::string b_note = TrustedNoteOf(kOtherOrigin);
+  const int lock = ::open((b_dir / "lock").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(lock, 0);
+  ASSERT_EQ(::flock(lock, LOCK_EX | LOCK_NB), 0);
+
+  WriteConfig(Config({A()}));
+  const pid_t pid = StartWithConfig();
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitUntil(pid, [&] { return TrustedNoteOf(kOrigin) == a300.at("checkpoint"); }))
+      << ErrOf(pid);
+  // B added and the webhook changed: neither happens.
+  Receiver hook([](int) { return false; });
+  ASSERT_TRUE(hook.ok());
+  WriteConfig(Config({A(), B()}, absl::StrCat("webhook = \"", hook.Url(), "\"\n")));
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  ASSERT_TRUE(WaitUntil(pid, [&] { return OperationalOf(pid, "reload").size() == 1; }))
+      << ErrOf(pid);
+  EXPECT_TRUE(absl::StrContains(OperationalOf(pid, "reload")[0].value("message", ""),
+                                "another monitor holds"))
+      << ErrOf(pid);
+  const StaticLogFiles a600 = Publish(a, 600);
+  EXPECT_TRUE(WaitUntil(pid, [&] { return TrustedNoteOf(kOrigin) == a600.at("checkpoint"); }))
+      << ErrOf(pid);
+  EXPECT_EQ(TrustedNoteOf(kOtherOrigin), b_note);
+
+  // Released, the same file applies on the next SIGHUP.
+  ::close(lock);
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  EXPECT_TRUE(WaitUntil(pid, [&] {
+    return absl::StrContains(ErrOf(pid),
+                             absl::StrCat("2 log(s); 1 added (", kOtherOrigin, "), 0 removed"));
+  })) << ErrOf(pid);
+  EXPECT_TRUE(Alive(pid));
+  MonitorRun r = Stop(pid);
+  EXPECT_EQ(r.Kinds(), std::vector<std::string>{"reload"}) << r.Describe();
+  EXPECT_TRUE(hook.Bodies().empty());
+}
+
+// A channel dropped by a reload keeps the findings it is owed in the spool,
+// says so, and gets them once it is configured again (at its new URL).
+TEST_F(MonitorReloadTest, FindingsOwedToARemovedWebhookStaySpooledUntilItIsBack) {
+  Publish(OpaqueEntries(5), 5);  // 5 entry.unparseable WARNINGs
+  Receiver down([](int) { return true; });
+  ASSERT_TRUE(down.ok());
+  const std::string infraevent = "infraevent";
+  WriteConfig(Config({A()}, absl::StrCat("webhook = \"", down.Url(), "\"\n"), infraevent));
+  const pid_t pid = StartWithConfig();
+  ASSERT_GT(pid, 0);
+  auto spooled = [&] { return StateOf(kOrigin).value("spool", json::array()).size(); };
+  ASSERT_TRUE(WaitUntil(pid, [&] { return spooled() == 5 && !down.Failed().empty(); }))
+      << ErrOf(pid);
+
+  WriteConfig(Config({A()}, "", infraevent));
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  auto unconfigured = [&] {
+    std::vector<json> out;
+    for (json& e : OperationalOf(pid, "delivery")) {
+      if (absl::StrContains(e.value("message", ""), "not configured")) out.push_back(e);
+    }
+    return out;
+  };
+  ASSERT_TRUE(WaitUntil(pid, [&] { return unconfigured().size() == 1; })) << ErrOf(pid);
+  EXPECT_TRUE(absl::StrContains(unconfigured()[0].value("message", ""), "5 for webhook"))
+      << ErrOf(pid);
+  EXPECT_EQ(unconfigured()[0].value("origin", ""), kOrigin);
+  EXPECT_EQ(spooled(), 5u);
+
+  Receiver up([](int) { return false; });
+  ASSERT_TRUE(up.ok());
+  WriteConfig(Config({A()}, absl::StrCat("webhook = \"", up.Url(), "\"\n"), infraevent));
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  EXPECT_TRUE(WaitUntil(pid, [&] { return up.Delivered().size() == 5 && spooled() == 0; }))
+      << ErrOf(pid);
+  EXPECT_TRUE(Alive(pid));
+  MonitorRun r = Stop(pid);
+  EXPECT_EQ(up.Delivered(), (std::map<uint64_t, int>{{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}}));
+  EXPECT_TRUE(down.Delivered().empty());
+  // Printed on stdout once, when found; a reload does not print them again.
+  EXPECT_EQ(r.findings.size(), 5u) << r.Describe();
+  EXPECT_EQ(unconfigured().size(), 1u) << r.Describe();
 }
 
 }  // namespace

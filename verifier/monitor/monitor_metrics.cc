@@ -42,7 +42,14 @@ MonitorMetrics::MonitorMetrics(prometheus::Registry& r)
       undelivered_(prometheus::BuildGauge()
                        .Name("infratrail_monitor_undelivered_findings")
                        .Help("Findings spooled, not yet delivered on every channel")
-                       .Register(r)) {}
+                       .Register(r)),
+      reloads_(prometheus::BuildCounter()
+                   .Name("infratrail_monitor_config_reloads_total")
+                   .Help("Configuration reloads (SIGHUP) by outcome: ok, error")
+                   .Register(r)) {
+  // Both series exist from the start, so increase() sees the first reload.
+  for (const char* outcome : {"ok", "error"}) reloads_.Add({{"outcome", outcome}});
+}
 
 void MonitorMetrics::VerifiedSize(absl::string_view o, double v) {
   verified_size_.Add({{"origin", S(o)}}).Set(v);
@@ -72,6 +79,16 @@ void MonitorMetrics::Operational(absl::string_view o, absl::string_view kind) {
 }
 void MonitorMetrics::Undelivered(absl::string_view o, double n) {
   undelivered_.Add({{"origin", S(o)}}).Set(n);
+}
+void MonitorMetrics::Reload(absl::string_view outcome) {
+  reloads_.Add({{"outcome", S(outcome)}}).Increment();
+}
+void MonitorMetrics::Forget(absl::string_view o) {
+  const prometheus::Labels labels = {{"origin", S(o)}};
+  for (prometheus::Family<prometheus::Gauge>* f :
+       {&verified_size_, &log_size_, &last_success_, &undelivered_}) {
+    if (f->Has(labels)) f->Remove(&f->Add(labels));
+  }
 }
 
 }  // namespace infratrail

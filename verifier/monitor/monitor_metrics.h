@@ -30,6 +30,12 @@ class MonitorMetrics {
   // kind: OperationalKind's names.
   void Operational(absl::string_view origin, absl::string_view kind);
   void Undelivered(absl::string_view origin, double n);
+  // A configuration reload (SIGHUP); outcome: "ok" or "error".
+  void Reload(absl::string_view outcome);
+  // Drops the gauges of a log no longer followed (a reload removed it), so
+  // that its last verified size or last success does not look stale
+  // forever. Its counters stay: they only ever grow.
+  void Forget(absl::string_view origin);
 
  private:
   prometheus::Family<prometheus::Gauge>& verified_size_;
@@ -41,6 +47,7 @@ class MonitorMetrics {
   prometheus::Family<prometheus::Counter>& findings_;
   prometheus::Family<prometheus::Counter>& operational_;
   prometheus::Family<prometheus::Gauge>& undelivered_;
+  prometheus::Family<prometheus::Counter>& reloads_;
 };
 
 }  // namespace infratrail

@@ -1,0 +1,234 @@
+#include "verifier/monitor/log_monitor.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+
+namespace infratrail {
+
+void PrintOperational(const OperationalEvent& e) {
+  std::cerr << e.ToJson(absl::Now()).dump() << "\n";
+}
+
+bool DeliverSpool(std::vector<SpooledFinding>* spool,
+                  const std::vector<std::unique_ptr<Channel>>& channels,
+                  const std::string& origin) {
+  bool changed = false;
+  const absl::Time now = absl::Now();
+  std::vector<const Channel*> failed;
+  for (SpooledFinding& f : *spool) {
+    for (const std::unique_ptr<Channel>& ch : channels) {
+      auto it = std::find(f.channels.begin(), f.channels.end(), ch->name());
+      if (it == f.channels.end() || !ch->Ready(now)) continue;
+      if (std::find(failed.begin(), failed.end(), ch.get()) != failed.end()) continue;
+      if (absl::Status s = ch->Deliver(f.finding); !s.ok()) {
+        ch->Failed(now);
+        failed.push_back(ch.get());
+        PrintOperational(
+            {.origin = origin, .kind = "delivery", .message = std::string(s.message())});
+        continue;
+      }
+      ch->Succeeded();
+      f.channels.erase(it);
+      changed = true;
+    }
+  }
+  std::erase_if(*spool, [](const SpooledFinding& f) { return f.channels.empty(); });
+  return changed;
+}
+
+LogMonitor::LogMonitor(const MonitoredLog& log, LogState state, std::unique_ptr<LogSource> source,
+                       const LogMonitorContext& context)
+    : log_(log),
+      dir_(std::move(state.dir)),
+      state_(std::move(state.state)),
+      source_(std::move(source)),
+      channels_(context.channels),
+      metrics_(context.metrics),
+      progress_(context.progress),
+      auditor_(Options(log, context)),
+      started_(state.since) {}
+
+LogState LogMonitor::Release() && {
+  return LogState{.dir = std::move(dir_), .state = std::move(state_), .since = started_};
+}
+
+bool LogMonitor::Configured(const std::string& channel) const {
+  return std::any_of(channels_->begin(), channels_->end(),
+                     [&](const std::unique_ptr<Channel>& ch) { return ch->name() == channel; });
+}
+
+bool LogMonitor::Deliverable() const {
+  return std::any_of(state_.spool.begin(), state_.spool.end(), [this](const SpooledFinding& f) {
+    return std::any_of(f.channels.begin(), f.channels.end(),
+                       [this](const std::string& ch) { return Configured(ch); });
+  });
+}
+
+void LogMonitor::ReportUnconfiguredChannels() const {
+  std::map<std::string, size_t> owed;  // channel -> findings
+  for (const SpooledFinding& f : state_.spool) {
+    for (const std::string& ch : f.channels) {
+      if (!Configured(ch)) ++owed[ch];
+    }
+  }
+  if (owed.empty()) return;
+  std::vector<std::string> counts;
+  counts.reserve(owed.size());
+  for (const auto& [ch, n] : owed) counts.push_back(absl::StrCat(n, " for ", ch));
+  PrintOperational(
+      {.origin = origin(),
+       .kind = "delivery",
+       .message = absl::StrCat("spooled findings are owed to channels that are not configured (",
+                               absl::StrJoin(counts, ", "),
+                               "): they stay in the spool, and in "
+                               "infratrail_monitor_undelivered_findings, until the channel is "
+                               "configured again")});
+}
+
+absl::Status LogMonitor::Commit(const AuditState& audit, std::vector<Finding> findings) {
+  MonitorState next = state_;
+  next.audit = audit;
+  for (Finding& f : findings) {
+    f.seq = next.next_seq++;
+    if (!f.evidence_files.empty()) {
+      const std::string name = absl::StrCat(
+          absl::FormatTime("%Y%m%dT%H%M%SZ", f.time, absl::UTCTimeZone()), "-", f.rule, "-", f.seq);
+      absl::StatusOr<std::string> rel = dir_.WriteEvidence(name, f.evidence_files);
+      if (!rel.ok()) return rel.status();
+      f.evidence = *rel;
+      f.evidence_files.clear();
+    }
+    if (metrics_ != nullptr) metrics_->Finding(origin(), f.rule, SeverityName(f.severity));
+    SpooledFinding sf;
+    sf.finding = std::move(f);
+    for (const std::unique_ptr<Channel>& ch : *channels_) sf.channels.push_back(ch->name());
+    next.spool.push_back(std::move(sf));
+  }
+  if (absl::Status s = dir_.Save(next); !s.ok()) return s;
+  state_ = std::move(next);
+  return Deliver();
+}
+
+void LogMonitor::Progress(uint64_t done, uint64_t total) {
+  if (!progress_ || total == 0) return;
+  const absl::Time now = absl::Now();
+  if (done < total && now - last_progress_ < absl::Milliseconds(250)) return;
+  if (progress_start_ == absl::InfinitePast() || done < last_done_) progress_start_ = now;
+  last_progress_ = now;
+  last_done_ = done;
+  const double secs = absl::ToDoubleSeconds(now - progress_start_);
+  const double rate = secs > 0 ? done / secs : 0;
+  const double eta = rate > 0 ? (total - done) / rate : 0;
+  std::fprintf(stderr, "\r%s: %llu / %llu entries (%.1f%%), %.0f/s, ETA %.0fs   ", origin().c_str(),
+               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+               100.0 * done / total, rate, eta);
+  if (done == total) std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+absl::Status LogMonitor::Deliver() {
+  const bool changed = DeliverSpool(&state_.spool, *channels_, origin());
+  if (metrics_ != nullptr) metrics_->Undelivered(origin(), state_.spool.size());
+  return changed ? dir_.Save(state_) : absl::OkStatus();
+}
+
+RoundResult LogMonitor::Round(absl::Duration stale_after) {
+  unparseable_ = 0;
+  const absl::Time start = absl::Now();
+  RoundResult r = auditor_.Round(&state_.audit, source_.get(), this);
+  // The state in memory may hold an uncommitted position after a failed
+  // commit; the last commit is the truth.
+  for (const OperationalEvent& e : r.operational) {
+    PrintOperational(e);
+    if (metrics_ != nullptr) metrics_->Operational(origin(), e.kind);
+  }
+  if (r.complete) {
+    state_.last_success = absl::Now();
+    state_.stale_raised = false;
+    if (absl::Status s = dir_.Save(state_); !s.ok()) {
+      PrintOperational({.origin = origin(), .kind = "state", .message = std::string(s.message())});
+    }
+  } else if (state_.stale_raised) {
+    ++r.known;  // still stale, reported once already
+  } else if (absl::Now() - Since() > stale_after) {
+    Finding f;
+    f.time = absl::Now();
+    f.severity = Severity::kAlert;
+    f.rule = "monitor.stale";
+    f.origin = origin();
+    f.message = absl::StrCat(
+        "no complete round of ", origin(), " since ",
+        state_.last_success == absl::InfinitePast()
+            ? std::string("the monitor started")
+            : absl::FormatTime(absl::RFC3339_sec, state_.last_success, absl::UTCTimeZone()),
+        " (stale after ", absl::FormatDuration(stale_after), ")");
+    state_.stale_raised = true;
+    if (Commit(state_.audit, {std::move(f)}).ok()) {
+      ++r.alert;
+    } else {
+      state_.stale_raised = false;
+    }
+  }
+  if (metrics_ != nullptr) {
+    metrics_->Round(
+        origin(),
+        r.critical + r.alert + r.known > 0 ? "finding" : (r.complete ? "clean" : "incomplete"),
+        absl::ToDoubleSeconds(absl::Now() - start));
+    metrics_->EntriesVerified(origin(), r.entries);
+    if (r.log_size > 0) metrics_->LogSize(origin(), r.log_size);
+    metrics_->VerifiedSize(origin(), r.verified_size);
+    if (state_.last_success != absl::InfinitePast()) {
+      metrics_->LastSuccess(origin(), absl::ToUnixSeconds(state_.last_success));
+    }
+  }
+  return r;
+}
+
+AuditorOptions LogMonitor::Options(const MonitoredLog& log, const LogMonitorContext& context) {
+  AuditorOptions o;
+  o.log_key = log.key;
+  o.witnesses = log.witnesses;
+  o.bundles_per_batch = context.config->bundles_per_batch;
+  o.commit_every = context.config->commit_every;
+  o.stop = context.stop;
+  if (log.entry_format == EntryFormat::kInfraEvent) {
+    o.on_entry = [this](uint64_t index, absl::string_view entry, const Hash& leaf,
+                        std::vector<Finding>* findings) {
+      CheckEvent(index, entry, leaf, findings);
+    };
+  }
+  return o;
+}
+
+void LogMonitor::CheckEvent(uint64_t index, absl::string_view entry, const Hash& leaf,
+                            std::vector<Finding>* findings) {
+  // One message reused: parsing into it again keeps its allocations.
+  event_.Clear();
+  if (event_.ParseFromArray(entry.data(), static_cast<int>(entry.size()))) return;
+  constexpr int kMaxUnparseable = 100;
+  if (++unparseable_ > kMaxUnparseable + 1) return;
+  Finding f;
+  f.time = absl::Now();
+  f.severity = Severity::kWarning;
+  f.rule = "entry.unparseable";
+  f.origin = origin();
+  f.index = index;
+  f.leaf_hash = HashToBase64(leaf);
+  f.message = unparseable_ <= kMaxUnparseable
+                  ? absl::StrCat("entry ", index, " (", entry.size(),
+                                 " bytes) is not an infratrail.v1.InfraEvent")
+                  : absl::StrCat("more than ", kMaxUnparseable,
+                                 " entries of this round are not InfraEvents; the rest are not "
+                                 "reported one by one (is this log's --entry-format opaque?)");
+  findings->push_back(std::move(f));
+}
+
+}  // namespace infratrail

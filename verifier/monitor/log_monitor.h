@@ -1,0 +1,118 @@
+// One log the monitor follows: its source, its tree auditor and its state
+// directory, and what follows from a round (findings committed to the
+// spool, delivered on the channels, staleness, metrics).
+//
+// Not thread-safe: the monitor's main thread owns every LogMonitor.
+#ifndef INFRATRAIL_VERIFIER_MONITOR_LOG_MONITOR_H_
+#define INFRATRAIL_VERIFIER_MONITOR_LOG_MONITOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "infratrail/v1/event.pb.h"
+#include "verifier/monitor/channels.h"
+#include "verifier/monitor/finding.h"
+#include "verifier/monitor/log_source.h"
+#include "verifier/monitor/monitor_config.h"
+#include "verifier/monitor/monitor_metrics.h"
+#include "verifier/monitor/monitor_state.h"
+#include "verifier/monitor/tree_auditor.h"
+
+namespace infratrail {
+
+// One JSON line on stderr.
+void PrintOperational(const OperationalEvent& e);
+
+// Delivers spooled findings on the channels each still owes, in order; a
+// channel that fails is left alone for the rest of the pass (and backs off).
+// True if the spool changed.
+bool DeliverSpool(std::vector<SpooledFinding>* spool,
+                  const std::vector<std::unique_ptr<Channel>>& channels, const std::string& origin);
+
+// What the LogMonitors of one configuration share. The pointers must
+// outlive them.
+struct LogMonitorContext {
+  const MonitorConfig* config = nullptr;  // bundles_per_batch, commit_every
+  const std::vector<std::unique_ptr<Channel>>* channels = nullptr;
+  MonitorMetrics* metrics = nullptr;  // may be null
+  bool progress = false;              // a progress bar on stderr
+  std::function<bool()> stop;         // the auditor's (AuditorOptions::stop)
+};
+
+// A log's state directory, its lock held, and the state it holds.
+struct LogState {
+  StateDir dir;
+  MonitorState state;
+  // Since when the log is followed: before its first complete round, the
+  // staleness clock runs from here.
+  absl::Time since;
+};
+
+class LogMonitor final : public AuditObserver {
+ public:
+  LogMonitor(const MonitoredLog& log, LogState state, std::unique_ptr<LogSource> source,
+             const LogMonitorContext& context);
+
+  const MonitoredLog& log() const { return log_; }
+  const std::string& origin() const { return log_.key.name(); }
+  const MonitorState& state() const { return state_; }
+
+  // Hands the state directory (and its lock) and the state to the
+  // LogMonitor that takes this one's place after a reload: the same
+  // directory opened twice in one process would not get its lock.
+  // Nothing else may be called on this afterwards.
+  LogState Release() &&;
+
+  absl::Status Commit(const AuditState& audit, std::vector<Finding> findings) override;
+  void Progress(uint64_t done, uint64_t total) override;
+
+  // Writes what the spool still owes; records it. A crash between the two
+  // delivers a finding again, with the same seq, after the restart.
+  absl::Status Deliver();
+  bool Undelivered() const { return !state_.spool.empty(); }
+  // Some spooled finding is owed to a channel that is configured.
+  bool Deliverable() const;
+  // Findings owed to a channel that is not configured (any more) stay in
+  // the spool, and count as undelivered, until it is configured again:
+  // says so in one operational line, if there are any.
+  void ReportUnconfiguredChannels() const;
+
+  // One round and what follows from it (staleness, metrics).
+  RoundResult Round(absl::Duration stale_after);
+
+ private:
+  absl::Time Since() const {
+    return state_.last_success == absl::InfinitePast() ? started_ : state_.last_success;
+  }
+  AuditorOptions Options(const MonitoredLog& log, const LogMonitorContext& context);
+  bool Configured(const std::string& channel) const;
+  // An entry of an InfraEvent log that does not parse is a WARNING (the
+  // first kMaxUnparseable of a round, then one summary), never a stop.
+  void CheckEvent(uint64_t index, absl::string_view entry, const Hash& leaf,
+                  std::vector<Finding>* findings);
+
+  MonitoredLog log_;
+  StateDir dir_;
+  MonitorState state_;
+  std::unique_ptr<LogSource> source_;
+  const std::vector<std::unique_ptr<Channel>>* channels_;
+  MonitorMetrics* metrics_;
+  bool progress_;
+  TreeAuditor auditor_;
+  int unparseable_ = 0;
+  v1::InfraEvent event_;
+  absl::Time started_;
+  absl::Time progress_start_ = absl::InfinitePast();
+  absl::Time last_progress_ = absl::InfinitePast();
+  uint64_t last_done_ = 0;
+};
+
+}  // namespace infratrail
+
+#endif  // INFRATRAIL_VERIFIER_MONITOR_LOG_MONITOR_H_
