@@ -1,12 +1,14 @@
 #include "verifier/monitor/tree_auditor.h"
 
 #include <algorithm>
-#include <future>
+#include <deque>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/checkpoint.h"
 #include "core/node_id.h"
@@ -37,67 +39,168 @@ namespace {
 
 std::string EvidenceName(const TileId& t) { return absl::StrReplaceAll(t.Path(), {{"/", "_"}}); }
 
-// One batch of bundles and their level-0 tiles, fetched on a thread of its
-// own, which also decodes the bundles and hashes their entries: the
-// auditor's thread is left the tree above the leaves and the checks.
+// One batch of bundles with their level-0 tiles, and the tiles of levels
+// >= 1 those bundles complete (with the partial ones after the last
+// bundle), fetched on the pipeline's thread, which also decodes the bundles
+// and hashes their entries: the auditor's thread is left the tree above the
+// leaves and the checks.
 struct Batch {
   // Bundle, its hash tile, bundle, ... (bundles alone from a source that
-  // serves no hash tiles).
+  // serves no hash tiles), then the tiles of levels >= 1.
   std::vector<TileId> req;
   std::vector<absl::StatusOr<std::string>> bodies;
+  size_t bundles = 0;  // req[0, bundles * step) are bundles and level-0 tiles
   // Per bundle, in order: its entries (views into its body) and their
   // leaf hashes; an error when the bundle could not be decoded.
   std::vector<absl::StatusOr<std::vector<absl::string_view>>> entries;
   std::vector<std::vector<Hash>> leaves;
+
+  // The body of `t` (a tile of level >= 1), if this batch fetched it.
+  const absl::StatusOr<std::string>* Find(const TileId& t) const {
+    for (size_t i = req.size(); i-- > 0;) {
+      if (req[i] == t) return &bodies[i];
+    }
+    return nullptr;
+  }
 };
 
-class Prefetch {
+// Fetches the batches of one audit in order on a thread of its own (the
+// source's only user while it runs), one batch ahead of the batch the
+// auditor is taking, so neither thread waits on the other while the other
+// is busy. Batches start at 4 bundles and double up to `per_batch`, but
+// bundles can be 16.8 MB each and three batches are held at once (one
+// audited, one ready, one being fetched): never more than fit `budget`
+// at the largest bundle seen so far. A log of huge bundles is read a few
+// at a time.
+class Pipeline {
  public:
-  void Start(LogSource* src, std::vector<TileId> req) {
-    future_ = std::async(std::launch::async, [src, req = std::move(req)]() mutable {
-      Batch b;
-      // Slot of each bundle among the bundles (hash tiles have none).
-      std::vector<size_t> slot(req.size(), 0);
-      size_t n = 0;
-      for (size_t k = 0; k < req.size(); ++k) slot[k] = req[k].entries ? n++ : 0;
-      b.entries.assign(n, absl::InternalError("not fetched"));
-      b.leaves.resize(n);
-      Hasher hasher;
-      // Each bundle is decoded and hashed as it arrives, while the rest of
-      // the batch is still on the way.
-      b.bodies = src->StreamTiles(req, [&](size_t k, const absl::StatusOr<std::string>& body) {
-        if (!req[k].entries) return;
-        absl::StatusOr<std::vector<absl::string_view>>& entries = b.entries[slot[k]];
-        if (!body.ok()) {
-          entries = body.status();
-          return;
-        }
-        entries = DecodeEntryBundleViews(*body);
-        if (!entries.ok()) return;
-        std::vector<Hash>& leaves = b.leaves[slot[k]];
-        leaves.reserve(entries->size());
-        for (absl::string_view e : *entries) leaves.push_back(hasher.HashLeaf(e));
-      });
-      b.req = std::move(req);
-      return b;
-    });
+  struct Plan {
+    LogSource* src = nullptr;
+    uint64_t size = 0;          // of the checkpoint audited
+    uint64_t first_bundle = 0;  // the bundle holding the next entry
+    bool tiles = true;          // the source serves hash tiles
+    size_t per_batch = 64;
+    size_t budget = 0;
+  };
+  explicit Pipeline(const Plan& plan) : plan_(plan), thread_([this] { Run(); }) {}
+  ~Pipeline() {
+    {
+      absl::MutexLock l(&mu_);
+      stop_ = true;
+    }
+    thread_.join();
   }
-  // Waits for the fetch to end (so the source is free).
-  void Settle() {
-    if (!done_.has_value() && future_.valid()) done_ = future_.get();
-  }
-  // The batch; empty if none was started.
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // The next batch, once fetched; empty (no req) after the last one.
   Batch Take() {
-    Settle();
-    if (!done_.has_value()) return Batch{};
-    Batch out = std::move(*done_);
-    done_.reset();
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(this, &Pipeline::ReadyOrDone));
+    if (ready_.empty()) return Batch{};
+    Batch out = std::move(ready_.front());
+    ready_.pop_front();
     return out;
   }
 
  private:
-  std::future<Batch> future_;
-  std::optional<Batch> done_;
+  static constexpr size_t kReadyAhead = 1;
+  static constexpr size_t kHeld = kReadyAhead + 2;
+
+  bool ReadyOrDone() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !ready_.empty() || done_; }
+  bool RoomOrStop() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return ready_.size() < kReadyAhead || stop_;
+  }
+
+  void Run() {
+    // Rounded up without overflow: a signed size near 2^64 (a log can
+    // sign anything) would wrap (size + 255) to 0 bundles.
+    const uint64_t bundles = plan_.size / kTileWidth + (plan_.size % kTileWidth != 0 ? 1 : 0);
+    uint64_t next = plan_.first_bundle;
+    size_t ramp = 4;
+    size_t largest = 0;
+    Hasher hasher;
+    while (next < bundles) {
+      {
+        absl::MutexLock l(&mu_);
+        mu_.Await(absl::Condition(this, &Pipeline::RoomOrStop));
+        if (stop_) break;
+      }
+      size_t n = std::min(ramp, plan_.per_batch);
+      if (largest > 0) n = std::min(n, std::max<size_t>(1, plan_.budget / (kHeld * largest)));
+      ramp = std::min(ramp * 2, plan_.per_batch);
+      const uint64_t end = std::min<uint64_t>(bundles, next + n);
+      Batch b = Fetch(next, end, bundles, hasher);
+      for (const absl::StatusOr<std::string>& body : b.bodies) {
+        if (body.ok()) largest = std::max(largest, body->size());
+      }
+      next = end;
+      absl::MutexLock l(&mu_);
+      ready_.push_back(std::move(b));
+    }
+    absl::MutexLock l(&mu_);
+    done_ = true;
+  }
+
+  // Bundles [first, end) of `bundles`, with the tiles they complete.
+  Batch Fetch(uint64_t first, uint64_t end, uint64_t bundles, Hasher& hasher) {
+    Batch b;
+    for (uint64_t i = first; i < end; ++i) {
+      const uint32_t w = TileWidthAt(0, i, plan_.size);
+      b.req.push_back(TileId{.level = 0, .index = i, .width = w, .entries = true});
+      if (plan_.tiles) b.req.push_back(TileId{.level = 0, .index = i, .width = w});
+    }
+    b.bundles = end - first;
+    if (plan_.tiles) {
+      // A full bundle i completes the level-L tile (i + 1) / 256^L - 1
+      // when 256^L divides i + 1.
+      for (uint64_t i = first; i < end; ++i) {
+        if (TileWidthAt(0, i, plan_.size) != kTileWidth) continue;
+        for (uint32_t level = 1; level <= kMaxTileLevel; ++level) {
+          const uint32_t shift = kTileHeight * level;
+          if (shift >= 64 || ((i + 1) & ((uint64_t{1} << shift) - 1)) != 0) break;
+          b.req.push_back(TileId{.level = level, .index = ((i + 1) >> shift) - 1});
+        }
+      }
+      // After the last bundle, the partial tiles of levels >= 1.
+      for (uint32_t level = 1; end == bundles && level <= kMaxTileLevel; ++level) {
+        const uint32_t shift = kTileHeight * level;
+        if (shift >= 64) break;
+        const uint64_t nodes = plan_.size >> shift;  // complete nodes of tree level 8L
+        if (nodes % kTileWidth == 0) continue;
+        b.req.push_back(TileId{.level = level,
+                               .index = nodes / kTileWidth,
+                               .width = static_cast<uint32_t>(nodes % kTileWidth)});
+      }
+    }
+    b.entries.assign(b.bundles, absl::InternalError("not fetched"));
+    b.leaves.resize(b.bundles);
+    const size_t step = plan_.tiles ? 2 : 1;
+    // Each bundle is decoded and hashed as it arrives, while the rest of
+    // the batch is still on the way.
+    b.bodies =
+        plan_.src->StreamTiles(b.req, [&](size_t k, const absl::StatusOr<std::string>& body) {
+          if (k >= b.bundles * step || !b.req[k].entries) return;
+          absl::StatusOr<std::vector<absl::string_view>>& entries = b.entries[k / step];
+          if (!body.ok()) {
+            entries = body.status();
+            return;
+          }
+          entries = DecodeEntryBundleViews(*body);
+          if (!entries.ok()) return;
+          std::vector<Hash>& leaves = b.leaves[k / step];
+          leaves.reserve(entries->size());
+          for (absl::string_view e : *entries) leaves.push_back(hasher.HashLeaf(e));
+        });
+    return b;
+  }
+
+  const Plan plan_;
+  absl::Mutex mu_;
+  std::deque<Batch> ready_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: started once the rest is built
 };
 
 // The checkpoint the audit measures the latest one against: the target if
@@ -481,60 +584,33 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
     st->rows[level].push_back(h);
     last[level] = id.index;
   };
-  // The next batch is fetched (on its own thread, the source's only user
-  // meanwhile) while this one is hashed.
-  // Rounded up without overflow: a signed size near 2^64 (a log can sign
-  // anything) would wrap (size + 255) to 0 bundles, and the loop below
-  // would wait forever for a batch never fetched.
-  const uint64_t bundles = size / kTileWidth + (size % kTileWidth != 0 ? 1 : 0);
   // A source without hash tiles (gRPC): the tree is checked from the
   // entries and the signed root alone.
   const bool tiles = src->ServesHashTiles();
   const size_t step = tiles ? 2 : 1;
-  uint64_t next_bundle = st->next / kTileWidth;
-  Prefetch ahead;
-  // Bundles can be up to 16.8 MB each and two batches are held at once
-  // (one hashed, one fetched): batches start small and grow (doubling)
-  // only while two of them, at the largest bundle seen so far, fit in
-  // opt.batch_budget_bytes. A log serving huge bundles is read a few at a
-  // time.
-  size_t ramp = 4;
-  size_t largest = 0;
-  auto launch = [&] {
-    if (next_bundle >= bundles) return;
-    size_t n = std::min(ramp, opt.bundles_per_batch);
-    if (largest > 0) {
-      n = std::min(n, std::max<size_t>(1, opt.batch_budget_bytes / (2 * largest)));
-    }
-    ramp = std::min(ramp * 2, opt.bundles_per_batch);
-    const uint64_t b_end = std::min<uint64_t>(bundles, next_bundle + n);
-    std::vector<TileId> req;
-    for (uint64_t b = next_bundle; b < b_end; ++b) {
-      const uint32_t w = TileWidthAt(0, b, size);
-      req.push_back(TileId{.level = 0, .index = b, .width = w, .entries = true});
-      if (tiles) req.push_back(TileId{.level = 0, .index = b, .width = w});
-    }
-    next_bundle = b_end;
-    ahead.Start(src, std::move(req));
-  };
-  launch();
+  Pipeline::Plan plan;
+  plan.src = src;
+  plan.size = size;
+  plan.first_bundle = st->next / kTileWidth;
+  plan.tiles = tiles;
+  plan.per_batch = opt.bundles_per_batch;
+  plan.budget = opt.batch_budget_bytes;
+  std::optional<Pipeline> pipeline(std::in_place, plan);
+  // The last batch: it holds the partial tiles checked at the end.
+  Batch batch;
   while (st->next < size) {
-    Batch batch = ahead.Take();
-    for (const absl::StatusOr<std::string>& b : batch.bodies) {
-      if (b.ok()) largest = std::max(largest, b->size());
-    }
+    batch = pipeline->Take();
     if (batch.req.empty()) {
       // No bundle left to fetch below `size`: cannot happen unless the
-      // arithmetic above is wrong; stop rather than spin.
+      // arithmetic is wrong; stop rather than spin.
       Operational("malformed", absl::StrCat("no bundle to fetch for entry ", st->next));
       return Stop();
     }
-    launch();
     const std::vector<TileId>& req = batch.req;
     const std::vector<absl::StatusOr<std::string>>& bodies = batch.bodies;
     // Full tiles of levels >= 1 completed by this batch, checked after it.
     std::vector<std::pair<TileId, std::vector<Hash>>> upper;
-    for (size_t k = 0; k < req.size(); k += step) {
+    for (size_t k = 0; k < batch.bundles * step; k += step) {
       const TileId& bt = req[k];
       if (!bodies[k].ok()) {
         Operational(bodies[k].status());
@@ -583,17 +659,14 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
         st->rows[level].clear();
       }
     }
-    if (tiles && !upper.empty()) {
-      std::vector<TileId> ids;
-      ids.reserve(upper.size());
-      for (const auto& u : upper) ids.push_back(u.first);
-      ahead.Settle();  // the source has one user at a time
-      std::vector<absl::StatusOr<std::string>> got = src->Tiles(ids);
-      for (size_t i = 0; i < upper.size(); ++i) {
-        if (std::optional<bool> end =
-                After(CheckTile(upper[i].first, upper[i].second, got[i], note)))
-          return *end;
+    for (const auto& [id, hashes] : upper) {
+      if (!tiles) break;
+      const absl::StatusOr<std::string>* body = batch.Find(id);
+      if (body == nullptr) {
+        Operational("malformed", absl::StrCat(id.Path(), " was not fetched with its bundles"));
+        return Stop();
       }
+      if (std::optional<bool> end = After(CheckTile(id, hashes, *body, note))) return *end;
     }
     obs->Progress(st->next - first, size - first);
     if (opt.stop && opt.stop() && st->next < size) {
@@ -605,21 +678,21 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
       last_commit = st->next;
     }
   }
-  // The partial tiles of levels >= 1 (level 0's came with its bundle).
-  std::vector<TileId> partial;
-  for (uint32_t level = 1; level <= kMaxTileLevel; ++level) {
+  pipeline.reset();  // the source is free again
+  // The partial tiles of levels >= 1 (level 0's came with its bundle):
+  // fetched with the last bundle, or now if this round had none to fetch.
+  for (uint32_t level = 1; tiles && level <= kMaxTileLevel; ++level) {
     if (st->rows[level].empty()) continue;
-    partial.push_back(TileId{.level = level,
-                             .index = (size >> (kTileHeight * level)) / kTileWidth,
-                             .width = static_cast<uint32_t>(st->rows[level].size())});
-  }
-  if (tiles && !partial.empty()) {
-    std::vector<absl::StatusOr<std::string>> got = src->Tiles(partial);
-    for (size_t i = 0; i < partial.size(); ++i) {
-      if (std::optional<bool> end =
-              After(CheckTile(partial[i], st->rows[partial[i].level], got[i], note)))
-        return *end;
+    const TileId t{.level = level,
+                   .index = (size >> (kTileHeight * level)) / kTileWidth,
+                   .width = static_cast<uint32_t>(st->rows[level].size())};
+    const absl::StatusOr<std::string>* body = batch.Find(t);
+    absl::StatusOr<std::string> fetched;
+    if (body == nullptr) {
+      fetched = std::move(src->Tiles({t})[0]);
+      body = &fetched;
     }
+    if (std::optional<bool> end = After(CheckTile(t, st->rows[level], *body, note))) return *end;
   }
   absl::StatusOr<Hash> root = st->range.Root(hasher);
   if (!root.ok() || *root != cp.root) {
