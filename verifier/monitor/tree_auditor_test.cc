@@ -537,3 +537,42 @@ TEST_F(TreeAuditorTest, WithoutHashTilesAProofThatCannotBeReadIsOperational) {
 
 }  // namespace
 }  // namespace infratrail
+
+namespace infratrail {
+namespace {
+
+// A full tile of level 1 (65,536 entries) is fetched once, with the bundle
+// that completes it, whatever the round's starting point, and checked.
+TEST_F(TreeAuditorTest, FullUpperTilesAreFetchedWithTheBundleThatCompletesThem) {
+  log_.Append(70'000);
+  log_.Publish(70'000);
+  RoundResult r = Round();
+  EXPECT_TRUE(r.complete);
+  EXPECT_TRUE(r.operational.empty()) << r.operational[0].message;
+  EXPECT_TRUE(rec_.findings.empty());
+  EXPECT_EQ(std::count(log_.requests.begin(), log_.requests.end(), "tile/1/000"), 1);
+  EXPECT_EQ(std::count(log_.requests.begin(), log_.requests.end(), "tile/1/001.p/17"), 1);
+
+  // From a position inside the tile (and inside a bundle): the same.
+  state_ = AuditState();
+  log_.Publish(65'000);
+  ASSERT_TRUE(Round().complete);
+  log_.Publish(70'000);
+  r = Round();
+  EXPECT_TRUE(r.complete);
+  EXPECT_TRUE(r.operational.empty()) << r.operational[0].message;
+  EXPECT_TRUE(rec_.findings.empty());
+  EXPECT_EQ(TrustedSize(), 70'000u);
+
+  // The same tile served wrong is caught.
+  state_ = AuditState();
+  std::string body = log_.Serve(*ParseTilePath("tile/1/000"));
+  body[100] ^= 1;
+  log_.overrides["tile/1/000"] = body;
+  Round();
+  EXPECT_EQ(Rules(), std::vector<std::string>{"log.tile_mismatch"});
+  EXPECT_EQ(TrustedSize(), 0u);
+}
+
+}  // namespace
+}  // namespace infratrail
