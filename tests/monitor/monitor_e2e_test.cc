@@ -487,6 +487,39 @@ TEST_F(MonitorE2ETest, ForkWithTheSameKeyIsCritical) {
   EXPECT_EQ(grpc_state["trusted_note"], before["trusted_note"]);
 }
 
+// grpcs://: the API over TLS. The server's self-signed certificate is
+// trusted with --ca-file; without it the handshake fails, which is an
+// operational error (exit 3), never a finding.
+TEST_F(MonitorE2ETest, AuditsOverTlsTrustingTheCaFile) {
+  std::unique_ptr<ServerProcess> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  ASSERT_NO_FATAL_FAILURE(FillTo(*server, 3'000));
+  absl::StatusOr<int> stopped = server->Terminate();
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  const std::string cert = dir_->path() + "/tls.pem";
+  const std::string key = dir_->path() + "/tls.key";
+  absl::StatusOr<int> made =
+      RunProgram({OPENSSL_CLI, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                  "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"},
+                 dir_->path() + "/openssl.out", dir_->path() + "/openssl.stderr");
+  ASSERT_TRUE(made.ok()) << made.status();
+  ASSERT_EQ(*made, 0) << ReadFileOrEmpty(dir_->path() + "/openssl.stderr");
+  server = StartServer({"--tls-cert", cert, "--tls-key", key});
+  ASSERT_NE(server, nullptr);
+  const std::string url = "grpcs://" + server->address();
+  const std::string state = StateDir();
+
+  MonitorRun untrusted = RunOnce(url, state, {"--timeout", "10s"});
+  EXPECT_EQ(untrusted.rc, 3) << untrusted.out << untrusted.err;
+  EXPECT_EQ(untrusted.out, "");
+
+  MonitorRun trusted = RunOnce(url, state, {"--ca-file", cert});
+  EXPECT_EQ(trusted.rc, 0) << trusted.out << trusted.err;
+  EXPECT_EQ(trusted.out, "");
+  EXPECT_EQ(ReadState(state)["next"], 3'000);
+}
+
 // The same audit through the infratrail.v1.Log API (grpc://): entries from
 // GetEntries, consistency from GetConsistencyProof; a first audit and an
 // extension are clean and land where the tiles audit lands.
