@@ -9,9 +9,10 @@
 #   4. ThreadSanitizer build (GCC, with Debian's abseil rebuilt instrumented
 #      by scripts/tsan-absl.sh) running the concurrency tests that need no
 #      gRPC: sequencer, group commit, checkpoint publisher, log, tile cache,
-#      tree reader. (Debian's gRPC is not instrumented either, and its
-#      lock-free internals are reported as races in its own memory, so the
-#      log service, batch writer and crash tests are not run under TSan.)
+#      tree reader, the monitor's tree auditor and its fetch pipeline.
+#      (Debian's gRPC is not instrumented either, and its lock-free
+#      internals are reported as races in its own memory, so the log
+#      service, batch writer and crash tests are not run under TSan.)
 #   5. AddressSanitizer + UndefinedBehaviorSanitizer build, every test again.
 # Set INFRATRAIL_SKIP_SANITIZERS=1 to skip steps 3 to 5 while iterating locally.
 set -euo pipefail
@@ -44,12 +45,12 @@ if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFRATRAIL_TSAN=ON \
     -DINFRATRAIL_WERROR=ON -DINFRATRAIL_BENCHMARKS=OFF -DCMAKE_PREFIX_PATH="$PWD/build-tsan/absl"
   cmake --build build-tsan --parallel "$jobs" --target sequencer_test group_commit_test \
-    checkpoint_publisher_test log_test tile_cache_test tree_reader_test
+    checkpoint_publisher_test log_test tile_cache_test tree_reader_test monitor_test
   # Only these suites are built; halt_on_error makes a report fail its test.
   TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp ignore_noninstrumented_modules=1 halt_on_error=1" \
     LD_LIBRARY_PATH="$PWD/build-tsan/absl/lib" \
     ctest --test-dir build-tsan --output-on-failure --parallel "$jobs" -R \
-    '^(SequencerTest|AppliedOrNot/SequencerFailureTest|SplitSizes/SequencerRestartTest|GroupCommit|PublisherTest|LogTest|TileCache|TreeReader)\.'
+    '^(SequencerTest|AppliedOrNot/SequencerFailureTest|SplitSizes/SequencerRestartTest|GroupCommit|PublisherTest|LogTest|TileCache|TreeReader|TreeAuditorTest)\.'
 fi
 
 if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
