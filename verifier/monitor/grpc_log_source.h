@@ -55,8 +55,9 @@ class GrpcLogSource final : public LogSource {
   struct Stub;
   GrpcLogSource(std::string url, std::chrono::milliseconds timeout, std::unique_ptr<Stub> stub);
 
-  // Entries [start, start + count) appended to *bundles (one encoded
-  // bundle per 256 entries of `widths`).
+  // The consecutive bundles of `run` (the first holding entry `start`),
+  // read with GetEntries and appended to *out, encoded, one per bundle;
+  // nothing is appended on error.
   absl::Status FetchRun(uint64_t start, absl::Span<const TileId> run,
                         std::vector<absl::StatusOr<std::string>>* out);
 
