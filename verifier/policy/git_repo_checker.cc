@@ -143,10 +143,28 @@ absl::Status GitRepoChecker::MaybeRefreshTip() {
   if (absl::Status s = ResolveRef(kOp, &new_target, &new_tip); !s.ok()) {
     return absl::UnavailableError(s.message());
   }
+  int fast_forward = 1;
+  if (!git_oid_equal(&new_tip, &tip_)) {
+    fast_forward = git_graph_descendant_of(repo_.get(), &new_tip, &tip_);
+    if (fast_forward < 0) {
+      return GitError(fast_forward, absl::StrCat(kOp, ": does the new tip of ", spec_.ref,
+                                                 " descend from the old in ", spec_.clone));
+    }
+  }
+  if (fast_forward == 1) {
+    // What the old tip reached, the new one reaches too: a fetch costs only
+    // the negative answers. Abbreviations go as well: new objects may have
+    // made them ambiguous.
+    absl::erase_if(commits_, [](const auto& kv) {
+      return kv.first.size() != GIT_OID_HEXSZ || !kv.second.reachability_known ||
+             !kv.second.reachable.ok;
+    });
+  } else {
+    commits_.clear();
+  }
   ref_target_ = new_target;
   tip_ = new_tip;
   last_ref_check_ = now;
-  commits_.clear();
   return absl::OkStatus();
 }
 

@@ -8,9 +8,11 @@
 // Caches and limits:
 //  - Per commit string (as given): whether it names a commit, and whether
 //    that commit is reachable from the ref's tip; positive and negative
-//    answers alike. All dropped when the ref's tip changes (so a fetched
-//    commit is found, and a commit no longer reachable after a force-push is
-//    not), and when `max_cached_commits` is reached.
+//    answers alike. When the ref's tip moves, all but the positive answers
+//    for full ids are dropped if the new tip descends from the old (a
+//    fetch), all of them otherwise (a force-push): a fetched commit is
+//    found, a commit pushed away is no longer reachable. All dropped, too,
+//    when `max_cached_commits` is reached.
 //  - Per commit and path: the id of the tree at that path.
 //  - Per tree id (commits sharing a subtree share these; never stale, since
 //    ids name content): its file list, and whether each resource id asked

@@ -281,6 +281,18 @@ TEST_F(GitRepoCheckerTest, CommitAddedToMainAfterOpenBecomesReachable) {
   EXPECT_EQ(Decl(*c, c4, "terraform/", "aws_sqs_queue.jobs"), "ok");
 }
 
+TEST_F(GitRepoCheckerTest, FetchKeepsReachableAnswersWithoutReadingThemAgain) {
+  auto c = Open(repo_, Recheck0());
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(Reach(*c, c1_), "ok");
+  EXPECT_NE(Reach(*c, f1_), "ok");
+  Git(repo_, absl::StrCat("update-ref refs/heads/main ", f1_));  // a fast-forward
+  EXPECT_EQ(Reach(*c, f1_), "ok");                               // the negative answer went
+  // Were c1 looked up again, it would not be in the clone.
+  fs::remove(Path(absl::StrCat(".git/objects/", c1_.substr(0, 2), "/", c1_.substr(2))));
+  EXPECT_EQ(Reach(*c, c1_), "ok");
+}
+
 TEST_F(GitRepoCheckerTest, CommitForcePushedAwayIsNoLongerReachable) {
   auto c = Open(repo_, Recheck0());
   ASSERT_NE(c, nullptr);
