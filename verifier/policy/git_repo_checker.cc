@@ -268,6 +268,10 @@ absl::StatusOr<RepoChecker::Result> GitRepoChecker::Declares(absl::string_view c
   if (!e.resolved.ok) return e.resolved;
 
   const absl::string_view normalized = NormalizePath(path);
+  if (normalized.find('\0') != absl::string_view::npos) {
+    // libgit2 takes C strings: it would look up a shorter path.
+    return Fail(absl::StrCat("\"", absl::CHexEscape(path), "\" is not a path"));
+  }
   auto it = e.paths.find(normalized);
   if (it == e.paths.end()) {
     absl::StatusOr<TreeAt> at = FindPath(e.id, normalized);
@@ -291,11 +295,14 @@ absl::StatusOr<RepoChecker::Result> GitRepoChecker::Declares(absl::string_view c
                                                     commit, " in ", spec_.clone));
   }
   if (*found) return Result{true, ""};
+  // The id comes from the logged event: escaped, it cannot forge lines of a
+  // report.
+  const std::string resource = absl::CHexEscape(resource_id);
   if (normalized.empty()) {
-    return Fail(absl::StrCat("resource ", resource_id, " is not declared at commit ", commit,
-                             " in ", spec_.clone));
+    return Fail(absl::StrCat("resource ", resource, " is not declared at commit ", commit, " in ",
+                             spec_.clone));
   }
-  return Fail(absl::StrCat("resource ", resource_id, " is not declared under ", path, " at commit ",
+  return Fail(absl::StrCat("resource ", resource, " is not declared under ", path, " at commit ",
                            commit, " in ", spec_.clone));
 }
 

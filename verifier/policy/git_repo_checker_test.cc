@@ -247,6 +247,17 @@ TEST_F(GitRepoCheckerTest, DeclaresNamesACommitThatIsNotInTheClone) {
             absl::StrCat("commit 1234567 is not in the clone ", repo_));
 }
 
+TEST_F(GitRepoCheckerTest, ReasonsEscapeWhatTheEventSupplied) {
+  auto c = Open(repo_);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(Reach(*c, "abc\nALERT"), "\"abc\\nALERT\" is not a commit id (7 to 40 hex digits)");
+  EXPECT_EQ(Decl(*c, c1_, "terraform/", "x\nALERT"),
+            absl::StrCat("resource x\\nALERT is not declared under terraform/ at commit ", c1_,
+                         " in ", repo_));
+  EXPECT_EQ(Decl(*c, c1_, std::string("terraform\0/x", 12), "aws_instance"),
+            "\"terraform\\x00/x\" is not a path");
+}
+
 TEST_F(GitRepoCheckerTest, EmptyResourceIdFails) {
   auto c = Open(repo_);
   ASSERT_NE(c, nullptr);
