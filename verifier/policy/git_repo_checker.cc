@@ -128,8 +128,11 @@ absl::Status GitRepoChecker::MaybeRefreshTip() {
   if (int rc = git_reference_name_to_id(&target, repo_.get(), spec_.ref.c_str()); rc < 0) {
     // The event cannot be evaluated against a ref that vanished: an error,
     // so it is evaluated again once the auditor has repaired the clone.
-    return absl::UnavailableError(
-        absl::StrCat(kOp, ": ref ", spec_.ref, " no longer resolves in ", spec_.clone));
+    if (rc == GIT_ENOTFOUND) {
+      return absl::UnavailableError(
+          absl::StrCat(kOp, ": ref ", spec_.ref, " no longer resolves in ", spec_.clone));
+    }
+    return GitError(rc, absl::StrCat(kOp, " ", spec_.ref, " in ", spec_.clone));
   }
   if (git_oid_equal(&target, &ref_target_)) {
     last_ref_check_ = now;
