@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <sstream>
 #include <utility>
 
@@ -95,9 +96,12 @@ class Loader {
   }
 
  private:
+  // Lexically normal, so that rules naming one file differently ("a.txt",
+  // "./a.txt") share it.
   std::string Resolve(absl::string_view path) const {
-    if (dir_.empty() || absl::StartsWith(path, "/")) return std::string(path);
-    return absl::StrCat(dir_, absl::EndsWith(dir_, "/") ? "" : "/", path);
+    std::filesystem::path p{std::string(path)};
+    if (!dir_.empty() && p.is_relative()) p = std::filesystem::path(dir_) / p;
+    return p.lexically_normal().string();
   }
 
   absl::Status Top(const YAML::Node& root) {
