@@ -7,12 +7,62 @@
 // violation. `notify` rules report every match. `exceptions` silence known,
 // accepted violations by leaf hash and rule.
 //
+// The file, in short (docs/policy.md is the reference):
+//
+//   version: 1                               # required
+//   rules:                                   # at least one; ids unique
+//     - id: access-needs-ticket
+//       severity: ALERT                      # ALERT (default) | WARNING
+//       description: free text               # optional
+//       match:                               # every key given must match
+//         kind: [ACCESS, BREAK_GLASS]        # EventKind names
+//         resource_provider: [aws]           # globs (glob.h), any of
+//         resource_type: ["postgres*"]
+//         resource_id: ["prod-*"]
+//         via: [CONSOLE]                     # Channel names
+//         actor: ["alice*"]                  # actor.principal globs
+//       require:                             # each failure: one violation
+//         justification: true                # non-empty
+//         ticket: true                       # non-empty
+//         via: [IAC, CI]                     # actor.via one of
+//         actor: ["oncall-*"]                # actor.principal matches one
+//         artifact_digest_in: allowed.txt    # digest_allowlist.h
+//         signatures: {keys: [vkey, "@file.vkey"], at_least: 2}
+//         source_in_repo: {repository: URL, clone: DIR, ref: REF,
+//                          declares_resource: terraform/}
+//         deprovision_follows_provision: true
+//       notify: true                         # a NOTICE for every match
+//   exceptions:
+//     - {leaf_hash: BASE64, rule: ID, requirement: ticket, reason: TEXT}
+//
+// A rule without `match` matches every event; a rule needs `require` or
+// `notify`. A scalar where a list is expected is a list of one; lists are
+// never empty. Requirements are checked, and reported, in the order above,
+// then `notify`; rules in file order. `signatures` counts distinct
+// configured keys with a verifying signature on the entry (`at_least`
+// defaults to all of them; malformed signature records are a violation).
+// `source_in_repo`: source.repository must equal `repository`,
+// source.commit be non-empty and reachable from `ref` in the clone, and
+// with `declares_resource` resource.id appear under that path at that
+// commit; one violation with the first reason. `deprovision_follows_
+// provision`: a DEPROVISION needs its (provider, type, id) in
+// PolicyState::live. An exception silences one rule's violations of one
+// event (all of them, or one `requirement`, "notify" included), counted in
+// suppressed().
+//
+// Limits, each an InvalidArgument at load when exceeded: the policy file
+// kMaxPolicyFileBytes, kMaxPolicyRules rules, kMaxPolicyExceptions
+// exceptions, kMaxPolicyYamlNodes list items and map keys visited (aliases
+// included, so an alias cannot make loading slow), an allowlist file
+// kMaxDigestFileBytes (digest_allowlist.h), a key file 64 KiB.
+//
 // Thread-compatible: the monitor's main thread evaluates; one Policy serves
 // every log, each log keeps its own PolicyState.
 #ifndef INFRATRAIL_VERIFIER_POLICY_POLICY_H_
 #define INFRATRAIL_VERIFIER_POLICY_POLICY_H_
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,6 +78,11 @@
 #include "infratrail/v1/event.pb.h"
 
 namespace infratrail {
+
+inline constexpr size_t kMaxPolicyFileBytes = size_t{1} << 20;
+inline constexpr size_t kMaxPolicyRules = 1000;
+inline constexpr size_t kMaxPolicyExceptions = 100000;
+inline constexpr size_t kMaxPolicyYamlNodes = 2000000;
 
 enum class PolicySeverity {
   kAlert,    // a requirement of a rule with severity ALERT (the default) failed
@@ -116,9 +171,13 @@ class Policy {
   // kind or channel, a duplicate rule id, a digest file that cannot be read or
   // holds a bad line (named by its own FILE:LINE), a key that does not parse;
   // relative paths (digest files, @key files, clones) are relative to the
-  // policy file's directory.
+  // policy file's directory. KEY is the path to the value, such as
+  // `rules[2].match.kind`. Also: FailedPrecondition (with the position)
+  // for `source_in_repo` without options.open_repo; open_repo's own error,
+  // with its code, prefixed by the position; InvalidArgument "FILE: ..."
+  // (no position) when the policy file itself cannot be read.
   static absl::StatusOr<std::unique_ptr<Policy>> Load(const std::string& path,
-                                                       const PolicyOptions& options);
+                                                      const PolicyOptions& options);
   // The same for text; `name` stands for the file in errors and `dir` for
   // its directory.
   static absl::StatusOr<std::unique_ptr<Policy>> Parse(absl::string_view yaml,
