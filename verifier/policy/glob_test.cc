@@ -9,8 +9,8 @@ namespace infratrail {
 namespace {
 
 struct GlobCase {
-  const char* pattern;
-  const char* input;
+  std::string pattern;
+  std::string input;
   bool match;
 };
 
@@ -57,7 +57,7 @@ TEST(Glob, MatchesAsTheTableSays) {
       {"\\\\", "\\", true},
       {"db-*-[0-9]", "db-eu-west-7", true},
       {"db-*-[0-9]", "db-eu-west-x", false},
-      {"*a*a*a*a*a*b", std::string(60, 'a').c_str(), false},
+      {"*a*a*a*a*a*b", std::string(60, 'a'), false},
   };
   for (const GlobCase& c : cases) {
     SCOPED_TRACE(testing::Message() << "pattern \"" << c.pattern << "\" on \"" << c.input << "\"");

@@ -85,10 +85,12 @@ std::optional<std::string> CheckSignatures(const SignatureRequirement& req,
     if (valid[k]) good.push_back(req.keys[k].name());
   }
   if (good.size() >= req.at_least) return std::nullopt;
+  auto names = [](const std::vector<std::string>& v) {
+    return v.empty() ? std::string() : absl::StrCat(" (", absl::StrJoin(v, ", "), ")");
+  };
   return absl::StrCat(req.at_least, " of the required ", req.keys.size(),
-                      " signatures needed: ", good.size(), " valid (", absl::StrJoin(good, ", "),
-                      "), ", bad.size(), " not verifying (", absl::StrJoin(bad, ", "), "), ",
-                      others, " by other keys");
+                      " signatures needed: ", good.size(), " valid", names(good), ", ", bad.size(),
+                      " not verifying", names(bad), ", ", others, " by other keys");
 }
 
 }  // namespace

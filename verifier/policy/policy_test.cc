@@ -163,7 +163,7 @@ TEST_F(PolicyTest, SignaturesCountDistinctConfiguredKeysThatVerify) {
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].requirement, "signatures");
   EXPECT_EQ(v[0].message,
-            "2 of the required 2 signatures needed: 1 valid (approver1), 0 not verifying (), 1 by "
+            "2 of the required 2 signatures needed: 1 valid (approver1), 0 not verifying, 1 by "
             "other keys");
 
   // A signature by approver2's name and key ID that does not verify.
