@@ -99,8 +99,9 @@ CLI::App* AddAddCommand(CLI::App* app, AddArgs* a) {
       "input, 3 server or network error.");
   AddConnectionFlags(add, &a->conn);
   add->add_option("--file", a->file, "JSON lines file (default: stdin)");
-  add->add_option("--sign-key", a->sign_key,
-                  "Emitter key file (PRIVATE+KEY+...): sign each event before sending");
+  add->add_option("--sign-key", a->sign_keys,
+                  "Emitter key file (PRIVATE+KEY+...): sign each event before sending; "
+                  "repeatable (one signature per key, e.g. independent approvers)");
   add->add_flag("--wait", a->wait,
                 "Wait until a verified checkpoint covers the events (needs --log-key)");
   add->add_option("--receipt-dir", a->receipt_dir,
@@ -165,14 +166,14 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
       return kExitUsage;
     }
   }
-  std::optional<NoteSigner> signer;
-  if (!args.sign_key.empty()) {
-    absl::StatusOr<NoteSigner> key = ReadSignerKeyFile(args.sign_key, "--sign-key");
+  std::vector<NoteSigner> signers;
+  for (const std::string& file : args.sign_keys) {
+    absl::StatusOr<NoteSigner> key = ReadSignerKeyFile(file, "--sign-key");
     if (!key.ok()) {
       err << "add: " << key.status().message() << "\n";
       return kExitUsage;
     }
-    signer = *std::move(key);
+    signers.push_back(*std::move(key));
   }
   absl::StatusOr<std::unique_ptr<LogClient>> client = Connect(args.conn, err, "add");
   if (!client.ok()) {
@@ -211,8 +212,8 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
   };
   // Queues one event's bytes from input line `line`.
   auto queue = [&](std::string bytes, int line) -> int {
-    if (signer.has_value()) {
-      absl::StatusOr<std::string> signed_bytes = SignEvent(bytes, *signer);
+    for (const NoteSigner& signer : signers) {
+      absl::StatusOr<std::string> signed_bytes = SignEvent(bytes, signer);
       if (!signed_bytes.ok()) {
         return stop(kExitUsage,
                     absl::StrCat("line ", line, ": --sign-key: ", signed_bytes.status().message()));

@@ -8,6 +8,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "client/cli_common.h"
@@ -20,7 +21,7 @@ struct AddArgs {
   ConnectionFlags conn;
   std::string file;  // empty: stdin (unless event flags are given)
   EventFlags event;
-  std::string sign_key;  // emitter signing key file
+  std::vector<std::string> sign_keys;  // emitter signing key files, in signing order
   bool wait = false;
   std::string receipt_dir;
   size_t batch = kMaxEntriesPerAdd;

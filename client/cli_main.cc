@@ -2,7 +2,7 @@
 //
 //   infratrail keygen --origin NAME --out FILE
 //   infratrail add --server HOST:PORT [--file F | --kind K --resource-id R ...]
-//                  [--sign-key F] [--wait --log-key VKEY [--receipt-dir DIR]]
+//                  [--sign-key F]... [--wait --log-key VKEY [--receipt-dir DIR]]
 //   infratrail checkpoint | prove | consistency | get --server HOST:PORT ...
 //
 // Exit codes: 0 ok, 1 verification failure, 2 usage error, 3 server or

@@ -23,6 +23,7 @@
 #include "core/tlog_proof.h"
 #include "verifier/limits.h"
 #include "verifier/monitor/monitor_command.h"
+#include "verifier/policy_command.h"
 #include "verifier/selfcheck.h"
 
 namespace infratrail {
@@ -119,6 +120,10 @@ int Main(int argc, char** argv) {
       app.add_subcommand("monitor", "Follow a log: re-check every checkpoint, entry and tile");
   MonitorArgs ma;
   AddMonitorFlags(monitor, &ma);
+  CLI::App* policy =
+      app.add_subcommand("policy", "Write and try event policies (check, test): docs/policy.md");
+  PolicyArgs pa;
+  AddPolicyCommands(policy, &pa);
   VerifyArgs va;
   verify->add_option("--log-key", va.log_key, "Log verifier key (or @file)")->required();
   verify->add_option("--proof", va.proof_file, "Receipt file (.tlog-proof); - for stdin")
@@ -140,6 +145,7 @@ int Main(int argc, char** argv) {
   }
   if (selfcheck->parsed()) return RunSelfCheck(std::cout) ? kExitOk : kExitVerify;
   if (monitor->parsed()) return RunMonitor(ma);
+  if (policy->parsed()) return RunPolicy(pa, std::cin, std::cout, std::cerr);
   return RunVerify(va);
 }
 

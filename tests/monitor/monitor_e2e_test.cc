@@ -35,6 +35,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/monitor/json_lines.h"
 #include "tests/server/e2e_fixture.h"
 #include "tests/server/server_process.h"
 
@@ -53,16 +54,6 @@ struct MonitorRun {
   std::string out;  // findings, JSON lines
   std::string err;  // operational events and messages
 };
-
-// Every line of `text` that parses as a JSON object.
-std::vector<json> JsonLines(const std::string& text) {
-  std::vector<json> out;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
-    json j = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
-    if (j.is_object()) out.push_back(std::move(j));
-  }
-  return out;
-}
 
 // The size line of a checkpoint note, or nullopt.
 std::optional<uint64_t> CheckpointSize(const std::string& note) {

@@ -75,6 +75,10 @@ class Exec final : public Channel {
     env.push_back(absl::StrCat("INFRATRAIL_ORIGIN=", f.origin));
     env.push_back(
         absl::StrCat("INFRATRAIL_INDEX=", f.index.has_value() ? absl::StrCat(*f.index) : ""));
+    env.push_back(absl::StrCat("INFRATRAIL_RESOURCE=", f.resource));
+    env.push_back(absl::StrCat("INFRATRAIL_ACTOR=", f.actor));
+    env.push_back(absl::StrCat("INFRATRAIL_KIND=", f.kind));
+    env.push_back(absl::StrCat("INFRATRAIL_REQUIREMENT=", f.requirement));
     env.push_back(absl::StrCat("INFRATRAIL_MESSAGE=", f.message));
     env.push_back(absl::StrCat("INFRATRAIL_EVIDENCE=", f.evidence));
     env.push_back(absl::StrCat("INFRATRAIL_SEQ=", f.seq));

@@ -14,6 +14,8 @@ absl::string_view SeverityName(Severity s) {
       return "ALERT";
     case Severity::kWarning:
       return "WARNING";
+    case Severity::kNotice:
+      return "NOTICE";
   }
   return "CRITICAL";
 }
@@ -22,8 +24,9 @@ absl::StatusOr<Severity> ParseSeverity(absl::string_view name) {
   if (name == "CRITICAL") return Severity::kCritical;
   if (name == "ALERT") return Severity::kAlert;
   if (name == "WARNING") return Severity::kWarning;
+  if (name == "NOTICE") return Severity::kNotice;
   return absl::InvalidArgumentError(
-      absl::StrCat("severity \"", name, "\" is not CRITICAL, ALERT or WARNING"));
+      absl::StrCat("severity \"", name, "\" is not CRITICAL, ALERT, WARNING or NOTICE"));
 }
 
 nlohmann::json Finding::ToJson() const {
@@ -36,6 +39,8 @@ nlohmann::json Finding::ToJson() const {
       {"leaf_hash", leaf_hash},
       {"resource", resource},
       {"actor", actor},
+      {"kind", kind},
+      {"requirement", requirement},
       {"message", message},
       {"evidence", evidence},
       {"seq", seq},
@@ -66,6 +71,13 @@ absl::StatusOr<Finding> Finding::FromJson(const nlohmann::json& j) {
                                                                    {"message", &f.message},
                                                                    {"evidence", &f.evidence}}) {
     if (absl::Status st = str(key, out); !st.ok()) return st;
+  }
+  // Added with the event policy: absent from findings spooled before.
+  for (auto [key, out] : std::initializer_list<std::pair<const char*, std::string*>>{
+           {"kind", &f.kind}, {"requirement", &f.requirement}}) {
+    if (j.contains(key)) {
+      if (absl::Status st = str(key, out); !st.ok()) return st;
+    }
   }
   std::string err;
   if (!absl::ParseTime(absl::RFC3339_full, time, &f.time, &err)) {

@@ -21,6 +21,7 @@ enum class Severity {
   kCritical,  // the log lied: fork, rollback, bad signature, root or tile mismatch
   kAlert,     // policy (and a monitor that has not verified for --stale-after)
   kWarning,   // an entry that does not parse; policy soft rules
+  kNotice,    // a policy `notify` rule matched: nothing is wrong, the auditor asked to know
 };
 absl::string_view SeverityName(Severity s);
 absl::StatusOr<Severity> ParseSeverity(absl::string_view name);
@@ -39,7 +40,11 @@ struct Finding {
   std::optional<uint64_t> index;
   std::string leaf_hash;  // base64, when the finding is about one entry
   std::string resource;   // provider/type/id, for events
-  std::string actor;
+  std::string actor;      // actor.principal, for events
+  std::string kind;       // the event's kind (EventKind name), for events
+  // For policy findings: the requirement that failed ("ticket",
+  // "source_in_repo", ...), or "notify".
+  std::string requirement;
   std::string message;
   // Set by the monitor when it wrote the evidence: the directory, relative
   // to the state directory.

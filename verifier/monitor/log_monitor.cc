@@ -54,6 +54,7 @@ LogMonitor::LogMonitor(const MonitoredLog& log, LogState state, std::unique_ptr<
       metrics_(context.metrics),
       progress_(context.progress),
       auditor_(Options(log, context)),
+      policy_(context.policy),
       started_(state.since) {}
 
 LogState LogMonitor::Release() && {
@@ -93,9 +94,29 @@ void LogMonitor::ReportUnconfiguredChannels() const {
                                "configured again")});
 }
 
+const PolicyState* LogMonitor::PolicyAt(uint64_t pos) const {
+  // Entries of an opaque log are not events: no policy state moves.
+  if (log_.entry_format != EntryFormat::kInfraEvent) return &state_.policy;
+  if (pos == policy_next_) return &policy_state_;
+  if (pos == committed_next_) return &state_.policy;
+  if (pos == committed_trusted_next_) return &state_.policy_trusted;
+  return nullptr;
+}
+
 absl::Status LogMonitor::Commit(const AuditState& audit, std::vector<Finding> findings) {
+  const PolicyState* policy = PolicyAt(audit.next);
+  const PolicyState* trusted = PolicyAt(audit.trusted_next);
+  if (policy == nullptr || trusted == nullptr) {
+    // Cannot happen: the auditor commits where it evaluated up to, or falls
+    // back to a committed position. Refusing keeps the state whole.
+    return absl::InternalError(absl::StrCat(
+        "the event policy's state is not known at entry ", audit.next, " (evaluated up to ",
+        policy_next_, ", committed ", committed_next_, ", trusted ", committed_trusted_next_, ")"));
+  }
   MonitorState next = state_;
   next.audit = audit;
+  next.policy = *policy;
+  next.policy_trusted = *trusted;
   for (Finding& f : findings) {
     f.seq = next.next_seq++;
     if (!f.evidence_files.empty()) {
@@ -112,8 +133,18 @@ absl::Status LogMonitor::Commit(const AuditState& audit, std::vector<Finding> fi
     for (const std::unique_ptr<Channel>& ch : *channels_) sf.channels.push_back(ch->name());
     next.spool.push_back(std::move(sf));
   }
+  // Commit point: the audit position, the policy state at it and the
+  // findings up to it are durable together. A crash before the rename
+  // repeats this stretch, findings included, from the previous commit.
   if (absl::Status s = dir_.Save(next); !s.ok()) return s;
   state_ = std::move(next);
+  committed_next_ = audit.next;
+  committed_trusted_next_ = audit.trusted_next;
+  if (policy_next_ != audit.next) {
+    // The audit fell back: evaluation goes on from there.
+    policy_state_ = state_.policy;
+    policy_next_ = audit.next;
+  }
   return Deliver();
 }
 
@@ -143,7 +174,18 @@ absl::Status LogMonitor::Deliver() {
 RoundResult LogMonitor::Round(absl::Duration stale_after) {
   unparseable_ = 0;
   const absl::Time start = absl::Now();
+  // Every round starts from the last commit (an earlier round may have
+  // ended mid-batch).
+  committed_next_ = state_.audit.next;
+  committed_trusted_next_ = state_.audit.trusted_next;
+  policy_state_ = state_.policy;
+  policy_next_ = state_.audit.next;
   RoundResult r = auditor_.Round(&state_.audit, source_.get(), this);
+  if (policy_ != nullptr) {
+    for (std::string& m : policy_->TakeOperational()) {
+      r.operational.push_back({.origin = origin(), .kind = "policy", .message = std::move(m)});
+    }
+  }
   // The state in memory may hold an uncommitted position after a failed
   // commit; the last commit is the truth.
   for (const OperationalEvent& e : r.operational) {
@@ -202,19 +244,37 @@ AuditorOptions LogMonitor::Options(const MonitoredLog& log, const LogMonitorCont
   if (log.entry_format == EntryFormat::kInfraEvent) {
     o.on_entry = [this](uint64_t index, absl::string_view entry, const Hash& leaf,
                         std::vector<Finding>* findings) {
-      CheckEvent(index, entry, leaf, findings);
+      return CheckEvent(index, entry, leaf, findings);
     };
   }
   return o;
 }
 
-void LogMonitor::CheckEvent(uint64_t index, absl::string_view entry, const Hash& leaf,
-                            std::vector<Finding>* findings) {
+absl::Status LogMonitor::CheckEvent(uint64_t index, absl::string_view entry, const Hash& leaf,
+                                    std::vector<Finding>* findings) {
+  if (index != policy_next_) {
+    return absl::InternalError(absl::StrCat("entry ", index, " handed over after entry ",
+                                            policy_next_, ": the policy state would skip"));
+  }
   // One message reused: parsing into it again keeps its allocations.
   event_.Clear();
-  if (event_.ParseFromArray(entry.data(), static_cast<int>(entry.size()))) return;
+  if (event_.ParseFromArray(entry.data(), static_cast<int>(entry.size()))) {
+    if (policy_ != nullptr) {
+      violations_.clear();
+      PolicyEvent pe;
+      pe.index = index;
+      pe.leaf_hash = &leaf;
+      pe.entry = entry;
+      pe.event = &event_;
+      if (absl::Status s = policy_->Evaluate(pe, &policy_state_, &violations_); !s.ok()) return s;
+      for (PolicyViolation& v : violations_) findings->push_back(PolicyFinding(v, pe, origin()));
+    }
+    ++policy_next_;
+    return absl::OkStatus();
+  }
+  ++policy_next_;
   constexpr int kMaxUnparseable = 100;
-  if (++unparseable_ > kMaxUnparseable + 1) return;
+  if (++unparseable_ > kMaxUnparseable + 1) return absl::OkStatus();
   Finding f;
   f.time = absl::Now();
   f.severity = Severity::kWarning;
@@ -229,6 +289,36 @@ void LogMonitor::CheckEvent(uint64_t index, absl::string_view entry, const Hash&
                                  " entries of this round are not InfraEvents; the rest are not "
                                  "reported one by one (is this log's --entry-format opaque?)");
   findings->push_back(std::move(f));
+  return absl::OkStatus();
+}
+
+Finding PolicyFinding(const PolicyViolation& v, const PolicyEvent& e, const std::string& origin) {
+  Finding f;
+  f.time = absl::Now();
+  switch (v.severity) {
+    case PolicySeverity::kAlert:
+      f.severity = Severity::kAlert;
+      break;
+    case PolicySeverity::kWarning:
+      f.severity = Severity::kWarning;
+      break;
+    case PolicySeverity::kNotice:
+      f.severity = Severity::kNotice;
+      break;
+  }
+  f.rule = v.rule;
+  f.origin = origin;
+  f.index = e.index;
+  if (e.leaf_hash != nullptr) f.leaf_hash = HashToBase64(*e.leaf_hash);
+  const v1::InfraEvent& ev = *e.event;
+  f.resource =
+      absl::StrCat(ev.resource().provider(), "/", ev.resource().type(), "/", ev.resource().id());
+  f.actor = ev.actor().principal();
+  f.kind = v1::EventKind_Name(ev.kind());
+  if (f.kind.empty()) f.kind = absl::StrCat(static_cast<int>(ev.kind()));
+  f.requirement = v.requirement;
+  f.message = v.message;
+  return f;
 }
 
 }  // namespace infratrail

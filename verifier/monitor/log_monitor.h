@@ -23,11 +23,15 @@
 #include "verifier/monitor/monitor_metrics.h"
 #include "verifier/monitor/monitor_state.h"
 #include "verifier/monitor/tree_auditor.h"
+#include "verifier/policy/policy.h"
 
 namespace infratrail {
 
 // One JSON line on stderr.
 void PrintOperational(const OperationalEvent& e);
+
+// The finding a policy violation of event `e` (in the log `origin`) is.
+Finding PolicyFinding(const PolicyViolation& v, const PolicyEvent& e, const std::string& origin);
 
 // Delivers spooled findings on the channels each still owes, in order; a
 // channel that fails is left alone for the rest of the pass (and backs off).
@@ -43,6 +47,7 @@ struct LogMonitorContext {
   MonitorMetrics* metrics = nullptr;  // may be null
   bool progress = false;              // a progress bar on stderr
   std::function<bool()> stop;         // the auditor's (AuditorOptions::stop)
+  Policy* policy = nullptr;           // the event policy; null: none
 };
 
 // A log's state directory, its lock held, and the state it holds.
@@ -93,9 +98,14 @@ class LogMonitor final : public AuditObserver {
   AuditorOptions Options(const MonitoredLog& log, const LogMonitorContext& context);
   bool Configured(const std::string& channel) const;
   // An entry of an InfraEvent log that does not parse is a WARNING (the
-  // first kMaxUnparseable of a round, then one summary), never a stop.
-  void CheckEvent(uint64_t index, absl::string_view entry, const Hash& leaf,
-                  std::vector<Finding>* findings);
+  // first kMaxUnparseable of a round, then one summary), never a stop. One
+  // that parses goes through the policy. An error: the policy could not
+  // evaluate it.
+  absl::Status CheckEvent(uint64_t index, absl::string_view entry, const Hash& leaf,
+                          std::vector<Finding>* findings);
+  // The policy state after entries [0, pos), if this monitor has it: the
+  // round's working state, or one of the last commit's.
+  const PolicyState* PolicyAt(uint64_t pos) const;
 
   MonitoredLog log_;
   StateDir dir_;
@@ -107,6 +117,14 @@ class LogMonitor final : public AuditObserver {
   TreeAuditor auditor_;
   int unparseable_ = 0;
   v1::InfraEvent event_;
+  Policy* policy_;
+  // The policy state of the round under way, after entries [0, policy_next_);
+  // the last commit's positions (state_.audit is the auditor's, in flux).
+  PolicyState policy_state_;
+  uint64_t policy_next_ = 0;
+  uint64_t committed_next_ = 0;
+  uint64_t committed_trusted_next_ = 0;
+  std::vector<PolicyViolation> violations_;
   absl::Time started_;
   absl::Time progress_start_ = absl::InfinitePast();
   absl::Time last_progress_ = absl::InfinitePast();

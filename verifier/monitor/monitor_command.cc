@@ -31,6 +31,7 @@
 #include "verifier/monitor/log_source.h"
 #include "verifier/monitor/monitor_metrics.h"
 #include "verifier/monitor/monitor_state.h"
+#include "verifier/policy/load_policy.h"
 
 namespace infratrail {
 namespace {
@@ -175,6 +176,7 @@ struct Running {
   MonitorConfig config;
   std::vector<std::unique_ptr<Channel>> channels;
   std::unique_ptr<HttpFetcher> pinger;  // null without --healthcheck-url
+  std::unique_ptr<Policy> policy;       // null without --policy
   std::vector<std::unique_ptr<LogMonitor>> logs;
 };
 
@@ -217,6 +219,13 @@ std::unique_ptr<Running> Open(MonitorConfig config, Running* previous, LogMonito
   }
   if (::mkdir(c.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return fail(kExitUsage, absl::StrCat("--state-dir ", c.state_dir, ": ", std::strerror(errno)));
+  }
+  if (!c.policy.empty()) {
+    absl::StatusOr<std::unique_ptr<Policy>> policy = LoadPolicy(c.policy);
+    if (!policy.ok()) {
+      return fail(kExitUsage, absl::StrCat("--policy: ", policy.status().message()));
+    }
+    run->policy = *std::move(policy);
   }
 
   // Everything that can fail first; `kept[i]` non-null: the LogMonitor of
@@ -265,6 +274,7 @@ std::unique_ptr<Running> Open(MonitorConfig config, Running* previous, LogMonito
   // Nothing fails from here on.
   context.config = &run->config;
   context.channels = &run->channels;
+  context.policy = run->policy.get();
   for (size_t i = 0; i < c.logs.size(); ++i) {
     LogState state = kept[i] != nullptr ? std::move(*kept[i]).Release() : *std::move(opened[i]);
     run->logs.push_back(
@@ -390,6 +400,9 @@ void AddMonitorFlags(CLI::App* m, MonitorArgs* a) {
   m->add_option("--healthcheck-url", f.healthcheck_url,
                 "GET this URL after every round in which every log was verified");
   m->add_option("--metrics-addr", f.metrics_addr, "Serve Prometheus metrics at HOST:PORT");
+  m->add_option("--policy", f.policy,
+                "Event policy (YAML, docs/policy.md) checked on every InfraEvent; read again on "
+                "SIGHUP");
   m->add_option("--max-in-flight", f.max_in_flight, "Requests in flight at once (default 16)")
       ->check(CLI::Range(1, 256));
   m->add_option("--bundles-per-batch", f.bundles_per_batch,

@@ -129,6 +129,7 @@ absl::StatusOr<MonitorConfig> BuildMonitorConfig(const MonitorFlags& f) {
              {"exec", &c.exec},
              {"healthcheck_url", &c.healthcheck_url},
              {"metrics_addr", &c.metrics_addr},
+             {"policy", &c.policy},
              {"entry_format", &entry_format_default}}) {
       if (absl::Status s = GetString(t, key, where, out); !s.ok()) return s;
     }
@@ -144,7 +145,7 @@ absl::StatusOr<MonitorConfig> BuildMonitorConfig(const MonitorFlags& f) {
         "state_dir",         "interval",     "stale_after",  "timeout",
         "exec_timeout",      "ca_file",      "webhook",      "exec",
         "healthcheck_url",   "metrics_addr", "entry_format", "max_in_flight",
-        "bundles_per_batch", "commit_every", "log"};
+        "bundles_per_batch", "commit_every", "policy",       "log"};
     for (const auto& [k, v] : t) {
       if (!kKnown.contains(std::string(k.str()))) {
         return Bad(absl::StrCat(where, " line ", v.source().begin.line),
@@ -215,7 +216,8 @@ absl::StatusOr<MonitorConfig> BuildMonitorConfig(const MonitorFlags& f) {
            {&f.webhook, &c.webhook},
            {&f.exec, &c.exec},
            {&f.healthcheck_url, &c.healthcheck_url},
-           {&f.metrics_addr, &c.metrics_addr}}) {
+           {&f.metrics_addr, &c.metrics_addr},
+           {&f.policy, &c.policy}}) {
     if (!flag->empty()) *out = *flag;
   }
   if (f.max_in_flight > 0) max_in_flight = f.max_in_flight;

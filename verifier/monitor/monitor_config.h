@@ -44,6 +44,9 @@ struct MonitorConfig {
   absl::Duration exec_timeout = absl::Seconds(30);
   std::string healthcheck_url;
   std::string metrics_addr;  // empty: no metrics endpoint
+  // The event policy (docs/policy.md) run over every InfraEvent of every
+  // log whose entry format is infraevent; empty: none.
+  std::string policy;
 };
 
 // The flags as given (strings as typed), before validation.
@@ -56,7 +59,7 @@ struct MonitorFlags {
   size_t witness_threshold = 0;
   std::string entry_format;  // empty: the config's, else infraevent
   std::string interval, stale_after, timeout, exec_timeout;
-  std::string ca_file, webhook, exec, healthcheck_url, metrics_addr;
+  std::string ca_file, webhook, exec, healthcheck_url, metrics_addr, policy;
   int max_in_flight = 0;         // 0: not given
   size_t bundles_per_batch = 0;  // 0: not given
   uint64_t commit_every = 0;     // 0: not given

@@ -38,6 +38,7 @@
 #include "core/note_key.h"
 #include "core/tile.h"
 #include "gtest/gtest.h"
+#include "infratrail/v1/event.pb.h"
 #include "nlohmann/json.hpp"
 #include "verifier/monitor/testing/static_log.h"
 
@@ -1089,6 +1090,68 @@ TEST_F(MonitorReloadTest, FindingsOwedToARemovedWebhookStaySpooledUntilItIsBack)
   // Printed on stdout once, when found; a reload does not print them again.
   EXPECT_EQ(r.findings.size(), 5u) << r.Describe();
   EXPECT_EQ(unconfigured().size(), 1u) << r.Describe();
+}
+
+// The event policy is part of the configuration: SIGHUP reads the policy
+// file again (even under the same path), and a policy that does not load
+// keeps the one in force, reported as an operational `reload` naming the
+// file, line and column.
+TEST_F(MonitorReloadTest, PolicyIsReadAgainAndABrokenOneKeepsTheOld) {
+  std::vector<std::string> events;
+  for (int i = 0; i < 6; ++i) {
+    v1::InfraEvent e;
+    e.set_kind(v1::ACCESS);
+    e.mutable_resource()->set_provider("aws");
+    e.mutable_resource()->set_type("postgres");
+    e.mutable_resource()->set_id(absl::StrCat("db-", i));
+    e.mutable_actor()->set_principal("alice");
+    events.push_back(e.SerializeAsString());
+  }
+  const fs::path policy = dir_ / "policy.yaml";
+  auto write_policy = [&](const std::string& text) {
+    const fs::path tmp = dir_ / "policy.yaml.tmp";
+    std::ofstream(tmp, std::ios::binary | std::ios::trunc) << text;
+    fs::rename(tmp, policy);
+  };
+  write_policy(
+      "version: 1\nrules:\n  - id: first\n    match: {kind: [ACCESS]}\n"
+      "    require: {ticket: true}\n");
+  WriteConfig(Config({A()}, absl::StrCat("policy = \"", policy.string(), "\"\n"), "infraevent"));
+  StaticLogFiles files = Publish(events, 2);
+  const pid_t pid = StartWithConfig();
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitUntil(pid, [&] { return TrustedNoteOf(kOrigin) == files.at("checkpoint"); }))
+      << ErrOf(pid);
+
+  write_policy(
+      "version: 1\nrules:\n  - id: second\n    match: {kind: [ACCESS]}\n    notify: true\n");
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  ASSERT_TRUE(WaitUntil(pid, [&] { return absl::StrContains(ErrOf(pid), "reloaded"); }))
+      << ErrOf(pid);
+  files = Publish(events, 4);
+  ASSERT_TRUE(WaitUntil(pid, [&] { return TrustedNoteOf(kOrigin) == files.at("checkpoint"); }))
+      << ErrOf(pid);
+
+  write_policy("version: 1\nrules:\n  - id: third\n    match: {kind: [ACESS]}\n    notify: true\n");
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  ASSERT_TRUE(WaitUntil(pid, [&] { return OperationalOf(pid, "reload").size() == 1; }))
+      << ErrOf(pid);
+  const std::string message = OperationalOf(pid, "reload")[0].value("message", "");
+  EXPECT_TRUE(absl::StrContains(message, "keeping the previous configuration")) << message;
+  EXPECT_TRUE(absl::StrContains(message, absl::StrCat(policy.string(), ":4:"))) << message;
+  EXPECT_TRUE(absl::StrContains(message, "ACESS")) << message;
+  files = Publish(events, 6);
+  ASSERT_TRUE(WaitUntil(pid, [&] { return TrustedNoteOf(kOrigin) == files.at("checkpoint"); }))
+      << ErrOf(pid);
+
+  MonitorRun r = Stop(pid);
+  std::vector<std::pair<std::string, uint64_t>> got;
+  for (const json& f : r.findings) got.emplace_back(f.value("rule", ""), f.value("index", 0u));
+  EXPECT_EQ(
+      got,
+      (std::vector<std::pair<std::string, uint64_t>>{
+          {"first", 0}, {"first", 1}, {"second", 2}, {"second", 3}, {"second", 4}, {"second", 5}}))
+      << r.Describe();
 }
 
 }  // namespace

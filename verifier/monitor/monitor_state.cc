@@ -107,7 +107,11 @@ std::string EncodeMonitorState(const MonitorState& s) {
       {"last_success", s.last_success == absl::InfinitePast()
                            ? json(nullptr)
                            : json(absl::ToUnixSeconds(s.last_success))},
+      {"policy", s.policy.Encode()},
   };
+  // Mostly the same: written only while an audit toward a target is
+  // under way.
+  if (!(s.policy_trusted == s.policy)) j["policy_trusted"] = s.policy_trusted.Encode();
   return j.dump(1) + "\n";
 }
 
@@ -174,6 +178,20 @@ absl::StatusOr<MonitorState> DecodeMonitorState(absl::string_view text) {
       }
     }
     s.spool.push_back(std::move(sf));
+  }
+  // Absent from states written before the event policy: nothing known.
+  if (j.contains("policy")) {
+    if (!j["policy"].is_string()) return Bad("policy", "not a string");
+    absl::StatusOr<PolicyState> p = PolicyState::Decode(j["policy"].get<std::string>());
+    if (!p.ok()) return Bad("policy", p.status().message());
+    s.policy = *std::move(p);
+    s.policy_trusted = s.policy;
+  }
+  if (j.contains("policy_trusted")) {
+    if (!j["policy_trusted"].is_string()) return Bad("policy_trusted", "not a string");
+    absl::StatusOr<PolicyState> p = PolicyState::Decode(j["policy_trusted"].get<std::string>());
+    if (!p.ok()) return Bad("policy_trusted", p.status().message());
+    s.policy_trusted = *std::move(p);
   }
   s.stale_raised = j.value("stale_raised", false);
   if (j.contains("last_success") && j["last_success"].is_number_integer()) {

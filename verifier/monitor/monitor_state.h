@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "verifier/monitor/finding.h"
 #include "verifier/monitor/tree_auditor.h"
+#include "verifier/policy/policy.h"
 
 namespace infratrail {
 
@@ -32,6 +33,10 @@ struct MonitorState {
   absl::Time last_success = absl::InfinitePast();
   // monitor.stale was raised and no round has completed since.
   bool stale_raised = false;
+  // The event policy's state after entries [0, audit.next), and after
+  // [0, audit.trusted_next) to fall back to with the audit.
+  PolicyState policy;
+  PolicyState policy_trusted;
 };
 
 // The bytes of state.json.

@@ -281,6 +281,7 @@ struct TreeAuditor::Round_ {
     if (sev == Severity::kCritical) ++result.critical;
     if (sev == Severity::kAlert) ++result.alert;
     if (sev == Severity::kWarning) ++result.warning;
+    if (sev == Severity::kNotice) ++result.notice;
   }
 
   bool Commit() {
@@ -320,6 +321,11 @@ struct TreeAuditor::Round_ {
   bool Lied() {
     result.complete = true;
     Reset();
+    // What the entries past the trusted position said came from a lying
+    // checkpoint: they are audited (and their findings raised) again once
+    // the log serves a consistent one.
+    std::erase_if(findings,
+                  [this](const Finding& f) { return f.index.has_value() && *f.index >= st->next; });
     Commit();
     return false;
   }
@@ -641,7 +647,13 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
         return Lied();
       }
       for (uint64_t j = skip; j < bt.width; ++j) {
-        if (opt.on_entry) opt.on_entry(base + j, (*entries)[j], leaves[j], &findings);
+        if (opt.on_entry) {
+          if (absl::Status s = opt.on_entry(base + j, (*entries)[j], leaves[j], &findings);
+              !s.ok()) {
+            Operational("policy", absl::StrCat("entry ", base + j, ": ", s.message()));
+            return Stop();
+          }
+        }
         st->range.AppendLeaf(leaves[j], hasher, visit);
         ++st->next;
       }

@@ -82,9 +82,12 @@ struct AuditorOptions {
   size_t batch_budget_bytes = size_t{128} << 20;
   // Commit after this many new entries (and at the end of a round).
   uint64_t commit_every = uint64_t{1} << 20;
-  // Called for every new entry in index order; may add findings.
-  std::function<void(uint64_t index, absl::string_view entry, const Hash& leaf_hash,
-                     std::vector<Finding>* findings)>
+  // Called for every new entry in index order; may add findings. An error
+  // (the event could not be evaluated: a policy's git clone unreadable)
+  // ends the round as operational at the last commit, so the entry is
+  // handed over again by a later round.
+  std::function<absl::Status(uint64_t index, absl::string_view entry, const Hash& leaf_hash,
+                             std::vector<Finding>* findings)>
       on_entry;
   // Checked between batches: true ends the round at its next commit point.
   std::function<bool()> stop;
@@ -94,8 +97,8 @@ struct RoundResult {
   bool complete = false;  // the audit reached the latest checkpoint (or found a lie)
   uint64_t log_size = 0;  // of the latest checkpoint read, 0 if none
   uint64_t verified_size = 0;
-  uint64_t entries = 0;                         // new entries hashed this round
-  size_t critical = 0, alert = 0, warning = 0;  // findings raised this round
+  uint64_t entries = 0;                                     // new entries hashed this round
+  size_t critical = 0, alert = 0, warning = 0, notice = 0;  // findings raised this round
   // CRITICAL or ALERT conditions met again that earlier rounds reported
   // (the log still shows the same fork): not reported again, but the
   // round is not clean.

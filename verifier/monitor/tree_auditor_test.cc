@@ -155,8 +155,18 @@ class TreeAuditorTest : public ::testing::Test {
     AuditorOptions o;
     o.log_key = *NoteVerifier::Parse(signer_.VerifierKey());
     o.bundles_per_batch = 2;
-    o.on_entry = [this](uint64_t index, absl::string_view, const Hash&, std::vector<Finding>*) {
+    o.on_entry = [this](uint64_t index, absl::string_view, const Hash&,
+                        std::vector<Finding>* findings) {
+      if (fail_entry_ == index) return absl::UnavailableError("clone unreadable");
       seen_.push_back(index);
+      if (flag_every_ != 0 && index % flag_every_ == 0) {
+        Finding f;
+        f.severity = Severity::kAlert;
+        f.rule = "entry.flagged";
+        f.index = index;
+        findings->push_back(std::move(f));
+      }
+      return absl::OkStatus();
     };
     return o;
   }
@@ -179,7 +189,64 @@ class TreeAuditorTest : public ::testing::Test {
   AuditState state_;
   Recorder rec_;
   std::vector<uint64_t> seen_;
+  // on_entry fails on this entry (an event that cannot be evaluated).
+  std::optional<uint64_t> fail_entry_;
+  // on_entry raises an entry finding on every multiple of this (0: none).
+  uint64_t flag_every_ = 0;
 };
+
+TEST_F(TreeAuditorTest, AnEntryThatCannotBeEvaluatedEndsTheRoundAtTheLastCommit) {
+  log_.Append(1000);
+  log_.Publish(1000);
+  flag_every_ = 100;
+  fail_entry_ = 700;
+  RoundResult r = Round();
+  EXPECT_FALSE(r.complete);
+  ASSERT_EQ(r.operational.size(), 1u);
+  EXPECT_EQ(r.operational[0].kind, "policy");
+  EXPECT_NE(r.operational[0].message.find("entry 700"), std::string::npos);
+  // Nothing of the unfinished batch was committed: not its position, not
+  // its findings.
+  EXPECT_EQ(state_.next, rec_.commits == 0 ? 0u : rec_.committed.next);
+  EXPECT_LE(state_.next, 700u);
+  const uint64_t resumed = state_.next;
+  for (const Finding& f : rec_.findings) EXPECT_LT(*f.index, resumed);
+
+  fail_entry_.reset();
+  seen_.clear();
+  r = Round();
+  EXPECT_TRUE(r.complete);
+  ASSERT_FALSE(seen_.empty());
+  EXPECT_EQ(seen_.front(), resumed);  // handed over again
+  std::vector<uint64_t> flagged;
+  for (const Finding& f : rec_.findings) flagged.push_back(*f.index);
+  EXPECT_EQ(flagged, (std::vector<uint64_t>{0, 100, 200, 300, 400, 500, 600, 700, 800, 900}));
+}
+
+TEST_F(TreeAuditorTest, EntryFindingsPastTheTrustedSizeOfALyingCheckpointAreDropped) {
+  log_.Append(1000);
+  log_.Publish(1000);
+  ASSERT_TRUE(Round().complete);
+  log_.Append(600);
+  log_.Publish(1600);
+  std::vector<std::string> es(log_.entries().begin() + 1280, log_.entries().begin() + 1536);
+  es[3] = "tampered";
+  log_.overrides["tile/entries/005"] = *EncodeEntryBundle(es);
+  flag_every_ = 100;
+  Round();
+  // Entries 1000..1599 came with a checkpoint whose tiles do not match
+  // them: only the lie is reported.
+  std::vector<std::string> rules = Rules();
+  EXPECT_EQ(std::count(rules.begin(), rules.end(), "entry.flagged"), 0);
+  EXPECT_EQ(TrustedSize(), 1000u);
+  log_.overrides.clear();
+  ASSERT_TRUE(Round().complete);
+  std::vector<uint64_t> flagged;
+  for (const Finding& f : rec_.findings) {
+    if (f.rule == "entry.flagged") flagged.push_back(*f.index);
+  }
+  EXPECT_EQ(flagged, (std::vector<uint64_t>{1000, 1100, 1200, 1300, 1400, 1500}));
+}
 
 TEST_F(TreeAuditorTest, AuditsEveryEntryOnceAndTrustsTheCheckpoint) {
   log_.Append(1000);
