@@ -9,7 +9,8 @@
 #      and verify a receipt offline with infratrail-verifier,
 #   5. audit the whole log as an independent monitor would
 #      (infratrail-verifier monitor --once: every entry re-hashed, every
-#      tile and the signed root checked),
+#      tile and the signed root checked, and every event checked against
+#      an event policy),
 #   6. stop the server with SIGTERM (it drains and exits 0).
 # Everything it creates lives under build/demo/ (removed at the start).
 set -euo pipefail
@@ -53,7 +54,8 @@ echo "== 3. emit demo events (JSON lines), keep the checkpoint"
 "$bin/client/infratrail" checkpoint "${log[@]}" > "$demo/checkpoint-before"
 
 echo "== 4. one more event from flags, signed by the pipeline's own emitter key"
-"$bin/client/infratrail" keygen --origin ci.demo.example/pipeline --out "$demo/ci.key" > /dev/null
+"$bin/client/infratrail" keygen --origin ci.demo.example/pipeline --out "$demo/ci.key" \
+  > "$demo/ci.vkey"
 "$bin/client/infratrail" add "${log[@]}" --sign-key "$demo/ci.key" --wait \
   --receipt-dir "$demo/receipts" --kind deploy --resource-id checkout \
   --resource-type k8s-deployment --provider gke-prod --actor ci@demo.example --via ci \
@@ -86,9 +88,13 @@ sed 's/^/    /' "$demo/receipts/$index.tlog-proof"
 "$bin/verifier/infratrail-verifier" verify --log-key "@$demo/log.vkey" \
   --proof "$demo/receipts/$index.tlog-proof" --leaf-hash "$leaf"
 
-echo "== 8. audit the log as an independent monitor (every entry, tile and root re-checked)"
+echo "== 8. audit the log as an independent monitor (every entry, tile and root re-checked,"
+echo "      every event checked against the auditor's event policy; findings on stdout)"
+cp scripts/demo-policy.yaml "$demo/policy.yaml"
+"$bin/verifier/infratrail-verifier" policy check "$demo/policy.yaml"
 "$bin/verifier/infratrail-verifier" monitor --log "http://127.0.0.1:$http_port/" \
-  --log-key "@$demo/log.vkey" --state-dir "$demo/monitor" --once --progress never
+  --log-key "@$demo/log.vkey" --state-dir "$demo/monitor" --policy "$demo/policy.yaml" \
+  --once --progress never
 echo "    monitor: clean; it trusts $(sed -n 's/.*"next": \([0-9]*\).*/\1/p' "$demo/monitor/state.json") entries (state in $demo/monitor)"
 
 echo "== 9. stop (SIGTERM drains)"

@@ -266,7 +266,11 @@ absl::Status LogMonitor::CheckEvent(uint64_t index, absl::string_view entry, con
       pe.leaf_hash = &leaf;
       pe.entry = entry;
       pe.event = &event_;
+      const uint64_t suppressed = policy_->suppressed();
       if (absl::Status s = policy_->Evaluate(pe, &policy_state_, &violations_); !s.ok()) return s;
+      if (metrics_ != nullptr && policy_->suppressed() != suppressed) {
+        metrics_->PolicyExcepted(origin(), static_cast<double>(policy_->suppressed() - suppressed));
+      }
       for (PolicyViolation& v : violations_) findings->push_back(PolicyFinding(v, pe, origin()));
     }
     ++policy_next_;

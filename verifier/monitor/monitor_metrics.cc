@@ -39,6 +39,11 @@ MonitorMetrics::MonitorMetrics(prometheus::Registry& r)
                        .Name("infratrail_monitor_operational_errors_total")
                        .Help("Operational errors (not findings) by kind")
                        .Register(r)),
+      excepted_(prometheus::BuildCounter()
+                    .Name("infratrail_monitor_policy_excepted_total")
+                    .Help("Policy findings silenced by the policy's exceptions (each time the "
+                          "entry is evaluated)")
+                    .Register(r)),
       undelivered_(prometheus::BuildGauge()
                        .Name("infratrail_monitor_undelivered_findings")
                        .Help("Findings spooled, not yet delivered on every channel")
@@ -76,6 +81,9 @@ void MonitorMetrics::Finding(absl::string_view o, absl::string_view rule,
 }
 void MonitorMetrics::Operational(absl::string_view o, absl::string_view kind) {
   operational_.Add({{"origin", S(o)}, {"kind", S(kind)}}).Increment();
+}
+void MonitorMetrics::PolicyExcepted(absl::string_view o, double n) {
+  excepted_.Add({{"origin", S(o)}}).Increment(n);
 }
 void MonitorMetrics::Undelivered(absl::string_view o, double n) {
   undelivered_.Add({{"origin", S(o)}}).Set(n);

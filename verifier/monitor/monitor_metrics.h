@@ -29,6 +29,8 @@ class MonitorMetrics {
   void Finding(absl::string_view origin, absl::string_view rule, absl::string_view severity);
   // kind: OperationalKind's names.
   void Operational(absl::string_view origin, absl::string_view kind);
+  // Policy findings silenced by the policy's `exceptions`.
+  void PolicyExcepted(absl::string_view origin, double n);
   void Undelivered(absl::string_view origin, double n);
   // A configuration reload (SIGHUP); outcome: "ok" or "error".
   void Reload(absl::string_view outcome);
@@ -46,6 +48,7 @@ class MonitorMetrics {
   prometheus::Family<prometheus::Gauge>& last_success_;
   prometheus::Family<prometheus::Counter>& findings_;
   prometheus::Family<prometheus::Counter>& operational_;
+  prometheus::Family<prometheus::Counter>& excepted_;
   prometheus::Family<prometheus::Gauge>& undelivered_;
   prometheus::Family<prometheus::Counter>& reloads_;
 };
