@@ -7,7 +7,9 @@
 #   bench/monitor_audit.sh BUILD_DIR [ENTRIES] [RUNS]     # default 10^6 entries, 3 runs
 #
 # Prints each run's entries/s and the medians; the ratio is monitor /
-# AuditEntries. Needs nginx (nginx-light) for the nginx leg.
+# AuditEntries. Needs nginx (nginx-light) for the nginx legs; the "policy"
+# leg is the nginx one with the ten-rule event policy of
+# bench/monitor_policy.yaml (--policy), which the generated events satisfy.
 set -euo pipefail
 b=$(cd "$1" && pwd); n=${2:-1000000}; runs=${3:-3}
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,23 +51,25 @@ NGINX
   /usr/sbin/nginx -p "$w/nginx" -c "$w/nginx/nginx.conf" -e "$w/nginx/error.log" &
   pids+=($!)
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/checkpoint" > /dev/null && break; sleep 0.1; done
-  legs+=(nginx)
+  legs+=(nginx policy)
 fi
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A rates
 for r in $(seq 1 "$runs"); do
   for leg in "${legs[@]}"; do
-    url="http://127.0.0.1:$http/"; [ "$leg" = nginx ] && url="http://127.0.0.1:$port/"
+    url="http://127.0.0.1:$http/"; [ "$leg" = nginx ] || [ "$leg" = policy ] && url="http://127.0.0.1:$port/"
+    extra=(); [ "$leg" = policy ] && extra=(--policy "$repo/bench/monitor_policy.yaml")
     [ "$leg" = grpc ] && url="grpc://127.0.0.1:$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' "$w/ready2")"
     rm -rf "$w/state"
     s=$(date +%s.%N)
     "$b/verifier/infratrail-verifier" monitor --log "$url" --log-key "$vkey" --state-dir "$w/state" \
-      --once --progress never > "$w/findings" 2> "$w/monitor.log" || { echo "monitor failed:"; cat "$w/monitor.log" "$w/findings"; exit 1; }
+      "${extra[@]}" --once --progress never > "$w/findings" 2> "$w/monitor.log" || { echo "monitor failed:"; cat "$w/monitor.log" "$w/findings"; exit 1; }
     e=$(date +%s.%N)
     rate=$(echo "$n / ($e - $s)" | bc -l | cut -d. -f1)
     rates[$leg]+="$rate "
-    echo "$leg run $r: $rate entries/s"
+    f=$(wc -l < "$w/findings")
+    echo "$leg run $r: $rate entries/s$([ "$f" -gt 0 ] && echo ", $f findings")"
   done
 done
 audit=$("$b/bench/core_bench" --benchmark_filter='AuditEntries' --benchmark_repetitions=3 \
