@@ -444,6 +444,25 @@ TEST_F(GitRepoCheckerTest, AnswersStayTheSameWhenEveryCacheIsFull) {
   }
 }
 
+TEST_F(GitRepoCheckerTest, LongStringsFromTheLogDoNotFillTheCaches) {
+  GitRepoCheckerOptions o;
+  o.max_cached_declaration_bytes = 1 << 20;
+  auto c = Open(repo_, o);
+  ASSERT_NE(c, nullptr);
+  // An entry is up to 64 KiB: a commit or resource id nearly as long, a
+  // different one in every entry, must not stay in memory every time.
+  for (int i = 0; i < 100; ++i) {
+    SCOPED_TRACE(i);
+    const std::string junk = absl::StrCat(i, std::string(60 << 10, 'z'));
+    EXPECT_NE(Reach(*c, junk), "ok");
+    EXPECT_NE(Decl(*c, junk, "terraform/", "aws_instance"), "ok");
+    EXPECT_NE(Decl(*c, c2_, "terraform/", junk), "ok");
+    ASSERT_LE(c->cached_key_bytes(), uint64_t{1 << 20} + 100 * 64);
+  }
+  EXPECT_EQ(Decl(*c, c2_, "terraform/", "aws_instance"), "ok");
+  EXPECT_EQ(Reach(*c, c1_), "ok");
+}
+
 TEST_F(GitRepoCheckerTest, ChecksNeverWriteIntoTheClone) {
   const std::string bare = (tmp_ / "clone.git").string();
   Git(tmp_.string(), absl::StrCat("clone -q --bare ", repo_, " ", bare));
