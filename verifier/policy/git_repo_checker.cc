@@ -75,6 +75,13 @@ absl::StatusOr<std::unique_ptr<GitRepoChecker>> GitRepoChecker::Open(
     return GitError(rc, op);
   }
   c->repo_.reset(repo);
+  // libgit2 (1.5) cannot walk past a shallow clone's cut: an event naming a
+  // commit off the ref would fail to evaluate in every round, halting the
+  // audit. Refused at load, where the auditor sees why.
+  if (git_repository_is_shallow(c->repo_.get()) == 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(op, " is a shallow clone: clone the whole history (git fetch --unshallow)"));
+  }
   git_odb* odb = nullptr;
   if (int rc = git_repository_odb(&odb, c->repo_.get()); rc < 0) return GitError(rc, op);
   c->odb_.reset(odb);

@@ -71,7 +71,9 @@ class GitRepoChecker final : public RepoChecker {
   // e.g. refs/heads/main) to a commit. NotFound when the clone is not a git
   // repository or the ref does not exist; InvalidArgument when the ref does
   // not point to a commit; FailedPrecondition when libgit2 refuses a clone
-  // owned by another user (safe.directory). Errors name the clone and ref.
+  // owned by another user (safe.directory), or when the clone is shallow
+  // (its history cut off: reachability could not be decided). Errors name
+  // the clone and ref.
   static absl::StatusOr<std::unique_ptr<GitRepoChecker>> Open(
       const RepoSpec& spec, const GitRepoCheckerOptions& options = {});
   ~GitRepoChecker() override;

@@ -463,6 +463,18 @@ TEST_F(GitRepoCheckerTest, LongStringsFromTheLogDoNotFillTheCaches) {
   EXPECT_EQ(Reach(*c, c1_), "ok");
 }
 
+TEST_F(GitRepoCheckerTest, ShallowCloneIsRefusedAtOpen) {
+  const std::string shallow = (tmp_ / "shallow").string();
+  Git(tmp_.string(),
+      absl::StrCat("clone -q --depth 1 --no-single-branch file://", repo_, " ", shallow));
+  absl::StatusOr<std::unique_ptr<GitRepoChecker>> c =
+      GitRepoChecker::Open(RepoSpec{"https://github.com/example/infra", shallow, kRef});
+  // Open, it could not tell whether the feature branch's commit is on main:
+  // an error in every round for an event naming it.
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kFailedPrecondition) << c.status();
+  EXPECT_NE(c.status().message().find("shallow"), std::string::npos) << c.status();
+}
+
 TEST_F(GitRepoCheckerTest, ChecksNeverWriteIntoTheClone) {
   const std::string bare = (tmp_ / "clone.git").string();
   Git(tmp_.string(), absl::StrCat("clone -q --bare ", repo_, " ", bare));
