@@ -66,7 +66,7 @@ std::optional<std::string> CheckSignatures(const SignatureRequirement& req,
   if (!checks.ok()) return absl::StrCat("malformed signature records: ", checks.status().message());
   std::vector<bool> valid(req.keys.size(), false);
   std::vector<std::string> bad;
-  size_t others = 0;
+  size_t others = 0, repeated = 0;
   for (const EmitterSignatureCheck& c : *checks) {
     size_t k = 0;
     while (k < req.keys.size() &&
@@ -74,6 +74,8 @@ std::optional<std::string> CheckSignatures(const SignatureRequirement& req,
       ++k;
     if (k == req.keys.size()) {
       ++others;
+    } else if (c.result == EmitterSignatureResult::kRepeatedKey) {
+      ++repeated;
     } else if (c.result == EmitterSignatureResult::kVerified) {
       valid[k] = true;
     } else {
@@ -90,7 +92,8 @@ std::optional<std::string> CheckSignatures(const SignatureRequirement& req,
   };
   return absl::StrCat(req.at_least, " of the required ", req.keys.size(),
                       " signatures needed: ", good.size(), " valid", names(good), ", ", bad.size(),
-                      " not verifying", names(bad), ", ", others, " by other keys");
+                      " not verifying", names(bad), ", ", others, " by other keys",
+                      repeated == 0 ? "" : absl::StrCat(", ", repeated, " repeated (not checked)"));
 }
 
 }  // namespace

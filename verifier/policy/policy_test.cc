@@ -181,6 +181,29 @@ TEST_F(PolicyTest, SignaturesCountDistinctConfiguredKeysThatVerify) {
   EXPECT_EQ(Eval(*p, LoggedEvent::Of(e)).size(), 1u);  // unsigned
 }
 
+TEST_F(PolicyTest, RepeatedSignatureRecordsOfAKeyCountOnceAndAreNotChecked) {
+  std::unique_ptr<Policy> p = Load(
+      absl::StrCat("version: 1\nrules:\n  - id: signed\n    require:\n      signatures: {keys: ['",
+                   approver1_.VerifierKey(), "']}\n"));
+  ASSERT_NE(p, nullptr);
+  const std::string unsigned_entry = GoodEvent().SerializeAsString();
+  const std::string once = Signed(GoodEvent(), {&approver1_});
+  const std::string record = once.substr(unsigned_entry.size());
+  EXPECT_TRUE(Eval(*p, LoggedEvent::OfEntry(once + record + record)).empty());
+
+  v1::InfraEvent bad;
+  auto* s = bad.add_signatures();
+  s->set_key_name(approver1_.name());
+  s->set_key_id(approver1_.key_id());
+  s->set_signature(std::string(64, 'x'));
+  std::vector<PolicyViolation> v =
+      Eval(*p, LoggedEvent::OfEntry(unsigned_entry + bad.SerializeAsString() + record));
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].message,
+            "1 of the required 1 signatures needed: 0 valid, 1 not verifying (approver1), 0 by "
+            "other keys, 1 repeated (not checked)");
+}
+
 TEST_F(PolicyTest, SignaturesAtLeastAllowsFewerThanAllKeys) {
   std::unique_ptr<Policy> p = Load(absl::StrCat(
       "version: 1\nrules:\n  - id: one-approver\n    require:\n      signatures: {keys: ['",
