@@ -154,6 +154,12 @@ TEST_F(PolicyLoaderTest, EveryMalformedPolicyIsRefusedWithFileLineColumnAndKey) 
        absl::StrCat(kHeader, "  - id: x\n    notify: true\nexceptions:\n  - {leaf_hash: '", hash,
                     "', rule: x, reason: r, requirement: ticket}\n"),
        "p.yaml:6:98: exceptions[0].requirement", "no requirement \"ticket\"; it has notify"},
+      {"rule id not UTF-8 (Latin-1)", absl::StrCat(kHeader, "  - id: r\xe8gle\n    notify: true\n"),
+       "p.yaml:3:9: rules[0].id", "is not valid UTF-8"},
+      {"glob not UTF-8",
+       absl::StrCat(kHeader,
+                    "  - id: x\n    notify: true\n    match: {actor: [ok, \"caf\xe9\"]}\n"),
+       "p.yaml:5:25: rules[0].match.actor[1]", "is not valid UTF-8"},
       {"unknown exception key",
        absl::StrCat(kHeader, "  - id: x\n    notify: true\nexceptions:\n  - {leaf: x}\n"),
        "p.yaml:6:6: exceptions[0].leaf", "unknown key"},
@@ -166,6 +172,14 @@ TEST_F(PolicyLoaderTest, EveryMalformedPolicyIsRefusedWithFileLineColumnAndKey) 
         << s.message();
     EXPECT_TRUE(absl::StrContains(s.message(), c.what)) << s.message();
   }
+}
+
+TEST_F(PolicyLoaderTest, Utf8StringsLoad) {
+  EXPECT_TRUE(Parse(absl::StrCat(kHeader,
+                                 "  - id: r\xc3\xa8gle-\xf0\x9f\x94\x91\n"
+                                 "    notify: true\n"
+                                 "    match: {actor: \"caf\\xe9\"}\n"))
+                  .ok());
 }
 
 TEST_F(PolicyLoaderTest, MalformedYamlIsPlacedAtItsLineAndColumn) {
