@@ -98,10 +98,35 @@ std::optional<std::string> CheckSignatures(const SignatureRequirement& req,
 
 }  // namespace
 
+namespace {
+
+// `field` with \x01 as \x01\x01 and \0 as \x01\x02: no \0 is left to be
+// taken for a separator. A field holding neither (every honest one) is
+// itself, so keys already in a state keep their value.
+absl::string_view KeyField(absl::string_view field, std::string* buffer) {
+  if (field.find_first_of(absl::string_view("\0\x01", 2)) == absl::string_view::npos) return field;
+  buffer->clear();
+  for (char c : field) {
+    if (c == '\0' || c == '\x01') {
+      buffer->push_back('\x01');
+      buffer->push_back(c == '\0' ? '\x02' : '\x01');
+    } else {
+      buffer->push_back(c);
+    }
+  }
+  return *buffer;
+}
+
+}  // namespace
+
 std::array<uint8_t, 16> ResourceKeyOf(Hasher* hasher, const v1::InfraEvent& ev) {
   constexpr absl::string_view kSep("\0", 1);
-  const Hash h = hasher->Sha256(
-      {ev.resource().provider(), kSep, ev.resource().type(), kSep, ev.resource().id()});
+  // Strings from the log may hold \0: ("a\0b", "c") and ("a", "b\0c") must
+  // not be one resource, or a DEPROVISION of one passes for the other's.
+  std::string provider, type, id;
+  const Hash h = hasher->Sha256({KeyField(ev.resource().provider(), &provider), kSep,
+                                 KeyField(ev.resource().type(), &type), kSep,
+                                 KeyField(ev.resource().id(), &id)});
   std::array<uint8_t, 16> key;
   std::copy_n(h.begin(), key.size(), key.begin());
   return key;

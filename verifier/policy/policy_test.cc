@@ -1,5 +1,6 @@
 #include "verifier/policy/policy.h"
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <functional>
@@ -11,7 +12,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/emitter_signature.h"
+#include "core/hash.h"
 #include "gtest/gtest.h"
+#include "verifier/policy/policy_impl.h"
 #include "verifier/policy/testing/policy_testing.h"
 
 namespace infratrail {
@@ -372,6 +375,38 @@ TEST_F(PolicyTest, DeprovisionNeedsAnEarlierProvisionOfTheSameResource) {
       "version: 1\nrules:\n  - id: lifecycle\n    require: {deprovision_follows_provision: "
       "true}\n");
   EXPECT_TRUE(Eval(*again, event(v1::DEPROVISION, "vm-2")).empty());
+}
+
+TEST_F(PolicyTest, NulBytesInResourceNamesDoNotMakeTwoResourcesOne) {
+  std::unique_ptr<Policy> p = Load(
+      "version: 1\nrules:\n  - id: lifecycle\n    require: {deprovision_follows_provision: "
+      "true}\n");
+  ASSERT_NE(p, nullptr);
+  auto event = [](v1::EventKind k, std::string provider, std::string type, std::string id) {
+    v1::InfraEvent e = GoodEvent();
+    e.set_kind(k);
+    e.mutable_resource()->set_provider(provider);
+    e.mutable_resource()->set_type(type);
+    e.mutable_resource()->set_id(id);
+    return LoggedEvent::Of(e);
+  };
+  using std::string_literals::operator""s;
+  EXPECT_TRUE(Eval(*p, event(v1::PROVISION, "aws\0vm"s, "i-1", "x")).empty());
+  EXPECT_EQ(Eval(*p, event(v1::DEPROVISION, "aws", "vm\0i-1"s, "x")).size(), 1u);
+  EXPECT_TRUE(Eval(*p, event(v1::PROVISION, "aws\x01\x02vm"s, "i-1", "x")).empty());
+  EXPECT_EQ(Eval(*p, event(v1::DEPROVISION, "aws\0vm"s, "i-1", "x")).size(), 0u);
+  EXPECT_EQ(Eval(*p, event(v1::DEPROVISION, "aws\x01\x02vm"s, "i-1", "x")).size(), 0u);
+
+  // Names without \0 or \x01 keep the key states already hold.
+  Hasher hasher;
+  v1::InfraEvent e;
+  e.mutable_resource()->set_provider("aws");
+  e.mutable_resource()->set_type("vm");
+  e.mutable_resource()->set_id("i-1");
+  const Hash h = Sha256(std::string("aws\0vm\0i-1", 10));
+  std::array<uint8_t, 16> expected;
+  std::copy_n(h.begin(), 16, expected.begin());
+  EXPECT_EQ(policy_internal::ResourceKeyOf(&hasher, e), expected);
 }
 
 TEST_F(PolicyTest, StateFollowsEveryEventWhateverTheRules) {
