@@ -1,5 +1,11 @@
 // Policy::Parse's refusals: each names the file, line and column, and the
 // key, so an operator can go straight to the mistake.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -171,6 +177,27 @@ TEST_F(PolicyLoaderTest, EveryMalformedPolicyIsRefusedWithFileLineColumnAndKey) 
     EXPECT_TRUE(absl::StartsWith(s.message(), c.prefix + (c.prefix == "p.yaml:" ? "" : ": ")))
         << s.message();
     EXPECT_TRUE(absl::StrContains(s.message(), c.what)) << s.message();
+  }
+}
+
+TEST_F(PolicyLoaderTest, KeyAndDigestFilesMustBeRegularFiles) {
+  ASSERT_EQ(mkfifo((dir_.path() + "/fifo").c_str(), 0600), 0);
+  for (const std::string& require :
+       {std::string("{artifact_digest_in: fifo}"), std::string("{signatures: {keys: '@fifo'}}")}) {
+    SCOPED_TRACE(require);
+    // Opening a FIFO waits for a writer: in a thread, so that without the
+    // fix the test fails instead of hanging.
+    std::future<absl::Status> s = std::async(std::launch::async, [&] {
+      return Parse(absl::StrCat(kHeader, "  - id: x\n    require: ", require, "\n"));
+    });
+    if (s.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      ADD_FAILURE() << "loading waits on the FIFO";
+      const int fd = open((dir_.path() + "/fifo").c_str(), O_WRONLY | O_NONBLOCK);
+      if (fd >= 0) close(fd);
+    }
+    const absl::Status status = s.get();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_TRUE(absl::StrContains(status.message(), "not a regular file")) << status;
   }
 }
 

@@ -1,9 +1,16 @@
 #include "verifier/policy/policy.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -461,6 +468,29 @@ TEST_F(PolicyTest, ChangedDigestFileIsReloaded) {
   dir_.Write("allowed.txt", kDigestA + "\n");
   EXPECT_EQ(Eval(*p, LoggedEvent::Of(e)).size(), 1u);
   EXPECT_TRUE(p->TakeOperational().empty());
+}
+
+TEST_F(PolicyTest, DigestFileReplacedByAFifoDoesNotStopEvaluation) {
+  options_.digest_recheck = absl::ZeroDuration();
+  std::unique_ptr<Policy> p =
+      Load("version: 1\nrules:\n  - id: d\n    require: {artifact_digest_in: allowed.txt}\n");
+  ASSERT_NE(p, nullptr);
+  const std::string path = dir_.path() + "/allowed.txt";
+  ASSERT_EQ(std::remove(path.c_str()), 0);
+  ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+  // Reading it would wait for a writer, and the monitor with it: in a
+  // thread, so that without the fix the test fails instead of hanging.
+  std::future<std::vector<PolicyViolation>> v =
+      std::async(std::launch::async, [&] { return Eval(*p, LoggedEvent::Of(GoodEvent())); });
+  if (v.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ADD_FAILURE() << "evaluation waits on the FIFO";
+    const int fd = open(path.c_str(), O_WRONLY | O_NONBLOCK);  // EOF for the reader
+    if (fd >= 0) close(fd);
+  }
+  EXPECT_TRUE(v.get().empty());  // the old list stays in force
+  const std::vector<std::string> ops = p->TakeOperational();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(ops[0], "not a regular file")) << ops[0];
 }
 
 TEST_F(PolicyTest, DigestFileIsNotRecheckedBeforeTheInterval) {
