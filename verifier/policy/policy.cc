@@ -43,6 +43,12 @@ std::string ChannelText(v1::Channel c) {
   return name.empty() ? absl::StrCat(static_cast<int>(c)) : name;
 }
 
+// An open enum: the log can hold a kind this build has no name for.
+std::string KindText(v1::EventKind k) {
+  const std::string& name = v1::EventKind_Name(k);
+  return name.empty() ? absl::StrCat(static_cast<int>(k)) : name;
+}
+
 std::string ResourceText(const v1::InfraEvent& ev) {
   return absl::StrCat(Quote(ev.resource().provider()), "/", Quote(ev.resource().type()), "/",
                       Quote(ev.resource().id()));
@@ -244,7 +250,7 @@ absl::Status PolicyImpl::EvaluateRule(size_t index, const PolicyEvent& e, const 
   }
   if (r.notify) {
     fail("notify", PolicySeverity::kNotice, [&] {
-      return absl::StrCat(v1::EventKind_Name(ev.kind()), " of ", ResourceText(ev), " by ",
+      return absl::StrCat(KindText(ev.kind()), " of ", ResourceText(ev), " by ",
                           Quote(ev.actor().principal()), " via ", ChannelText(ev.actor().via()));
     });
   }

@@ -316,6 +316,17 @@ TEST_F(PolicyTest, NotifyReportsCompliantMatchesAfterFailedRequirements) {
   EXPECT_EQ(v[3].severity, PolicySeverity::kAlert);
 }
 
+TEST_F(PolicyTest, NotifyNamesKindsAndChannelsThisBuildDoesNotKnowByNumber) {
+  std::unique_ptr<Policy> p = Load("version: 1\nrules:\n  - id: all\n    notify: true\n");
+  ASSERT_NE(p, nullptr);
+  v1::InfraEvent e = GoodEvent();
+  e.set_kind(static_cast<v1::EventKind>(99));
+  e.mutable_actor()->set_via(static_cast<v1::Channel>(77));
+  std::vector<PolicyViolation> v = Eval(*p, LoggedEvent::Of(e));
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].message, "99 of \"aws\"/\"postgres-14\"/\"prod-db-1\" by \"oncall-bob\" via 77");
+}
+
 TEST_F(PolicyTest, ExceptionsSilenceTheirRuleOrOneRequirement) {
   v1::InfraEvent bad = GoodEvent();
   bad.clear_ticket();
