@@ -1,5 +1,6 @@
 #include "client/emitter_signature.h"
 
+#include <algorithm>
 #include <climits>
 #include <utility>
 
@@ -129,6 +130,7 @@ absl::StatusOr<std::vector<EmitterSignatureCheck>> CheckEmitterSignatures(
   const std::string message = SignedMessage(split->unsigned_bytes);
   std::vector<EmitterSignatureCheck> checks;
   checks.reserve(split->signatures.size());
+  std::vector<const NoteVerifier*> checked;  // keys whose first record was checked
   for (const SplitEvent::Record& record : split->signatures) {
     absl::StatusOr<v1::EmitterSignature> sig = ParseRecord(record);
     if (!sig.ok()) return sig.status();
@@ -150,16 +152,21 @@ absl::StatusOr<std::vector<EmitterSignatureCheck>> CheckEmitterSignatures(
     }
     if (match == nullptr) {
       check.result = EmitterSignatureResult::kUnknownKey;
-    } else if (sig->signature().size() != kEd25519SignatureSize) {
-      check.result = EmitterSignatureResult::kBadSignature;
+    } else if (std::find(checked.begin(), checked.end(), match) != checked.end()) {
+      check.result = EmitterSignatureResult::kRepeatedKey;
     } else {
-      absl::StatusOr<std::optional<uint64_t>> verified = match->Verify(message, sig->signature());
-      if (verified.ok()) {
-        check.result = EmitterSignatureResult::kVerified;
-      } else if (absl::IsUnauthenticated(verified.status())) {
+      checked.push_back(match);
+      if (sig->signature().size() != kEd25519SignatureSize) {
         check.result = EmitterSignatureResult::kBadSignature;
       } else {
-        return verified.status();  // not expected: the length was checked above
+        absl::StatusOr<std::optional<uint64_t>> verified = match->Verify(message, sig->signature());
+        if (verified.ok()) {
+          check.result = EmitterSignatureResult::kVerified;
+        } else if (absl::IsUnauthenticated(verified.status())) {
+          check.result = EmitterSignatureResult::kBadSignature;
+        } else {
+          return verified.status();  // not expected: the length was checked above
+        }
       }
     }
     checks.push_back(std::move(check));

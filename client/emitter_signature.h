@@ -54,6 +54,10 @@ enum class EmitterSignatureResult {
   kVerified,      // a configured key made this signature over this event
   kUnknownKey,    // no configured Ed25519 key has this name and key ID
   kBadSignature,  // a configured key's, but it does not verify
+  // A configured key's record after that key's first one: not verified.
+  // SignEvent never makes one; verifying them all would let one entry cost
+  // a reader a few hundred Ed25519 verifications per check.
+  kRepeatedKey,
 };
 
 struct EmitterSignatureCheck {
@@ -66,9 +70,10 @@ struct EmitterSignatureCheck {
 // signature when name and key ID are both equal and the key is Ed25519 (type
 // 0x01); other key types are ignored. Returns one check per signature, in the
 // order they appear in `event` (empty if it has none). A signature that is not
-// 64 bytes is kBadSignature, not an error. InvalidArgument if `event` or a
-// signature record is malformed; FailedPrecondition if `keys` holds two
-// Ed25519 keys with a signature's name and key ID (ambiguous, as in OpenNote).
+// 64 bytes is kBadSignature, not an error. Only the first record of each
+// configured key is verified: at most keys.size() verifications per call. InvalidArgument if
+// `event` or a signature record is malformed; FailedPrecondition if `keys` holds two Ed25519 keys
+// with a signature's name and key ID (ambiguous, as in OpenNote).
 absl::StatusOr<std::vector<EmitterSignatureCheck>> CheckEmitterSignatures(
     absl::string_view event, absl::Span<const NoteVerifier> keys);
 

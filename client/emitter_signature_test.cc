@@ -194,6 +194,34 @@ TEST_F(EmitterSignatureTest, ShortSignatureIsBadSignatureNotError) {
   EXPECT_EQ((*checks)[0].result, EmitterSignatureResult::kBadSignature);
 }
 
+TEST_F(EmitterSignatureTest, OnlyTheFirstRecordOfAKeyIsVerified) {
+  // A hostile entry repeats a configured key's record hundreds of times: the
+  // reader verifies the first and no more, whatever the others hold.
+  const std::string once = *SignEvent(unsigned_, ops_);
+  const std::string record = once.substr(unsigned_.size());
+  std::string entry = once;
+  for (int i = 0; i < 3; ++i) entry += record;
+  absl::StatusOr<std::vector<EmitterSignatureCheck>> checks =
+      CheckEmitterSignatures(entry, {ops_v_});
+  ASSERT_TRUE(checks.ok()) << checks.status();
+  ASSERT_EQ(checks->size(), 4u);
+  EXPECT_EQ((*checks)[0].result, EmitterSignatureResult::kVerified);
+  for (size_t i = 1; i < 4; ++i)
+    EXPECT_EQ((*checks)[i].result, EmitterSignatureResult::kRepeatedKey);
+
+  // A bad first record is not saved by a good later one.
+  v1::InfraEvent bad;
+  v1::EmitterSignature* sig = bad.add_signatures();
+  sig->set_key_name(ops_.name());
+  sig->set_key_id(ops_.key_id());
+  sig->set_signature(std::string(64, 'x'));
+  checks = CheckEmitterSignatures(unsigned_ + bad.SerializeAsString() + record, {ops_v_});
+  ASSERT_TRUE(checks.ok()) << checks.status();
+  ASSERT_EQ(checks->size(), 2u);
+  EXPECT_EQ((*checks)[0].result, EmitterSignatureResult::kBadSignature);
+  EXPECT_EQ((*checks)[1].result, EmitterSignatureResult::kRepeatedKey);
+}
+
 TEST_F(EmitterSignatureTest, SameKeyConfiguredTwiceIsAmbiguous) {
   absl::StatusOr<std::vector<EmitterSignatureCheck>> checks =
       CheckEmitterSignatures(*SignEvent(unsigned_, ops_), {ops_v_, ops_v_});

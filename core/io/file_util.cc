@@ -29,10 +29,10 @@ std::string DirName(const std::string& path) {
   return path.substr(0, slash);
 }
 
-}  // namespace
-
-absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t max_bytes) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+absl::StatusOr<std::string> ReadBounded(const std::string& path, size_t max_bytes,
+                                        bool regular_only) {
+  // O_NONBLOCK: opening a FIFO without a writer would wait for one.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | (regular_only ? O_NONBLOCK : 0));
   if (fd < 0) return Errno("read", path);
   auto too_large = [&] {
     return absl::ResourceExhaustedError(
@@ -47,6 +47,10 @@ absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t max_
   if (S_ISDIR(st.st_mode)) {
     close(fd);
     return absl::FailedPreconditionError(absl::StrCat("read ", path, ": is a directory"));
+  }
+  if (regular_only && !S_ISREG(st.st_mode)) {
+    close(fd);
+    return absl::FailedPreconditionError(absl::StrCat("read ", path, ": not a regular file"));
   }
   std::string out;
   if (S_ISREG(st.st_mode)) {
@@ -77,6 +81,16 @@ absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t max_
   }
   close(fd);
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t max_bytes) {
+  return ReadBounded(path, max_bytes, false);
+}
+
+absl::StatusOr<std::string> ReadRegularFileBounded(const std::string& path, size_t max_bytes) {
+  return ReadBounded(path, max_bytes, true);
 }
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {

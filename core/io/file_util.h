@@ -24,6 +24,12 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 // bytes" when it is larger; otherwise as ReadFileToString.
 absl::StatusOr<std::string> ReadFileBounded(const std::string& path, size_t max_bytes);
 
+// As ReadFileBounded, for files that must be regular (configuration a
+// long-running process reads again): anything else, a FIFO included, is
+// FailedPrecondition "read <path>: not a regular file", and opening never
+// waits for a FIFO's writer.
+absl::StatusOr<std::string> ReadRegularFileBounded(const std::string& path, size_t max_bytes);
+
 // Replaces `path` atomically and durably: writes a temporary file beside it
 // with `mode`, fsyncs it, renames it over `path`, fsyncs the directory. A
 // crash at any instant leaves either the old or the new contents.

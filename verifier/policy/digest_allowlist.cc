@@ -51,7 +51,7 @@ DigestAllowlist::Stamp DigestAllowlist::StampOf(const std::string& path) {
 
 absl::StatusOr<absl::flat_hash_set<DigestAllowlist::Digest>> DigestAllowlist::Read(
     const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFileBounded(path, kMaxDigestFileBytes);
+  absl::StatusOr<std::string> text = ReadRegularFileBounded(path, kMaxDigestFileBytes);
   if (!text.ok()) return absl::InvalidArgumentError(std::string(text.status().message()));
   absl::flat_hash_set<Digest> set;
   int line_no = 0;

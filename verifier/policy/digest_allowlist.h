@@ -3,7 +3,8 @@
 //
 // File format: one "sha256:<64 lowercase hex digits>" per line; blank lines
 // and lines starting with '#' (after leading whitespace) are ignored;
-// surrounding whitespace is dropped. At most kMaxDigestFileBytes.
+// surrounding whitespace is dropped. At most kMaxDigestFileBytes; a regular
+// file (a FIFO would stop the monitor until something wrote to it).
 //
 // Reload: MaybeReload, at most once per `recheck`, compares the file's
 // (inode, size, mtime) with those of the last read; if they differ it reads

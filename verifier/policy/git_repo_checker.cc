@@ -75,6 +75,13 @@ absl::StatusOr<std::unique_ptr<GitRepoChecker>> GitRepoChecker::Open(
     return GitError(rc, op);
   }
   c->repo_.reset(repo);
+  // libgit2 (1.5) cannot walk past a shallow clone's cut: an event naming a
+  // commit off the ref would fail to evaluate in every round, halting the
+  // audit. Refused at load, where the auditor sees why.
+  if (git_repository_is_shallow(c->repo_.get()) == 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(op, " is a shallow clone: clone the whole history (git fetch --unshallow)"));
+  }
   git_odb* odb = nullptr;
   if (int rc = git_repository_odb(&odb, c->repo_.get()); rc < 0) return GitError(rc, op);
   c->odb_.reset(odb);
@@ -85,6 +92,7 @@ absl::StatusOr<std::unique_ptr<GitRepoChecker>> GitRepoChecker::Open(
   limits.max_tree_bytes = options.max_tree_bytes;
   limits.blob_cache_bytes = options.blob_cache_bytes;
   limits.max_cached_answers = options.max_cached_declarations;
+  limits.max_cached_answer_bytes = options.max_cached_declaration_bytes;
   c->search_ = std::make_unique<GitTreeSearch>(c->repo_.get(), c->odb_.get(), limits);
   return c;
 }
@@ -202,8 +210,20 @@ absl::StatusOr<GitRepoChecker::CommitEntry*> GitRepoChecker::Lookup(absl::string
       git_oid_cpy(&entry.id, git_object_id(object.get()));
     }
   }
+  if (commit.size() > GIT_OID_HEXSZ) {
+    // Cheap to answer again, and as long as an entry: caching it would let
+    // the log fill memory max_cached_commits times an entry's size.
+    not_an_id_ = std::move(entry);
+    return &not_an_id_;
+  }
   if (commits_.size() >= options_.max_cached_commits) commits_.clear();
   return &commits_.emplace(commit, std::move(entry)).first->second;
+}
+
+uint64_t GitRepoChecker::cached_key_bytes() const {
+  uint64_t bytes = search_->answer_bytes();
+  for (const auto& [commit, entry] : commits_) bytes += commit.size();
+  return bytes;
 }
 
 absl::StatusOr<RepoChecker::Result> GitRepoChecker::CommitReachable(absl::string_view commit) {

@@ -6,7 +6,8 @@
 // moves, at most `ref_recheck` late.
 //
 // Caches and limits:
-//  - Per commit string (as given): whether it names a commit, and whether
+//  - Per commit string (as given, if it is at most 40 bytes long: longer
+//    strings come from the log and are never ids): whether it names a commit, and whether
 //    that commit is reachable from the ref's tip; positive and negative
 //    answers alike. When the ref's tip moves, all but the positive answers
 //    for full ids are dropped if the new tip descends from the old (a
@@ -22,6 +23,10 @@
 //    Files above `max_blob_bytes`, symbolic links and submodules are not
 //    searched: a resource declared only there is reported as not declared.
 //    File contents stay in memory up to `blob_cache_bytes`, oldest first out.
+//    The (tree, resource id) answers are bounded in number
+//    (`max_cached_declarations`) and in the bytes of their resource ids
+//    (`max_cached_declaration_bytes`): ids come from the log, each up to an
+//    entry's size.
 //
 // Thread-compatible: one thread at a time (the monitor's main thread).
 #ifndef INFRATRAIL_VERIFIER_POLICY_GIT_REPO_CHECKER_H_
@@ -56,6 +61,7 @@ struct GitRepoCheckerOptions {
   uint64_t max_tree_bytes = uint64_t{256} << 20;
   uint64_t blob_cache_bytes = uint64_t{64} << 20;
   size_t max_cached_declarations = 100'000;
+  uint64_t max_cached_declaration_bytes = uint64_t{16} << 20;
 };
 
 class GitRepoChecker final : public RepoChecker {
@@ -65,7 +71,9 @@ class GitRepoChecker final : public RepoChecker {
   // e.g. refs/heads/main) to a commit. NotFound when the clone is not a git
   // repository or the ref does not exist; InvalidArgument when the ref does
   // not point to a commit; FailedPrecondition when libgit2 refuses a clone
-  // owned by another user (safe.directory). Errors name the clone and ref.
+  // owned by another user (safe.directory), or when the clone is shallow
+  // (its history cut off: reachability could not be decided). Errors name
+  // the clone and ref.
   static absl::StatusOr<std::unique_ptr<GitRepoChecker>> Open(
       const RepoSpec& spec, const GitRepoCheckerOptions& options = {});
   ~GitRepoChecker() override;
@@ -86,6 +94,10 @@ class GitRepoChecker final : public RepoChecker {
   // `max_tree_bytes`; otherwise errors as for CommitReachable.
   absl::StatusOr<Result> Declares(absl::string_view commit, absl::string_view path,
                                   absl::string_view resource_id) override;
+
+  // Bytes of event-supplied strings (commit ids, resource ids) the caches
+  // hold as keys: bounded whatever the log says (for tests).
+  uint64_t cached_key_bytes() const;
 
  private:
   // git_libgit2_init for as long as the checker lives; the first member, so
@@ -125,6 +137,8 @@ class GitRepoChecker final : public RepoChecker {
   git_oid tip_;         // the commit it resolves to
   absl::Time last_ref_check_ = absl::InfinitePast();
   absl::flat_hash_map<std::string, CommitEntry> commits_;
+  // The answer for a commit string too long to be an id, never cached.
+  CommitEntry not_an_id_;
 };
 
 }  // namespace infratrail

@@ -444,6 +444,37 @@ TEST_F(GitRepoCheckerTest, AnswersStayTheSameWhenEveryCacheIsFull) {
   }
 }
 
+TEST_F(GitRepoCheckerTest, LongStringsFromTheLogDoNotFillTheCaches) {
+  GitRepoCheckerOptions o;
+  o.max_cached_declaration_bytes = 1 << 20;
+  auto c = Open(repo_, o);
+  ASSERT_NE(c, nullptr);
+  // An entry is up to 64 KiB: a commit or resource id nearly as long, a
+  // different one in every entry, must not stay in memory every time.
+  for (int i = 0; i < 100; ++i) {
+    SCOPED_TRACE(i);
+    const std::string junk = absl::StrCat(i, std::string(60 << 10, 'z'));
+    EXPECT_NE(Reach(*c, junk), "ok");
+    EXPECT_NE(Decl(*c, junk, "terraform/", "aws_instance"), "ok");
+    EXPECT_NE(Decl(*c, c2_, "terraform/", junk), "ok");
+    ASSERT_LE(c->cached_key_bytes(), uint64_t{1 << 20} + 100 * 64);
+  }
+  EXPECT_EQ(Decl(*c, c2_, "terraform/", "aws_instance"), "ok");
+  EXPECT_EQ(Reach(*c, c1_), "ok");
+}
+
+TEST_F(GitRepoCheckerTest, ShallowCloneIsRefusedAtOpen) {
+  const std::string shallow = (tmp_ / "shallow").string();
+  Git(tmp_.string(),
+      absl::StrCat("clone -q --depth 1 --no-single-branch file://", repo_, " ", shallow));
+  absl::StatusOr<std::unique_ptr<GitRepoChecker>> c =
+      GitRepoChecker::Open(RepoSpec{"https://github.com/example/infra", shallow, kRef});
+  // Open, it could not tell whether the feature branch's commit is on main:
+  // an error in every round for an event naming it.
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kFailedPrecondition) << c.status();
+  EXPECT_NE(c.status().message().find("shallow"), std::string::npos) << c.status();
+}
+
 TEST_F(GitRepoCheckerTest, ChecksNeverWriteIntoTheClone) {
   const std::string bare = (tmp_ / "clone.git").string();
   Git(tmp_.string(), absl::StrCat("clone -q --bare ", repo_, " ", bare));

@@ -69,12 +69,17 @@ absl::StatusOr<bool> GitTreeSearch::Contains(const git_oid& id, git_object_t typ
   if (!listing->status.ok()) return listing->status;
   absl::StatusOr<bool> found = Search(*listing, needle);
   if (!found.ok()) return found.status();
-  if (answer_count_ >= limits_.max_cached_answers) {
+  if (answer_count_ >= limits_.max_cached_answers ||
+      answer_bytes_ + needle.size() > limits_.max_cached_answer_bytes) {
     answers_.clear();
     answer_count_ = 0;
+    answer_bytes_ = 0;
   }
-  answers_[key].emplace(needle, *found);
-  ++answer_count_;
+  if (needle.size() <= limits_.max_cached_answer_bytes) {
+    answers_[key].emplace(needle, *found);
+    ++answer_count_;
+    answer_bytes_ += needle.size();
+  }
   return *found;
 }
 

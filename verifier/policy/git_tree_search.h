@@ -32,8 +32,11 @@ struct GitTreeSearchLimits {
   uint64_t blob_cache_bytes = uint64_t{64} << 20;
   // File ids kept for the trees listed so far, all dropped when exceeded.
   size_t max_listed_blobs = size_t{1} << 20;
-  // (tree, string) answers kept, all dropped when exceeded.
+  // (tree, string) answers kept, all dropped when either is exceeded. The
+  // strings are resource ids from the log, up to an entry's size each: the
+  // bytes are bounded, not only the count.
   size_t max_cached_answers = 100'000;
+  uint64_t max_cached_answer_bytes = uint64_t{16} << 20;
 };
 
 // Thread-compatible; `repo` and `odb` must outlive it.
@@ -49,6 +52,9 @@ class GitTreeSearch {
   // (naming the limit) for a tree too large to search; DataLoss or
   // Unavailable (gitutil::GitError) when an object cannot be read.
   absl::StatusOr<bool> Contains(const git_oid& id, git_object_t type, absl::string_view needle);
+
+  // Bytes of resource ids held by the answer cache (for tests).
+  uint64_t answer_bytes() const { return answer_bytes_; }
 
  private:
   struct BlobRef {
@@ -78,6 +84,7 @@ class GitTreeSearch {
 
   absl::flat_hash_map<gitutil::OidKey, absl::flat_hash_map<std::string, bool>> answers_;
   size_t answer_count_ = 0;
+  uint64_t answer_bytes_ = 0;
 };
 
 }  // namespace infratrail

@@ -43,6 +43,12 @@ std::string ChannelText(v1::Channel c) {
   return name.empty() ? absl::StrCat(static_cast<int>(c)) : name;
 }
 
+// An open enum: the log can hold a kind this build has no name for.
+std::string KindText(v1::EventKind k) {
+  const std::string& name = v1::EventKind_Name(k);
+  return name.empty() ? absl::StrCat(static_cast<int>(k)) : name;
+}
+
 std::string ResourceText(const v1::InfraEvent& ev) {
   return absl::StrCat(Quote(ev.resource().provider()), "/", Quote(ev.resource().type()), "/",
                       Quote(ev.resource().id()));
@@ -66,7 +72,7 @@ std::optional<std::string> CheckSignatures(const SignatureRequirement& req,
   if (!checks.ok()) return absl::StrCat("malformed signature records: ", checks.status().message());
   std::vector<bool> valid(req.keys.size(), false);
   std::vector<std::string> bad;
-  size_t others = 0;
+  size_t others = 0, repeated = 0;
   for (const EmitterSignatureCheck& c : *checks) {
     size_t k = 0;
     while (k < req.keys.size() &&
@@ -74,6 +80,8 @@ std::optional<std::string> CheckSignatures(const SignatureRequirement& req,
       ++k;
     if (k == req.keys.size()) {
       ++others;
+    } else if (c.result == EmitterSignatureResult::kRepeatedKey) {
+      ++repeated;
     } else if (c.result == EmitterSignatureResult::kVerified) {
       valid[k] = true;
     } else {
@@ -90,15 +98,41 @@ std::optional<std::string> CheckSignatures(const SignatureRequirement& req,
   };
   return absl::StrCat(req.at_least, " of the required ", req.keys.size(),
                       " signatures needed: ", good.size(), " valid", names(good), ", ", bad.size(),
-                      " not verifying", names(bad), ", ", others, " by other keys");
+                      " not verifying", names(bad), ", ", others, " by other keys",
+                      repeated == 0 ? "" : absl::StrCat(", ", repeated, " repeated (not checked)"));
+}
+
+}  // namespace
+
+namespace {
+
+// `field` with \x01 as \x01\x01 and \0 as \x01\x02: no \0 is left to be
+// taken for a separator. A field holding neither (every honest one) is
+// itself, so keys already in a state keep their value.
+absl::string_view KeyField(absl::string_view field, std::string* buffer) {
+  if (field.find_first_of(absl::string_view("\0\x01", 2)) == absl::string_view::npos) return field;
+  buffer->clear();
+  for (char c : field) {
+    if (c == '\0' || c == '\x01') {
+      buffer->push_back('\x01');
+      buffer->push_back(c == '\0' ? '\x02' : '\x01');
+    } else {
+      buffer->push_back(c);
+    }
+  }
+  return *buffer;
 }
 
 }  // namespace
 
 std::array<uint8_t, 16> ResourceKeyOf(Hasher* hasher, const v1::InfraEvent& ev) {
   constexpr absl::string_view kSep("\0", 1);
-  const Hash h = hasher->Sha256(
-      {ev.resource().provider(), kSep, ev.resource().type(), kSep, ev.resource().id()});
+  // Strings from the log may hold \0: ("a\0b", "c") and ("a", "b\0c") must
+  // not be one resource, or a DEPROVISION of one passes for the other's.
+  std::string provider, type, id;
+  const Hash h = hasher->Sha256({KeyField(ev.resource().provider(), &provider), kSep,
+                                 KeyField(ev.resource().type(), &type), kSep,
+                                 KeyField(ev.resource().id(), &id)});
   std::array<uint8_t, 16> key;
   std::copy_n(h.begin(), key.size(), key.begin());
   return key;
@@ -216,7 +250,7 @@ absl::Status PolicyImpl::EvaluateRule(size_t index, const PolicyEvent& e, const 
   }
   if (r.notify) {
     fail("notify", PolicySeverity::kNotice, [&] {
-      return absl::StrCat(v1::EventKind_Name(ev.kind()), " of ", ResourceText(ev), " by ",
+      return absl::StrCat(KindText(ev.kind()), " of ", ResourceText(ev), " by ",
                           Quote(ev.actor().principal()), " via ", ChannelText(ev.actor().via()));
     });
   }

@@ -104,7 +104,8 @@ class PolicyImpl : public Policy {
 };
 
 // The resource key of `ev`: the first 16 bytes of SHA-256(provider \0 type
-// \0 id).
+// \0 id), each field with \x01 written \x01\x01 and \0 written \x01\x02 (so
+// the \0s are separators only; fields without either are unchanged).
 std::array<uint8_t, 16> ResourceKeyOf(Hasher* hasher, const v1::InfraEvent& ev);
 
 }  // namespace policy_internal

@@ -317,7 +317,7 @@ class Loader {
       std::string text = arg;
       if (absl::StartsWith(arg, "@")) {
         absl::StatusOr<std::string> file =
-            ReadFileBounded(Resolve(arg.substr(1)), kMaxPolicyKeyFileBytes);
+            ReadRegularFileBounded(Resolve(arg.substr(1)), kMaxPolicyKeyFileBytes);
         if (!file.ok()) return r_.Error(at, key + ".keys", file.status().message());
         text = *file;
       }

@@ -1,5 +1,11 @@
 // Policy::Parse's refusals: each names the file, line and column, and the
 // key, so an operator can go straight to the mistake.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -154,6 +160,12 @@ TEST_F(PolicyLoaderTest, EveryMalformedPolicyIsRefusedWithFileLineColumnAndKey) 
        absl::StrCat(kHeader, "  - id: x\n    notify: true\nexceptions:\n  - {leaf_hash: '", hash,
                     "', rule: x, reason: r, requirement: ticket}\n"),
        "p.yaml:6:98: exceptions[0].requirement", "no requirement \"ticket\"; it has notify"},
+      {"rule id not UTF-8 (Latin-1)", absl::StrCat(kHeader, "  - id: r\xe8gle\n    notify: true\n"),
+       "p.yaml:3:9: rules[0].id", "is not valid UTF-8"},
+      {"glob not UTF-8",
+       absl::StrCat(kHeader,
+                    "  - id: x\n    notify: true\n    match: {actor: [ok, \"caf\xe9\"]}\n"),
+       "p.yaml:5:25: rules[0].match.actor[1]", "is not valid UTF-8"},
       {"unknown exception key",
        absl::StrCat(kHeader, "  - id: x\n    notify: true\nexceptions:\n  - {leaf: x}\n"),
        "p.yaml:6:6: exceptions[0].leaf", "unknown key"},
@@ -166,6 +178,35 @@ TEST_F(PolicyLoaderTest, EveryMalformedPolicyIsRefusedWithFileLineColumnAndKey) 
         << s.message();
     EXPECT_TRUE(absl::StrContains(s.message(), c.what)) << s.message();
   }
+}
+
+TEST_F(PolicyLoaderTest, KeyAndDigestFilesMustBeRegularFiles) {
+  ASSERT_EQ(mkfifo((dir_.path() + "/fifo").c_str(), 0600), 0);
+  for (const std::string& require :
+       {std::string("{artifact_digest_in: fifo}"), std::string("{signatures: {keys: '@fifo'}}")}) {
+    SCOPED_TRACE(require);
+    // Opening a FIFO waits for a writer: in a thread, so that without the
+    // fix the test fails instead of hanging.
+    std::future<absl::Status> s = std::async(std::launch::async, [&] {
+      return Parse(absl::StrCat(kHeader, "  - id: x\n    require: ", require, "\n"));
+    });
+    if (s.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      ADD_FAILURE() << "loading waits on the FIFO";
+      const int fd = open((dir_.path() + "/fifo").c_str(), O_WRONLY | O_NONBLOCK);
+      if (fd >= 0) close(fd);
+    }
+    const absl::Status status = s.get();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_TRUE(absl::StrContains(status.message(), "not a regular file")) << status;
+  }
+}
+
+TEST_F(PolicyLoaderTest, Utf8StringsLoad) {
+  EXPECT_TRUE(Parse(absl::StrCat(kHeader,
+                                 "  - id: r\xc3\xa8gle-\xf0\x9f\x94\x91\n"
+                                 "    notify: true\n"
+                                 "    match: {actor: \"caf\\xe9\"}\n"))
+                  .ok());
 }
 
 TEST_F(PolicyLoaderTest, MalformedYamlIsPlacedAtItsLineAndColumn) {

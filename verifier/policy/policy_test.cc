@@ -1,8 +1,16 @@
 #include "verifier/policy/policy.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,7 +19,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/emitter_signature.h"
+#include "core/hash.h"
 #include "gtest/gtest.h"
+#include "verifier/policy/policy_impl.h"
 #include "verifier/policy/testing/policy_testing.h"
 
 namespace infratrail {
@@ -181,6 +191,29 @@ TEST_F(PolicyTest, SignaturesCountDistinctConfiguredKeysThatVerify) {
   EXPECT_EQ(Eval(*p, LoggedEvent::Of(e)).size(), 1u);  // unsigned
 }
 
+TEST_F(PolicyTest, RepeatedSignatureRecordsOfAKeyCountOnceAndAreNotChecked) {
+  std::unique_ptr<Policy> p = Load(
+      absl::StrCat("version: 1\nrules:\n  - id: signed\n    require:\n      signatures: {keys: ['",
+                   approver1_.VerifierKey(), "']}\n"));
+  ASSERT_NE(p, nullptr);
+  const std::string unsigned_entry = GoodEvent().SerializeAsString();
+  const std::string once = Signed(GoodEvent(), {&approver1_});
+  const std::string record = once.substr(unsigned_entry.size());
+  EXPECT_TRUE(Eval(*p, LoggedEvent::OfEntry(once + record + record)).empty());
+
+  v1::InfraEvent bad;
+  auto* s = bad.add_signatures();
+  s->set_key_name(approver1_.name());
+  s->set_key_id(approver1_.key_id());
+  s->set_signature(std::string(64, 'x'));
+  std::vector<PolicyViolation> v =
+      Eval(*p, LoggedEvent::OfEntry(unsigned_entry + bad.SerializeAsString() + record));
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].message,
+            "1 of the required 1 signatures needed: 0 valid, 1 not verifying (approver1), 0 by "
+            "other keys, 1 repeated (not checked)");
+}
+
 TEST_F(PolicyTest, SignaturesAtLeastAllowsFewerThanAllKeys) {
   std::unique_ptr<Policy> p = Load(absl::StrCat(
       "version: 1\nrules:\n  - id: one-approver\n    require:\n      signatures: {keys: ['",
@@ -283,6 +316,17 @@ TEST_F(PolicyTest, NotifyReportsCompliantMatchesAfterFailedRequirements) {
   EXPECT_EQ(v[3].severity, PolicySeverity::kAlert);
 }
 
+TEST_F(PolicyTest, NotifyNamesKindsAndChannelsThisBuildDoesNotKnowByNumber) {
+  std::unique_ptr<Policy> p = Load("version: 1\nrules:\n  - id: all\n    notify: true\n");
+  ASSERT_NE(p, nullptr);
+  v1::InfraEvent e = GoodEvent();
+  e.set_kind(static_cast<v1::EventKind>(99));
+  e.mutable_actor()->set_via(static_cast<v1::Channel>(77));
+  std::vector<PolicyViolation> v = Eval(*p, LoggedEvent::Of(e));
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].message, "99 of \"aws\"/\"postgres-14\"/\"prod-db-1\" by \"oncall-bob\" via 77");
+}
+
 TEST_F(PolicyTest, ExceptionsSilenceTheirRuleOrOneRequirement) {
   v1::InfraEvent bad = GoodEvent();
   bad.clear_ticket();
@@ -351,6 +395,38 @@ TEST_F(PolicyTest, DeprovisionNeedsAnEarlierProvisionOfTheSameResource) {
   EXPECT_TRUE(Eval(*again, event(v1::DEPROVISION, "vm-2")).empty());
 }
 
+TEST_F(PolicyTest, NulBytesInResourceNamesDoNotMakeTwoResourcesOne) {
+  std::unique_ptr<Policy> p = Load(
+      "version: 1\nrules:\n  - id: lifecycle\n    require: {deprovision_follows_provision: "
+      "true}\n");
+  ASSERT_NE(p, nullptr);
+  auto event = [](v1::EventKind k, std::string provider, std::string type, std::string id) {
+    v1::InfraEvent e = GoodEvent();
+    e.set_kind(k);
+    e.mutable_resource()->set_provider(provider);
+    e.mutable_resource()->set_type(type);
+    e.mutable_resource()->set_id(id);
+    return LoggedEvent::Of(e);
+  };
+  using std::string_literals::operator""s;
+  EXPECT_TRUE(Eval(*p, event(v1::PROVISION, "aws\0vm"s, "i-1", "x")).empty());
+  EXPECT_EQ(Eval(*p, event(v1::DEPROVISION, "aws", "vm\0i-1"s, "x")).size(), 1u);
+  EXPECT_TRUE(Eval(*p, event(v1::PROVISION, "aws\x01\x02vm"s, "i-1", "x")).empty());
+  EXPECT_EQ(Eval(*p, event(v1::DEPROVISION, "aws\0vm"s, "i-1", "x")).size(), 0u);
+  EXPECT_EQ(Eval(*p, event(v1::DEPROVISION, "aws\x01\x02vm"s, "i-1", "x")).size(), 0u);
+
+  // Names without \0 or \x01 keep the key states already hold.
+  Hasher hasher;
+  v1::InfraEvent e;
+  e.mutable_resource()->set_provider("aws");
+  e.mutable_resource()->set_type("vm");
+  e.mutable_resource()->set_id("i-1");
+  const Hash h = Sha256(std::string("aws\0vm\0i-1", 10));
+  std::array<uint8_t, 16> expected;
+  std::copy_n(h.begin(), 16, expected.begin());
+  EXPECT_EQ(policy_internal::ResourceKeyOf(&hasher, e), expected);
+}
+
 TEST_F(PolicyTest, StateFollowsEveryEventWhateverTheRules) {
   std::unique_ptr<Policy> p =
       Load("version: 1\nrules:\n  - id: r\n    match: {kind: ACCESS}\n    notify: true\n");
@@ -403,6 +479,29 @@ TEST_F(PolicyTest, ChangedDigestFileIsReloaded) {
   dir_.Write("allowed.txt", kDigestA + "\n");
   EXPECT_EQ(Eval(*p, LoggedEvent::Of(e)).size(), 1u);
   EXPECT_TRUE(p->TakeOperational().empty());
+}
+
+TEST_F(PolicyTest, DigestFileReplacedByAFifoDoesNotStopEvaluation) {
+  options_.digest_recheck = absl::ZeroDuration();
+  std::unique_ptr<Policy> p =
+      Load("version: 1\nrules:\n  - id: d\n    require: {artifact_digest_in: allowed.txt}\n");
+  ASSERT_NE(p, nullptr);
+  const std::string path = dir_.path() + "/allowed.txt";
+  ASSERT_EQ(std::remove(path.c_str()), 0);
+  ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+  // Reading it would wait for a writer, and the monitor with it: in a
+  // thread, so that without the fix the test fails instead of hanging.
+  std::future<std::vector<PolicyViolation>> v =
+      std::async(std::launch::async, [&] { return Eval(*p, LoggedEvent::Of(GoodEvent())); });
+  if (v.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ADD_FAILURE() << "evaluation waits on the FIFO";
+    const int fd = open(path.c_str(), O_WRONLY | O_NONBLOCK);  // EOF for the reader
+    if (fd >= 0) close(fd);
+  }
+  EXPECT_TRUE(v.get().empty());  // the old list stays in force
+  const std::vector<std::string> ops = p->TakeOperational();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(ops[0], "not a regular file")) << ops[0];
 }
 
 TEST_F(PolicyTest, DigestFileIsNotRecheckedBeforeTheInterval) {

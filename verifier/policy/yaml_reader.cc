@@ -24,6 +24,42 @@ absl::string_view TypeName(const YAML::Node& n) {
   return "something else";
 }
 
+// RFC 3629: no overlong forms, surrogates or code points above U+10FFFF.
+// Strings of the policy end up in findings, which are JSON: a byte that is
+// not UTF-8 would make writing the first one fail, again after every restart.
+bool IsUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t more = 0;
+    uint32_t cp = 0, min = 0;
+    if ((c & 0xe0) == 0xc0) {
+      more = 1, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+      more = 2, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+      more = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (s.size() - i - 1 < more) return false;
+    for (size_t k = 1; k <= more; ++k) {
+      const unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (d & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += more + 1;
+  }
+  return true;
+}
+
+constexpr absl::string_view kNotUtf8 = "is not valid UTF-8 (save the file as UTF-8)";
+
 }  // namespace
 
 const YAML::Node* YamlFields::Get(absl::string_view key) const {
@@ -78,6 +114,7 @@ absl::StatusOr<std::string> YamlReader::String(const YAML::Node& node,
                                                absl::string_view key) const {
   if (!node.IsScalar())
     return Error(node, key, absl::StrCat("expected a string, found ", TypeName(node)));
+  if (!IsUtf8(node.Scalar())) return Error(node, key, kNotUtf8);
   return node.Scalar();
 }
 
@@ -110,6 +147,7 @@ absl::StatusOr<std::vector<std::pair<std::string, YAML::Node>>> YamlReader::Stri
     const YAML::Node& node, absl::string_view key) {
   std::vector<std::pair<std::string, YAML::Node>> out;
   if (node.IsScalar()) {
+    if (!IsUtf8(node.Scalar())) return Error(node, key, kNotUtf8);
     out.emplace_back(node.Scalar(), node);
     return out;
   }
@@ -127,6 +165,7 @@ absl::StatusOr<std::vector<std::pair<std::string, YAML::Node>>> YamlReader::Stri
       return Error(item, absl::StrCat(key, "[", i, "]"),
                    absl::StrCat("expected a string, found ", TypeName(item)));
     }
+    if (!IsUtf8(item.Scalar())) return Error(item, absl::StrCat(key, "[", i, "]"), kNotUtf8);
     out.emplace_back(item.Scalar(), item);
   }
   return out;

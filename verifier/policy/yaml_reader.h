@@ -44,6 +44,8 @@ class YamlReader {
   // `node` must be a map whose keys are distinct scalars among `allowed`.
   absl::StatusOr<YamlFields> Fields(const YAML::Node& node, absl::string_view key,
                                     std::initializer_list<absl::string_view> allowed);
+  // A scalar; valid UTF-8 (every string read from the file is, here and in
+  // StringList: they end up in JSON findings).
   absl::StatusOr<std::string> String(const YAML::Node& node, absl::string_view key) const;
   // Non-empty, without control characters: ids and names printed in reports.
   absl::StatusOr<std::string> Name(const YAML::Node& node, absl::string_view key) const;
