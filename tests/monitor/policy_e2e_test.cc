@@ -11,6 +11,7 @@
 // killed with SIGKILL twice in the middle of delivering findings, mid-audit.
 // `policy test` over the same lines agrees on every finding and its leaf
 // hash.
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -407,6 +408,85 @@ TEST_F(PolicyE2ETest, ReportsEachViolationOnceAcrossKillNine) {
   ASSERT_TRUE(rc.ok()) << rc.status();
   EXPECT_EQ(*rc, 0);
   EXPECT_EQ(ReadFileOrEmpty(o), "");
+}
+
+// An event the policy cannot evaluate (here: the clone's tree object for
+// it is corrupt, DataLoss from libgit2) stops the round at the last commit
+// and is tried again; after three rounds it is an ALERT policy.not_evaluated
+// and the audit goes on to the end of the log: a repository the operator
+// can break never halts the integrity checks.
+TEST_F(PolicyE2ETest, AnEventTheCloneCannotAnswerIsReportedAfterThreeRoundsAndTheAuditGoesOn) {
+  ASSERT_NO_FATAL_FAILURE(MakeRepo());
+  ASSERT_NO_FATAL_FAILURE(Write(Path("policy.yaml"), absl::StrCat(R"(version: 1
+rules:
+  - id: iac-only
+    match: {kind: [PROVISION]}
+    require:
+      source_in_repo: {repository: )",
+                                                                  kRepo, R"(, clone: infra,
+                       ref: refs/heads/main, declares_resource: terraform/}
+)")));
+  // A second commit on main adds a file; its blob is made unreadable once
+  // the monitor has opened the clone and answered for the first commit.
+  ASSERT_NO_FATAL_FAILURE(Write(Path("infra/terraform/more.tf"), "prod-vm-2\n"));
+  Git({"add", "-A"});
+  Git({"commit", "-q", "-m", "one more"});
+  const std::string second = Git({"rev-parse", "HEAD"});
+  const std::string blob = Git({"rev-parse", "HEAD:terraform/more.tf"});
+  const std::string object =
+      Path(absl::StrCat("infra/.git/objects/", blob.substr(0, 2), "/", blob.substr(2)));
+  std::unique_ptr<ServerProcess> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  ASSERT_NO_FATAL_FAILURE(
+      Add(*server, "a",
+          {FromRepo(Event("PROVISION", "aws", "vm", "prod-vm-1", "ci", "IAC"), main_),
+           Event("CONFIG_CHANGE", "gcp", "bucket", "logs", "svc", "API")}));
+  const std::string state = Path("monitor");
+  const std::string out = Path("looping.out"), err = Path("looping.stderr");
+  absl::StatusOr<pid_t> pid =
+      SpawnChild({INFRATRAIL_VERIFIER_BIN, "monitor", "--log",
+                  absl::StrCat("http://127.0.0.1:", server->http_port(), "/"), "--log-key", vkey(),
+                  "--state-dir", state, "--policy", Path("policy.yaml"), "--interval", "1s",
+                  "--progress", "never"},
+                 out, err);
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  // Loaded once its first round has begun: the clone is open.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    json s = json::parse(ReadFileOrEmpty(state + "/state.json"), nullptr, false);
+    if (s.is_object() && s.value("next", uint64_t{0}) == 2) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_NO_FATAL_FAILURE(Write(object, "not a zlib stream"));
+  ASSERT_NO_FATAL_FAILURE(
+      Add(*server, "b",
+          {FromRepo(Event("PROVISION", "aws", "vm", "prod-vm-2", "ci", "IAC"), second),
+           Event("CONFIG_CHANGE", "gcp", "bucket", "more-logs", "svc", "API")}));
+  std::vector<json> findings;
+  while (absl::Now() < deadline) {
+    findings = JsonLines(ReadFileOrEmpty(out));
+    json s = json::parse(ReadFileOrEmpty(state + "/state.json"), nullptr, false);
+    if (!findings.empty() && s.is_object() && s.value("next", uint64_t{0}) == 4) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  kill(*pid, SIGTERM);
+  absl::StatusOr<int> rc = WaitPid(*pid, absl::Seconds(30));
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  EXPECT_EQ(*rc, 0);
+  json s = json::parse(ReadFileOrEmpty(state + "/state.json"), nullptr, false);
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(s.value("next", uint64_t{0}), 4u) << "the audit did not get past the entry";
+  ASSERT_EQ(findings.size(), 1u) << ReadFileOrEmpty(out) << ReadFileOrEmpty(err);
+  EXPECT_EQ(findings[0].value("rule", ""), "policy.not_evaluated");
+  EXPECT_EQ(findings[0].value("severity", ""), "ALERT");
+  EXPECT_EQ(findings[0].value("index", uint64_t{0}), 2u);
+  EXPECT_EQ(findings[0].value("resource", ""), "aws/vm/prod-vm-2");
+  // Two rounds stopped at it first, each an operational line.
+  std::vector<json> operational;
+  for (const json& e : JsonLines(ReadFileOrEmpty(err))) {
+    if (e.value("kind", "") == "policy") operational.push_back(e);
+  }
+  EXPECT_EQ(operational.size(), 2u) << ReadFileOrEmpty(err);
 }
 
 }  // namespace

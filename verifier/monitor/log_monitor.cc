@@ -267,7 +267,30 @@ absl::Status LogMonitor::CheckEvent(uint64_t index, absl::string_view entry, con
       pe.entry = entry;
       pe.event = &event_;
       const uint64_t suppressed = policy_->suppressed();
-      if (absl::Status s = policy_->Evaluate(pe, &policy_state_, &violations_); !s.ok()) return s;
+      if (absl::Status s = policy_->Evaluate(pe, &policy_state_, &violations_); !s.ok()) {
+        // Retried round after round, an error the repository keeps giving
+        // (a corrupt object, a tree past the size limit: the operator's to
+        // cause) would halt the whole audit at this entry. After
+        // kPolicyRounds rounds the event is reported as not evaluated and
+        // the audit goes on.
+        constexpr int kPolicyRounds = 3;
+        if (index != failing_index_) {
+          failing_index_ = index;
+          failing_rounds_ = 0;
+        }
+        if (++failing_rounds_ < kPolicyRounds) return s;
+        Finding f = PolicyFinding(
+            PolicyViolation{
+                .rule = "policy.not_evaluated",
+                .severity = PolicySeverity::kAlert,
+                .requirement = "",
+                .message = absl::StrCat("the event policy could not evaluate entry ", index, " in ",
+                                        kPolicyRounds,
+                                        " rounds; its rules were not applied: ", s.message())},
+            pe, origin());
+        findings->push_back(std::move(f));
+        violations_.clear();
+      }
       if (metrics_ != nullptr && policy_->suppressed() != suppressed) {
         metrics_->PolicyExcepted(origin(), static_cast<double>(policy_->suppressed() - suppressed));
       }

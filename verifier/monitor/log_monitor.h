@@ -124,6 +124,9 @@ class LogMonitor final : public AuditObserver {
   uint64_t policy_next_ = 0;
   uint64_t committed_next_ = 0;
   uint64_t committed_trusted_next_ = 0;
+  // The entry the policy last failed to evaluate, and in how many rounds.
+  uint64_t failing_index_ = ~uint64_t{0};
+  int failing_rounds_ = 0;
   std::vector<PolicyViolation> violations_;
   absl::Time started_;
   absl::Time progress_start_ = absl::InfinitePast();
