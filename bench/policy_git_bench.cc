@@ -258,7 +258,7 @@ BENCHMARK(BM_FirstPassAfterFetch)->Unit(benchmark::kMillisecond)->Iterations(10)
 // distinct git question once and the rest repeat them; the other fields
 // vary as in policy_bench.cc, so the other rules work too.
 constexpr size_t kPolicyEvents = 1'000'000;
-constexpr size_t kPeriod = kCommits * kResourcesPerCommit;
+constexpr size_t kPeriod = size_t{kCommits} * kResourcesPerCommit;
 // Per period, 15 events from the unreviewed commit and 15 naming an id no
 // file declares: 1 % fail source_in_repo.
 constexpr size_t kSourceViolationsPerPeriod = 30;

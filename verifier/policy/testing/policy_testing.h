@@ -67,7 +67,7 @@ class ScratchDir {
   // Writes `name` atomically (a new inode each time, as editors and config
   // management do) and returns its path.
   std::string Write(const std::string& name, const std::string& text) const {
-    const std::string path = absl::StrCat(path_, "/", name);
+    std::string path = absl::StrCat(path_, "/", name);
     const std::string tmp = path + ".tmp";
     std::ofstream(tmp, std::ios::binary | std::ios::trunc) << text;
     std::rename(tmp.c_str(), path.c_str());
@@ -111,7 +111,7 @@ class FakeRepo : public RepoChecker {
   std::shared_ptr<FakeRepoState> s_;
 };
 
-inline PolicyOptions FakeRepoOptions(std::shared_ptr<FakeRepoState> s) {
+inline PolicyOptions FakeRepoOptions(const std::shared_ptr<FakeRepoState>& s) {
   PolicyOptions o;
   o.open_repo = [s](const RepoSpec& spec) -> absl::StatusOr<std::unique_ptr<RepoChecker>> {
     s->opened.push_back(spec);
