@@ -54,6 +54,19 @@ lifecycle deprovision_follows_provision 3 ALERT
 db-access-needs-ticket ticket 4 ALERT
 db-access notify 4 NOTICE"
 
+# The documented pipe: events on standard input give the same findings.
+rc=0
+"$verifier" policy test --policy "$d/policy.yaml" --events - <"$d/events-fail.jsonl" \
+  >"$work/stdin.out" 2>"$work/err" || rc=$?
+"$verifier" policy test --policy "$d/policy.yaml" --events "$d/events-fail.jsonl" \
+  >"$work/file.out" 2>/dev/null || true
+if [ "$rc" != 1 ] || [ "$(findings "$work/stdin.out")" != "$(findings "$work/file.out")" ]; then
+  echo "FAIL iac-audit/stdin: exit $rc, or other findings than from --events FILE"
+  cat "$work/err"; failed=1
+else
+  echo "ok   iac-audit/stdin"
+fi
+
 # 2. Deploys of rebuildable images only.
 d=$work/deploy-digests
 "$verifier" policy check "$d/policy.yaml"
