@@ -56,6 +56,9 @@ class NoteVerifier {
   SigType type() const { return type_; }
   // The vkey text form this verifier was parsed from or would print as.
   const std::string& vkey() const { return vkey_; }
+  // The key material: 32 bytes for Ed25519 (types 0x01, 0x04), the SPKI DER
+  // for ECDSA and RFC 6962 keys.
+  const std::string& public_key() const { return raw_public_key_; }
 
   // Verifies `sig` (the signature line's bytes after the 4-byte key ID) over
   // the note `text`. For types 0x04 and 0x05 returns the signed timestamp
@@ -86,6 +89,8 @@ class NoteSigner {
 
   const std::string& name() const { return name_; }
   uint32_t key_id() const { return key_id_; }
+  // The 32-byte Ed25519 public key.
+  const std::string& public_key() const { return public_key_; }
   // "PRIVATE+KEY+..." text: a secret, store it with mode 0600.
   std::string SignerKey() const;
   // The matching type 0x01 verifier key text.

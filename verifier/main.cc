@@ -24,6 +24,7 @@
 #include "verifier/limits.h"
 #include "verifier/monitor/monitor_command.h"
 #include "verifier/policy_command.h"
+#include "verifier/witness/witness_command.h"
 #include "verifier/selfcheck.h"
 
 namespace infratrail {
@@ -124,6 +125,10 @@ int Main(int argc, char** argv) {
       app.add_subcommand("policy", "Write and try event policies (check, test): docs/policy.md");
   PolicyArgs pa;
   AddPolicyCommands(policy, &pa);
+  CLI::App* witness = app.add_subcommand(
+      "witness", "Run a C2SP tlog-witness (witness keygen makes its key): docs/witness.md");
+  WitnessArgs wa;
+  AddWitnessCommands(witness, &wa);
   VerifyArgs va;
   verify->add_option("--log-key", va.log_key, "Log verifier key (or @file)")->required();
   verify->add_option("--proof", va.proof_file, "Receipt file (.tlog-proof); - for stdin")
@@ -146,6 +151,8 @@ int Main(int argc, char** argv) {
   if (selfcheck->parsed()) return RunSelfCheck(std::cout) ? kExitOk : kExitVerify;
   if (monitor->parsed()) return RunMonitor(ma);
   if (policy->parsed()) return RunPolicy(pa, std::cin, std::cout, std::cerr);
+  if (wa.keygen->parsed()) return RunWitnessKeygen(wa, std::cout, std::cerr);
+  if (witness->parsed()) return RunWitness(wa, std::cout, std::cerr);
   return RunVerify(va);
 }
 

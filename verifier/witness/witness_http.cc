@@ -1,0 +1,124 @@
+#include "verifier/witness/witness_http.h"
+
+#include <algorithm>
+#include <memory>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "prometheus/text_serializer.h"
+
+namespace infratrail {
+namespace {
+
+constexpr absl::string_view kText = "text/plain; charset=utf-8";
+
+HttpReply Text(int status, std::string text, absl::string_view content_type = kText) {
+  HttpReply r;
+  r.status = status;
+  r.text = std::move(text);
+  r.content_type = content_type;
+  r.cache_control = "no-store";
+  return r;
+}
+
+bool IsOriginHash(absl::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+}  // namespace
+
+WitnessHttpHandler::WitnessHttpHandler(Witness* witness, const KnownLogs* logs,
+                                       const WitnessStore* store, WitnessMetrics* metrics,
+                                       WitnessHttpOptions options)
+    : witness_(witness),
+      logs_(logs),
+      store_(store),
+      metrics_(metrics),
+      options_(std::move(options)) {}
+
+void WitnessHttpHandler::Handle(const HttpRequest& request, HttpResponder respond) {
+  const absl::Time start = absl::Now();
+  if (request.url == "/add-checkpoint") {
+    if (request.method != "POST") {
+      HttpReply r = Text(405, "add-checkpoint takes POST\n");
+      r.allow = "POST";
+      if (metrics_ != nullptr) metrics_->Request("add-checkpoint", 405, "", absl::Now() - start);
+      return std::move(respond)(std::move(r));
+    }
+    witness_->AddCheckpoint(
+        request.body, [respond = std::move(respond), start,
+                       metrics = metrics_](WitnessReply w) mutable {
+          if (metrics != nullptr) {
+            metrics->Request("add-checkpoint", w.status, w.origin, absl::Now() - start);
+          }
+          HttpReply r = Text(w.status, std::move(w.body), w.content_type);
+          r.retry_after_s = w.retry_after_s;
+          std::move(respond)(std::move(r));
+        });
+    return;
+  }
+  const bool head = request.method == "HEAD";
+  if (request.method != "GET" && !head) {
+    HttpReply r = Text(405, "only GET and HEAD here\n");
+    r.allow = "GET, HEAD";
+    return std::move(respond)(std::move(r));
+  }
+  std::move(respond)(Get(request.url));
+}
+
+void WitnessHttpHandler::SetPublicUrl(std::string url) {
+  absl::MutexLock l(&mu_);
+  options_.public_url = std::move(url);
+}
+
+HttpReply WitnessHttpHandler::Get(absl::string_view url) {
+  if (url == "/metrics") {
+    if (metrics_ != nullptr) {
+      metrics_->logs.Set(static_cast<double>(logs_->size()));
+      metrics_->state_bytes.Set(static_cast<double>(store_->bytes()));
+      metrics_->healthy.Set(store_->health().ok() ? 1 : 0);
+      metrics_->commit_batches.Set(static_cast<double>(store_->batches()));
+      const prometheus::TextSerializer serializer;
+      std::ostringstream out;
+      serializer.Serialize(out, metrics_->registry().Collect());
+      return Text(200, out.str(), "text/plain; version=0.0.4; charset=utf-8");
+    }
+    return Text(404, "no metrics\n");
+  }
+  if (url == "/witness.json") {
+    std::string prefix;
+    {
+      absl::MutexLock l(&mu_);
+      prefix = options_.public_url;
+    }
+    nlohmann::json j = {
+        {"name", witness_->key().name()},
+        {"vkey", witness_->key().CosignatureVerifierKey()},
+        {"submission_prefix", prefix},
+        {"monitoring_prefix", prefix},
+        {"logs", logs_->size()},
+        {"healthy", store_->health().ok()},
+    };
+    HttpReply r = Text(200, j.dump() + "\n", "application/json");
+    r.cache_control = "max-age=60";
+    return r;
+  }
+  absl::string_view path = url;
+  if (absl::ConsumePrefix(&path, "/") && absl::ConsumeSuffix(&path, "/checkpoint") &&
+      IsOriginHash(path)) {
+    std::optional<std::string> note = witness_->CheckpointByOriginHash(path);
+    if (!note) return Text(404, "this witness has not cosigned a checkpoint of that log\n");
+    HttpReply r = Text(200, *std::move(note));
+    // Monitors compare views through it; a cache in front may lag a little.
+    r.cache_control = "max-age=5";
+    return r;
+  }
+  return Text(404, "not found\n");
+}
+
+}  // namespace infratrail
