@@ -28,7 +28,7 @@
 #include "server/exit_codes.h"
 #include "server/fault_injecting_storage.h"
 #include "server/grpc_port.h"
-#include "server/http_server.h"
+#include "core/http/http_server.h"
 #include "server/log.h"
 #include "server/log_service.h"
 #include "server/metrics.h"

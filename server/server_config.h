@@ -15,7 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/grpc_port.h"
-#include "server/http_server.h"
+#include "core/http/http_server.h"
 #include "server/tile_http.h"
 
 namespace CLI {

@@ -26,8 +26,8 @@
 // by the reaper, and only while libmicrohttpd has not yet reported it
 // closed: libmicrohttpd closes the descriptor after that report, so the
 // descriptor the reaper shuts down is always the connection's own.
-#ifndef INFRATRAIL_SERVER_HTTP_SERVER_H_
-#define INFRATRAIL_SERVER_HTTP_SERVER_H_
+#ifndef INFRATRAIL_CORE_HTTP_HTTP_SERVER_H_
+#define INFRATRAIL_CORE_HTTP_HTTP_SERVER_H_
 
 #include <cstddef>
 #include <memory>
@@ -137,4 +137,4 @@ class HttpServer {
 
 }  // namespace infratrail
 
-#endif  // INFRATRAIL_SERVER_HTTP_SERVER_H_
+#endif  // INFRATRAIL_CORE_HTTP_HTTP_SERVER_H_

@@ -1,4 +1,4 @@
-#include "server/http_server.h"
+#include "core/http/http_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
