@@ -1,7 +1,7 @@
 # Unit tests of the server library, beside the code (STYLE.md habit 11).
 # Included from server/CMakeLists.txt.
 foreach(t storage_conformance_test rocksdb_layout_test tree_reader_test sequencer_test
-    checkpoint_signer_test log_test export_test tile_cache_test tile_http_test
+    checkpoint_signer_test log_test export_test tile_cache_test tile_http_test tile_http_server_test
     disk_reserve_test checkpoint_publisher_test)
   add_executable(${t} ${t}.cc)
   target_link_libraries(${t} PRIVATE infratrail_server_lib GTest::gtest_main GTest::gmock)
@@ -11,7 +11,3 @@ endforeach()
 add_executable(writer_auth_test writer_auth_test.cc)
 target_link_libraries(writer_auth_test PRIVATE infratrail_server_lib GTest::gtest_main)
 gtest_discover_tests(writer_auth_test DISCOVERY_TIMEOUT 60)
-
-add_executable(http_server_test ${PROJECT_SOURCE_DIR}/core/http/http_server_test.cc)
-target_link_libraries(http_server_test PRIVATE infratrail_server_lib GTest::gtest_main)
-gtest_discover_tests(http_server_test DISCOVERY_TIMEOUT 60)

@@ -1,289 +1,451 @@
+// The HTTP transport on its own, with a test handler: request bodies,
+// deferred answers, Stop with answers pending, the response headers, the
+// connection caps and the deadlines.
 #include "core/http/http_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <map>
+#include <atomic>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "core/checkpoint.h"
-#include "core/note.h"
-#include "core/note_key.h"
+#include "core/testing/http_test_client.h"
 #include "gtest/gtest.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
-#include "server/memory_storage.h"
-#include "server/metrics.h"
-#include "server/testing_util.h"
 
 namespace infratrail {
 namespace {
 
-struct Reply {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // names lower-cased
-  std::string body;
-};
+using Connection = testutil::HttpTestConnection;
+using Reply = testutil::HttpTestReply;
 
-// A minimal HTTP/1.1 client on one kept-alive connection, so the tests see
-// the exact bytes on the wire (framing, HEAD and 304 without a body).
-class Connection {
+constexpr absl::string_view kText = "text/plain; charset=utf-8";
+constexpr absl::string_view kTlogSize = "text/x.tlog.size";
+
+HttpReply Text(int status, std::string text, absl::string_view content_type = kText) {
+  HttpReply r;
+  r.status = status;
+  r.text = std::move(text);
+  r.content_type = content_type;
+  return r;
+}
+
+// Responders a test holds to answer later, from its own thread.
+class Held {
  public:
-  // `source`: the IPv4 loopback address to connect from (any of 127/8);
-  // `rcvbuf`: a receive buffer this small, set before connecting, keeps the
-  // window small so a client that stops reading holds the server's sender.
-  explicit Connection(int port, int family = AF_INET, const char* source = nullptr,
-                      int rcvbuf = 0) {
-    fd_ = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (rcvbuf > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    if (source != nullptr) {
-      sockaddr_in from{};
-      from.sin_family = AF_INET;
-      inet_pton(AF_INET, source, &from.sin_addr);
-      if (bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0) return;
-    }
-    if (family == AF_INET6) {
-      sockaddr_in6 a{};
-      a.sin6_family = AF_INET6;
-      a.sin6_port = htons(static_cast<uint16_t>(port));
-      a.sin6_addr = in6addr_loopback;
-      ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-    } else {
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<uint16_t>(port));
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-    }
+  void Put(HttpResponder respond) {
+    absl::MutexLock l(&mu_);
+    held_.push_back(std::move(respond));
   }
-  ~Connection() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool ok() const { return ok_; }
-
-  // Sends `method path` (with `extra` header lines and `body`) and reads
-  // one response; a HEAD or 304 response has no body whatever its
-  // Content-Length says.
-  Reply Send(const std::string& method, const std::string& path, const std::string& extra = "",
-             const std::string& body = "") {
-    std::string req = absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: test\r\n", extra);
-    if (!body.empty()) absl::StrAppend(&req, "Content-Length: ", body.size(), "\r\n");
-    absl::StrAppend(&req, "\r\n", body);
-    EXPECT_EQ(write(fd_, req.data(), req.size()), static_cast<ssize_t>(req.size()));
-    Reply reply;
-    size_t end;
-    while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
-      if (!Fill()) return reply;
-    }
-    std::vector<std::string> lines = absl::StrSplit(buffer_.substr(0, end), "\r\n");
-    buffer_.erase(0, end + 4);
-    std::vector<std::string> first = absl::StrSplit(lines[0], ' ');
-    if (first.size() < 2 || !absl::SimpleAtoi(first[1], &reply.status)) return reply;
-    for (size_t i = 1; i < lines.size(); ++i) {
-      const size_t colon = lines[i].find(':');
-      reply.headers[absl::AsciiStrToLower(lines[i].substr(0, colon))] =
-          std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
-    }
-    size_t length = 0;
-    if (method != "HEAD" && reply.status != 304 &&
-        absl::SimpleAtoi(reply.headers["content-length"], &length)) {
-      while (buffer_.size() < length) {
-        if (!Fill()) return reply;
-      }
-      reply.body = buffer_.substr(0, length);
-      buffer_.erase(0, length);
-    }
-    return reply;
-  }
-
-  // Bytes the server sent beyond the responses read so far.
-  std::string Leftover() { return buffer_; }
-
-  // Sends raw bytes; false once the server has closed the connection.
-  bool Write(absl::string_view bytes) {
-    return send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
-           static_cast<ssize_t>(bytes.size());
-  }
-
-  // Reads until the end of a response head (status line and headers) and
-  // returns it; the body is left unread.
-  std::string ReadHead() {
-    size_t end;
-    while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
-      if (!Fill()) return "";
-    }
-    std::string head = buffer_.substr(0, end);
-    buffer_.erase(0, end + 4);
-    return head;
-  }
-
-  // Waits up to `timeout` for the server to close the connection (end of
-  // stream or reset), consuming anything it sends meanwhile.
-  bool ClosedByServer(absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    for (;;) {
-      pollfd p{fd_, POLLIN, 0};
-      const int wait =
-          static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
-      if (poll(&p, 1, wait) <= 0) return false;
-      char chunk[65536];
-      const ssize_t n = read(fd_, chunk, sizeof(chunk));
-      if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
-      if (n < 0) return false;
-    }
-  }
-
-  // Closes now (a reset if unread bytes remain).
-  void Close() {
-    close(fd_);
-    fd_ = -1;
+  // The oldest held responder; null if none arrives within `timeout`.
+  HttpResponder Take(absl::Duration timeout = absl::Seconds(10)) {
+    absl::MutexLock l(&mu_);
+    auto any = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !held_.empty(); };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&any), timeout)) return nullptr;
+    HttpResponder r = std::move(held_.front());
+    held_.pop_front();
+    return r;
   }
 
  private:
-  bool Fill() {
-    char chunk[65536];
-    const ssize_t n = read(fd_, chunk, sizeof(chunk));
-    if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<size_t>(n));
-    return true;
+  absl::Mutex mu_;
+  std::deque<HttpResponder> held_ ABSL_GUARDED_BY(mu_);
+};
+
+// Routes by URL:
+//   /hello          200 "hello\n" at once
+//   /echo           the request body back, Content-Type text/x.tlog.size
+//   /body           a shared HttpBody with an ETag; If-None-Match "\"v1\"" is 304
+//   /big            a 4 MiB shared HttpBody
+//   /busy           503, Retry-After 7, Allow
+//   /hold           held for the test to answer (held_)
+//   /thread         answered by another thread, racing Handle's return
+//   /drop           the responder dropped unanswered
+//   anything else   200 with the URL as received
+class TestHandler : public HttpHandler {
+ public:
+  TestHandler() {
+    auto body = std::make_shared<HttpBody>();
+    body->bytes = "shared body bytes";
+    body->etag = "\"v1\"";
+    body_ = body;
+    auto big = std::make_shared<HttpBody>();
+    big->bytes.assign(size_t{4} << 20, 'b');
+    big_ = big;
+  }
+  ~TestHandler() override {
+    for (std::thread& t : threads_) t.join();
   }
 
-  int fd_;
-  bool ok_ = false;
-  std::string buffer_;
+  void Handle(const HttpRequest& request, HttpResponder respond) override {
+    {
+      absl::MutexLock l(&mu_);
+      ++calls_;
+      last_body_ = std::string(request.body);
+      last_content_type_ = std::string(request.content_type);
+      last_peer_ = std::string(request.peer);
+    }
+    const absl::string_view url = request.url;
+    if (url == "/hello") {
+      std::move(respond)(Text(200, "hello\n"));
+    } else if (url == "/echo") {
+      std::move(respond)(Text(200, std::string(request.body), kTlogSize));
+    } else if (url == "/body" || url == "/big") {
+      HttpReply r;
+      r.body = url == "/big" ? big_ : body_;
+      r.status = request.if_none_match == "\"v1\"" ? 304 : 200;
+      r.content_type = "application/octet-stream";
+      r.cache_control = "public, max-age=60";
+      std::move(respond)(std::move(r));
+    } else if (url == "/busy") {
+      HttpReply r = Text(503, "busy\n");
+      r.retry_after_s = 7;
+      r.allow = "GET, POST";
+      std::move(respond)(std::move(r));
+    } else if (url == "/hold") {
+      held_.Put(std::move(respond));
+    } else if (url == "/thread") {
+      absl::MutexLock l(&mu_);
+      threads_.emplace_back(
+          [r = std::move(respond)]() mutable { std::move(r)(Text(200, "from a thread\n")); });
+    } else if (url == "/drop") {
+      // Dropped here, unanswered.
+    } else {
+      std::move(respond)(Text(200, std::string(url)));
+    }
+  }
+
+  int calls() const {
+    absl::MutexLock l(&mu_);
+    return calls_;
+  }
+  std::string last_body() const {
+    absl::MutexLock l(&mu_);
+    return last_body_;
+  }
+  std::string last_content_type() const {
+    absl::MutexLock l(&mu_);
+    return last_content_type_;
+  }
+  std::string last_peer() const {
+    absl::MutexLock l(&mu_);
+    return last_peer_;
+  }
+
+  Held held_;
+  std::shared_ptr<const HttpBody> body_;
+  std::shared_ptr<const HttpBody> big_;
+
+ private:
+  mutable absl::Mutex mu_;
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_body_ ABSL_GUARDED_BY(mu_);
+  std::string last_content_type_ ABSL_GUARDED_BY(mu_);
+  std::string last_peer_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
 };
+
+prometheus::Counter& NewCounter(prometheus::Registry& r, const std::string& name) {
+  return prometheus::BuildCounter().Name(name).Register(r).Add({});
+}
 
 class HttpServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto seq = Sequencer::Start(&storage_, SequencerOptions{}, &metrics_, nullptr);
-    ASSERT_TRUE(seq.ok()) << seq.status();
-    testutil::AppendEntries(**seq, 0, 600, 1000, &ref_);
-    NoteSigner signer = *NoteSigner::FromSeed("http.example/log", std::string(32, 'h'));
-    Checkpoint cp{"http.example/log", 600, ref_.Root(600), {}};
-    auto p = std::make_shared<PublishedCheckpoint>();
-    p->size = 600;
-    p->root = cp.root;
-    p->note = *SignNote(cp.Body(), {signer});
-    published_ = p;
-    handler_ = std::make_unique<TileHttpHandler>(
-        &storage_, [this] { return published_; }, TileHttpOptions{}, &cache_, &metrics_);
+  HttpServerMetrics Metrics() {
+    return HttpServerMetrics{.open_connections = &open_connections_,
+                             .refused_total_cap = &refused_total_cap_,
+                             .refused_per_address = &refused_per_address_,
+                             .cut_head = &cut_head_,
+                             .cut_send = &cut_send_,
+                             .body_too_large = &body_too_large_};
   }
 
   std::unique_ptr<HttpServer> StartServer(const std::string& address,
                                           HttpServerOptions options = {}) {
     options.address = address;
     absl::StatusOr<std::unique_ptr<HttpServer>> s =
-        HttpServer::Start(options, handler_.get(), &metrics_);
+        HttpServer::Start(options, &handler_, Metrics());
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? *std::move(s) : nullptr;
   }
 
+  // Declared before the handler: a test's server stops before the
+  // handler (and its threads) go.
   prometheus::Registry registry_;
-  Metrics metrics_{registry_};
-  MemoryStorage storage_;
-  MerkleReference ref_;
-  std::shared_ptr<const PublishedCheckpoint> published_;
-  TileCache cache_{size_t{256} << 20, &metrics_};
-  std::unique_ptr<TileHttpHandler> handler_;
+  prometheus::Gauge& open_connections_ =
+      prometheus::BuildGauge().Name("open").Register(registry_).Add({});
+  prometheus::Counter& refused_total_cap_ = NewCounter(registry_, "refused_total");
+  prometheus::Counter& refused_per_address_ = NewCounter(registry_, "refused_per_address");
+  prometheus::Counter& cut_head_ = NewCounter(registry_, "cut_head");
+  prometheus::Counter& cut_send_ = NewCounter(registry_, "cut_send");
+  prometheus::Counter& body_too_large_ = NewCounter(registry_, "too_large");
+  TestHandler handler_;
 };
 
-TEST_F(HttpServerTest, ServesTheApiOnOneKeptAliveConnection) {
-  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");
+TEST_F(HttpServerTest, APostBodyArrivesIntactWithItsContentTypeAndPeer) {
+  HttpServerOptions options;
+  options.max_body_bytes = 128 << 10;
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0", options);
   ASSERT_NE(server, nullptr);
-  ASSERT_GT(server->port(), 0);
   Connection c(server->port());
   ASSERT_TRUE(c.ok());
+  std::string binary;
+  for (int i = 0; i < 64 << 10; ++i) binary.push_back(static_cast<char>((i * 7 + i / 256) & 0xff));
+  binary[10] = '\0';
+  binary += "\r\n\r\n";
+  Reply r = c.Send("POST", "/echo", "Content-Type: application/octet-stream\r\n", binary);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, binary);
+  EXPECT_EQ(handler_.last_body(), binary);
+  EXPECT_EQ(handler_.last_content_type(), "application/octet-stream");
+  EXPECT_EQ(handler_.last_peer(), std::string("\x7f\x00\x00\x01", 4));
+  EXPECT_EQ(r.headers["content-type"], "text/x.tlog.size");
+  // A body of exactly the cap is accepted.
+  const std::string at_cap(options.max_body_bytes, 'c');
+  EXPECT_EQ(c.Send("POST", "/echo", "", at_cap).body, at_cap);
+}
 
-  Reply cp = c.Send("GET", "/checkpoint");
-  EXPECT_EQ(cp.status, 200);
-  EXPECT_EQ(cp.body, published_->note);
-  EXPECT_EQ(cp.headers["content-type"], "text/plain; charset=utf-8");
-  EXPECT_EQ(cp.headers["cache-control"], "public, max-age=2");
-  EXPECT_EQ(cp.headers["access-control-allow-origin"], "*");
-  EXPECT_EQ(cp.headers["x-content-type-options"], "nosniff");
-  EXPECT_FALSE(cp.headers["etag"].empty());
+TEST_F(HttpServerTest, AChunkedUploadIsDeliveredWhole) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1000;
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0", options);
+  ASSERT_NE(server, nullptr);
+  Connection c(server->port());
+  ASSERT_TRUE(
+      c.Write("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+  Reply r = c.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello world");
+}
 
-  Reply tile = c.Send("GET", "/tile/0/001");
-  ASSERT_EQ(tile.status, 200);
-  EXPECT_EQ(tile.body, handler_->Handle("GET", "/tile/0/001", "").body->bytes);
-  EXPECT_EQ(tile.body.size(), 256u * 32);
-  EXPECT_EQ(tile.headers["content-type"], "application/octet-stream");
-  EXPECT_EQ(tile.headers["cache-control"], "public, max-age=31536000, immutable");
-  const std::string etag = tile.headers["etag"];
-  ASSERT_EQ(etag.size(), 34u);
-
-  Reply head = c.Send("HEAD", "/tile/0/001");
-  EXPECT_EQ(head.status, 200);
-  EXPECT_EQ(head.headers["content-length"], "8192");
-  EXPECT_EQ(head.headers["etag"], etag);
-
-  Reply not_modified = c.Send("GET", "/tile/0/001", absl::StrCat("If-None-Match: ", etag, "\r\n"));
-  EXPECT_EQ(not_modified.status, 304);
-  EXPECT_EQ(not_modified.headers["etag"], etag);
-
-  Reply bundle = c.Send("GET", "/tile/entries/002.p/88");
-  ASSERT_EQ(bundle.status, 200);
-  absl::StatusOr<std::vector<std::string>> entries = DecodeEntryBundle(bundle.body);
-  ASSERT_TRUE(entries.ok()) << entries.status();
-  EXPECT_EQ(entries->size(), 88u);
-  EXPECT_EQ(entries->back(), testutil::EntryData(599));
-
-  Reply malformed = c.Send("GET", "/tile/0/01");
-  EXPECT_EQ(malformed.status, 400);
-  EXPECT_NE(malformed.body.find("malformed tile path"), std::string::npos) << malformed.body;
-  EXPECT_EQ(malformed.headers["cache-control"], "no-store");
-  EXPECT_EQ(malformed.headers["x-content-type-options"], "nosniff");
-  EXPECT_EQ(c.Send("GET", "/tile/%2e%2e/checkpoint").status, 400);
-  EXPECT_EQ(c.Send("GET", "/tile/0/003").status, 404);
-  EXPECT_EQ(c.Send("GET", "/checkpoint?x=1").status, 200);  // query ignored
-
-  Reply post = c.Send("POST", "/tile/0/001", "", "ignored body");
-  EXPECT_EQ(post.status, 405);
-  EXPECT_EQ(post.headers["allow"], "GET, HEAD");
-
-  // Still the same connection, and nothing stray on it (HEAD and 304 sent
-  // no body).
-  EXPECT_EQ(c.Send("GET", "/tile/0/000").status, 200);
+TEST_F(HttpServerTest, PostsShareOneKeptAliveConnectionAlsoAfterADeferredAnswer) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1000;
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0", options);
+  ASSERT_NE(server, nullptr);
+  Connection c(server->port());
+  EXPECT_EQ(c.Send("POST", "/echo", "", "first").body, "first");
+  EXPECT_EQ(c.Send("POST", "/echo", "", "second").body, "second");
+  ASSERT_TRUE(c.Write("POST /hold HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nwait"));
+  HttpResponder respond = handler_.held_.Take();
+  ASSERT_NE(respond, nullptr);
+  std::move(respond)(Text(200, "later\n", kTlogSize));
+  Reply later = c.Read();
+  EXPECT_EQ(later.status, 200);
+  EXPECT_EQ(later.body, "later\n");
+  EXPECT_EQ(later.headers["content-type"], "text/x.tlog.size");
+  EXPECT_EQ(c.Send("POST", "/echo", "", "third").body, "third");
+  EXPECT_EQ(server->connections(), 1u);
   EXPECT_EQ(c.Leftover(), "");
 }
 
-// libmicrohttpd percent-decodes URLs by default, which served tile 0/000 as
-// /tile/0/0%300 and the full bundle 000 (immutable) as
-// /tile/entries/000%00.p/1 (decoding stopped at the NUL).
-TEST_F(HttpServerTest, PercentEncodedSpellingsAreRefusedWithoutEchoingThem) {
+TEST_F(HttpServerTest, ADeclaredBodyOverTheCapIs413WithoutTheHandler) {
+  HttpServerOptions options;
+  options.max_body_bytes = 100;
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0", options);
+  ASSERT_NE(server, nullptr);
+  // Only the head is sent: the answer comes before any of the body.
+  Connection c(server->port());
+  ASSERT_TRUE(c.Write("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\n\r\n"));
+  Reply r = c.Read("POST");
+  EXPECT_EQ(r.status, 413);
+  EXPECT_TRUE(absl::StrContains(r.body, "at most 100 bytes")) << r.body;
+  EXPECT_EQ(r.headers["content-type"], kText);
+  EXPECT_EQ(r.headers["connection"], "close");
+  EXPECT_TRUE(c.ClosedByServer(absl::Seconds(10)));
+  // A huge declaration is refused the same way, nothing reserved for it.
+  Connection huge(server->port());
+  ASSERT_TRUE(
+      huge.Write("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000000000\r\n\r\n"));
+  EXPECT_EQ(huge.Read("POST").status, 413);
+  EXPECT_EQ(handler_.calls(), 0);
+  EXPECT_EQ(body_too_large_.Value(), 2);
+}
+
+TEST_F(HttpServerTest, AChunkedBodyPassingTheCapIs413WithoutTheHandler) {
+  HttpServerOptions options;
+  options.max_body_bytes = 10;
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0", options);
+  ASSERT_NE(server, nullptr);
+  Connection c(server->port());
+  ASSERT_TRUE(
+      c.Write("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "8\r\n12345678\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n"));
+  Reply r = c.Read("POST");
+  EXPECT_EQ(r.status, 413);
+  EXPECT_TRUE(c.ClosedByServer(absl::Seconds(10)));
+  EXPECT_EQ(handler_.calls(), 0);
+  EXPECT_EQ(body_too_large_.Value(), 1);
+}
+
+TEST_F(HttpServerTest, WithNoBodyAllowedAnyBodyIs413AndAnEmptyOneIsFine) {
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");  // max_body_bytes 0
+  ASSERT_NE(server, nullptr);
+  Connection c(server->port());
+  EXPECT_EQ(c.Send("POST", "/hello", "Content-Length: 0\r\n").status, 200);
+  EXPECT_EQ(c.Send("POST", "/hello").status, 200);
+  EXPECT_EQ(c.Send("GET", "/hello", "", "x").status, 413);
+  EXPECT_TRUE(c.ClosedByServer(absl::Seconds(10)));
+  EXPECT_EQ(handler_.calls(), 2);
+}
+
+// A parked request holds no polling thread: with one, another connection
+// is served while the first waits for its answer.
+TEST_F(HttpServerTest, ADeferredAnswerArrivesAndOthersAreServedMeanwhile) {
+  HttpServerOptions options;
+  options.threads = 1;
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0", options);
+  ASSERT_NE(server, nullptr);
+  Connection pending(server->port());
+  ASSERT_TRUE(pending.Write("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
+  HttpResponder respond = handler_.held_.Take();
+  ASSERT_NE(respond, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    Connection other(server->port());
+    EXPECT_EQ(other.Send("GET", "/hello").status, 200) << i;
+  }
+  EXPECT_TRUE(pending.Quiet(absl::Milliseconds(20)));  // still unanswered
+  std::thread answerer(
+      [r = std::move(respond)]() mutable { std::move(r)(Text(200, "answered later\n")); });
+  Reply r = pending.Read();
+  answerer.join();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "answered later\n");
+  EXPECT_EQ(pending.Send("GET", "/hello").status, 200);
+}
+
+// The responder may run on another thread before, while or after the
+// transport parks the request; every answer must arrive.
+TEST_F(HttpServerTest, AnswersRacingTheParkingAllArrive) {
+  HttpServerOptions options;
+  options.threads = 1;
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0", options);
+  ASSERT_NE(server, nullptr);
+  Connection c(server->port());
+  for (int i = 0; i < 200; ++i) {
+    Reply r = c.Send("GET", "/thread");
+    ASSERT_EQ(r.status, 200) << i;
+    ASSERT_EQ(r.body, "from a thread\n") << i;
+  }
+}
+
+TEST_F(HttpServerTest, ADroppedResponderAnswers500) {
   std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");
   ASSERT_NE(server, nullptr);
   Connection c(server->port());
-  ASSERT_TRUE(c.ok());
-  for (const char* path : {"/tile/0/0%300", "/tile/entries/000%00.p/1", "/%63heckpoint",
-                           "/tile/0/x001/%32%33%34", "/tile/0/000%3Fx"}) {
-    Reply r = c.Send("GET", path);
-    EXPECT_EQ(r.status, 400) << path;
-    EXPECT_EQ(r.body.find('%'), std::string::npos) << path << ": " << r.body;
-    EXPECT_EQ(r.headers["x-content-type-options"], "nosniff") << path;
+  EXPECT_EQ(c.Send("GET", "/drop").status, 500);
+  EXPECT_EQ(c.Send("GET", "/hello").status, 200);
+}
+
+// A handler that never answers holds the connection until its head
+// deadline, not forever; its responder is then a no-op.
+TEST_F(HttpServerTest, AnUnansweredRequestIsCutAtItsHeadDeadline) {
+  HttpServerOptions options;
+  options.head_timeout = absl::Milliseconds(300);
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0", options);
+  ASSERT_NE(server, nullptr);
+  Connection c(server->port());
+  ASSERT_TRUE(c.Write("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
+  HttpResponder respond = handler_.held_.Take();
+  ASSERT_NE(respond, nullptr);
+  EXPECT_TRUE(c.ClosedByServer(absl::Seconds(20)));
+  EXPECT_TRUE(server->WaitForConnectionsAtMost(0, absl::Seconds(10)));
+  EXPECT_EQ(cut_head_.Value(), 1);
+  std::move(respond)(Text(200, "too late\n"));
+  Connection next(server->port());
+  EXPECT_EQ(next.Send("GET", "/hello").status, 200);
+}
+
+TEST_F(HttpServerTest, StopWithAnAnswerPendingNeitherHangsNorCrashes) {
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");
+  ASSERT_NE(server, nullptr);
+  Connection c(server->port());
+  ASSERT_TRUE(c.Write("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
+  HttpResponder respond = handler_.held_.Take();
+  ASSERT_NE(respond, nullptr);
+  const absl::Time start = absl::Now();
+  server->Stop();
+  EXPECT_LT(absl::Now() - start, HttpServer::kStopGrace + absl::Seconds(5));
+  EXPECT_TRUE(c.ClosedByServer(absl::Seconds(10)));
+  std::move(respond)(Text(200, "after Stop\n"));  // a no-op
+  server.reset();
+}
+
+TEST_F(HttpServerTest, StopWaitsForAnAnswerGivenWithinTheGrace) {
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");
+  ASSERT_NE(server, nullptr);
+  Connection c(server->port());
+  ASSERT_TRUE(c.Write("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
+  HttpResponder respond = handler_.held_.Take();
+  ASSERT_NE(respond, nullptr);
+  std::thread stopper([&] { server->Stop(); });
+  std::move(respond)(Text(200, "just in time\n"));
+  stopper.join();
+  // Answered either before Stop gave up or not at all: never half.
+  Reply r = c.Read();
+  if (r.status != 0) {
+    EXPECT_EQ(r.body, "just in time\n");
   }
-  Reply other = c.Send("GET", "/nowhere-AttackerBytes");
-  EXPECT_EQ(other.status, 404);
-  EXPECT_EQ(other.body.find("AttackerBytes"), std::string::npos) << other.body;
-  Reply method = c.Send("BREW", "/checkpoint");
-  EXPECT_EQ(method.status, 405);
-  EXPECT_EQ(method.body.find("BREW"), std::string::npos) << method.body;
-  // The one spelling is served.
-  EXPECT_EQ(c.Send("GET", "/tile/0/000").status, 200);
-  EXPECT_EQ(c.Send("GET", "/tile/entries/000.p/1").status, 200);
+}
+
+TEST_F(HttpServerTest, RepliesCarryTheirHeadersAndBodiesAsSet) {
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");
+  ASSERT_NE(server, nullptr);
+  Connection c(server->port());
+  Reply body = c.Send("GET", "/body");
+  EXPECT_EQ(body.status, 200);
+  EXPECT_EQ(body.body, "shared body bytes");
+  EXPECT_EQ(body.headers["etag"], "\"v1\"");
+  EXPECT_EQ(body.headers["content-type"], "application/octet-stream");
+  EXPECT_EQ(body.headers["cache-control"], "public, max-age=60");
+  EXPECT_EQ(body.headers["x-content-type-options"], "nosniff");
+  EXPECT_EQ(body.headers["access-control-allow-origin"], "*");
+  Reply head = c.Send("HEAD", "/body");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.headers["content-length"], "17");
+  Reply not_modified = c.Send("GET", "/body", "If-None-Match: \"v1\"\r\n");
+  EXPECT_EQ(not_modified.status, 304);
+  EXPECT_EQ(not_modified.headers["etag"], "\"v1\"");
+  EXPECT_EQ(not_modified.headers.count("content-type"), 0u);
+  Reply busy = c.Send("GET", "/busy");
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(busy.headers["retry-after"], "7");
+  EXPECT_EQ(busy.headers["allow"], "GET, POST");
+  EXPECT_EQ(busy.headers["content-type"], kText);
+  EXPECT_EQ(busy.headers.count("etag"), 0u);
+  Reply text_head = c.Send("HEAD", "/hello");
+  EXPECT_EQ(text_head.status, 200);
+  EXPECT_EQ(text_head.headers["content-length"], "6");
+  // Nothing stray on the connection: HEAD and 304 sent no body.
+  EXPECT_EQ(c.Send("GET", "/hello").body, "hello\n");
+  EXPECT_EQ(c.Leftover(), "");
+}
+
+// libmicrohttpd percent-decodes URLs by default, which gave one resource
+// several spellings (and cut a URL at an encoded NUL).
+TEST_F(HttpServerTest, UrlsArriveExactlyAsSent) {
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");
+  ASSERT_NE(server, nullptr);
+  Connection c(server->port());
+  for (const char* url : {"/a/0%300", "/a/000%00.p/1", "/%63heckpoint", "/x%2Fy"}) {
+    EXPECT_EQ(c.Send("GET", url).body, url);
+  }
+  EXPECT_EQ(c.Send("GET", "/q?x=%41").body, "/q");  // the query is not part of the URL
 }
 
 // Slowloris from one address: connections beyond the per-address limit are
@@ -298,25 +460,25 @@ TEST_F(HttpServerTest, ConnectionsBeyondThePerAddressLimitAreRefusedOthersServed
   std::vector<std::unique_ptr<Connection>> held;
   for (int i = 0; i < 4; ++i) {
     held.push_back(std::make_unique<Connection>(server->port()));
-    ASSERT_EQ(held.back()->Send("GET", "/checkpoint").status, 200);
-    ASSERT_TRUE(held.back()->Write("GET /checkpoint HTTP/1.1\r\nHost: slow\r\n"));
+    ASSERT_EQ(held.back()->Send("GET", "/hello").status, 200);
+    ASSERT_TRUE(held.back()->Write("GET /hello HTTP/1.1\r\nHost: slow\r\n"));
   }
   for (int i = 0; i < 20; ++i) {
     Connection more(server->port());
     ASSERT_TRUE(more.ok());
     EXPECT_TRUE(more.ClosedByServer(absl::Seconds(10))) << "connection " << i;
   }
-  EXPECT_EQ(metrics_.http_connections_refused_per_address.Value(), 20);
+  EXPECT_EQ(refused_per_address_.Value(), 20);
   EXPECT_EQ(server->connections(), 4u);
 
   Connection other(server->port(), AF_INET, "127.0.0.2");
   ASSERT_TRUE(other.ok());
-  EXPECT_EQ(other.Send("GET", "/checkpoint").status, 200);
+  EXPECT_EQ(other.Send("GET", "/hello").status, 200);
   // The held ones were not disturbed.
   for (auto& c : held) {
     ASSERT_TRUE(c->Write("\r\n"));
     Connection& conn = *c;
-    EXPECT_EQ(conn.Send("GET", "/tile/0/000").status, 200);
+    EXPECT_EQ(conn.Send("GET", "/hello").status, 200);
   }
 }
 
@@ -329,7 +491,7 @@ TEST_F(HttpServerTest, AHeadSentByteByByteIsCutAtTheHeadDeadline) {
   std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0", options);
   ASSERT_NE(server, nullptr);
   Connection c(server->port());
-  ASSERT_TRUE(c.Write("GET /checkpoint HTTP/1.1\r\nHost: slow\r\nX-Slow: "));
+  ASSERT_TRUE(c.Write("GET /hello HTTP/1.1\r\nHost: slow\r\nX-Slow: "));
   // One byte every 50 ms, for at most 30 s, until the server closes.
   bool closed = false;
   int sent = 0;
@@ -339,11 +501,11 @@ TEST_F(HttpServerTest, AHeadSentByteByByteIsCutAtTheHeadDeadline) {
   }
   EXPECT_TRUE(closed || sent < 600) << "still open after " << sent << " bytes";
   EXPECT_GT(sent, 1);  // bytes kept arriving while the deadline ran
-  EXPECT_EQ(metrics_.http_connections_cut_head.Value(), 1);
+  EXPECT_EQ(cut_head_.Value(), 1);
   EXPECT_TRUE(server->WaitForConnectionsAtMost(0, absl::Seconds(10)));
   // The server is still there for everyone else.
   Connection next(server->port());
-  EXPECT_EQ(next.Send("GET", "/checkpoint").status, 200);
+  EXPECT_EQ(next.Send("GET", "/hello").status, 200);
 }
 
 TEST_F(HttpServerTest, TheConnectionCapHoldsAndTheServerServesAgainAfterTheFlood) {
@@ -356,22 +518,22 @@ TEST_F(HttpServerTest, TheConnectionCapHoldsAndTheServerServesAgainAfterTheFlood
   std::vector<std::unique_ptr<Connection>> flood;
   for (int i = 0; i < 8; ++i) {
     flood.push_back(std::make_unique<Connection>(server->port()));
-    ASSERT_EQ(flood.back()->Send("GET", "/checkpoint").status, 200);
+    ASSERT_EQ(flood.back()->Send("GET", "/hello").status, 200);
   }
   for (int i = 0; i < 12; ++i) {
     Connection more(server->port(), AF_INET, "127.0.0.3");
     ASSERT_TRUE(more.ok());
     EXPECT_TRUE(more.ClosedByServer(absl::Seconds(10))) << "connection " << i;
   }
-  EXPECT_EQ(metrics_.http_connections_refused_total_cap.Value(), 12);
+  EXPECT_EQ(refused_total_cap_.Value(), 12);
   EXPECT_EQ(server->connections(), 8u);
-  EXPECT_EQ(metrics_.http_open_connections.Value(), 8);
+  EXPECT_EQ(open_connections_.Value(), 8);
 
   flood.clear();  // the flood ends
   ASSERT_TRUE(server->WaitForConnectionsAtMost(0, absl::Seconds(10)));
   for (int i = 0; i < 8; ++i) {
     flood.push_back(std::make_unique<Connection>(server->port()));
-    ASSERT_EQ(flood.back()->Send("GET", "/checkpoint").status, 200) << i;
+    ASSERT_EQ(flood.back()->Send("GET", "/hello").status, 200) << i;
   }
 }
 
@@ -394,117 +556,8 @@ TEST_F(HttpServerTest, AnIdleKeptAliveConnectionIsClosed) {
   std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0", options);
   ASSERT_NE(server, nullptr);
   Connection c(server->port());
-  ASSERT_EQ(c.Send("GET", "/checkpoint").status, 200);
+  ASSERT_EQ(c.Send("GET", "/hello").status, 200);
   EXPECT_TRUE(c.ClosedByServer(absl::Seconds(20)));
-}
-
-// A log of 3 * 256 entries of 16 KiB: entry bundles of 4 MiB, more than
-// loopback socket buffers take from a client that does not read.
-class HttpServerLargeBundlesTest : public HttpServerTest {
- protected:
-  static constexpr size_t kEntryBytes = 16 << 10;
-
-  void SetUp() override {
-    HttpServerTest::SetUp();
-    auto seq = Sequencer::Start(&big_storage_, SequencerOptions{}, &metrics_, nullptr);
-    ASSERT_TRUE(seq.ok()) << seq.status();
-    for (int bundle = 0; bundle < 3; ++bundle) {
-      std::vector<PendingEntry> batch;
-      batch.reserve(256);
-      for (int i = 0; i < 256; ++i) {
-        batch.push_back(testutil::MakeEntry(
-            absl::StrCat(bundle * 256 + i, "-", std::string(kEntryBytes, 'e'))));
-      }
-      ASSERT_TRUE(testutil::AddAndWait(**seq, std::move(batch)).ok());
-    }
-    auto p = std::make_shared<PublishedCheckpoint>();
-    p->size = uint64_t{3} * 256;
-    p->note = "big.example/log\n768\nroot\n";
-    big_published_ = p;
-  }
-
-  // In flight: room for two of these bundles and the largest possible one
-  // (16 MiB), not for three of these and that; the cache holds one.
-  std::unique_ptr<HttpServer> StartBig(HttpServerOptions options) {
-    TileHttpOptions tiles;
-    tiles.in_flight_bytes = 24 << 20;
-    big_handler_ = std::make_unique<TileHttpHandler>(
-        &big_storage_, [this] { return big_published_; }, tiles, &big_cache_, &metrics_);
-    options.address = "127.0.0.1:0";
-    absl::StatusOr<std::unique_ptr<HttpServer>> s =
-        HttpServer::Start(options, big_handler_.get(), &metrics_);
-    EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? *std::move(s) : nullptr;
-  }
-
-  MemoryStorage big_storage_;
-  std::shared_ptr<const PublishedCheckpoint> big_published_;
-  TileCache big_cache_{5 << 20, &metrics_};  // one bundle
-  std::unique_ptr<TileHttpHandler> big_handler_;
-};
-
-TEST_F(HttpServerLargeBundlesTest, NeverReadingClientsHoldTheirBodiesAndOthersAreShed) {
-  std::unique_ptr<HttpServer> server = StartBig(HttpServerOptions{});
-  ASSERT_NE(server, nullptr);
-  // Two clients that stop reading after the status line: bundle 001
-  // displaces 000 from the one-bundle cache, yet both stay counted.
-  std::vector<std::unique_ptr<Connection>> stalled;
-  for (const char* path : {"/tile/entries/000", "/tile/entries/001"}) {
-    stalled.push_back(std::make_unique<Connection>(server->port(), AF_INET, nullptr, 4096));
-    ASSERT_TRUE(stalled.back()->Write(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: x\r\n\r\n")));
-    ASSERT_NE(stalled.back()->ReadHead().find("200"), std::string::npos) << path;
-  }
-  const size_t held = big_handler_->in_flight_bytes();
-  EXPECT_GT(held, size_t{2} * 256 * kEntryBytes);
-  // 001 displaced 000 from the cache.
-  EXPECT_NE(big_cache_.Lookup<HttpBody>(TileCache::User::kHttp, TileId{0, 1, 256, true}), nullptr);
-  EXPECT_EQ(big_cache_.Lookup<HttpBody>(TileCache::User::kHttp, TileId{0, 0, 256, true}), nullptr);
-  EXPECT_EQ(metrics_.http_in_flight_bytes.Value(), static_cast<double>(held));
-
-  // A body already in flight (the cached 001) costs nothing more.
-  Connection c(server->port());
-  Reply same = c.Send("GET", "/tile/entries/001");
-  EXPECT_EQ(same.status, 200);
-  EXPECT_GT(same.body.size(), 256 * kEntryBytes);
-  // Another one could not fit: 503 with Retry-After.
-  Reply shed = c.Send("GET", "/tile/entries/002");
-  EXPECT_EQ(shed.status, 503);
-  EXPECT_EQ(shed.headers["retry-after"], "5");
-  EXPECT_EQ(shed.headers["x-content-type-options"], "nosniff");
-  EXPECT_EQ(metrics_.http_requests_shed.Value(), 1);
-  // HEAD, 304 and the checkpoint hold no body and are always answered.
-  Reply head = c.Send("HEAD", "/tile/entries/001");
-  EXPECT_EQ(head.status, 200);
-  EXPECT_EQ(head.headers["content-length"], absl::StrCat(same.body.size()));
-  Reply revalidated =
-      c.Send("GET", "/tile/entries/001", "If-None-Match: " + same.headers["etag"] + "\r\n");
-  EXPECT_EQ(revalidated.status, 304);
-  EXPECT_EQ(revalidated.headers["etag"], same.headers["etag"]);
-  EXPECT_EQ(c.Send("GET", "/checkpoint").status, 200);
-
-  // The stalled clients go away: their bodies are released, others fit.
-  stalled.clear();
-  ASSERT_TRUE(server->WaitForConnectionsAtMost(1, absl::Seconds(10)));
-  // (At most the checkpoint may still be held: `c` read its last response,
-  // but the server may not have finished with it yet.)
-  EXPECT_LT(big_handler_->in_flight_bytes(), 256 * kEntryBytes);
-  EXPECT_EQ(c.Send("GET", "/tile/entries/002").status, 200);
-}
-
-TEST_F(HttpServerLargeBundlesTest, ASlowReaderIsCutOffAtTheSendDeadline) {
-  HttpServerOptions options;
-  options.send_timeout = absl::Milliseconds(300);
-  options.idle_timeout = absl::Seconds(120);  // never the one that fires here
-  std::unique_ptr<HttpServer> server = StartBig(options);
-  ASSERT_NE(server, nullptr);
-  Connection stalled(server->port(), AF_INET, nullptr, 4096);
-  ASSERT_TRUE(stalled.Write("GET /tile/entries/000 HTTP/1.1\r\nHost: x\r\n\r\n"));
-  ASSERT_NE(stalled.ReadHead().find("200"), std::string::npos);
-  EXPECT_GT(big_handler_->in_flight_bytes(), 0u);
-  EXPECT_TRUE(server->WaitForConnectionsAtMost(0, absl::Seconds(20)));
-  EXPECT_EQ(metrics_.http_connections_cut_send.Value(), 1);
-  EXPECT_EQ(big_handler_->in_flight_bytes(), 0u);
-  EXPECT_TRUE(stalled.ClosedByServer(absl::Seconds(10)));
 }
 
 TEST_F(HttpServerTest, ListensOnIpv6Loopback) {
@@ -513,12 +566,11 @@ TEST_F(HttpServerTest, ListensOnIpv6Loopback) {
   close(probe);
   HttpServerOptions options;
   options.address = "[::1]:0";
-  absl::StatusOr<std::unique_ptr<HttpServer>> s =
-      HttpServer::Start(options, handler_.get(), &metrics_);
+  absl::StatusOr<std::unique_ptr<HttpServer>> s = HttpServer::Start(options, &handler_, Metrics());
   if (!s.ok()) GTEST_SKIP() << "cannot bind [::1]: " << s.status();
   Connection c((*s)->port(), AF_INET6);
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ(c.Send("GET", "/checkpoint").status, 200);
+  EXPECT_EQ(c.Send("GET", "/hello").status, 200);
 }
 
 TEST_F(HttpServerTest, BadAddressesAreRefusedNamingTheFlag) {
@@ -527,16 +579,21 @@ TEST_F(HttpServerTest, BadAddressesAreRefusedNamingTheFlag) {
     HttpServerOptions options;
     options.address = address;
     absl::StatusOr<std::unique_ptr<HttpServer>> s =
-        HttpServer::Start(options, handler_.get(), &metrics_);
+        HttpServer::Start(options, &handler_, Metrics());
     EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << address;
     EXPECT_NE(s.status().message().find("--http-addr"), std::string::npos) << s.status();
   }
+  HttpServerOptions named;
+  named.address = "nonsense";
+  named.flag_name = "--listen";
+  absl::StatusOr<std::unique_ptr<HttpServer>> listen = HttpServer::Start(named, &handler_, {});
+  EXPECT_TRUE(absl::StartsWith(listen.status().message(), "--listen nonsense")) << listen.status();
   std::unique_ptr<HttpServer> first = StartServer("127.0.0.1:0");
   ASSERT_NE(first, nullptr);
   HttpServerOptions options;
   options.address = absl::StrCat("127.0.0.1:", first->port());
   absl::StatusOr<std::unique_ptr<HttpServer>> second =
-      HttpServer::Start(options, handler_.get(), &metrics_);
+      HttpServer::Start(options, &handler_, Metrics());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable) << second.status();
 }
 
@@ -548,6 +605,24 @@ TEST_F(HttpServerTest, StopClosesTheListener) {
   server->Stop();  // idempotent
   Connection c(port);
   EXPECT_FALSE(c.ok());
+}
+
+TEST_F(HttpServerTest, ASlowReaderIsCutOffAtTheSendDeadlineAndTheBodyReleased) {
+  HttpServerOptions options;
+  options.send_timeout = absl::Milliseconds(300);
+  options.idle_timeout = absl::Seconds(120);  // never the one that fires here
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0", options);
+  ASSERT_NE(server, nullptr);
+  // 4 MiB: more than loopback socket buffers take from a client that does
+  // not read.
+  Connection stalled(server->port(), AF_INET, nullptr, 4096);
+  ASSERT_TRUE(stalled.Write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_NE(stalled.ReadHead().find("200"), std::string::npos);
+  EXPECT_GT(handler_.big_.use_count(), 1);  // sent from the handler's copy
+  EXPECT_TRUE(server->WaitForConnectionsAtMost(0, absl::Seconds(20)));
+  EXPECT_EQ(cut_send_.Value(), 1);
+  EXPECT_EQ(handler_.big_.use_count(), 1);
+  EXPECT_TRUE(stalled.ClosedByServer(absl::Seconds(10)));
 }
 
 }  // namespace
