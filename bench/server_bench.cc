@@ -152,7 +152,7 @@ void BM_TileGet(benchmark::State& state) {
   }
   std::mt19937_64 rng(state.thread_index() + 1);
   for (auto _ : state) {
-    HttpResponse r = handler->handler.Handle("GET", paths[rng() % paths.size()], "");
+    HttpReply r = handler->handler.Handle("GET", paths[rng() % paths.size()], "");
     benchmark::DoNotOptimize(r);
   }
   if (state.thread_index() == 0) handler.reset();

@@ -98,6 +98,9 @@ Metrics::Metrics(prometheus::Registry& r)
       http_requests_shed(Counter(r, "infratrail_http_requests_shed_total",
                                  "Tiles HTTP requests answered 503 because the response bytes "
                                  "in flight were at their bound")),
+      http_requests_too_large(Counter(r, "infratrail_http_requests_too_large_total",
+                                      "Tiles HTTP requests answered 413: a request body (the "
+                                      "read API takes none)")),
       grpc_writes_refused_before_read(
           Counter(r, "infratrail_grpc_writes_refused_before_read_total",
                   "AddEvents calls refused from their metadata, before the message was read")),
@@ -143,6 +146,15 @@ Metrics::Metrics(prometheus::Registry& r)
 
 void Metrics::CountTileCache(TileCacheUser user, bool hit) {
   tile_cache_[static_cast<size_t>(user)][hit ? 1 : 0]->Increment();
+}
+
+HttpServerMetrics Metrics::ForHttpServer() {
+  return HttpServerMetrics{.open_connections = &http_open_connections,
+                           .refused_total_cap = &http_connections_refused_total_cap,
+                           .refused_per_address = &http_connections_refused_per_address,
+                           .cut_head = &http_connections_cut_head,
+                           .cut_send = &http_connections_cut_send,
+                           .body_too_large = &http_requests_too_large};
 }
 
 void Metrics::CountHttp(HttpRoute route, int status) {

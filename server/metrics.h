@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "core/http/http_server.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -65,11 +66,15 @@ class Metrics {
   prometheus::Counter& http_connections_cut_send;  // deadline="send"
   prometheus::Gauge& http_in_flight_bytes;         // distinct bodies held by unsent responses
   prometheus::Counter& http_requests_shed;         // 503 + Retry-After: in-flight bound reached
+  prometheus::Counter& http_requests_too_large;    // 413: a request with a body (the API has none)
   // gRPC port limits (docs/operations.md, "Limits and hostile clients").
   prometheus::Counter& grpc_writes_refused_before_read;  // AddEvents refused on metadata
   prometheus::Counter& grpc_connections_refused;         // closed at accept: descriptor cap
   prometheus::Gauge& grpc_entries_streams;               // GetEntries streams open
   prometheus::Counter& grpc_entries_streams_stalled;     // cut off: client stopped reading
+
+  // The HTTP transport's share of the above, for HttpServer::Start.
+  HttpServerMetrics ForHttpServer();
 
   // infratrail_http_requests_total{route, code}. Lock-free: the counters of
   // every route and status the server answers with are made up front.

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "core/http/http_server.h"
 #include "core/io/file_util.h"
 #include "nlohmann/json.hpp"
 #include "prometheus/exposer.h"
@@ -28,7 +29,6 @@
 #include "server/exit_codes.h"
 #include "server/fault_injecting_storage.h"
 #include "server/grpc_port.h"
-#include "server/http_server.h"
 #include "server/log.h"
 #include "server/log_service.h"
 #include "server/metrics.h"
@@ -292,7 +292,7 @@ absl::Status Server::StartHttp() {
                         .head_timeout = absl::Seconds(c.http_head_timeout_s),
                         .idle_timeout = absl::Seconds(c.http_idle_timeout_s),
                         .send_timeout = absl::Seconds(c.http_send_timeout_s)},
-      tiles_.get(), metrics_.get());
+      tiles_.get(), metrics_->ForHttpServer());
   if (!started.ok()) return Refused(started.status());
   http_ = *std::move(started);
   return absl::OkStatus();

@@ -14,8 +14,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "core/http/http_server.h"
 #include "server/grpc_port.h"
-#include "server/http_server.h"
 #include "server/tile_http.h"
 
 namespace CLI {

@@ -1,7 +1,7 @@
 # Unit tests of the server library, beside the code (STYLE.md habit 11).
 # Included from server/CMakeLists.txt.
 foreach(t storage_conformance_test rocksdb_layout_test tree_reader_test sequencer_test
-    checkpoint_signer_test log_test export_test tile_cache_test tile_http_test http_server_test
+    checkpoint_signer_test log_test export_test tile_cache_test tile_http_test tile_http_server_test
     disk_reserve_test checkpoint_publisher_test)
   add_executable(${t} ${t}.cc)
   target_link_libraries(${t} PRIVATE infratrail_server_lib GTest::gtest_main GTest::gmock)

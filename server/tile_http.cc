@@ -29,8 +29,8 @@ std::shared_ptr<const HttpBody> MakeBody(std::string bytes) {
   return body;
 }
 
-HttpResponse Error(int status, std::string text) {
-  HttpResponse r;
+HttpReply Error(int status, std::string text) {
+  HttpReply r;
   r.status = status;
   r.text = std::move(text);
   r.text.push_back('\n');
@@ -39,9 +39,9 @@ HttpResponse Error(int status, std::string text) {
   return r;
 }
 
-HttpResponse Ok(std::shared_ptr<const HttpBody> body, absl::string_view content_type,
-                absl::string_view cache_control, absl::string_view if_none_match) {
-  HttpResponse r;
+HttpReply Ok(std::shared_ptr<const HttpBody> body, absl::string_view content_type,
+             absl::string_view cache_control, absl::string_view if_none_match) {
+  HttpReply r;
   r.status = !if_none_match.empty() && IfNoneMatchHits(if_none_match, body->etag) ? 304 : 200;
   r.body = std::move(body);
   r.content_type = content_type;
@@ -149,11 +149,15 @@ TileHttpHandler::TileHttpHandler(LogStorage* storage, LatestFn latest, TileHttpO
       metrics_(metrics),
       in_flight_(std::make_shared<InFlightBudget>(options.in_flight_bytes, metrics)) {}
 
-HttpResponse TileHttpHandler::Handle(absl::string_view method, absl::string_view path,
-                                     absl::string_view if_none_match) {
+void TileHttpHandler::Handle(const HttpRequest& request, HttpResponder respond) {
+  std::move(respond)(Handle(request.method, request.url, request.if_none_match));
+}
+
+HttpReply TileHttpHandler::Handle(absl::string_view method, absl::string_view path,
+                                  absl::string_view if_none_match) {
   const HttpRoute route = RouteOf(path);
   const bool get = method == "GET";
-  HttpResponse r;
+  HttpReply r;
   if (!get && method != "HEAD") {
     r = Error(405, "method not allowed: this API is read-only (GET, HEAD)");
     r.allow = "GET, HEAD";
@@ -170,7 +174,7 @@ HttpResponse TileHttpHandler::Handle(absl::string_view method, absl::string_view
   return r;
 }
 
-HttpResponse TileHttpHandler::Checkpoint(absl::string_view if_none_match, bool get) {
+HttpReply TileHttpHandler::Checkpoint(absl::string_view if_none_match, bool get) {
   std::shared_ptr<const PublishedCheckpoint> cp = latest_();
   if (cp == nullptr) return Error(503, "no checkpoint has been published yet");
   std::shared_ptr<const HttpBody> body;
@@ -182,13 +186,12 @@ HttpResponse TileHttpHandler::Checkpoint(absl::string_view if_none_match, bool g
     }
     body = checkpoint_body_;
   }
-  HttpResponse r = Ok(std::move(body), kText, checkpoint_cache_control_, if_none_match);
+  HttpReply r = Ok(std::move(body), kText, checkpoint_cache_control_, if_none_match);
   if (get && r.status == 200) r.body = in_flight_->Lease(std::move(r.body), /*always=*/true);
   return r;
 }
 
-HttpResponse TileHttpHandler::Tile(absl::string_view path, absl::string_view if_none_match,
-                                   bool get) {
+HttpReply TileHttpHandler::Tile(absl::string_view path, absl::string_view if_none_match, bool get) {
   absl::StatusOr<TileId> id = ParseTilePath(path);
   if (!id.ok()) {
     // The parser's message quotes the path; say only what the rule is.
@@ -220,7 +223,7 @@ HttpResponse TileHttpHandler::Tile(absl::string_view path, absl::string_view if_
     cache_->Insert<HttpBody>(TileCache::User::kHttp, *id, body,
                              sizeof(HttpBody) + body->bytes.capacity() + body->etag.capacity());
   }
-  HttpResponse r = Ok(std::move(body), kOctets, cache_control, if_none_match);
+  HttpReply r = Ok(std::move(body), kOctets, cache_control, if_none_match);
   if (get && r.status == 200) {
     r.body = in_flight_->Lease(std::move(r.body), /*always=*/false);
     if (r.body == nullptr) return Shed();
@@ -228,9 +231,9 @@ HttpResponse TileHttpHandler::Tile(absl::string_view path, absl::string_view if_
   return r;
 }
 
-HttpResponse TileHttpHandler::Shed() {
+HttpReply TileHttpHandler::Shed() {
   if (metrics_ != nullptr) metrics_->http_requests_shed.Increment();
-  HttpResponse r = Error(503, "too many response bytes in flight; retry later");
+  HttpReply r = Error(503, "too many response bytes in flight; retry later");
   r.retry_after_s = kHttpShedRetryAfterSeconds;
   return r;
 }

@@ -1,5 +1,5 @@
-// TileHttpHandler: the C2SP tlog-tiles read API, independent of the HTTP
-// transport (server/http_server.h carries it over libmicrohttpd):
+// TileHttpHandler: the C2SP tlog-tiles read API, an HttpHandler for the
+// shared transport (core/http/http_server.h carries it over libmicrohttpd):
 //
 //   GET|HEAD /checkpoint                    the latest published checkpoint
 //   GET|HEAD /tile/<L>/<N>[.p/<W>]          hash tiles, height 8
@@ -38,7 +38,7 @@
 // The handler's memory is therefore at most the tile cache's budget +
 // in_flight_bytes (+ one body being read per transport thread).
 //
-// Thread-safe.
+// Every request is answered before Handle returns. Thread-safe.
 #ifndef INFRATRAIL_SERVER_TILE_HTTP_H_
 #define INFRATRAIL_SERVER_TILE_HTTP_H_
 
@@ -51,6 +51,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/http/http_server.h"
 #include "core/tile.h"
 #include "server/checkpoint_publisher.h"
 #include "server/metrics.h"
@@ -58,23 +59,6 @@
 #include "server/tile_cache.h"
 
 namespace infratrail {
-
-// A response body with its validator, shared with the cache.
-struct HttpBody {
-  std::string bytes;
-  std::string etag;  // quoted strong ETag
-};
-
-struct HttpResponse {
-  int status = 200;
-  // The body for 200 (and the validator for 304); for errors, `text`.
-  std::shared_ptr<const HttpBody> body;
-  std::string text;                // error message body (text/plain)
-  absl::string_view content_type;  // static strings
-  absl::string_view cache_control;
-  absl::string_view allow;  // set on 405
-  int retry_after_s = 0;    // Retry-After, set on 503 when shedding load
-};
 
 struct TileHttpOptions {
   // The checkpoint's max-age: how stale a cache in front may serve it.
@@ -88,7 +72,9 @@ inline constexpr int kHttpShedRetryAfterSeconds = 5;
 
 class InFlightBudget;
 
-class TileHttpHandler {
+// Answers carry a body (HttpBody, the cache's, with a strong ETag) for 200
+// and 304, `text` (text/plain) for errors.
+class TileHttpHandler : public HttpHandler {
  public:
   using LatestFn = std::function<std::shared_ptr<const PublishedCheckpoint>()>;
 
@@ -98,18 +84,23 @@ class TileHttpHandler {
   TileHttpHandler(LogStorage* storage, LatestFn latest, TileHttpOptions options, TileCache* cache,
                   Metrics* metrics);
 
-  // `if_none_match`: the request's If-None-Match header, empty if absent.
-  // HEAD gets the same answer as GET; the transport drops the body.
-  HttpResponse Handle(absl::string_view method, absl::string_view path,
-                      absl::string_view if_none_match);
+  // Answers at once with Handle(method, url, if_none_match) below; the
+  // request's body is ignored (the transport refuses any, max_body_bytes 0).
+  void Handle(const HttpRequest& request, HttpResponder respond) override;
+
+  // The answer to one request. `if_none_match`: the request's
+  // If-None-Match header, empty if absent. HEAD gets the same answer as
+  // GET; the transport drops the body.
+  HttpReply Handle(absl::string_view method, absl::string_view path,
+                   absl::string_view if_none_match);
 
   // Bytes of distinct bodies currently in flight (see the file comment).
   size_t in_flight_bytes() const;
 
  private:
-  HttpResponse Checkpoint(absl::string_view if_none_match, bool get);
-  HttpResponse Tile(absl::string_view path, absl::string_view if_none_match, bool get);
-  HttpResponse Shed();
+  HttpReply Checkpoint(absl::string_view if_none_match, bool get);
+  HttpReply Tile(absl::string_view path, absl::string_view if_none_match, bool get);
+  HttpReply Shed();
 
   LogStorage* const storage_;
   const LatestFn latest_;

@@ -75,7 +75,7 @@ class TileHttpTest : public ::testing::Test {
     published_ = p;
   }
 
-  HttpResponse Get(const std::string& path, absl::string_view inm = "") {
+  HttpReply Get(const std::string& path, absl::string_view inm = "") {
     return handler_->Handle("GET", path, inm);
   }
 
@@ -83,7 +83,7 @@ class TileHttpTest : public ::testing::Test {
   // bundles the log's entries, hash tiles the RFC 9162 subtree hashes.
   void ExpectAuthentic(const TileId& tile) {
     const std::string path = "/" + tile.Path();
-    HttpResponse r = Get(path);
+    HttpReply r = Get(path);
     ASSERT_EQ(r.status, 200) << path << ": " << r.text;
     EXPECT_EQ(r.content_type, "application/octet-stream") << path;
     EXPECT_EQ(r.cache_control,
@@ -110,7 +110,7 @@ class TileHttpTest : public ::testing::Test {
   }
 
   void ExpectStatus(const std::string& path, int status) {
-    HttpResponse r = Get(path);
+    HttpReply r = Get(path);
     EXPECT_EQ(r.status, status) << path << ": " << r.text;
     if (status >= 400) {
       EXPECT_EQ(r.body, nullptr) << path;
@@ -228,13 +228,13 @@ TEST_F(TileHttpTest, NothingButTheCheckpointRouteBeforeTheFirstCheckpoint) {
 
 TEST_F(TileHttpTest, CheckpointFollowsThePublisher) {
   GrowAndPublish(10);
-  HttpResponse a = Get("/checkpoint");
+  HttpReply a = Get("/checkpoint");
   ASSERT_EQ(a.status, 200) << a.text;
   EXPECT_EQ(a.body->bytes, published_->note);
   EXPECT_EQ(a.content_type, "text/plain; charset=utf-8");
   EXPECT_EQ(a.cache_control, "public, max-age=2");
   GrowAndPublish(20);
-  HttpResponse b = Get("/checkpoint");
+  HttpReply b = Get("/checkpoint");
   ASSERT_EQ(b.status, 200);
   EXPECT_EQ(b.body->bytes, published_->note);
   EXPECT_NE(b.body->etag, a.body->etag);
@@ -249,12 +249,12 @@ TEST_F(TileHttpTest, CheckpointFollowsThePublisher) {
 
 TEST_F(TileHttpTest, ConditionalRequestsAndMethods) {
   GrowAndPublish(600);
-  HttpResponse full = Get("/tile/0/001");
+  HttpReply full = Get("/tile/0/001");
   ASSERT_EQ(full.status, 200);
   const std::string etag = full.body->etag;
   for (const std::string& inm :
        {etag, "W/" + etag, "\"other\", " + etag, std::string("*"), " " + etag + " "}) {
-    HttpResponse r = Get("/tile/0/001", inm);
+    HttpReply r = Get("/tile/0/001", inm);
     EXPECT_EQ(r.status, 304) << inm;
     ASSERT_NE(r.body, nullptr);
     EXPECT_EQ(r.body->etag, etag);
@@ -265,11 +265,11 @@ TEST_F(TileHttpTest, ConditionalRequestsAndMethods) {
   EXPECT_NE(Get("/tile/0/000").body->etag, etag);
   EXPECT_NE(Get("/tile/0/001.p/9").body->etag, etag);
 
-  HttpResponse head = handler_->Handle("HEAD", "/tile/0/001", "");
+  HttpReply head = handler_->Handle("HEAD", "/tile/0/001", "");
   EXPECT_EQ(head.status, 200);
   EXPECT_EQ(head.body->bytes, full.body->bytes);
   for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
-    HttpResponse r = handler_->Handle(method, "/tile/0/001", "");
+    HttpReply r = handler_->Handle(method, "/tile/0/001", "");
     EXPECT_EQ(r.status, 405) << method;
     EXPECT_EQ(r.allow, "GET, HEAD") << method;
   }
@@ -327,7 +327,7 @@ TEST_F(TileHttpTest, StorageErrorsAre500NamingTheTile) {
   auto p = std::make_shared<PublishedCheckpoint>(*published_);
   p->size = 700;
   published_ = p;
-  HttpResponse r = Get("/tile/0/002.p/188");
+  HttpReply r = Get("/tile/0/002.p/188");
   EXPECT_EQ(r.status, 500);
   EXPECT_NE(r.text.find("tile/0/002.p/188"), std::string::npos) << r.text;
   EXPECT_EQ(Get("/tile/entries/002.p/188").status, 500);
@@ -377,18 +377,18 @@ TEST_F(TileHttpTest, ResponseBytesInFlightAreBoundedUntilReleased) {
   options.in_flight_bytes = 2 * kTile;
   MakeHandler(options, /*cache_bytes=*/0);  // nothing cached: only responses hold bodies
 
-  HttpResponse r0 = Get("/tile/0/000");
-  HttpResponse r1 = Get("/tile/0/001");
+  HttpReply r0 = Get("/tile/0/000");
+  HttpReply r1 = Get("/tile/0/001");
   ASSERT_EQ(r0.status, 200);
   ASSERT_EQ(r1.status, 200);
   EXPECT_EQ(handler_->in_flight_bytes(), 2 * kTile);
   EXPECT_EQ(metrics_.http_in_flight_bytes.Value(), 2.0 * kTile);
-  HttpResponse copy = r0;  // the same lease, not a new one
+  HttpReply copy = r0;  // the same lease, not a new one
   EXPECT_EQ(handler_->in_flight_bytes(), 2 * kTile);
 
   // Full: a third body is shed before storage is read.
   const int reads = counting_.reads.load();
-  HttpResponse shed = Get("/tile/0/002");
+  HttpReply shed = Get("/tile/0/002");
   EXPECT_EQ(shed.status, 503);
   EXPECT_EQ(shed.retry_after_s, kHttpShedRetryAfterSeconds);
   EXPECT_EQ(shed.body, nullptr);
@@ -397,20 +397,20 @@ TEST_F(TileHttpTest, ResponseBytesInFlightAreBoundedUntilReleased) {
   EXPECT_EQ(RequestCount(registry_, "tile", "503"), 1);
   // HEAD holds nothing; the checkpoint is always served.
   EXPECT_EQ(handler_->Handle("HEAD", "/tile/0/002", "").status, 200);
-  HttpResponse cp = Get("/checkpoint");
+  HttpReply cp = Get("/checkpoint");
   EXPECT_EQ(cp.status, 200);
   EXPECT_EQ(handler_->in_flight_bytes(), 2 * kTile + cp.body->bytes.size());
-  cp = HttpResponse{};
+  cp = HttpReply{};
 
   // Released: room again.
-  r1 = HttpResponse{};
+  r1 = HttpReply{};
   EXPECT_EQ(handler_->in_flight_bytes(), kTile);
-  HttpResponse r2 = Get("/tile/0/002");
+  HttpReply r2 = Get("/tile/0/002");
   EXPECT_EQ(r2.status, 200);
-  r0 = HttpResponse{};
+  r0 = HttpReply{};
   EXPECT_EQ(handler_->in_flight_bytes(), 2 * kTile);  // `copy` still holds tile 0/000
-  copy = HttpResponse{};
-  r2 = HttpResponse{};
+  copy = HttpReply{};
+  r2 = HttpReply{};
   EXPECT_EQ(handler_->in_flight_bytes(), 0u);
   EXPECT_EQ(metrics_.http_in_flight_bytes.Value(), 0);
 
@@ -420,13 +420,13 @@ TEST_F(TileHttpTest, ResponseBytesInFlightAreBoundedUntilReleased) {
   const int reads2 = counting_.reads.load();
   EXPECT_EQ(Get("/tile/entries/000").status, 503);
   EXPECT_EQ(counting_.reads.load(), reads2);
-  r0 = HttpResponse{};
+  r0 = HttpReply{};
 
   // One body larger than the whole bound is served when nothing else is in
   // flight (and only then).
   options.in_flight_bytes = 10;
   MakeHandler(options, /*cache_bytes=*/0);
-  HttpResponse big = Get("/tile/entries/000");
+  HttpReply big = Get("/tile/entries/000");
   EXPECT_EQ(big.status, 200);
   EXPECT_EQ(Get("/tile/entries/001").status, 503);
 }
@@ -438,9 +438,9 @@ TEST_F(TileHttpTest, ABodyAlreadyInFlightIsServedAgainAtTheBound) {
   TileHttpOptions options;
   options.in_flight_bytes = 1;
   MakeHandler(options);
-  HttpResponse a = Get("/tile/entries/000");
+  HttpReply a = Get("/tile/entries/000");
   ASSERT_EQ(a.status, 200);
-  HttpResponse b = Get("/tile/entries/000");
+  HttpReply b = Get("/tile/entries/000");
   ASSERT_EQ(b.status, 200);
   EXPECT_EQ(handler_->in_flight_bytes(), a.body->bytes.size());
   EXPECT_EQ(Get("/tile/0/000").status, 503);
@@ -451,18 +451,18 @@ TEST_F(TileHttpTest, PercentEncodingIsRefusedAndErrorsDoNotEchoTheRequest) {
   const int reads = counting_.reads.load();
   for (const char* path : {"/tile/0/0%300", "/tile/entries/000%00.p/1", "/tile/0/%30%30%30",
                            "/%63heckpoint", "/tile/0/001%2F"}) {
-    HttpResponse r = Get(path);
+    HttpReply r = Get(path);
     EXPECT_EQ(r.status, 400) << path;
     EXPECT_EQ(r.text.find('%'), std::string::npos) << path << ": " << r.text;
   }
   EXPECT_EQ(counting_.reads.load(), reads);
   for (const char* path : {"/tile/0/0x1<b>", "/tile/<b>/000", "/<b>", "/tile/0/009"}) {
-    HttpResponse r = Get(path);
+    HttpReply r = Get(path);
     EXPECT_GE(r.status, 400) << path;
     EXPECT_EQ(r.text.find("<b>"), std::string::npos) << path << ": " << r.text;
     EXPECT_EQ(r.text.find("009"), std::string::npos) << path << ": " << r.text;
   }
-  HttpResponse method = handler_->Handle("<b>", "/checkpoint", "");
+  HttpReply method = handler_->Handle("<b>", "/checkpoint", "");
   EXPECT_EQ(method.status, 405);
   EXPECT_EQ(method.text.find("<b>"), std::string::npos) << method.text;
 }
