@@ -11,7 +11,10 @@
 #      (infratrail-verifier monitor --once: every entry re-hashed, every
 #      tile and the signed root checked, and every event checked against
 #      an event policy),
-#   6. stop the server with SIGTERM (it drains and exits 0).
+#   6. run a witness (infratrail-verifier witness, C2SP tlog-witness) that
+#      cosigns the kept checkpoint, then the latest one with a consistency
+#      proof from it, and serves what it cosigned,
+#   7. stop the server and the witness with SIGTERM (they drain and exit 0).
 # Everything it creates lives under build/demo/ (removed at the start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -97,8 +100,60 @@ cp scripts/demo-policy.yaml "$demo/policy.yaml"
   --once --progress never
 echo "    monitor: clean; it trusts $(sed -n 's/.*"next": \([0-9]*\).*/\1/p' "$demo/monitor/state.json") entries (state in $demo/monitor)"
 
-echo "== 9. stop (SIGTERM drains)"
-kill -TERM "$server_pid"
+echo "== 9. a witness cosigns the log's checkpoints, only along one history (C2SP tlog-witness)"
+"$bin/verifier/infratrail-verifier" witness keygen --name witness.demo.example/w1 \
+  --out "$demo/witness.key" > "$demo/witness.vkey"
+printf 'logs/v0\nvkey %s\n' "$(cat "$demo/log.vkey")" > "$demo/witness-logs.txt"
+"$bin/verifier/infratrail-verifier" witness --key "$demo/witness.key" \
+  --state-dir "$demo/witness" --listen 127.0.0.1:0 --logs "$demo/witness-logs.txt" \
+  > "$demo/witness.out" 2> "$demo/witness.log" &
+witness_pid=$!
+trap 'kill "$server_pid" "$witness_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  [ -s "$demo/witness.out" ] && break
+  kill -0 "$witness_pid" 2>/dev/null || { cat "$demo/witness.log"; exit 1; }
+  sleep 0.1
+done
+witness_port=$(sed -E 's/.*"listening":"127\.0\.0\.1:([0-9]+)".*/\1/' "$demo/witness.out")
+echo "witness pid $witness_pid on 127.0.0.1:$witness_port, key $(cat "$demo/witness.vkey")"
+# add_checkpoint BODY_FILE: POSTs it to the witness; prints the status line and body.
+add_checkpoint() {
+  exec 3<> "/dev/tcp/127.0.0.1/$witness_port"
+  printf 'POST /add-checkpoint HTTP/1.0\r\nHost: demo\r\nContent-Length: %s\r\n\r\n' \
+    "$(wc -c < "$1")" >&3
+  cat "$1" >&3
+  tr -d '\r' <&3 | sed -n '1p; /^$/,$p' | sed '/^$/d; s/^/    /'
+  exec 3<&-
+}
+old_size=$(sed -n 2p "$demo/checkpoint-before")
+{ printf 'old 0\n\n'; cat "$demo/checkpoint-before"; } > "$demo/add-1"
+echo "add-checkpoint: old 0 -> $old_size (the checkpoint kept at step 3)"
+add_checkpoint "$demo/add-1" | tee "$demo/add-1.reply"
+grep -q 'HTTP/1.[01] 200' "$demo/add-1.reply"
+"$bin/client/infratrail" checkpoint "${log[@]}" > "$demo/checkpoint-now"
+{
+  printf 'old %s\n' "$old_size"
+  "$bin/client/infratrail" consistency "${log[@]}" --old "$demo/checkpoint-before" \
+    --checkpoint "$demo/checkpoint-now"
+  printf '\n'
+  cat "$demo/checkpoint-now"
+} > "$demo/add-2"
+echo "add-checkpoint: old $old_size -> $(sed -n 2p "$demo/checkpoint-now") with the log's consistency proof"
+add_checkpoint "$demo/add-2" | tee "$demo/add-2.reply"
+grep -q 'HTTP/1.[01] 200' "$demo/add-2.reply"
+echo "the same request again (its old size is no longer the witness's): 409 with the size"
+add_checkpoint "$demo/add-1" | tee "$demo/add-3.reply"
+grep -q 'HTTP/1.[01] 409' "$demo/add-3.reply"
+origin_hash=$(head -n 1 "$demo/checkpoint-now" | tr -d '\n' | sha256sum | cut -d' ' -f1)
+echo "GET /$origin_hash/checkpoint (what monitors compare):"
+exec 3<> "/dev/tcp/127.0.0.1/$witness_port"
+printf 'GET /%s/checkpoint HTTP/1.0\r\nHost: demo\r\n\r\n' "$origin_hash" >&3
+tr -d '\r' <&3 | sed '1,/^$/d; s/^/    /'
+exec 3<&-
+
+echo "== 10. stop (SIGTERM drains)"
+kill -TERM "$server_pid" "$witness_pid"
 wait "$server_pid"
+wait "$witness_pid"
 trap - EXIT
-echo "server exited cleanly; log: $demo/server.log"
+echo "server and witness exited cleanly; logs: $demo/server.log, $demo/witness.log"
