@@ -9,7 +9,9 @@
 #   4. ThreadSanitizer build (GCC, with Debian's abseil rebuilt instrumented
 #      by scripts/tsan-absl.sh) running the concurrency tests that need no
 #      gRPC: sequencer, group commit, checkpoint publisher, log, tile cache,
-#      tree reader, the monitor's tree auditor and its fetch pipeline.
+#      tree reader, the monitor's tree auditor and its fetch pipeline, the
+#      HTTP transport (suspended answers from other threads) and the
+#      witness (racing add-checkpoint callers, the group-committed journal).
 #      (Debian's gRPC is not instrumented either, and its lock-free
 #      internals are reported as races in its own memory, so the log
 #      service, batch writer and crash tests are not run under TSan.)
@@ -34,7 +36,7 @@ if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
     -DINFRATRAIL_SANITIZE=ON -DINFRATRAIL_FUZZ=ON -DINFRATRAIL_BENCHMARKS=OFF -DINFRATRAIL_WERROR=ON
   # The same clang build checks the thread-safety annotations
   # (-Wthread-safety -Werror=thread-safety) of everything the programs link.
-  cmake --build build-fuzz --parallel "$jobs" --target parsers_fuzz event_json_fuzz entry_validation_fuzz monitor_fuzz policy_fuzz \
+  cmake --build build-fuzz --parallel "$jobs" --target parsers_fuzz event_json_fuzz entry_validation_fuzz monitor_fuzz policy_fuzz witness_fuzz \
     infratrail-server infratrail infratrail-verifier
   (cd build-fuzz && ctest --output-on-failure -R '_fuzz_smoke$')
 fi
@@ -45,12 +47,13 @@ if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFRATRAIL_TSAN=ON \
     -DINFRATRAIL_WERROR=ON -DINFRATRAIL_BENCHMARKS=OFF -DCMAKE_PREFIX_PATH="$PWD/build-tsan/absl"
   cmake --build build-tsan --parallel "$jobs" --target sequencer_test group_commit_test \
-    checkpoint_publisher_test log_test tile_cache_test tree_reader_test monitor_test
+    checkpoint_publisher_test log_test tile_cache_test tree_reader_test monitor_test \
+    http_server_test witness_test
   # Only these suites are built; halt_on_error makes a report fail its test.
   TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp ignore_noninstrumented_modules=1 halt_on_error=1" \
     LD_LIBRARY_PATH="$PWD/build-tsan/absl/lib" \
     ctest --test-dir build-tsan --output-on-failure --parallel "$jobs" -R \
-    '^(SequencerTest|AppliedOrNot/SequencerFailureTest|SplitSizes/SequencerRestartTest|GroupCommit|PublisherTest|LogTest|TileCache|TreeReader|TreeAuditorTest)\.'
+    '^(SequencerTest|AppliedOrNot/SequencerFailureTest|SplitSizes/SequencerRestartTest|GroupCommit|PublisherTest|LogTest|TileCache|TreeReader|TreeAuditorTest|HttpServerTest|WitnessTest|WitnessStoreTest)\.'
 fi
 
 if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then

@@ -24,8 +24,8 @@
 #include "verifier/limits.h"
 #include "verifier/monitor/monitor_command.h"
 #include "verifier/policy_command.h"
-#include "verifier/witness/witness_command.h"
 #include "verifier/selfcheck.h"
+#include "verifier/witness/witness_command.h"
 
 namespace infratrail {
 namespace {

@@ -14,11 +14,10 @@
 namespace infratrail {
 
 // SIGTERM / SIGINT ask a long-running command (monitor, witness) to stop;
-// SIGHUP asks it to read its configuration again. A thread waits for them so the rest of the process never
-// runs in a handler. It must be created before any other thread (libcurl's
-// resolver, the metrics server), which then inherit the blocked mask: a
-// signal delivered to one of them would otherwise take its default action
-// and kill the process.
+// SIGHUP asks it to read its configuration again. A thread waits for them so the rest of the
+// process never runs in a handler. It must be created before any other thread (libcurl's resolver,
+// the metrics server), which then inherit the blocked mask: a signal delivered to one of them would
+// otherwise take its default action and kill the process.
 class Signals {
  public:
   Signals() {

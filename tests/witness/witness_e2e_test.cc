@@ -135,9 +135,9 @@ class WitnessE2eTest : public ::testing::Test {
   }
 
   std::unique_ptr<WitnessProcess> Start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {"--key",    key_file_, "--state-dir", state_,
-                                     "--listen", "127.0.0.1:0", "--logs", logs_file_,
-                                     "--rate-per-log", "0"};
+    std::vector<std::string> argv = {
+        "--key",       key_file_, "--state-dir", state_,           "--listen",
+        "127.0.0.1:0", "--logs",  logs_file_,    "--rate-per-log", "0"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto w = std::make_unique<WitnessProcess>(dir_->path(), argv);
     EXPECT_TRUE(w->WaitListening()) << w->Stderr();
@@ -224,8 +224,7 @@ TEST_F(WitnessE2eTest, TheHttpApiAnswersAsTheSpecSays) {
       r.body, *NoteVerifier::Parse(log_key_.VerifierKey()), *WitnessPolicy::Create({wv}, 1));
   ASSERT_TRUE(v.ok()) << v.status() << r.body;
   EXPECT_EQ(v->checkpoint.size, 10u);
-  EXPECT_EQ(Get(*w, absl::StrCat("/", OriginHash("stranger.example"), "/checkpoint")).status,
-            404);
+  EXPECT_EQ(Get(*w, absl::StrCat("/", OriginHash("stranger.example"), "/checkpoint")).status, 404);
 
   r = Get(*w, "/witness.json");
   ASSERT_EQ(r.status, 200);
@@ -237,7 +236,8 @@ TEST_F(WitnessE2eTest, TheHttpApiAnswersAsTheSpecSays) {
   ASSERT_EQ(r.status, 200);
   EXPECT_THAT(r.body, HasSubstr("infratrail_witness_requests_total{"));
   EXPECT_THAT(r.body, HasSubstr("code=\"409\""));
-  EXPECT_THAT(r.body, HasSubstr("infratrail_witness_cosignatures_total{origin=\"example.com/log\"} 1"));
+  EXPECT_THAT(r.body,
+              HasSubstr("infratrail_witness_cosignatures_total{origin=\"example.com/log\"} 1"));
   EXPECT_EQ(w->Exit(SIGTERM), 0);
 }
 
@@ -279,8 +279,8 @@ TEST_F(WitnessE2eTest, ListsAreReReadOnSighupAndNeverForgetALog) {
 }
 
 TEST_F(WitnessE2eTest, ALogUsingTheWitnessKeyIsRefused) {
-  const NoteSigner own = *NoteSigner::Parse(ReadFileOrEmpty(key_file_).substr(
-      0, ReadFileOrEmpty(key_file_).find('\n')));
+  const NoteSigner own = *NoteSigner::Parse(
+      ReadFileOrEmpty(key_file_).substr(0, ReadFileOrEmpty(key_file_).find('\n')));
   WriteList(logs_file_, {log_key_, own});
   auto w = Start();
   EXPECT_THAT(w->Stderr(), HasSubstr("own key"));
@@ -336,8 +336,8 @@ TEST_F(WitnessE2eTest, KillNineNeverLosesAnAcknowledgedCosignature) {
         }
         while (!stop.load() && size < 3990) {
           const uint64_t next = size + 1 + (size * 7 + i) % 3;
-          absl::StatusOr<HttpResponse> r = f->Post(w->url("/add-checkpoint"),
-                                                   logs[i]->Body(size, next), "text/plain", 4096);
+          absl::StatusOr<HttpResponse> r =
+              f->Post(w->url("/add-checkpoint"), logs[i]->Body(size, next), "text/plain", 4096);
           if (!r.ok() || r->status != 200) break;  // killed
           size = next;
           absl::MutexLock l(&mu);

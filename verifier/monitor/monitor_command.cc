@@ -42,7 +42,6 @@ using cli::kExitServer;
 using cli::kExitUsage;
 using cli::kExitVerify;
 
-
 HttpFetcherOptions FetcherOptions(const MonitorConfig& c) {
   HttpFetcherOptions fo;
   fo.timeout = absl::ToChronoMilliseconds(c.timeout);

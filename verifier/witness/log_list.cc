@@ -119,15 +119,14 @@ absl::StatusOr<LogList> ParseLogList(absl::string_view text, absl::string_view s
   for (Pending& p : pending) {
     auto [it, inserted] = index.try_emplace(p.origin, out.logs.size());
     if (inserted) {
-      out.logs.push_back(WitnessLog{.origin = p.origin, .keys = {}, .qpd = p.qpd,
-                                    .contact = std::move(p.contact)});
+      out.logs.push_back(WitnessLog{
+          .origin = p.origin, .keys = {}, .qpd = p.qpd, .contact = std::move(p.contact)});
     }
     WitnessLog& log = out.logs[it->second];
     if (log.qpd == 0) log.qpd = p.qpd;
     if (log.contact.empty()) log.contact = std::move(p.contact);
-    const bool duplicate = std::any_of(log.keys.begin(), log.keys.end(), [&](const auto& k) {
-      return k.vkey() == p.key.vkey();
-    });
+    const bool duplicate = std::any_of(log.keys.begin(), log.keys.end(),
+                                       [&](const auto& k) { return k.vkey() == p.key.vkey(); });
     if (!duplicate) log.keys.push_back(std::move(p.key));
   }
   return out;
@@ -152,9 +151,9 @@ MergeReport KnownLogs::Merge(const LogList& list) {
   for (const WitnessLog& log : list.logs) {
     if (auto it = by_origin_.find(log.origin); it != by_origin_.end()) {
       if (!SameKeys(it->second->keys, log.keys)) {
-        report.refused.push_back(absl::StrCat(
-            log.origin, ": listed with other keys than the ones it is known by; kept ",
-            it->second->keys.front().vkey(), " (a known log is never re-keyed)"));
+        report.refused.push_back(
+            absl::StrCat(log.origin, ": listed with other keys than the ones it is known by; kept ",
+                         it->second->keys.front().vkey(), " (a known log is never re-keyed)"));
       }
       continue;
     }
@@ -163,8 +162,9 @@ MergeReport KnownLogs::Merge(const LogList& list) {
     });
     if (own_key) {
       report.refused.push_back(
-          absl::StrCat(log.origin, ": uses the witness's own key; a witness never cosigns for "
-                                   "its own key"));
+          absl::StrCat(log.origin,
+                       ": uses the witness's own key; a witness never cosigns for "
+                       "its own key"));
       continue;
     }
     auto owned = std::make_unique<WitnessLog>(log);

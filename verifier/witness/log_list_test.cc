@@ -14,10 +14,10 @@ NoteSigner Key(absl::string_view name) { return *NoteSigner::Generate(name); }
 
 TEST(LogList, ParsesTheNetworkFormatWithOriginQpdAndContact) {
   const NoteSigner a = Key("a.example/log"), b = Key("b.example/log");
-  const std::string text = absl::StrCat(
-      "# List: test\nlogs/v0\n\nvkey ", a.VerifierKey(), "\norigin none\nqpd 86400\n",
-      "contact ops@a.example\n\nvkey ", b.VerifierKey(), "\norigin b.example/other origin\n",
-      "bastion none\nqpd 24\n");
+  const std::string text =
+      absl::StrCat("# List: test\nlogs/v0\n\nvkey ", a.VerifierKey(), "\norigin none\nqpd 86400\n",
+                   "contact ops@a.example\n\nvkey ", b.VerifierKey(),
+                   "\norigin b.example/other origin\n", "bastion none\nqpd 24\n");
   absl::StatusOr<LogList> list = ParseLogList(text, "list");
   ASSERT_TRUE(list.ok()) << list.status();
   ASSERT_EQ(list->logs.size(), 2u);
@@ -74,12 +74,12 @@ TEST(KnownLogs, AListUpdateNeverRemovesOrReKeysALog) {
   const NoteSigner witness = Key("w.example/w1");
   const NoteSigner a = Key("a.example/log"), impostor = Key("a.example/log");
   KnownLogs known(witness.public_key());
-  MergeReport first = known.Merge(*ParseLogList(
-      absl::StrCat("logs/v0\nvkey ", a.VerifierKey(), "\n"), "first"));
+  MergeReport first =
+      known.Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", a.VerifierKey(), "\n"), "first"));
   EXPECT_THAT(first.added, ::testing::ElementsAre("a.example/log"));
   // The next list drops the log and lists another key for its origin.
-  MergeReport second = known.Merge(*ParseLogList(
-      absl::StrCat("logs/v0\nvkey ", impostor.VerifierKey(), "\n"), "second"));
+  MergeReport second = known.Merge(
+      *ParseLogList(absl::StrCat("logs/v0\nvkey ", impostor.VerifierKey(), "\n"), "second"));
   EXPECT_TRUE(second.added.empty());
   ASSERT_EQ(second.refused.size(), 1u);
   EXPECT_THAT(second.refused[0], HasSubstr("never re-keyed"));
@@ -96,8 +96,8 @@ TEST(KnownLogs, RefusesALogThatUsesTheWitnessKey) {
   KnownLogs known(witness.public_key());
   // The same key material under the log's name.
   const NoteSigner same = *NoteSigner::Parse(witness.SignerKey());
-  MergeReport r = known.Merge(
-      *ParseLogList(absl::StrCat("logs/v0\nvkey ", same.VerifierKey(), "\n"), "list"));
+  MergeReport r =
+      known.Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", same.VerifierKey(), "\n"), "list"));
   EXPECT_TRUE(r.added.empty());
   ASSERT_EQ(r.refused.size(), 1u);
   EXPECT_THAT(r.refused[0], HasSubstr("own key"));

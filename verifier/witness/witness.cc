@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "core/checkpoint.h"
 #include "core/cosignature.h"
 #include "core/encoding.h"
@@ -23,7 +23,7 @@ struct Request {
   absl::string_view note;
 };
 
-WitnessReply Refuse(int status, std::string why, std::string origin = "") {
+WitnessReply Refuse(int status, absl::string_view why, std::string origin = "") {
   WitnessReply r;
   r.status = status;
   r.body = absl::StrCat(why, "\n");
@@ -78,8 +78,8 @@ absl::StatusOr<Request> ParseBody(absl::string_view body) {
 
 }  // namespace
 
-Witness::Witness(NoteSigner key, const KnownLogs* logs, WitnessStore* store,
-                 WitnessOptions options, WitnessMetrics* metrics)
+Witness::Witness(NoteSigner key, const KnownLogs* logs, WitnessStore* store, WitnessOptions options,
+                 WitnessMetrics* metrics)
     : key_(std::move(key)),
       logs_(logs),
       store_(store),
@@ -123,47 +123,45 @@ bool Witness::TakeToken(Slot* slot) {
 
 void Witness::AddCheckpoint(absl::string_view body, Done done) {
   absl::StatusOr<Request> req = ParseBody(body);
-  if (!req.ok()) return std::move(done)(Refuse(400, std::string(req.status().message())));
+  if (!req.ok()) return std::move(done)(Refuse(400, req.status().message()));
   absl::StatusOr<Note> parsed = ParseNote(req->note);
-  if (!parsed.ok()) return std::move(done)(Refuse(400, std::string(parsed.status().message())));
+  if (!parsed.ok()) return std::move(done)(Refuse(400, parsed.status().message()));
   absl::StatusOr<Checkpoint> cp = Checkpoint::Parse(parsed->text);
   if (!cp.ok()) {
     return std::move(done)(
         Refuse(400, absl::StrCat("the note is not a checkpoint: ", cp.status().message())));
   }
   if (req->old_size > cp->size) {
-    return std::move(done)(Refuse(
-        400, absl::StrCat("old size ", req->old_size, " > checkpoint size ", cp->size)));
+    return std::move(done)(
+        Refuse(400, absl::StrCat("old size ", req->old_size, " > checkpoint size ", cp->size)));
   }
   const WitnessLog* log = logs_->Find(cp->origin);
   if (log == nullptr) {
-    return std::move(done)(
-        Refuse(404, absl::StrCat("unknown log origin \"", cp->origin, "\"")));
+    return std::move(done)(Refuse(404, absl::StrCat("unknown log origin \"", cp->origin, "\"")));
   }
   const std::string& origin = log->origin;
   absl::StatusOr<Note> note = OpenNote(req->note, log->keys);
   if (!note.ok()) {
     const int code = absl::IsInvalidArgument(note.status()) ? 400 : 403;
-    return std::move(done)(Refuse(
-        code, absl::StrCat("checkpoint signature: ", note.status().message()), origin));
+    return std::move(done)(
+        Refuse(code, absl::StrCat("checkpoint signature: ", note.status().message()), origin));
   }
   if (cp->size == 0 && cp->root != Sha256("")) {
     return std::move(done)(
         Refuse(422, "a checkpoint of size 0 must have the empty tree's root", origin));
   }
   if (req->old_size == 0 && !req->proof.empty()) {
-    return std::move(done)(
-        Refuse(422, "old size 0 takes an empty proof (the empty tree is a prefix of any tree)",
-               origin));
+    return std::move(done)(Refuse(
+        422, "old size 0 takes an empty proof (the empty tree is a prefix of any tree)", origin));
   }
 
   Slot* slot = SlotFor(origin);
   absl::MutexLock l(&slot->mu);
   if (!TakeToken(slot)) {
-    WitnessReply r = Refuse(
-        429, absl::StrCat("log \"", origin, "\" is over its rate of ", options_.rate_per_log,
-                          " requests per second"),
-        origin);
+    WitnessReply r = Refuse(429,
+                            absl::StrCat("log \"", origin, "\" is over its rate of ",
+                                         options_.rate_per_log, " requests per second"),
+                            origin);
     r.retry_after_s = 1;
     return std::move(done)(std::move(r));
   }
@@ -184,24 +182,24 @@ void Witness::AddCheckpoint(absl::string_view body, Done done) {
             ? absl::OkStatus()
             : VerifyConsistency(req->old_size, cp->size, slot->root, cp->root, req->proof, hasher);
     if (req->old_size == cp->size && cp->root != slot->root) {
-      return std::move(done)(Refuse(
-          422,
-          absl::StrCat("size ", cp->size, " was cosigned with another root: refusing a second "
-                                           "history"),
-          origin));
+      return std::move(done)(
+          Refuse(422,
+                 absl::StrCat("size ", cp->size,
+                              " was cosigned with another root: refusing a second "
+                              "history"),
+                 origin));
     }
     if (!consistent.ok()) {
-      return std::move(done)(Refuse(
-          422,
-          absl::StrCat("consistency proof from ", req->old_size, " to ", cp->size, ": ",
-                       consistent.message()),
-          origin));
+      return std::move(done)(Refuse(422,
+                                    absl::StrCat("consistency proof from ", req->old_size, " to ",
+                                                 cp->size, ": ", consistent.message()),
+                                    origin));
     }
   }
   const int64_t now = absl::ToUnixSeconds(options_.now());
   absl::StatusOr<NoteSignature> cosig =
       Cosign(key_, note->text, static_cast<uint64_t>(std::max<int64_t>(now, 1)));
-  if (!cosig.ok()) return std::move(done)(Refuse(400, std::string(cosig.status().message())));
+  if (!cosig.ok()) return std::move(done)(Refuse(400, cosig.status().message()));
 
   CosignedCheckpoint record;
   record.origin = origin;
@@ -216,10 +214,10 @@ void Witness::AddCheckpoint(absl::string_view body, Done done) {
   // Queued under the log's lock: the store writes this log's records in the
   // order of their sizes, and this reply waits for its own.
   store_->Commit(std::move(record),
-                 [done = std::move(done), line = cosig->Line(), origin,
-                  metrics = metrics_](absl::Status s) mutable {
+                 [done = std::move(done), line = cosig->Line(), origin = std::string(origin),
+                  metrics = metrics_](const absl::Status& s) mutable {
                    if (!s.ok()) {
-                     WitnessReply r = Refuse(503, std::string(s.message()), origin);
+                     WitnessReply r = Refuse(503, s.message(), origin);
                      return std::move(done)(std::move(r));
                    }
                    if (metrics != nullptr) metrics->Cosigned(origin);

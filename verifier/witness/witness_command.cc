@@ -68,8 +68,7 @@ absl::StatusOr<std::string> ReadSource(const std::string& source, HttpFetcher* f
 
 class ListLoader {
  public:
-  ListLoader(const WitnessArgs& args, KnownLogs* known, WitnessMetrics* metrics,
-             std::ostream& err)
+  ListLoader(const WitnessArgs& args, KnownLogs* known, WitnessMetrics* metrics, std::ostream& err)
       : args_(args), known_(known), metrics_(metrics), err_(err) {}
 
   absl::Status Init() {
@@ -110,8 +109,8 @@ class ListLoader {
       if (!list.ok()) {
         if (metrics_ != nullptr) metrics_->ListLoaded(false, 0);
         if (strict && source == args_.logs) return list.status();
-        Log(err_, absl::StrCat("log list ", source, ": ", list.status().message(),
-                               "; keeping the ", known_->size(), " known logs"));
+        Log(err_, absl::StrCat("log list ", source, ": ", list.status().message(), "; keeping the ",
+                               known_->size(), " known logs"));
         continue;
       }
       const MergeReport report = known_->Merge(*list);
@@ -155,7 +154,8 @@ class ListLoader {
 
 void AddWitnessCommands(CLI::App* witness, WitnessArgs* a) {
   a->witness = witness;
-  witness->add_option("--key", a->key, "The witness's private key file (witness keygen), mode 0600");
+  witness->add_option("--key", a->key,
+                      "The witness's private key file (witness keygen), mode 0600");
   witness->add_option("--state-dir", a->state_dir,
                       "Directory for the cosigned checkpoints and the known logs");
   witness->add_option("--listen", a->listen, "HOST:PORT to serve the witness API on")
@@ -164,14 +164,16 @@ void AddWitnessCommands(CLI::App* witness, WitnessArgs* a) {
   witness->add_option("--log-list", a->log_lists,
                       "Another log list, a file or an http(s) URL (repeatable); re-read on "
                       "SIGHUP and every --log-list-refresh");
-  witness->add_option("--log-list-refresh", a->list_refresh_s,
-                      "Seconds between re-reads of the log lists")
+  witness
+      ->add_option("--log-list-refresh", a->list_refresh_s,
+                   "Seconds between re-reads of the log lists")
       ->capture_default_str()
       ->check(CLI::Range(10, 86400));
   witness->add_option("--public-url", a->public_url,
                       "The URL prefix clients reach this witness at (for /witness.json)");
-  witness->add_option("--rate-per-log", a->rate_per_log,
-                      "add-checkpoint requests per second per log before 429 (0: no limit)")
+  witness
+      ->add_option("--rate-per-log", a->rate_per_log,
+                   "add-checkpoint requests per second per log before 429 (0: no limit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   witness->add_option("--burst-per-log", a->burst_per_log, "Requests a log may make at once")
@@ -180,8 +182,9 @@ void AddWitnessCommands(CLI::App* witness, WitnessArgs* a) {
   witness->add_option("--max-connections", a->max_connections,
                       "Connections held at once (0: a quarter of the open-file limit, at most "
                       "4096)");
-  witness->add_option("--max-connections-per-address", a->max_connections_per_address,
-                      "Connections held at once from one IPv4 address or IPv6 /64 (0: no limit)")
+  witness
+      ->add_option("--max-connections-per-address", a->max_connections_per_address,
+                   "Connections held at once from one IPv4 address or IPv6 /64 (0: no limit)")
       ->capture_default_str();
   witness->add_option("--ca-file", a->ca_file, "PEM CA bundle for https log lists");
   a->keygen = witness->add_subcommand("keygen", "Make a witness key (prints its verifier key)");
@@ -199,13 +202,12 @@ int RunWitnessKeygen(const WitnessArgs& a, std::ostream& out, std::ostream& err)
   const int fd = open(a.out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     err << "witness keygen: --out " << a.out << ": " << strerror(errno)
-        << (errno == EEXIST ? " (never overwritten: a witness's key is its identity)" : "")
-        << "\n";
+        << (errno == EEXIST ? " (never overwritten: a witness's key is its identity)" : "") << "\n";
     return kExitUsage;
   }
   const std::string text = key->SignerKey() + "\n";
-  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  fsync(fd) == 0;
+  const bool ok =
+      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
   close(fd);
   if (!ok) {
     err << "witness keygen: --out " << a.out << ": write failed: " << strerror(errno) << "\n";
@@ -260,8 +262,8 @@ int RunWitness(const WitnessArgs& a, std::ostream& out, std::ostream& err) {
   http.max_connections_per_address = a.max_connections_per_address;
   const size_t colon = a.listen.rfind(':');
   const std::string host = colon == std::string::npos ? a.listen : a.listen.substr(0, colon);
-  auto handler = std::make_unique<WitnessHttpHandler>(&witness, &known, store->get(), &metrics,
-                                                      WitnessHttpOptions{.public_url = a.public_url});
+  auto handler = std::make_unique<WitnessHttpHandler>(
+      &witness, &known, store->get(), &metrics, WitnessHttpOptions{.public_url = a.public_url});
   absl::StatusOr<std::unique_ptr<HttpServer>> server =
       HttpServer::Start(http, handler.get(), HttpServerMetrics{});
   if (!server.ok()) {

@@ -51,16 +51,15 @@ void WitnessHttpHandler::Handle(const HttpRequest& request, HttpResponder respon
       if (metrics_ != nullptr) metrics_->Request("add-checkpoint", 405, "", absl::Now() - start);
       return std::move(respond)(std::move(r));
     }
-    witness_->AddCheckpoint(
-        request.body, [respond = std::move(respond), start,
-                       metrics = metrics_](WitnessReply w) mutable {
-          if (metrics != nullptr) {
-            metrics->Request("add-checkpoint", w.status, w.origin, absl::Now() - start);
-          }
-          HttpReply r = Text(w.status, std::move(w.body), w.content_type);
-          r.retry_after_s = w.retry_after_s;
-          std::move(respond)(std::move(r));
-        });
+    witness_->AddCheckpoint(request.body, [respond = std::move(respond), start,
+                                           metrics = metrics_](WitnessReply w) mutable {
+      if (metrics != nullptr) {
+        metrics->Request("add-checkpoint", w.status, w.origin, absl::Now() - start);
+      }
+      HttpReply r = Text(w.status, std::move(w.body), w.content_type);
+      r.retry_after_s = w.retry_after_s;
+      std::move(respond)(std::move(r));
+    });
     return;
   }
   const bool head = request.method == "HEAD";
@@ -98,12 +97,9 @@ HttpReply WitnessHttpHandler::Get(absl::string_view url) {
       prefix = options_.public_url;
     }
     nlohmann::json j = {
-        {"name", witness_->key().name()},
-        {"vkey", witness_->key().CosignatureVerifierKey()},
-        {"submission_prefix", prefix},
-        {"monitoring_prefix", prefix},
-        {"logs", logs_->size()},
-        {"healthy", store_->health().ok()},
+        {"name", witness_->key().name()}, {"vkey", witness_->key().CosignatureVerifierKey()},
+        {"submission_prefix", prefix},    {"monitoring_prefix", prefix},
+        {"logs", logs_->size()},          {"healthy", store_->health().ok()},
     };
     HttpReply r = Text(200, j.dump() + "\n", "application/json");
     r.cache_control = "max-age=60";

@@ -17,7 +17,6 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
-
 #include "core/http/http_server.h"
 #include "verifier/witness/witness.h"
 #include "verifier/witness/witness_metrics.h"

@@ -15,8 +15,7 @@ prometheus::Gauge& Gauge(prometheus::Registry& r, const std::string& name,
 }  // namespace
 
 WitnessMetrics::WitnessMetrics()
-    : logs(Gauge(*registry_, "infratrail_witness_logs",
-                 "Logs the witness knows (add-only)")),
+    : logs(Gauge(*registry_, "infratrail_witness_logs", "Logs the witness knows (add-only)")),
       state_bytes(Gauge(*registry_, "infratrail_witness_state_bytes",
                         "Bytes in the state directory's snapshot and journal")),
       healthy(Gauge(*registry_, "infratrail_witness_healthy",

@@ -28,8 +28,7 @@ class WitnessMetrics {
 
   // infratrail_witness_requests_total{route, code, origin} and the
   // add-checkpoint latency histogram.
-  void Request(absl::string_view route, int code, absl::string_view origin,
-               absl::Duration latency);
+  void Request(absl::string_view route, int code, absl::string_view origin, absl::Duration latency);
   // infratrail_witness_cosignatures_total{origin}
   void Cosigned(const std::string& origin);
   // infratrail_witness_log_list_loads_total{result}; refused entries.

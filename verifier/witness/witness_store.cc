@@ -91,7 +91,7 @@ std::optional<CosignedCheckpoint> NextRecord(absl::string_view* in) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<WitnessStore>> WitnessStore::Open(const std::string& dir,
-                                                                  WitnessStoreOptions options) {
+                                                                 WitnessStoreOptions options) {
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno("mkdir", dir);
   std::unique_ptr<WitnessStore> store(new WitnessStore(dir, std::move(options)));
   if (absl::Status s = store->Recover(); !s.ok()) return s;
@@ -114,10 +114,10 @@ static absl::Status Apply(absl::flat_hash_map<std::string, CosignedCheckpoint>* 
   auto it = state->find(r.origin);
   if (it != state->end()) {
     if (r.size < it->second.size || (r.size == it->second.size && r.root != it->second.root)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          where, ": log \"", r.origin, "\" goes from size ", it->second.size, " to ", r.size,
-          r.size == it->second.size ? " with another root" : "",
-          ": the state is corrupt; refusing to start (docs/witness.md, \"State\")"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(where, ": log \"", r.origin, "\" goes from size ", it->second.size, " to ",
+                       r.size, r.size == it->second.size ? " with another root" : "",
+                       ": the state is corrupt; refusing to start (docs/witness.md, \"State\")"));
     }
     it->second = std::move(r);
   } else {
@@ -211,7 +211,8 @@ absl::Status WitnessStore::Recover() {
     journal_bytes = data->size();
   }
   if (absl::Status s = OpenJournal(active); !s.ok()) return s;
-  if (torn_bytes_ > 0 && fdatasync(journal_fd_) != 0) return Errno("fdatasync", JournalName(active));
+  if (torn_bytes_ > 0 && fdatasync(journal_fd_) != 0)
+    return Errno("fdatasync", JournalName(active));
   absl::MutexLock l(&mu_);
   durable_ = std::move(state);
   journal_bytes_ = journal_bytes;
@@ -281,9 +282,8 @@ void WitnessStore::Run() {
     std::vector<Pending> batch;
     {
       absl::MutexLock l(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !queue_.empty() || stopping_;
-      };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stopping, nothing left
       batch.swap(queue_);
@@ -312,9 +312,9 @@ void WitnessStore::Run() {
       if (!status.ok()) {
         // Sticky: what reached the disk is unknown, so nothing more is
         // written; the callers are told, and so is everyone after them.
-        failed_ = absl::UnavailableError(
-            absl::StrCat("witness state: ", status.message(), "; the witness has stopped "
-                                                             "cosigning (restart to recover)"));
+        failed_ = absl::UnavailableError(absl::StrCat("witness state: ", status.message(),
+                                                      "; the witness has stopped "
+                                                      "cosigning (restart to recover)"));
         status = failed_;
         for (Pending& p : queue_) batch.push_back(std::move(p));
         queue_.clear();
@@ -330,8 +330,8 @@ void WitnessStore::Run() {
     if (compact) {
       if (absl::Status s = Compact(); !s.ok()) {
         absl::MutexLock l(&mu_);
-        failed_ = absl::UnavailableError(absl::StrCat("witness state: compaction: ", s.message(),
-                                                      "; restart to recover"));
+        failed_ = absl::UnavailableError(
+            absl::StrCat("witness state: compaction: ", s.message(), "; restart to recover"));
       }
     }
   }

@@ -26,7 +26,9 @@ class WitnessStoreTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl + "/state";
   }
-  void TearDown() override { std::filesystem::remove_all(std::filesystem::path(dir_).parent_path()); }
+  void TearDown() override {
+    std::filesystem::remove_all(std::filesystem::path(dir_).parent_path());
+  }
 
   static CosignedCheckpoint Record(const std::string& origin, uint64_t size, char root_byte = 1) {
     CosignedCheckpoint r;
@@ -75,7 +77,8 @@ TEST_F(WitnessStoreTest, ARestartKeepsEveryLogsLatestRecord) {
 
 TEST_F(WitnessStoreTest, CompactionFoldsTheJournalIntoASnapshotAndRecoveryReadsBoth) {
   {
-    auto store = *WitnessStore::Open(dir_, WitnessStoreOptions{.compact_after_bytes = 300, .sync_fault = nullptr});
+    auto store = *WitnessStore::Open(
+        dir_, WitnessStoreOptions{.compact_after_bytes = 300, .sync_fault = nullptr});
     for (uint64_t size = 1; size <= 40; ++size) {
       ASSERT_TRUE(CommitAndWait(store.get(), Record(absl::StrCat("log", size % 3), size)).ok());
     }
@@ -129,7 +132,8 @@ TEST_F(WitnessStoreTest, ARecordThatGoesBackIsCorruptionAndOpenRefuses) {
 
 TEST_F(WitnessStoreTest, ADamagedSnapshotIsRefused) {
   {
-    auto store = *WitnessStore::Open(dir_, WitnessStoreOptions{.compact_after_bytes = 1, .sync_fault = nullptr});
+    auto store = *WitnessStore::Open(
+        dir_, WitnessStoreOptions{.compact_after_bytes = 1, .sync_fault = nullptr});
     ASSERT_TRUE(CommitAndWait(store.get(), Record("a", 5)).ok());
   }
   std::string snap = *ReadFileToString(dir_ + "/snapshot");
@@ -142,10 +146,10 @@ TEST_F(WitnessStoreTest, ADamagedSnapshotIsRefused) {
 
 TEST_F(WitnessStoreTest, AFailedSyncIsStickyAndNothingAfterItIsAcknowledged) {
   bool fail = false;
-  auto store = *WitnessStore::Open(
-      dir_, WitnessStoreOptions{.sync_fault = [&fail] {
-        return fail ? absl::InternalError("injected fdatasync failure") : absl::OkStatus();
-      }});
+  auto store = *WitnessStore::Open(dir_, WitnessStoreOptions{.sync_fault = [&fail] {
+                                     return fail ? absl::InternalError("injected fdatasync failure")
+                                                 : absl::OkStatus();
+                                   }});
   ASSERT_TRUE(CommitAndWait(store.get(), Record("a", 5)).ok());
   fail = true;
   EXPECT_FALSE(CommitAndWait(store.get(), Record("a", 6)).ok());
@@ -177,7 +181,8 @@ TEST_F(WitnessStoreTest, CommitsQueuedDuringASyncShareTheNextOne) {
   }
   queued.Notify();
   absl::MutexLock l(&mu);
-  mu.Await(absl::Condition(+[](int* d) { return *d == kCommits; }, &done));
+  mu.Await(absl::Condition(
+      +[](int* d) { return *d == kCommits; }, &done));
   EXPECT_LE(store->batches(), 2u);
   EXPECT_EQ(store->Latest("log0")->size, 351u);
 }

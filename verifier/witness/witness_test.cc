@@ -50,8 +50,8 @@ class WitnessTest : public ::testing::Test {
     options.rate_per_log = rate_;
     options.burst_per_log = 2;
     options.now = [this] { return now_.load(); };
-    witness_ = std::make_unique<Witness>(witness_key_, known_.get(), store_.get(), options,
-                                         nullptr);
+    witness_ =
+        std::make_unique<Witness>(witness_key_, known_.get(), store_.get(), options, nullptr);
   }
   void Stop() {
     witness_.reset();
@@ -129,8 +129,9 @@ TEST_F(WitnessTest, CosignsTheFirstCheckpointAndThenOnlyConsistentExtensions) {
 TEST_F(WitnessTest, TheCosignatureIsOverTheCheckpointWithANonZeroTimestamp) {
   WitnessReply r = Add(log_->Body(0, 5));
   ASSERT_EQ(r.status, 200);
-  absl::StatusOr<Note> note = OpenNote(absl::StrCat(log_->Checkpoint(5), r.body),
-                                       {*NoteVerifier::Parse(witness_key_.CosignatureVerifierKey())});
+  absl::StatusOr<Note> note =
+      OpenNote(absl::StrCat(log_->Checkpoint(5), r.body),
+               {*NoteVerifier::Parse(witness_key_.CosignatureVerifierKey())});
   ASSERT_TRUE(note.ok()) << note.status();
   ASSERT_EQ(note->verified.size(), 1u);
   EXPECT_EQ(note->verified[0].timestamp, 1700000000u);
@@ -210,7 +211,9 @@ TEST_F(WitnessTest, InconsistentTreesAre422) {
 
 TEST_F(WitnessTest, ASizeZeroCheckpointMustHaveTheEmptyRoot) {
   const std::string bad = *SignNote(
-      Checkpoint{.origin = "example.com/log", .size = 0, .root = log_->Root(1), .extensions = {}}.Body(), {log_key_});
+      Checkpoint{.origin = "example.com/log", .size = 0, .root = log_->Root(1), .extensions = {}}
+          .Body(),
+      {log_key_});
   ExpectRefused(TestLog::Body(0, {}, bad), 422, "empty tree");
   WitnessReply r = Add(log_->Body(0, 0));
   ExpectCosigned(r, 0);
@@ -301,8 +304,8 @@ TEST_F(WitnessTest, RacingCallersYieldOneWinnerPerSizeAndNoInconsistentCosignatu
         const uint64_t size = old_size + 1 + rng() % std::min<uint64_t>(8, 299 - old_size);
         const bool forked = rng() % 4 == 0 && size > 150;
         TestLog& tree = forked ? fork : *log_;
-        WitnessReply r = Add(TestLog::Body(old_size, log_->Proof(old_size, size),
-                                           tree.Checkpoint(size)));
+        WitnessReply r =
+            Add(TestLog::Body(old_size, log_->Proof(old_size, size), tree.Checkpoint(size)));
         if (r.status == 200) {
           EXPECT_FALSE(forked) << "cosigned a forked tree of size " << size;
           absl::MutexLock l(&mu);

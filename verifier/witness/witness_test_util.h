@@ -31,7 +31,8 @@ class TestLog {
     return tree_.Root(size);
   }
   std::string Checkpoint(uint64_t size) {
-    infratrail::Checkpoint cp{.origin = key_.name(), .size = size, .root = Root(size), .extensions = {}};
+    infratrail::Checkpoint cp{
+        .origin = key_.name(), .size = size, .root = Root(size), .extensions = {}};
     return *SignNote(cp.Body(), {key_});
   }
   std::vector<Hash> Proof(uint64_t old_size, uint64_t size) {
@@ -43,10 +44,9 @@ class TestLog {
                           absl::string_view note) {
     std::string body = absl::StrCat("old ", old_size, "\n");
     for (const Hash& h : proof) {
-      absl::StrAppend(&body,
-                      Base64Encode(absl::string_view(reinterpret_cast<const char*>(h.data()),
-                                                     h.size())),
-                      "\n");
+      absl::StrAppend(
+          &body, Base64Encode(absl::string_view(reinterpret_cast<const char*>(h.data()), h.size())),
+          "\n");
     }
     return absl::StrCat(body, "\n", note);
   }
