@@ -13,6 +13,7 @@
 #   FSYNC_SECONDS     length of each fsync-floor measurement (default 3)
 #   VERIFY_CORPUS=1   re-check every body before the runs (slow: ~70 us/body)
 #   WITNESS_FLAGS     more flags for `infratrail-verifier witness`
+#   SETUP_FLAGS       more flags for `infratrail-witness-load setup` (--max-step 1024)
 #   TMPDIR            where the corpus, the witness state and the fsync-floor
 #                     file go: the disk being measured
 # The witness's per-log rate limit and per-address connection limit are
@@ -63,7 +64,9 @@ cpu_seconds() {
 }
 
 echo "# setup: $LOGS logs x $K bodies in $T/corpus; witness flags: ${witness_flags[*]}" >&2
-"$LOAD" setup --dir "$T/corpus" --logs "$LOGS" --requests-per-log "$K" >&2
+# SETUP_FLAGS: e.g. "--max-step 1024" for longer proofs (~16 hashes).
+# shellcheck disable=SC2086
+"$LOAD" setup --dir "$T/corpus" --logs "$LOGS" --requests-per-log "$K" ${SETUP_FLAGS:-} >&2
 if [[ ${VERIFY_CORPUS:-0} == 1 ]]; then "$LOAD" verify --dir "$T/corpus" >&2; fi
 "$VERIFIER" witness keygen --name bench.example/witness --out "$T/witness.key" >/dev/null
 
