@@ -50,8 +50,11 @@ struct Harness {
     Require(mkdtemp(tmpl.data()) != nullptr, "mkdtemp");
     dir = tmpl;
     known = std::make_unique<KnownLogs>(witness_key.public_key());
-    known->Merge(
-        *ParseLogList(absl::StrCat("logs/v0\nvkey ", log_key.VerifierKey(), "\n"), "fuzz"));
+    Require(known
+                ->Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", log_key.VerifierKey(), "\n"),
+                                      "fuzz"))
+                .ok(),
+            "the log is known");
     Open();
   }
   ~Harness() {

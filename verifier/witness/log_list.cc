@@ -145,8 +145,9 @@ std::string FormatLogList(const std::vector<WitnessLog>& logs) {
   return out;
 }
 
-MergeReport KnownLogs::Merge(const LogList& list) {
+absl::StatusOr<MergeReport> KnownLogs::Merge(const LogList& list, const Persist& persist) {
   MergeReport report;
+  std::vector<const WitnessLog*> added;
   absl::MutexLock l(&mu_);
   for (const WitnessLog& log : list.logs) {
     if (auto it = by_origin_.find(log.origin); it != by_origin_.end()) {
@@ -167,7 +168,18 @@ MergeReport KnownLogs::Merge(const LogList& list) {
                        "its own key"));
       continue;
     }
-    auto owned = std::make_unique<WitnessLog>(log);
+    added.push_back(&log);
+  }
+  if (added.empty()) return report;
+  if (persist) {
+    std::vector<WitnessLog> all;
+    all.reserve(logs_.size() + added.size());
+    for (const auto& log : logs_) all.push_back(*log);
+    for (const WitnessLog* log : added) all.push_back(*log);
+    if (absl::Status s = persist(all); !s.ok()) return s;
+  }
+  for (const WitnessLog* log : added) {
+    auto owned = std::make_unique<WitnessLog>(*log);
     const WitnessLog* p = owned.get();
     logs_.push_back(std::move(owned));
     by_origin_[p->origin] = p;

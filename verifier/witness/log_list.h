@@ -19,6 +19,7 @@
 #define INFRATRAIL_VERIFIER_WITNESS_LOG_LIST_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,10 +71,17 @@ class KnownLogs {
   explicit KnownLogs(std::string witness_public_key)
       : witness_public_key_(std::move(witness_public_key)) {}
 
+  // Called with every log that will be known (the old ones first) before
+  // new ones are added; an error adds nothing. The witness writes them down
+  // here, so a log is on disk before any request can use it.
+  using Persist = std::function<absl::Status(const std::vector<WitnessLog>& all)>;
+
   // Adds the logs of `list` not yet known. A known origin listed with a
   // different set of keys keeps its keys (reported as refused), as does a
-  // log that uses the witness's key.
-  MergeReport Merge(const LogList& list) ABSL_LOCKS_EXCLUDED(mu_);
+  // log that uses the witness's key. With `persist`, nothing is added unless
+  // it returns OK (its error is returned).
+  absl::StatusOr<MergeReport> Merge(const LogList& list, const Persist& persist = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The log for `origin`, or null. The pointer stays valid for the life of
   // this object (logs are never removed).

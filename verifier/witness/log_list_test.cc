@@ -75,10 +75,10 @@ TEST(KnownLogs, AListUpdateNeverRemovesOrReKeysALog) {
   const NoteSigner a = Key("a.example/log"), impostor = Key("a.example/log");
   KnownLogs known(witness.public_key());
   MergeReport first =
-      known.Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", a.VerifierKey(), "\n"), "first"));
+      *known.Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", a.VerifierKey(), "\n"), "first"));
   EXPECT_THAT(first.added, ::testing::ElementsAre("a.example/log"));
   // The next list drops the log and lists another key for its origin.
-  MergeReport second = known.Merge(
+  MergeReport second = *known.Merge(
       *ParseLogList(absl::StrCat("logs/v0\nvkey ", impostor.VerifierKey(), "\n"), "second"));
   EXPECT_TRUE(second.added.empty());
   ASSERT_EQ(second.refused.size(), 1u);
@@ -87,7 +87,7 @@ TEST(KnownLogs, AListUpdateNeverRemovesOrReKeysALog) {
   ASSERT_NE(log, nullptr);
   ASSERT_EQ(log->keys.size(), 1u);
   EXPECT_EQ(log->keys[0].vkey(), a.VerifierKey());
-  EXPECT_EQ(known.Merge(LogList{}).added.size(), 0u);
+  EXPECT_EQ(known.Merge(LogList{})->added.size(), 0u);
   EXPECT_NE(known.Find("a.example/log"), nullptr);
 }
 
@@ -97,17 +97,46 @@ TEST(KnownLogs, RefusesALogThatUsesTheWitnessKey) {
   // The same key material under the log's name.
   const NoteSigner same = *NoteSigner::Parse(witness.SignerKey());
   MergeReport r =
-      known.Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", same.VerifierKey(), "\n"), "list"));
+      *known.Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", same.VerifierKey(), "\n"), "list"));
   EXPECT_TRUE(r.added.empty());
   ASSERT_EQ(r.refused.size(), 1u);
   EXPECT_THAT(r.refused[0], HasSubstr("own key"));
   EXPECT_EQ(known.size(), 0u);
 }
 
+TEST(KnownLogs, NewLogsAreWrittenDownBeforeTheyAreUsedAndAFailedWriteAddsNothing) {
+  const NoteSigner a = Key("a.example/log"), b = Key("b.example/log");
+  KnownLogs known("");
+  std::vector<std::string> written;
+  auto persist = [&written](const std::vector<WitnessLog>& all) {
+    written.clear();
+    for (const WitnessLog& log : all) written.push_back(log.origin);
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(
+      known
+          .Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", a.VerifierKey(), "\n"), "1"), persist)
+          .ok());
+  EXPECT_THAT(written, ::testing::ElementsAre("a.example/log"));
+  absl::StatusOr<MergeReport> r =
+      known.Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", b.VerifierKey(), "\n"), "2"),
+                  [](const std::vector<WitnessLog>&) { return absl::InternalError("disk full"); });
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(known.Find("b.example/log"), nullptr);
+  ASSERT_TRUE(
+      known
+          .Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", b.VerifierKey(), "\n"), "3"), persist)
+          .ok());
+  EXPECT_THAT(written, ::testing::ElementsAre("a.example/log", "b.example/log"));
+  EXPECT_NE(known.Find("b.example/log"), nullptr);
+}
+
 TEST(KnownLogs, FindsALogByTheHashOfItsOrigin) {
   const NoteSigner a = Key("a.example/log");
   KnownLogs known("");
-  known.Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", a.VerifierKey(), "\n"), "list"));
+  ASSERT_TRUE(
+      known.Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", a.VerifierKey(), "\n"), "list"))
+          .ok());
   // sha256("a.example/log")
   const Hash h = Sha256("a.example/log");
   const std::string hex =

@@ -87,11 +87,12 @@ class ListLoader {
         return absl::FailedPreconditionError(
             absl::StrCat(list.status().message(), " (the witness's own record of known logs)"));
       }
-      Report(path, known_->Merge(*list));
+      absl::StatusOr<MergeReport> report = known_->Merge(*list);
+      if (!report.ok()) return report.status();
+      Report(path, *report);
     } else if (!absl::IsNotFound(text.status())) {
       return text.status();
     }
-    known_before_ = known_->size();
     return absl::OkStatus();
   }
 
@@ -113,11 +114,17 @@ class ListLoader {
                                known_->size(), " known logs"));
         continue;
       }
-      const MergeReport report = known_->Merge(*list);
-      if (metrics_ != nullptr) metrics_->ListLoaded(true, report.refused.size());
-      Report(source, report);
+      // Written down before any request can use a new log.
+      absl::StatusOr<MergeReport> report =
+          known_->Merge(*list, [this](const std::vector<WitnessLog>& all) { return Persist(all); });
+      if (!report.ok()) {
+        if (metrics_ != nullptr) metrics_->ListLoaded(false, 0);
+        return report.status();
+      }
+      if (metrics_ != nullptr) metrics_->ListLoaded(true, report->refused.size());
+      Report(source, *report);
     }
-    return Persist();
+    return absl::OkStatus();
   }
 
  private:
@@ -130,16 +137,11 @@ class ListLoader {
     }
   }
 
-  // The known logs are written down before the witness relies on a restart
-  // remembering them (atomically: temporary file, fsync, rename).
-  absl::Status Persist() {
-    if (known_->size() == known_before_) return absl::OkStatus();
-    const std::string path = absl::StrCat(args_.state_dir, "/", kKnownLogsFile);
-    if (absl::Status s = WriteFileAtomic(path, FormatLogList(known_->Snapshot()), 0600); !s.ok()) {
-      return s;
-    }
-    known_before_ = known_->size();
-    return absl::OkStatus();
+  // Every known log, written atomically (temporary file, fsync, rename,
+  // directory fsync) before the new ones are used.
+  absl::Status Persist(const std::vector<WitnessLog>& all) {
+    return WriteFileAtomic(absl::StrCat(args_.state_dir, "/", kKnownLogsFile), FormatLogList(all),
+                           0600);
   }
 
   const WitnessArgs& args_;
@@ -147,7 +149,6 @@ class ListLoader {
   WitnessMetrics* const metrics_;
   std::ostream& err_;
   std::unique_ptr<HttpFetcher> fetcher_;
-  size_t known_before_ = 0;
 };
 
 }  // namespace

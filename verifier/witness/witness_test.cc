@@ -44,7 +44,10 @@ class WitnessTest : public ::testing::Test {
 
   void Start() {
     known_ = std::make_unique<KnownLogs>(witness_key_.public_key());
-    known_->Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", log_key_.VerifierKey(), "\n"), "t"));
+    ASSERT_TRUE(known_
+                    ->Merge(*ParseLogList(
+                        absl::StrCat("logs/v0\nvkey ", log_key_.VerifierKey(), "\n"), "t"))
+                    .ok());
     store_ = *WitnessStore::Open(base_ + "/state");
     WitnessOptions options;
     options.rate_per_log = rate_;
@@ -256,7 +259,10 @@ TEST_F(WitnessTest, ALogOverItsRateIs429UntilTokensComeBack) {
 TEST_F(WitnessTest, AFailedStateWriteIs503AndNothingIsCosignedAfterIt) {
   Stop();
   known_ = std::make_unique<KnownLogs>(witness_key_.public_key());
-  known_->Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", log_key_.VerifierKey(), "\n"), "t"));
+  ASSERT_TRUE(
+      known_
+          ->Merge(*ParseLogList(absl::StrCat("logs/v0\nvkey ", log_key_.VerifierKey(), "\n"), "t"))
+          .ok());
   std::atomic<bool> fail{false};
   store_ = *WitnessStore::Open(base_ + "/state", WitnessStoreOptions{.sync_fault = [&fail] {
                                  return fail ? absl::InternalError("disk gone") : absl::OkStatus();
