@@ -94,6 +94,8 @@ absl::Status TransferError(CURLcode code, const Transfer& t, long redirects) {
                                                      t.max_body_bytes, " bytes (", detail, ")"));
   }
   switch (code) {
+    case CURLE_ABORTED_BY_CALLBACK:
+      return absl::CancelledError(what);
     case CURLE_OPERATION_TIMEDOUT:  // also the low-speed limit
       return absl::DeadlineExceededError(what);
     case CURLE_URL_MALFORMAT:
@@ -106,6 +108,12 @@ absl::Status TransferError(CURLcode code, const Transfer& t, long redirects) {
     default:
       return absl::UnavailableError(what);
   }
+}
+
+// CURLOPT_XFERINFOFUNCTION: non-zero aborts the transfer.
+int CheckCancelled(void* clientp, curl_off_t /*dltotal*/, curl_off_t /*dlnow*/,
+                   curl_off_t /*ultotal*/, curl_off_t /*ulnow*/) {
+  return (*static_cast<const std::function<bool()>*>(clientp))() ? 1 : 0;
 }
 
 // curl_easy_setopt is variadic: an int where curl reads a long, or a long
@@ -193,6 +201,12 @@ absl::Status HttpFetcher::Impl::ApplyCommonOptions(OptionSetter& set) const {
   set.Set(CURLOPT_PROTOCOLS_STR, "http,https", "CURLOPT_PROTOCOLS_STR");
   set.Set(CURLOPT_USERAGENT, options.user_agent.c_str(), "CURLOPT_USERAGENT");
   set.Set(CURLOPT_TCP_KEEPALIVE, 1L, "CURLOPT_TCP_KEEPALIVE");
+  if (options.cancelled) {
+    set.Set(CURLOPT_XFERINFOFUNCTION, &CheckCancelled, "CURLOPT_XFERINFOFUNCTION");
+    set.Set(CURLOPT_XFERINFODATA, const_cast<std::function<bool()>*>(&options.cancelled),
+            "CURLOPT_XFERINFODATA");
+    set.Set(CURLOPT_NOPROGRESS, 0L, "CURLOPT_NOPROGRESS");
+  }
   return set.status();
 }
 

@@ -35,6 +35,10 @@ struct HttpFetcherOptions {
   // Requests in flight at once in GetMany.
   int max_in_flight = 16;
   std::string user_agent = "infratrail-verifier";
+  // Polled while a transfer runs (a few times a second, and as bytes move);
+  // true aborts it with Cancelled. So a process that is stopping need not
+  // wait out a slow server's timeout.
+  std::function<bool()> cancelled;
 };
 
 struct HttpResponse {
@@ -65,6 +69,7 @@ class HttpFetcher {
   //   Unavailable        DNS, connect, TLS, reset, truncated transfer,
   //                      too many redirects or a refused redirect
   //   InvalidArgument    a malformed or unsupported URL
+  //   Cancelled          options.cancelled returned true
   absl::StatusOr<HttpResponse> Get(const std::string& url, size_t max_body_bytes);
 
   // Called on the calling thread as each request of GetMany ends, with its

@@ -39,6 +39,7 @@ absl::StatusOr<LogList> ParseLogList(absl::string_view text, absl::string_view s
     uint64_t qpd = 0;
     std::string contact;
     Field last = Field::kVkey;
+    size_t line = 0;
   };
   std::vector<Pending> pending;
   auto error = [&](absl::string_view what) {
@@ -64,7 +65,7 @@ absl::StatusOr<LogList> ParseLogList(absl::string_view text, absl::string_view s
     if (keyword == "vkey") {
       absl::StatusOr<NoteVerifier> key = NoteVerifier::Parse(value);
       if (!key.ok()) return error(absl::StrCat("vkey: ", key.status().message()));
-      Pending p{.key = *std::move(key), .origin = "", .contact = ""};
+      Pending p{.key = *std::move(key), .origin = "", .contact = "", .line = line_no};
       p.origin = p.key.name();
       pending.push_back(std::move(p));
       continue;
@@ -117,6 +118,11 @@ absl::StatusOr<LogList> ParseLogList(absl::string_view text, absl::string_view s
   // One log per origin, keys gathered, in order of first appearance.
   absl::flat_hash_map<std::string, size_t> index;
   for (Pending& p : pending) {
+    if (p.origin.size() > kMaxOriginBytes) {
+      line_no = p.line;
+      return error(absl::StrCat("origin: ", p.origin.size(), " bytes, more than the ",
+                                kMaxOriginBytes, " a witness takes"));
+    }
     auto [it, inserted] = index.try_emplace(p.origin, out.logs.size());
     if (inserted) {
       out.logs.push_back(WitnessLog{

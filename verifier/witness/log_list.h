@@ -34,6 +34,9 @@ namespace infratrail {
 
 // A list is at most this large (a public list of 10,000 logs is ~2 MiB).
 inline constexpr size_t kMaxLogListBytes = size_t{16} << 20;
+// The longest origin taken (real ones are under 100 bytes; the witness's
+// state records hold at most 65,535).
+inline constexpr size_t kMaxOriginBytes = 1024;
 
 struct WitnessLog {
   std::string origin;

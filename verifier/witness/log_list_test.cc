@@ -44,6 +44,12 @@ TEST(LogList, ErrorsNameTheSourceAndLine) {
               HasSubstr("f:3: qpd"));
   EXPECT_THAT(ParseLogList("logs/v0\norigin x\n", "f").status().message(),
               HasSubstr("f:2: \"origin\" before any vkey"));
+  EXPECT_THAT(ParseLogList(absl::StrCat("logs/v0\n\nvkey ", a.VerifierKey(), "\norigin ",
+                                        std::string(kMaxOriginBytes + 1, 'o'), "\n"),
+                           "f")
+                  .status()
+                  .message(),
+              HasSubstr("f:3: origin: 1025 bytes"));
 }
 
 TEST(LogList, UnknownFieldsAreSkippedAndCounted) {

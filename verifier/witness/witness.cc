@@ -142,9 +142,11 @@ void Witness::AddCheckpoint(absl::string_view body, Done done) {
   const std::string& origin = log->origin;
   absl::StatusOr<Note> note = OpenNote(req->note, log->keys);
   if (!note.ok()) {
-    const int code = absl::IsInvalidArgument(note.status()) ? 400 : 403;
+    // The note parsed above, so every refusal here is about the log's
+    // signatures (none by its key, one that does not verify, or two
+    // different ones by its key).
     return std::move(done)(
-        Refuse(code, absl::StrCat("checkpoint signature: ", note.status().message()), origin));
+        Refuse(403, absl::StrCat("checkpoint signature: ", note.status().message()), origin));
   }
   if (cp->size == 0 && cp->root != Sha256("")) {
     return std::move(done)(
@@ -157,14 +159,6 @@ void Witness::AddCheckpoint(absl::string_view body, Done done) {
 
   Slot* slot = SlotFor(origin);
   absl::MutexLock l(&slot->mu);
-  if (!TakeToken(slot)) {
-    WitnessReply r = Refuse(429,
-                            absl::StrCat("log \"", origin, "\" is over its rate of ",
-                                         options_.rate_per_log, " requests per second"),
-                            origin);
-    r.retry_after_s = 1;
-    return std::move(done)(std::move(r));
-  }
   if (req->old_size != slot->size) {
     WitnessReply r;
     r.status = 409;
@@ -196,11 +190,39 @@ void Witness::AddCheckpoint(absl::string_view body, Done done) {
                                     origin));
     }
   }
+  // Only a request that moves the log forward costs a record and counts
+  // against the log's rate: nobody else can make one (it needs a new
+  // checkpoint the log signed), so replays of its public checkpoints cannot
+  // use up its budget.
+  const bool advances = !slot->cosigned || cp->size > slot->size;
+  if (advances && !TakeToken(slot)) {
+    WitnessReply r = Refuse(429,
+                            absl::StrCat("log \"", origin, "\" is over its rate of ",
+                                         options_.rate_per_log, " new checkpoints per second"),
+                            origin);
+    r.retry_after_s = 1;
+    return std::move(done)(std::move(r));
+  }
   const int64_t now = absl::ToUnixSeconds(options_.now());
   absl::StatusOr<NoteSignature> cosig =
       Cosign(key_, note->text, static_cast<uint64_t>(std::max<int64_t>(now, 1)));
   if (!cosig.ok()) return std::move(done)(Refuse(400, cosig.status().message()));
 
+  auto reply = [done = std::move(done), line = cosig->Line(), origin = std::string(origin),
+                metrics = metrics_](const absl::Status& s) mutable {
+    if (!s.ok()) return std::move(done)(Refuse(503, s.message(), origin));
+    if (metrics != nullptr) metrics->Cosigned(origin);
+    WitnessReply r;
+    r.body = std::move(line);
+    r.origin = std::move(origin);
+    std::move(done)(std::move(r));
+  };
+  if (!advances) {
+    // The same checkpoint again: nothing new to record, but the answer
+    // waits until the state it repeats is durable (it may still be queued).
+    store_->AfterDurable(std::move(reply));
+    return;
+  }
   CosignedCheckpoint record;
   record.origin = origin;
   record.size = cp->size;
@@ -213,19 +235,7 @@ void Witness::AddCheckpoint(absl::string_view body, Done done) {
   slot->root = cp->root;
   // Queued under the log's lock: the store writes this log's records in the
   // order of their sizes, and this reply waits for its own.
-  store_->Commit(std::move(record),
-                 [done = std::move(done), line = cosig->Line(), origin = std::string(origin),
-                  metrics = metrics_](const absl::Status& s) mutable {
-                   if (!s.ok()) {
-                     WitnessReply r = Refuse(503, s.message(), origin);
-                     return std::move(done)(std::move(r));
-                   }
-                   if (metrics != nullptr) metrics->Cosigned(origin);
-                   WitnessReply r;
-                   r.body = std::move(line);
-                   r.origin = std::move(origin);
-                   std::move(done)(std::move(r));
-                 });
+  store_->Commit(std::move(record), std::move(reply));
 }
 
 std::optional<std::string> Witness::CheckpointByOriginHash(absl::string_view origin_hash) const {

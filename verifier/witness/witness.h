@@ -11,12 +11,13 @@
 //        verify;
 //   422  a size-0 checkpoint whose root is not the empty tree's, or a proof
 //        with `old 0`;
-//   429  the log is over its request rate (only requests the log signed
-//        count, so nobody else can use up a log's budget);
 //   409  old size != the size last cosigned for the log (0 if never), with
 //        Content-Type text/x.tlog.size and body "<size>\n";
 //   422  the same size with another root, or a consistency proof from the
 //        cosigned tree that does not verify;
+//   429  a new checkpoint beyond the log's rate (only checkpoints that move
+//        the log forward count: nobody but the log can make one, so replays
+//        of its public checkpoints cannot use up its budget);
 //   200  one cosignature/v1 line, sent only after the new state is durable;
 //   503  the state store has failed (every later request too).
 //
@@ -60,8 +61,8 @@ inline constexpr size_t kMaxAddCheckpointBodyBytes = 128 << 10;
 inline constexpr absl::string_view kTlogSizeContentType = "text/x.tlog.size";
 
 struct WitnessOptions {
-  // Cosigned-or-refused requests per second each log may make (a token
-  // bucket); `burst` requests at once. 0 disables the limit.
+  // New checkpoints per second each log may have cosigned (a token bucket);
+  // `burst` at once. 0 disables the limit.
   double rate_per_log = 20;
   double burst_per_log = 40;
   // Unix time; tests pin it.

@@ -4,12 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <thread>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -33,10 +36,15 @@ constexpr int kExitState = 1;
 constexpr int kExitUsage = 2;
 constexpr absl::string_view kKnownLogsFile = "known-logs";
 
-// Stamped diagnostics on stderr.
+// Stamped diagnostics on stderr, one whole line at a time (the list
+// refresher writes from its own thread).
 void Log(std::ostream& err, absl::string_view what) {
-  err << "witness: " << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone())
-      << " " << what << std::endl;
+  static absl::Mutex mu(absl::kConstInit);
+  const std::string line = absl::StrCat(
+      "witness: ", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()), " ",
+      what, "\n");
+  absl::MutexLock l(&mu);
+  err << line << std::flush;
 }
 
 // The key file must be readable by its owner alone.
@@ -71,10 +79,15 @@ class ListLoader {
   ListLoader(const WitnessArgs& args, KnownLogs* known, WitnessMetrics* metrics, std::ostream& err)
       : args_(args), known_(known), metrics_(metrics), err_(err) {}
 
+  ~ListLoader() { Stop(); }
+
   absl::Status Init() {
     HttpFetcherOptions options;
     options.ca_file = args_.ca_file;
+    // A list server that stalls holds up only the refresher, and a stop
+    // cancels the transfer at once.
     options.timeout = std::chrono::seconds(60);
+    options.cancelled = [this] { return stopping_.load(); };
     absl::StatusOr<std::unique_ptr<HttpFetcher>> f = HttpFetcher::Create(options);
     if (!f.ok()) return f.status();
     fetcher_ = *std::move(f);
@@ -96,20 +109,64 @@ class ListLoader {
     return absl::OkStatus();
   }
 
-  // Reads every source and adds what is new. The operator's --logs file must
-  // read and parse at start (`strict`); a remote list that fails keeps what
-  // is known and is tried again later.
-  absl::Status LoadAll(bool strict) {
-    std::vector<std::string> sources;
-    if (!args_.logs.empty()) sources.push_back(args_.logs);
-    sources.insert(sources.end(), args_.log_lists.begin(), args_.log_lists.end());
+  // The operator's --logs file, at start: it must read and parse.
+  absl::Status LoadOwn() {
+    if (args_.logs.empty()) return absl::OkStatus();
+    return Load({args_.logs}, /*strict=*/true);
+  }
+
+  // Starts the thread that reads every source (--logs and --log-list) now,
+  // then every `refresh` and on Refresh(). A source that fails keeps what is
+  // known and is tried again next time; nothing here holds up serving.
+  void StartRefresher(absl::Duration refresh) {
+    refresher_ = std::thread([this, refresh] {
+      absl::Time next = absl::InfinitePast();
+      while (true) {
+        {
+          absl::MutexLock l(&mu_);
+          auto due = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+            return stopping_.load() || requested_ || absl::Now() >= next;
+          };
+          mu_.AwaitWithDeadline(absl::Condition(&due), next);
+          if (stopping_.load()) return;
+          requested_ = false;
+        }
+        std::vector<std::string> sources;
+        if (!args_.logs.empty()) sources.push_back(args_.logs);
+        sources.insert(sources.end(), args_.log_lists.begin(), args_.log_lists.end());
+        if (absl::Status s = Load(sources, /*strict=*/false); !s.ok()) {
+          Log(err_, absl::StrCat("known logs: ", s.message()));
+        }
+        next = absl::Now() + refresh;
+      }
+    });
+  }
+  // SIGHUP: read the sources again now.
+  void Refresh() {
+    absl::MutexLock l(&mu_);
+    requested_ = true;
+  }
+  // Ends the refresher, cancelling a transfer in progress.
+  void Stop() {
+    {
+      absl::MutexLock l(&mu_);
+      stopping_ = true;
+    }
+    if (refresher_.joinable()) refresher_.join();
+  }
+
+ private:
+  // Reads `sources` and adds what is new. With `strict` the first failure is
+  // returned; otherwise a source that fails is logged and skipped.
+  absl::Status Load(const std::vector<std::string>& sources, bool strict) {
     for (const std::string& source : sources) {
+      if (stopping_.load()) break;
       absl::StatusOr<std::string> text = ReadSource(source, fetcher_.get());
       absl::StatusOr<LogList> list =
           text.ok() ? ParseLogList(*text, source) : absl::StatusOr<LogList>(text.status());
       if (!list.ok()) {
         if (metrics_ != nullptr) metrics_->ListLoaded(false, 0);
-        if (strict && source == args_.logs) return list.status();
+        if (strict) return list.status();
         Log(err_, absl::StrCat("log list ", source, ": ", list.status().message(), "; keeping the ",
                                known_->size(), " known logs"));
         continue;
@@ -127,7 +184,6 @@ class ListLoader {
     return absl::OkStatus();
   }
 
- private:
   void Report(const std::string& source, const MergeReport& report) {
     for (const std::string& origin : report.added) {
       Log(err_, absl::StrCat("log list ", source, ": added \"", origin, "\""));
@@ -148,7 +204,11 @@ class ListLoader {
   KnownLogs* const known_;
   WitnessMetrics* const metrics_;
   std::ostream& err_;
-  std::unique_ptr<HttpFetcher> fetcher_;
+  std::unique_ptr<HttpFetcher> fetcher_;  // the refresher's, once it runs
+  std::thread refresher_;
+  std::atomic<bool> stopping_{false};
+  absl::Mutex mu_;
+  bool requested_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
@@ -239,6 +299,25 @@ int RunWitness(const WitnessArgs& a, std::ostream& out, std::ostream& err) {
     Log(err, absl::StrCat("state: cut ", (*store)->recovered_torn_bytes(),
                           " bytes of an unfinished write off the journal (never acknowledged)"));
   }
+  // A state directory belongs to one witness key: another key's cosigned
+  // checkpoints are not this witness's to serve or extend.
+  const std::string owner_path = absl::StrCat(a.state_dir, "/witness.vkey");
+  absl::StatusOr<std::string> owner = ReadRegularFileBounded(owner_path, 4096);
+  if (owner.ok() && absl::StripTrailingAsciiWhitespace(*owner) != key->CosignatureVerifierKey()) {
+    err << "witness: --state-dir " << a.state_dir << " belongs to the witness "
+        << absl::StripTrailingAsciiWhitespace(*owner) << ", not to --key "
+        << key->CosignatureVerifierKey() << "\n";
+    return kExitState;
+  }
+  if (!owner.ok()) {
+    absl::Status s = absl::IsNotFound(owner.status())
+                         ? WriteFileAtomic(owner_path, key->CosignatureVerifierKey() + "\n", 0600)
+                         : owner.status();
+    if (!s.ok()) {
+      err << "witness: " << s.message() << "\n";
+      return kExitState;
+    }
+  }
   WitnessMetrics metrics;
   KnownLogs known(key->public_key());
   ListLoader loader(a, &known, &metrics, err);
@@ -246,7 +325,7 @@ int RunWitness(const WitnessArgs& a, std::ostream& out, std::ostream& err) {
     err << "witness: " << s.message() << "\n";
     return kExitState;
   }
-  if (absl::Status s = loader.LoadAll(/*strict=*/true); !s.ok()) {
+  if (absl::Status s = loader.LoadOwn(); !s.ok()) {
     err << "witness: " << s.message() << "\n";
     return absl::IsInvalidArgument(s) || absl::IsNotFound(s) ? kExitUsage : kExitState;
   }
@@ -281,24 +360,20 @@ int RunWitness(const WitnessArgs& a, std::ostream& out, std::ostream& err) {
   Log(err, absl::StrCat("cosigning for ", known.size(), " logs as ", key->CosignatureVerifierKey(),
                         " on ", listening));
 
+  loader.StartRefresher(absl::Seconds(a.list_refresh_s));
+
   int rc = 0;
-  absl::Time next_refresh = absl::Now() + absl::Seconds(a.list_refresh_s);
   while (!signals.stopping()) {
-    signals.SleepFor(std::min(absl::Seconds(1), next_refresh - absl::Now()));
+    signals.SleepFor(absl::Seconds(1));
     if (absl::Status s = (*store)->health(); !s.ok()) {
       Log(err, std::string(s.message()));
       rc = kExitState;
       break;
     }
-    const bool reload = signals.TakeReload();
-    if (reload || absl::Now() >= next_refresh) {
-      if (absl::Status s = loader.LoadAll(/*strict=*/false); !s.ok()) {
-        Log(err, absl::StrCat("known logs: ", s.message()));
-      }
-      next_refresh = absl::Now() + absl::Seconds(a.list_refresh_s);
-    }
+    if (signals.TakeReload()) loader.Refresh();
   }
   Log(err, "stopping");
+  loader.Stop();
   (*server)->Stop();
   return rc;
 }

@@ -63,12 +63,21 @@ void WitnessHttpHandler::Handle(const HttpRequest& request, HttpResponder respon
     return;
   }
   const bool head = request.method == "HEAD";
+  HttpReply r;
   if (request.method != "GET" && !head) {
-    HttpReply r = Text(405, "only GET and HEAD here\n");
+    r = Text(405, "only GET and HEAD here\n");
     r.allow = "GET, HEAD";
-    return std::move(respond)(std::move(r));
+  } else {
+    r = Get(request.url);
   }
-  std::move(respond)(Get(request.url));
+  if (metrics_ != nullptr) {
+    const absl::string_view route = request.url == "/metrics"                    ? "metrics"
+                                    : request.url == "/witness.json"             ? "witness.json"
+                                    : absl::EndsWith(request.url, "/checkpoint") ? "checkpoint"
+                                                                                 : "other";
+    metrics_->Request(route, r.status, "", absl::Now() - start);
+  }
+  std::move(respond)(std::move(r));
 }
 
 void WitnessHttpHandler::SetPublicUrl(std::string url) {

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/check.h"
 #include "core/encoding.h"
 #include "core/io/file_util.h"
 
@@ -27,6 +28,10 @@ constexpr uint32_t kMaxPayloadBytes = (1u << 20) + 4096;
 constexpr absl::string_view kSnapshotMagic = "infratrail-witness-snapshot/v1\n";
 constexpr absl::string_view kSnapshotName = "snapshot";
 constexpr absl::string_view kJournalPrefix = "journal-";
+constexpr absl::string_view kBatchMagic = "ITWB";
+// A batch is never larger than this (the queue holds what arrives during one
+// fdatasync: requests are at most 128 KiB each and connections are capped).
+constexpr uint32_t kMaxBatchBytes = 1u << 30;
 
 std::string JournalName(uint64_t gen) { return absl::StrFormat("journal-%020d", gen); }
 
@@ -44,6 +49,7 @@ uint64_t ReadU64(absl::string_view b) {
 }
 
 void AppendRecord(std::string* out, const CosignedCheckpoint& r) {
+  INFRATRAIL_CHECK(r.origin.size() <= 0xffff) << "origin longer than a record holds";
   std::string payload;
   payload.push_back(static_cast<char>(kRecordVersion));
   payload.push_back(static_cast<char>(r.origin.size() >> 8));
@@ -86,6 +92,41 @@ std::optional<CosignedCheckpoint> NextRecord(absl::string_view* in) {
   r.note = std::string(p);
   in->remove_prefix(4 + len + kChecksumBytes);
   return r;
+}
+
+// The batch at the front of `in` ("ITWB" || u32 length || records ||
+// checksum): its records, advancing `in`; nullopt if it does not check out.
+std::optional<std::vector<CosignedCheckpoint>> NextBatch(absl::string_view* in) {
+  if (in->size() < kBatchMagic.size() + 4 || !absl::StartsWith(*in, kBatchMagic)) {
+    return std::nullopt;
+  }
+  const uint32_t len = ReadU32(in->substr(kBatchMagic.size()));
+  const size_t header = kBatchMagic.size() + 4;
+  if (len > kMaxBatchBytes || in->size() - header < size_t{len} + kChecksumBytes) {
+    return std::nullopt;
+  }
+  absl::string_view records = in->substr(header, len);
+  const Hash sum = Sha256(records);
+  if (memcmp(sum.data(), in->data() + header + len, kChecksumBytes) != 0) return std::nullopt;
+  std::vector<CosignedCheckpoint> out;
+  while (!records.empty()) {
+    std::optional<CosignedCheckpoint> r = NextRecord(&records);
+    if (!r) return std::nullopt;
+    out.push_back(*std::move(r));
+  }
+  in->remove_prefix(header + len + kChecksumBytes);
+  return out;
+}
+
+// Whether a whole batch starts anywhere in `rest` (after a bad one: then the
+// bad one is damage, not a write cut short).
+bool AnyBatchIn(absl::string_view rest) {
+  for (size_t at = rest.find(kBatchMagic); at != absl::string_view::npos;
+       at = rest.find(kBatchMagic, at + 1)) {
+    absl::string_view candidate = rest.substr(at);
+    if (NextBatch(&candidate)) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -188,23 +229,27 @@ absl::Status WitnessStore::Recover() {
     absl::string_view in = *data;
     while (!in.empty()) {
       const size_t offset = data->size() - in.size();
-      std::optional<CosignedCheckpoint> r = NextRecord(&in);
-      if (!r) {
-        if (i + 1 != gens.size()) {
-          return absl::FailedPreconditionError(
-              absl::StrCat(path, ": bad record at offset ", offset,
-                           " in a journal that is not the last; refusing to start "
-                           "(docs/witness.md, \"State\")"));
+      std::optional<std::vector<CosignedCheckpoint>> batch = NextBatch(&in);
+      if (!batch) {
+        if (i + 1 != gens.size() || AnyBatchIn(in.substr(1))) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              path, ": bad batch at offset ", offset,
+              i + 1 != gens.size() ? " in a journal that is not the last"
+                                   : " with whole batches after it (damage, not a cut-short write)",
+              "; refusing to start (docs/witness.md, \"State\")"));
         }
-        // A torn write at the end of the last journal: never acknowledged.
+        // A write a crash cut short at the end of the last journal: never
+        // acknowledged (its fdatasync had not returned).
         torn_bytes_ = data->size() - offset;
         if (truncate(path.c_str(), static_cast<off_t>(offset)) != 0) return Errno("truncate", path);
         data->resize(offset);
         break;
       }
-      if (absl::Status st = Apply(&state, *std::move(r), absl::StrCat(path, " at ", offset));
-          !st.ok()) {
-        return st;
+      for (CosignedCheckpoint& r : *batch) {
+        if (absl::Status st = Apply(&state, std::move(r), absl::StrCat(path, " at ", offset));
+            !st.ok()) {
+          return st;
+        }
       }
     }
     active = gens[i];
@@ -231,7 +276,6 @@ absl::Status WitnessStore::OpenJournal(uint64_t gen) {
       return s;
     }
   }
-  if (journal_fd_ >= 0) close(journal_fd_);
   journal_fd_ = fd;
   gen_ = gen;
   return absl::OkStatus();
@@ -251,12 +295,30 @@ absl::Status WitnessStore::Compact() {
   }
   const Hash sum = Sha256(data);
   data.append(reinterpret_cast<const char*>(sum.data()), sum.size());
-  if (absl::Status s = WriteFileAtomic(absl::StrCat(dir_, "/", kSnapshotName), data, 0600);
-      !s.ok()) {
+  // The next journal exists (empty, its name durable) before the snapshot
+  // that points past the current one: if it cannot be made, nothing has
+  // changed and the current journal stays in use.
+  const std::string old = absl::StrCat(dir_, "/", JournalName(gen_));
+  const uint64_t was = gen_;
+  const int was_fd = journal_fd_;
+  journal_fd_ = -1;
+  if (absl::Status s = OpenJournal(next); !s.ok()) {
+    journal_fd_ = was_fd;
+    gen_ = was;
     return s;
   }
-  const std::string old = absl::StrCat(dir_, "/", JournalName(gen_));
-  if (absl::Status s = OpenJournal(next); !s.ok()) return s;
+  // If we die here: snapshot `was`, journals `was` and the empty `next`.
+  if (absl::Status s = WriteFileAtomic(absl::StrCat(dir_, "/", kSnapshotName), data, 0600);
+      !s.ok()) {
+    // The empty `next` journal is harmless at recovery; keep appending to
+    // the current one, which the old snapshot still points to.
+    close(journal_fd_);
+    journal_fd_ = was_fd;
+    gen_ = was;
+    return s;
+  }
+  // If we die here: the new snapshot, and recovery deletes journal `was`.
+  close(was_fd);
   if (unlink(old.c_str()) != 0) return Errno("unlink", old);
   absl::MutexLock l(&mu_);
   snapshot_bytes_ = data.size();
@@ -265,21 +327,28 @@ absl::Status WitnessStore::Compact() {
 }
 
 void WitnessStore::Commit(CosignedCheckpoint record, Done done) {
+  Enqueue(Pending{std::move(record), std::move(done)});
+}
+
+void WitnessStore::AfterDurable(Done done) { Enqueue(Pending{std::nullopt, std::move(done)}); }
+
+void WitnessStore::Enqueue(Pending p) {
   absl::Status failed;
   {
     absl::MutexLock l(&mu_);
     if (failed_.ok() && !stopping_) {
-      queue_.push_back(Pending{std::move(record), std::move(done)});
+      queue_.push_back(std::move(p));
       return;
     }
     failed = failed_.ok() ? absl::UnavailableError("the witness store is closing") : failed_;
   }
-  std::move(done)(failed);
+  std::move(p.done)(failed);
 }
 
 void WitnessStore::Run() {
   for (;;) {
     std::vector<Pending> batch;
+    absl::Status status;
     {
       absl::MutexLock l(&mu_);
       auto ready = [this]()
@@ -287,11 +356,20 @@ void WitnessStore::Run() {
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stopping, nothing left
       batch.swap(queue_);
+      // Nothing is written after a failure, not even what was queued
+      // before it was noticed.
+      status = failed_;
     }
-    std::string buf;
-    for (const Pending& p : batch) AppendRecord(&buf, p.record);
-    absl::Status status;
-    {
+    std::string records;
+    for (const Pending& p : batch) {
+      if (p.record) AppendRecord(&records, *p.record);
+    }
+    if (status.ok() && !records.empty()) {
+      std::string buf(kBatchMagic);
+      AppendUint32BigEndian(&buf, static_cast<uint32_t>(records.size()));
+      buf.append(records);
+      const Hash sum = Sha256(records);
+      buf.append(reinterpret_cast<const char*>(sum.data()), kChecksumBytes);
       const std::string path = absl::StrCat(dir_, "/", JournalName(gen_));
       absl::string_view rest = buf;
       while (!rest.empty() && status.ok()) {
@@ -302,9 +380,18 @@ void WitnessStore::Run() {
       }
       if (status.ok() && options_.sync_fault) status = options_.sync_fault();
       // If we die here, before fdatasync returns: nothing in this batch was
-      // acknowledged; recovery keeps whatever whole records reached the
-      // disk (a later cosignature the caller never saw is harmless).
+      // acknowledged; recovery cuts the batch off unless all of it reached
+      // the disk (a cosignature the caller never saw is harmless).
       if (status.ok() && fdatasync(journal_fd_) != 0) status = Errno("fdatasync", path);
+      if (!status.ok()) {
+        status = absl::UnavailableError(
+            absl::StrCat("witness state: ", status.message(),
+                         "; the witness has stopped cosigning (restart to recover)"));
+      }
+      if (status.ok()) {
+        absl::MutexLock l(&mu_);
+        journal_bytes_ += buf.size();
+      }
     }
     bool compact = false;
     {
@@ -312,17 +399,20 @@ void WitnessStore::Run() {
       if (!status.ok()) {
         // Sticky: what reached the disk is unknown, so nothing more is
         // written; the callers are told, and so is everyone after them.
-        failed_ = absl::UnavailableError(absl::StrCat("witness state: ", status.message(),
-                                                      "; the witness has stopped "
-                                                      "cosigning (restart to recover)"));
+        if (failed_.ok()) failed_ = status;
         status = failed_;
         for (Pending& p : queue_) batch.push_back(std::move(p));
         queue_.clear();
       } else {
         // Durable: the records are what recovery would find.
-        for (const Pending& p : batch) durable_[p.record.origin] = p.record;
-        journal_bytes_ += buf.size();
-        ++batches_;
+        bool wrote = false;
+        for (const Pending& p : batch) {
+          if (p.record) {
+            durable_[p.record->origin] = *p.record;
+            wrote = true;
+          }
+        }
+        if (wrote) ++batches_;
         compact = journal_bytes_ >= options_.compact_after_bytes;
       }
     }

@@ -5,11 +5,13 @@
 //   snapshot          every log's record at one point, written atomically
 //                     (temporary file, fsync, rename, directory fsync) with
 //                     the generation of the journal that follows it;
-//   journal-<gen>     records appended since that snapshot, one write and
-//                     one fdatasync per batch of commits.
+//   journal-<gen>     batches of records appended since that snapshot, one
+//                     write and one fdatasync per batch of commits.
 // A record is u32 length (big-endian) || payload || SHA-256(payload)[:8];
 // payload = u8 version (1) || u16 origin length || origin || u64 size ||
-// root (32) || u32 note length || note.
+// root (32) || u32 note length || note. A batch is "ITWB" || u32 length ||
+// its records || SHA-256(records)[:8]: a write a crash cut short fails its
+// batch's checksum as a whole, whatever order its pages reached the disk in.
 //
 // Durability: Commit's callback runs with OK only after the record is on
 // disk (fdatasync returned), so a caller that answers only then never hands
@@ -17,11 +19,14 @@
 // synced form the next batch (group commit): many requests, one fsync.
 //
 // Recovery runs at Open: the snapshot, then every journal of its generation
-// or later, in order. A record that does not check out at the end of the
-// last journal is a write a crash cut short (it was never acknowledged) and
-// is cut off; anywhere else, or a record that takes a log back to a smaller
-// tree or another root at the same size, is corruption: Open refuses
-// (FailedPrecondition naming the file and offset) and an operator decides.
+// or later, in order. A batch that does not check out, with no whole batch
+// anywhere after it, at the end of the last journal is a write a crash cut
+// short (it was never acknowledged: the next batch is written only after
+// this one's fdatasync) and is cut off. Anything else (a bad batch followed
+// by a good one, a bad batch in an older journal, a record that takes a log
+// back to a smaller tree or another root at the same size, a damaged
+// snapshot) is corruption: Open refuses (FailedPrecondition naming the file
+// and offset) and an operator decides.
 //
 // Errors are sticky: after a failed write or sync every later Commit fails
 // at once (the process should exit; the files still hold everything that was
@@ -88,6 +93,9 @@ class WitnessStore {
   // durable, the store's error otherwise. Records of one log must be queued
   // in the order of their sizes (the caller serialises per log).
   void Commit(CosignedCheckpoint record, Done done) ABSL_LOCKS_EXCLUDED(mu_);
+  // `done` runs once everything queued before it is durable (at once, with
+  // no write, if that is already so), or with the store's error.
+  void AfterDurable(Done done) ABSL_LOCKS_EXCLUDED(mu_);
 
   // OK, or the error that stopped the store.
   absl::Status health() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -100,7 +108,7 @@ class WitnessStore {
 
  private:
   struct Pending {
-    CosignedCheckpoint record;
+    std::optional<CosignedCheckpoint> record;  // none: a barrier
     Done done;
   };
 
@@ -109,6 +117,7 @@ class WitnessStore {
   absl::Status Recover();
   absl::Status OpenJournal(uint64_t gen);
   absl::Status Compact() ABSL_LOCKS_EXCLUDED(mu_);
+  void Enqueue(Pending p) ABSL_LOCKS_EXCLUDED(mu_);
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string dir_;

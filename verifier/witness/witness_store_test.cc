@@ -75,6 +75,35 @@ TEST_F(WitnessStoreTest, ARestartKeepsEveryLogsLatestRecord) {
   EXPECT_FALSE(store->Latest("c").has_value());
 }
 
+TEST_F(WitnessStoreTest, AfterDurableWaitsForWhatIsQueuedAndWritesNothing) {
+  auto store = *WitnessStore::Open(dir_);
+  ASSERT_TRUE(CommitAndWait(store.get(), Record("a", 5)).ok());
+  const uint64_t batches = store->batches();
+  const auto size = std::filesystem::file_size(journal());
+  absl::Notification done;
+  store->AfterDurable([&](absl::Status s) {
+    EXPECT_TRUE(s.ok()) << s;
+    done.Notify();
+  });
+  done.WaitForNotification();
+  EXPECT_EQ(store->batches(), batches);
+  EXPECT_EQ(std::filesystem::file_size(journal()), size);
+}
+
+TEST_F(WitnessStoreTest, ADamagedBatchFollowedByAGoodOneIsCorruptionNotATornWrite) {
+  {
+    auto store = *WitnessStore::Open(dir_);
+    ASSERT_TRUE(CommitAndWait(store.get(), Record("a", 5)).ok());
+    ASSERT_TRUE(CommitAndWait(store.get(), Record("a", 6)).ok());
+  }
+  std::string data = *ReadFileToString(journal());
+  data[12] ^= 1;  // inside the first batch's records
+  ASSERT_TRUE(WriteFileAtomic(journal(), data, 0600).ok());
+  absl::StatusOr<std::unique_ptr<WitnessStore>> store = WitnessStore::Open(dir_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr("whole batches after it"));
+}
+
 TEST_F(WitnessStoreTest, CompactionFoldsTheJournalIntoASnapshotAndRecoveryReadsBoth) {
   {
     auto store = *WitnessStore::Open(
