@@ -26,81 +26,19 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/server/server_process.h"
+#include "tests/witness/witness_process.h"
 #include "verifier/monitor/http_fetcher.h"
 #include "verifier/witness/witness_test_util.h"
 
 namespace infratrail {
 namespace {
 
+using ::infratrail::testing::OriginHash;
 using ::infratrail::testing::ReadFileOrEmpty;
 using ::infratrail::testing::TempDir;
 using ::infratrail::testing::TestLog;
+using ::infratrail::testing::WitnessProcess;
 using ::testing::HasSubstr;
-
-constexpr char kVerifier[] = INFRATRAIL_VERIFIER_BIN;
-
-std::string OriginHash(absl::string_view origin) {
-  const Hash h = Sha256(origin);
-  return HexEncode(absl::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
-}
-
-// One witness process.
-class WitnessProcess {
- public:
-  WitnessProcess(const std::string& dir, std::vector<std::string> argv) {
-    static int n = 0;
-    out_ = absl::StrCat(dir, "/witness-", ++n, ".out");
-    err_ = absl::StrCat(dir, "/witness-", n, ".err");
-    argv.insert(argv.begin(), {kVerifier, "witness"});
-    absl::StatusOr<pid_t> pid = testing::SpawnChild(argv, out_, err_);
-    EXPECT_TRUE(pid.ok()) << pid.status();
-    pid_ = pid.value_or(-1);
-  }
-  ~WitnessProcess() {
-    if (pid_ > 0) Kill();
-  }
-
-  // Waits (polling, bounded) for the listening line; false if the witness
-  // exited or never printed it.
-  bool WaitListening() {
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      const std::string out = ReadFileOrEmpty(out_);
-      if (out.find('\n') != std::string::npos) {
-        nlohmann::json j = nlohmann::json::parse(out.substr(0, out.find('\n')));
-        address_ = j["listening"];
-        vkey_ = j["vkey"];
-        return true;
-      }
-      if (testing::WaitPid(pid_, absl::Milliseconds(10)).ok()) {
-        pid_ = -1;
-        return false;
-      }
-    }
-    return false;
-  }
-  int Exit(int sig, absl::Duration timeout = absl::Seconds(30)) {
-    kill(pid_, sig);
-    absl::StatusOr<int> rc = testing::WaitPid(pid_, timeout);
-    pid_ = -1;
-    return rc.value_or(-1);
-  }
-  void Kill() { Exit(SIGKILL); }
-  // The exit code of a witness that stops by itself.
-  int WaitExit() {
-    absl::StatusOr<int> rc = testing::WaitPid(pid_, absl::Seconds(30));
-    pid_ = -1;
-    return rc.value_or(-1);
-  }
-  void Signal(int sig) const { kill(pid_, sig); }
-  std::string url(absl::string_view path) const { return absl::StrCat("http://", address_, path); }
-  const std::string& vkey() const { return vkey_; }
-  std::string Stderr() const { return ReadFileOrEmpty(err_); }
-
- private:
-  pid_t pid_ = -1;
-  std::string out_, err_, address_, vkey_;
-};
 
 class WitnessE2eTest : public ::testing::Test {
  protected:
@@ -118,20 +56,15 @@ class WitnessE2eTest : public ::testing::Test {
   }
 
   int Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {kVerifier, "witness"});
-    const std::string out = dir_->path() + "/run.out", err = dir_->path() + "/run.err";
-    unlink(out.c_str());
-    unlink(err.c_str());
-    absl::StatusOr<int> rc = testing::RunProgram(args, out, err);
-    out_ = ReadFileOrEmpty(out);
-    err_ = ReadFileOrEmpty(err);
-    return rc.value_or(-1);
+    testing::WitnessCommand c = testing::RunWitnessCommand(dir_->path(), std::move(args));
+    out_ = c.out;
+    err_ = c.err;
+    return c.rc;
   }
 
-  static void WriteList(const std::string& path, const std::vector<NoteSigner>& keys) {
-    std::string text = "logs/v0\n";
-    for (const NoteSigner& k : keys) absl::StrAppend(&text, "vkey ", k.VerifierKey(), "\n");
-    ASSERT_TRUE(WriteFileAtomic(path, text, 0644).ok());
+  static void WriteList(const std::string& path, const std::vector<NoteSigner>& keys,
+                        const std::string& extra = "") {
+    testing::WriteLogList(path, keys, extra);
   }
 
   std::unique_ptr<WitnessProcess> Start(std::vector<std::string> extra = {}) {

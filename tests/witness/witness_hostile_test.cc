@@ -29,88 +29,23 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/server/server_process.h"
+#include "tests/witness/witness_process.h"
 #include "verifier/monitor/http_fetcher.h"
 #include "verifier/witness/witness_test_util.h"
 
 namespace infratrail {
 namespace {
 
+using ::infratrail::testing::OriginHash;
 using ::infratrail::testing::ReadFileOrEmpty;
 using ::infratrail::testing::TempDir;
 using ::infratrail::testing::TestLog;
+using ::infratrail::testing::WitnessProcess;
 using ::testing::HasSubstr;
-
-constexpr char kVerifier[] = INFRATRAIL_VERIFIER_BIN;
-
-std::string OriginHash(absl::string_view origin) {
-  const Hash h = Sha256(origin);
-  return HexEncode(absl::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
-}
 
 std::string B64(const Hash& h) {
   return Base64Encode(absl::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
 }
-
-// One witness process (as in witness_e2e_test.cc).
-class WitnessProcess {
- public:
-  WitnessProcess(const std::string& dir, std::vector<std::string> argv) {
-    static int n = 0;
-    out_ = absl::StrCat(dir, "/witness-", ++n, ".out");
-    err_ = absl::StrCat(dir, "/witness-", n, ".err");
-    argv.insert(argv.begin(), {kVerifier, "witness"});
-    absl::StatusOr<pid_t> pid = testing::SpawnChild(argv, out_, err_);
-    EXPECT_TRUE(pid.ok()) << pid.status();
-    pid_ = pid.value_or(-1);
-  }
-  ~WitnessProcess() {
-    if (pid_ > 0) Exit(SIGKILL);
-  }
-  bool WaitListening(absl::Duration timeout = absl::Seconds(30)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      const std::string out = ReadFileOrEmpty(out_);
-      if (out.find('\n') != std::string::npos) {
-        nlohmann::json j = nlohmann::json::parse(out.substr(0, out.find('\n')));
-        address_ = j["listening"];
-        vkey_ = j["vkey"];
-        return true;
-      }
-      if (testing::WaitPid(pid_, absl::Milliseconds(10)).ok()) {
-        pid_ = -1;
-        return false;
-      }
-    }
-    return false;
-  }
-  int Exit(int sig, absl::Duration timeout = absl::Seconds(30)) {
-    kill(pid_, sig);
-    absl::StatusOr<int> rc = testing::WaitPid(pid_, timeout);
-    pid_ = -1;
-    return rc.value_or(-1);
-  }
-  int WaitExit(absl::Duration timeout = absl::Seconds(30)) {
-    absl::StatusOr<int> rc = testing::WaitPid(pid_, timeout);
-    if (rc.ok()) pid_ = -1;
-    return rc.value_or(-1);
-  }
-  void Signal(int sig) const { kill(pid_, sig); }
-  std::string url(absl::string_view path) const { return absl::StrCat("http://", address_, path); }
-  std::string Stderr() const { return ReadFileOrEmpty(err_); }
-  // Polls (bounded) until stderr contains `what`.
-  bool WaitStderr(absl::string_view what, absl::Duration timeout = absl::Seconds(10)) const {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      if (Stderr().find(std::string(what)) != std::string::npos) return true;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return false;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::string out_, err_, address_, vkey_;
-};
 
 class WitnessHostileTest : public ::testing::Test {
  protected:
@@ -128,22 +63,15 @@ class WitnessHostileTest : public ::testing::Test {
   }
 
   int Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {kVerifier, "witness"});
-    const std::string out = dir_->path() + "/run.out", err = dir_->path() + "/run.err";
-    unlink(out.c_str());
-    unlink(err.c_str());
-    absl::StatusOr<int> rc = testing::RunProgram(args, out, err);
-    out_ = ReadFileOrEmpty(out);
-    err_ = ReadFileOrEmpty(err);
-    return rc.value_or(-1);
+    testing::WitnessCommand c = testing::RunWitnessCommand(dir_->path(), std::move(args));
+    out_ = c.out;
+    err_ = c.err;
+    return c.rc;
   }
 
   static void WriteList(const std::string& path, const std::vector<NoteSigner>& keys,
                         const std::string& extra = "") {
-    std::string text = "logs/v0\n";
-    for (const NoteSigner& k : keys) absl::StrAppend(&text, "vkey ", k.VerifierKey(), "\n");
-    text += extra;
-    ASSERT_TRUE(WriteFileAtomic(path, text, 0644).ok());
+    testing::WriteLogList(path, keys, extra);
   }
 
   std::vector<std::string> Args(std::vector<std::string> extra = {}) {
