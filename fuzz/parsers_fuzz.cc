@@ -8,6 +8,7 @@
 #include "core/note.h"
 #include "core/proof.h"
 #include "core/tile.h"
+#include "core/tlog_policy.h"
 #include "core/tlog_proof.h"
 #include "fuzz/fuzz_require.h"
 
@@ -43,6 +44,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string again = n->text + "\n";
     for (const NoteSignature& s : n->unverified) again += s.Line();
     Require(again == in, "note round trip");
+  }
+  if (absl::StatusOr<TlogPolicy> p = TlogPolicy::Parse(in, "policy"); p.ok()) {
+    absl::flat_hash_set<std::string> all;
+    for (const TlogPolicyWitness& w : p->witnesses()) all.insert(w.name);
+    Require(p->Satisfied(all), "every witness cosigning meets any quorum");
+    Require(p->quorum_none() || !p->Satisfied({}), "no cosignature meets only quorum none");
+  } else {
+    Require(p.status().message().substr(0, 7) == "policy:", "policy errors name the source");
   }
   (void)OpenNote(in, {Key()});
   (void)NoteVerifier::Parse(in);
