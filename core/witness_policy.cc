@@ -2,6 +2,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace infratrail {
 
@@ -33,6 +34,13 @@ absl::StatusOr<WitnessPolicy> WitnessPolicy::Create(std::vector<NoteVerifier> wi
   return p;
 }
 
+WitnessPolicy WitnessPolicy::FromTlogPolicy(std::shared_ptr<const TlogPolicy> policy) {
+  WitnessPolicy p;
+  for (const TlogPolicyWitness& w : policy->witnesses()) p.witnesses.push_back(w.key);
+  p.tlog_policy = std::move(policy);
+  return p;
+}
+
 absl::StatusOr<VerifiedCheckpoint> OpenCheckpoint(absl::string_view note,
                                                   const NoteVerifier& log_key,
                                                   const WitnessPolicy& policy) {
@@ -47,13 +55,27 @@ absl::StatusOr<VerifiedCheckpoint> OpenCheckpoint(absl::string_view note,
       log_signed = true;
     } else {
       ++out.witness_count;  // OpenNote allows one signature per key
+      out.witness_names.push_back(s.name);
     }
   }
   if (!log_signed) {
     return absl::UnauthenticatedError(
         absl::StrCat("checkpoint: no valid signature from log key ", log_key.name()));
   }
-  if (out.witness_count < policy.threshold) {
+  if (policy.tlog_policy != nullptr) {
+    // The quorum speaks of the policy's witness names, not the key names.
+    absl::flat_hash_set<std::string> names;
+    for (const NoteSignature& s : opened->verified) {
+      for (const TlogPolicyWitness& w : policy.tlog_policy->witnesses()) {
+        if (w.key.name() == s.name && w.key.key_id() == s.key_id) names.insert(w.name);
+      }
+    }
+    if (!policy.tlog_policy->Satisfied(names)) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "checkpoint: the witness policy's quorum is not met (cosigned by ",
+          out.witness_names.empty() ? "no witness" : absl::StrJoin(out.witness_names, ", "), ")"));
+    }
+  } else if (out.witness_count < policy.threshold) {
     return absl::UnauthenticatedError(absl::StrCat("checkpoint: ", out.witness_count,
                                                    " witness cosignatures, policy needs ",
                                                    policy.threshold));

@@ -30,7 +30,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/server/server_process.h"
 #include "tests/witness/witness_process.h"
-#include "verifier/monitor/http_fetcher.h"
+#include "core/http/http_fetcher.h"
 #include "verifier/witness/witness_test_util.h"
 
 namespace infratrail {

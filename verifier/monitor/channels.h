@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "verifier/monitor/finding.h"
-#include "verifier/monitor/http_fetcher.h"
+#include "core/http/http_fetcher.h"
 
 namespace infratrail {
 

@@ -14,7 +14,7 @@
 #include "absl/types/span.h"
 #include "core/hash.h"
 #include "core/tile.h"
-#include "verifier/monitor/http_fetcher.h"
+#include "core/http/http_fetcher.h"
 
 namespace infratrail {
 

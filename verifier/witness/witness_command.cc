@@ -21,7 +21,7 @@
 #include "core/http/http_server.h"
 #include "core/io/file_util.h"
 #include "nlohmann/json.hpp"
-#include "verifier/monitor/http_fetcher.h"
+#include "core/http/http_fetcher.h"
 #include "verifier/signals.h"
 #include "verifier/witness/log_list.h"
 #include "verifier/witness/witness.h"

@@ -1,11 +1,12 @@
-// HTTP(S) GETs and POSTs for the monitor, on libcurl: keep-alive connections
+// HTTP(S) GETs and POSTs (the monitor, the witness and the server's
+// witness client), on libcurl: keep-alive connections
 // reused across requests, HTTP/2 where the server offers it, gzip, bounded
 // bodies, timeouts, TLS with the system CAs or a CA file, and several
 // requests in flight on one thread (curl's multi interface).
 //
 // Thread-compatible: one HttpFetcher per thread (it owns its connections).
-#ifndef INFRATRAIL_VERIFIER_MONITOR_HTTP_FETCHER_H_
-#define INFRATRAIL_VERIFIER_MONITOR_HTTP_FETCHER_H_
+#ifndef INFRATRAIL_CORE_HTTP_HTTP_FETCHER_H_
+#define INFRATRAIL_CORE_HTTP_HTTP_FETCHER_H_
 
 #include <chrono>
 #include <cstddef>
@@ -96,4 +97,4 @@ class HttpFetcher {
 
 }  // namespace infratrail
 
-#endif  // INFRATRAIL_VERIFIER_MONITOR_HTTP_FETCHER_H_
+#endif  // INFRATRAIL_CORE_HTTP_HTTP_FETCHER_H_

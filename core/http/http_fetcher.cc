@@ -1,4 +1,4 @@
-#include "verifier/monitor/http_fetcher.h"
+#include "core/http/http_fetcher.h"
 
 #include <curl/curl.h>
 
