@@ -5,7 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "client/cli_util.h"
 #include "client/key_arg.h"
+#include "core/tlog_policy.h"
+#include "core/witness_policy.h"
 
 namespace infratrail::cli {
 
@@ -13,6 +16,9 @@ void AddConnectionFlags(CLI::App* cmd, ConnectionFlags* flags) {
   cmd->add_option("--server", flags->server, "Log gRPC address HOST:PORT")->capture_default_str();
   cmd->add_option("--log-key", flags->log_key,
                   "Log verifier key (or @file); checkpoints and proofs are verified with it");
+  cmd->add_option("--witness-policy", flags->witness_policy,
+                  "C2SP tlog-policy file: checkpoints must carry its witness quorum (its log "
+                  "line is the --log-key if that is not given)");
   cmd->add_option("--token", flags->token,
                   "Writer bearer token (prefer $INFRATRAIL_TOKEN or --token-file: a command "
                   "line is visible to other users)")
@@ -59,6 +65,26 @@ absl::StatusOr<std::unique_ptr<LogClient>> Connect(const ConnectionFlags& flags,
     absl::StatusOr<NoteVerifier> key = ParseVerifierKeyArg(flags.log_key, "--log-key");
     if (!key.ok()) return key.status();
     opts.log_key = *key;
+  }
+  if (!flags.witness_policy.empty()) {
+    absl::StatusOr<std::string> text =
+        ReadFileArg(flags.witness_policy, "--witness-policy", kMaxPolicyBytes);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<TlogPolicy> policy = TlogPolicy::Parse(*text, flags.witness_policy);
+    if (!policy.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--witness-policy: ", policy.status().message()));
+    }
+    if (!opts.log_key.has_value()) {
+      if (policy->logs().size() != 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--witness-policy ", flags.witness_policy, ": has ", policy->logs().size(),
+                         " log lines; give --log-key to say which log this is"));
+      }
+      opts.log_key = policy->logs()[0].key;
+    }
+    opts.witness_policy =
+        WitnessPolicy::FromTlogPolicy(std::make_shared<const TlogPolicy>(*std::move(policy)));
   }
   absl::StatusOr<absl::Duration> timeout = ParseDurationArg(flags.timeout, "--timeout");
   if (!timeout.ok()) return timeout.status();

@@ -22,13 +22,14 @@ struct ConnectionFlags {
   std::string token_file;
   bool tls = false;
   std::string tls_ca, tls_cert, tls_key, tls_server_name;
-  std::string log_key;  // verifier key or @file
+  std::string log_key;         // verifier key or @file
+  std::string witness_policy;  // C2SP tlog-policy file
   std::string timeout = "30s";
   std::string retry_for = "60s";
 };
 
-// Adds --server, --token, --token-file, --tls*, --log-key, --timeout,
-// --retry-for.
+// Adds --server, --token, --token-file, --tls*, --log-key,
+// --witness-policy, --timeout, --retry-for.
 void AddConnectionFlags(CLI::App* cmd, ConnectionFlags* flags);
 
 // A LogClient for the flags; InvalidArgument naming the flag. Retries are

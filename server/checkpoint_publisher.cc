@@ -11,6 +11,12 @@
 #include "core/note.h"
 
 namespace infratrail {
+namespace {
+
+// Publish's status when the witness round ended without the quorum.
+constexpr absl::string_view kStalled = "witness quorum not met";
+
+}  // namespace
 
 absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> ReadStoredCheckpoint(
     LogStorage& storage) {
@@ -61,6 +67,7 @@ absl::StatusOr<std::unique_ptr<CheckpointPublisher>> CheckpointPublisher::Start(
   {
     absl::MutexLock l(&p->mu_);
     if (p->latest_ == nullptr || head.size > p->latest_->size) p->target_ = head;
+    p->republish_ = options.witnesses != nullptr && p->latest_ != nullptr;
     if (!options.read_only_reason.empty()) {
       p->failed_ = absl::UnavailableError(absl::StrCat("read-only: ", options.read_only_reason));
       return p;
@@ -90,6 +97,11 @@ absl::Status CheckpointPublisher::status() const {
         absl::StrCat("checkpoint publishing is failing (retrying): ", failing_.message()));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckpointPublisher::stalled() const {
+  absl::MutexLock l(&mu_);
+  return stalled_;
 }
 
 void CheckpointPublisher::WaitFor(uint64_t size, WaitDone done) {
@@ -144,6 +156,13 @@ absl::Status CheckpointPublisher::Publish(const TreeHead& head) {
       signer_->Sign(head.size, head.root,
                     [this](uint64_t a, uint64_t b) { return reader_->ConsistencyProof(a, b); });
   if (!note.ok()) return note.status();
+  metrics_->checkpoint_sign_seconds.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  if (options_.witnesses != nullptr) {
+    absl::StatusOr<std::string> cosigned = Witness(*note);
+    if (!cosigned.ok()) return cosigned.status();
+    note = *std::move(cosigned);
+  }
   // Commit point: the note is durable in storage before anyone sees it, so
   // a restart serves it (or a newer one) and never an older one.
   if (absl::Status st = storage_->PutMeta(kMetaCheckpoint, *note); !st.ok()) return st;
@@ -152,8 +171,6 @@ absl::Status CheckpointPublisher::Publish(const TreeHead& head) {
   cp->root = head.root;
   cp->note = std::move(*note);
   cp->published_at = absl::Now();
-  metrics_->checkpoint_sign_seconds.Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   metrics_->checkpoint_size.Set(static_cast<double>(cp->size));
   metrics_->checkpoint_timestamp.Set(absl::ToDoubleSeconds(cp->published_at - absl::UnixEpoch()));
   std::vector<WaitDone> ready;
@@ -172,6 +189,52 @@ absl::Status CheckpointPublisher::Publish(const TreeHead& head) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> CheckpointPublisher::Witness(const std::string& note) {
+  absl::StatusOr<Note> parsed = ParseNote(note);
+  absl::StatusOr<Checkpoint> cp =
+      parsed.ok() ? Checkpoint::Parse(parsed->text) : absl::StatusOr<Checkpoint>(parsed.status());
+  if (!cp.ok()) return absl::InternalError(absl::StrCat("own checkpoint: ", cp.status().message()));
+  const auto start = std::chrono::steady_clock::now();
+  WitnessCollector::Result r = options_.witnesses->Collect(note, *cp);
+  metrics_->checkpoint_witness_seconds.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  // What the witnesses hold is kept whether or not the quorum was met.
+  if (std::optional<std::string> sizes = options_.witnesses->SizesToPersist(); sizes.has_value()) {
+    if (absl::Status st = storage_->PutMeta(kMetaWitnessSizes, *sizes); !st.ok()) return st;
+  }
+  if (!r.quorum_met) {
+    if (!options_.fail_open) {
+      bool first = false;
+      {
+        absl::MutexLock l(&mu_);
+        first = stalled_.ok();
+        stalled_ =
+            absl::UnavailableError(absl::StrCat("checkpoint publication stalled: ", r.detail));
+        republish_ = true;  // retried even if nothing new is written
+      }
+      metrics_->checkpoint_publication_stalled.Set(1);
+      if (first)
+        std::cerr << "infratrail-server: checkpoint publication stalled: " << r.detail << "\n";
+      return absl::UnavailableError(kStalled);
+    }
+    metrics_->checkpoint_published_without_quorum.Increment();
+    std::cerr << "infratrail-server: --witness-fail-open: publishing size " << cp->size
+              << " WITHOUT the witness quorum: " << r.detail << "\n";
+  }
+  bool recovered = false;
+  {
+    absl::MutexLock l(&mu_);
+    recovered = !stalled_.ok();
+    stalled_ = absl::OkStatus();
+  }
+  if (recovered && r.quorum_met) {
+    metrics_->checkpoint_publication_stalled.Set(0);
+    std::cerr << "infratrail-server: witnessed publication resumed at size " << cp->size << "\n";
+  }
+  if (r.cosignatures.empty()) return note;
+  return AddSignatures(note, r.cosignatures);
+}
+
 void CheckpointPublisher::Run() {
   absl::Time next = absl::InfinitePast();
   absl::Duration backoff = options_.retry_min;
@@ -184,18 +247,20 @@ void CheckpointPublisher::Run() {
       // to pass since the last attempt (a stop request cuts the wait short).
       mu_.Await(absl::Condition(
           +[](CheckpointPublisher* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-            return p->stopping_ || p->latest_ == nullptr || p->target_.size > p->latest_->size;
+            return p->stopping_ || p->latest_ == nullptr || p->target_.size > p->latest_->size ||
+                   p->republish_;
           },
           this));
       if (!stopping_) {
         mu_.AwaitWithDeadline(absl::Condition(&stopping_), next);
       }
       stopping = stopping_;
-      if (latest_ != nullptr && target_.size <= latest_->size) {
+      if (latest_ != nullptr && target_.size <= latest_->size && !republish_) {
         if (stopping) return;
         continue;
       }
       head = target_;
+      republish_ = false;
     }
     absl::Status st = Publish(head);
     if (st.ok()) {
@@ -216,6 +281,23 @@ void CheckpointPublisher::Run() {
         absl::MutexLock l(&mu_);
         if (target_.size <= latest_->size) return;
       }
+      continue;
+    }
+    if (absl::IsUnavailable(st) && st.message() == kStalled) {
+      // Waiting for witnesses is not a failure of the log: health and
+      // status() stay as they are; waiters hear why and may ask again.
+      absl::Status why;
+      {
+        absl::MutexLock l(&mu_);
+        why = stalled_;
+      }
+      FailAll(absl::UnavailableError(
+          absl::StrCat(why.message(),
+                       "; the entries are sequenced and durable: wait again, or ask for a proof, "
+                       "once the witnesses cosign")));
+      if (stopping) return;
+      next = absl::Now() + backoff;
+      backoff = std::min(backoff * 2, options_.retry_max);
       continue;
     }
     metrics_->checkpoint_publish_failures.Increment();

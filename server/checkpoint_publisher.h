@@ -17,6 +17,19 @@
 //    waiters are failed with Unavailable (their entries are durable; a retry
 //    of the write is answered as a duplicate); the first success clears it.
 //
+// Witnessed publication (options.witnesses set, from --witness-policy):
+// after signing, the note is sent to the witnesses (WitnessCollector) and
+// published, with their cosignatures appended, only once the policy's
+// quorum is met. A round without the quorum is retried with the same
+// backoff; meanwhile the previous checkpoint stays served, stalled() says
+// why, waiters are failed with Unavailable at the end of each failed round
+// (their entries are durable), and sequencing goes on: status() stays OK,
+// because writes are still accepted. With fail_open, a round without the
+// quorum publishes what it has (counted in a metric). Once at start the
+// stored checkpoint is published again through the witnesses, so a log that
+// just gained a policy serves a cosigned checkpoint without waiting for a
+// write.
+//
 // Thread-safe. WaitFor callbacks run on the publisher's two callback threads
 // (or the caller's, if already covered), never on the publisher thread: they
 // may do slow work (AddEvents computes up to 1,000 inclusion proofs there)
@@ -40,6 +53,7 @@
 #include "server/sequencer.h"
 #include "server/storage.h"
 #include "server/tree_reader.h"
+#include "server/witness_collector.h"
 
 namespace infratrail {
 
@@ -66,6 +80,10 @@ struct PublisherOptions {
   // Serve the stored checkpoint only: no thread, nothing is signed or
   // written; status() is Unavailable with this reason. Empty: publish.
   std::string read_only_reason = {};
+  // Cosignatures to collect before publishing; null: publish at once.
+  WitnessCollector* witnesses = nullptr;
+  // Publish a checkpoint whose witness round ended without the quorum.
+  bool fail_open = false;
 };
 
 class CheckpointPublisher {
@@ -91,6 +109,10 @@ class CheckpointPublisher {
 
   absl::Status status() const;
 
+  // Non-OK (FailedPrecondition, saying which witnesses did not cosign and
+  // why) while publication waits for the witness quorum; OK otherwise.
+  absl::Status stalled() const;
+
   // Publishes the last head handed in (if not yet published), fails the
   // remaining waiters, joins the thread. Idempotent.
   void Stop();
@@ -100,6 +122,9 @@ class CheckpointPublisher {
                       const PublisherOptions& options, Metrics* metrics);
   void Run();
   absl::Status Publish(const TreeHead& head);
+  // The witness round over a signed note: the note with the cosignatures,
+  // or Unavailable(kStalled) without the quorum (stalled_ says why).
+  absl::StatusOr<std::string> Witness(const std::string& note);
   void FailAll(const absl::Status& status);
 
   LogStorage* const storage_;
@@ -112,8 +137,10 @@ class CheckpointPublisher {
   TreeHead target_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const PublishedCheckpoint> latest_ ABSL_GUARDED_BY(mu_);
   std::multimap<uint64_t, WaitDone> waiters_ ABSL_GUARDED_BY(mu_);
-  absl::Status failed_ ABSL_GUARDED_BY(mu_);   // sticky
-  absl::Status failing_ ABSL_GUARDED_BY(mu_);  // the last attempt's error, being retried
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);     // sticky
+  absl::Status failing_ ABSL_GUARDED_BY(mu_);    // the last attempt's error, being retried
+  absl::Status stalled_ ABSL_GUARDED_BY(mu_);    // the last witness round's, if it failed
+  bool republish_ ABSL_GUARDED_BY(mu_) = false;  // the stored checkpoint, through the witnesses
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   std::thread thread_;

@@ -107,6 +107,19 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
   seq_opts.read_only_reason = options.read_only_reason;
   PublisherOptions pub_opts = options.publisher;
   pub_opts.read_only_reason = options.read_only_reason;
+  if (options.witness_policy != nullptr && !read_only) {
+    absl::StatusOr<std::optional<std::string>> sizes = storage->GetMeta(kMetaWitnessSizes);
+    if (!sizes.ok()) return sizes.status();
+    TreeReader* reader = log->reader_.get();
+    absl::StatusOr<std::unique_ptr<WitnessCollector>> witnesses = WitnessCollector::Start(
+        options.witness_policy, sizes->value_or(""),
+        [reader](uint64_t a, uint64_t b) { return reader->ConsistencyProof(a, b); },
+        options.witness, metrics);
+    if (!witnesses.ok()) return witnesses.status();
+    log->witnesses_ = *std::move(witnesses);
+    pub_opts.witnesses = log->witnesses_.get();
+    pub_opts.fail_open = options.witness_fail_open;
+  }
   absl::StatusOr<std::unique_ptr<Sequencer>> seq = Sequencer::Start(
       storage, seq_opts, metrics, [raw](const TreeHead& head) { raw->publisher_->OnCommit(head); });
   if (!seq.ok()) return seq.status();
@@ -131,6 +144,7 @@ absl::Status Log::health() const {
 void Log::Stop() {
   if (sequencer_ != nullptr) sequencer_->Stop();
   if (publisher_ != nullptr) publisher_->Stop();
+  if (witnesses_ != nullptr) witnesses_->Stop();
 }
 
 }  // namespace infratrail

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/note_key.h"
+#include "core/tlog_policy.h"
 #include "server/checkpoint_publisher.h"
 #include "server/checkpoint_signer.h"
 #include "server/metrics.h"
@@ -24,6 +25,7 @@
 #include "server/storage.h"
 #include "server/tile_cache.h"
 #include "server/tree_reader.h"
+#include "server/witness_collector.h"
 
 namespace infratrail {
 
@@ -40,6 +42,11 @@ struct LogOptions {
   // serves reads and its stored checkpoint, writes nothing, and refuses
   // every write with Unavailable naming this reason.
   std::string read_only_reason = {};
+  // Non-null: publish only checkpoints cosigned by this C2SP tlog-policy's
+  // quorum of witnesses (server/witness_collector.h).
+  std::shared_ptr<const TlogPolicy> witness_policy = nullptr;
+  WitnessCollectorOptions witness = {};
+  bool witness_fail_open = false;  // publish without the quorum after a failed round
 };
 
 class Log {
@@ -74,6 +81,7 @@ class Log {
   std::unique_ptr<TileCache> tile_cache_;  // before reader_, which uses it
   std::unique_ptr<TreeReader> reader_;
   std::unique_ptr<CheckpointSigner> signer_;
+  std::unique_ptr<WitnessCollector> witnesses_;  // before publisher_, which uses it
   std::unique_ptr<CheckpointPublisher> publisher_;
   std::unique_ptr<Sequencer> sequencer_;
 };

@@ -74,6 +74,15 @@ Metrics::Metrics(prometheus::Registry& r)
       add_to_checkpoint_seconds(Hist(r, "infratrail_checkpoint_add_to_published_seconds",
                                      "AddEvents with wait: accepted to covered by a checkpoint",
                                      Seconds())),
+      checkpoint_witness_seconds(Hist(r, "infratrail_checkpoint_witness_seconds",
+                                      "Signed checkpoint to witness quorum met (or given up)",
+                                      Seconds())),
+      checkpoint_publication_stalled(
+          Gauge(r, "infratrail_checkpoint_publication_stalled",
+                "1 while checkpoint publication waits for the witness quorum, else 0")),
+      checkpoint_published_without_quorum(
+          Counter(r, "infratrail_checkpoint_published_without_quorum_total",
+                  "Checkpoints published without the witness quorum (--witness-fail-open)")),
       tile_cache_bytes(Gauge(r, "infratrail_tile_cache_bytes",
                              "Bytes charged by the entries of the tile cache (proofs and HTTP)")),
       tile_cache_capacity_bytes(Gauge(r, "infratrail_tile_cache_capacity_bytes",
@@ -115,7 +124,21 @@ Metrics::Metrics(prometheus::Registry& r)
       rpcs_(BuildCounter()
                 .Name("infratrail_grpc_requests_total")
                 .Help("gRPC requests by method and status code")
-                .Register(r)) {
+                .Register(r)),
+      witness_requests_(BuildCounter()
+                            .Name("infratrail_cosigning_requests_total")
+                            .Help("add-checkpoint requests to each witness of the policy, by "
+                                  "outcome (cosigned, conflict, inconsistent, refused, "
+                                  "bad_answer, failed)")
+                            .Register(r)),
+      witness_seconds_(BuildHistogram()
+                           .Name("infratrail_cosigning_request_seconds")
+                           .Help("add-checkpoint request latency, per witness")
+                           .Register(r)),
+      witness_size_(BuildGauge()
+                        .Name("infratrail_cosigning_witness_size_entries")
+                        .Help("Tree size each witness last cosigned, as far as the log knows")
+                        .Register(r)) {
   auto& http = BuildCounter()
                    .Name("infratrail_http_requests_total")
                    .Help("Tiles HTTP requests by route and status code")
@@ -146,6 +169,13 @@ Metrics::Metrics(prometheus::Registry& r)
 
 void Metrics::CountTileCache(TileCacheUser user, bool hit) {
   tile_cache_[static_cast<size_t>(user)][hit ? 1 : 0]->Increment();
+}
+
+WitnessMetrics Metrics::ForWitness(const std::string& name) {
+  return WitnessMetrics{.requests_family = &witness_requests_,
+                        .witness = name,
+                        .seconds = &witness_seconds_.Add({{"witness", name}}, Seconds()),
+                        .size = &witness_size_.Add({{"witness", name}})};
 }
 
 HttpServerMetrics Metrics::ForHttpServer() {

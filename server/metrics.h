@@ -31,6 +31,18 @@ enum class HttpRoute { kCheckpoint, kTile, kEntries, kOther };
 // Users of the tile cache (server/tile_cache.h), a bounded metric label.
 enum class TileCacheUser { kProofs, kHttp };
 
+// One witness's metrics, for WitnessCollector (label witness=<policy name>).
+struct WitnessMetrics {
+  prometheus::Family<prometheus::Counter>* requests_family = nullptr;
+  std::string witness;
+  prometheus::Histogram* seconds = nullptr;  // add-checkpoint request latency
+  prometheus::Gauge* size = nullptr;         // size it last cosigned, as known
+  // infratrail_cosigning_requests_total{witness, outcome}.
+  prometheus::Counter& requests(absl::string_view outcome) const {
+    return requests_family->Add({{"witness", witness}, {"outcome", std::string(outcome)}});
+  }
+};
+
 class Metrics {
  public:
   explicit Metrics(prometheus::Registry& registry);
@@ -52,6 +64,10 @@ class Metrics {
   prometheus::Gauge& checkpoint_age;                 // seconds since then (refreshed each second)
   prometheus::Histogram& checkpoint_sign_seconds;    // consistency check + persist + sign + store
   prometheus::Histogram& add_to_checkpoint_seconds;  // AddEvents with wait: accept -> covered
+  // Witnessed publication (--witness-policy).
+  prometheus::Histogram& checkpoint_witness_seconds;         // signed -> quorum met (or given up)
+  prometheus::Gauge& checkpoint_publication_stalled;         // 1 while the quorum is not met
+  prometheus::Counter& checkpoint_published_without_quorum;  // --witness-fail-open publications
 
   prometheus::Gauge& tile_cache_bytes;           // bytes charged by the tile cache's entries
   prometheus::Gauge& tile_cache_capacity_bytes;  // its budget (--tile-cache-mb)
@@ -72,6 +88,9 @@ class Metrics {
   prometheus::Counter& grpc_connections_refused;         // closed at accept: descriptor cap
   prometheus::Gauge& grpc_entries_streams;               // GetEntries streams open
   prometheus::Counter& grpc_entries_streams_stalled;     // cut off: client stopped reading
+
+  // The metrics of the witness the policy calls `name`.
+  WitnessMetrics ForWitness(const std::string& name);
 
   // The HTTP transport's share of the above, for HttpServer::Start.
   HttpServerMetrics ForHttpServer();
@@ -95,6 +114,9 @@ class Metrics {
   std::array<std::array<prometheus::Counter*, 2>, 2> tile_cache_{};
 
   prometheus::Family<prometheus::Counter>& rpcs_;
+  prometheus::Family<prometheus::Counter>& witness_requests_;
+  prometheus::Family<prometheus::Histogram>& witness_seconds_;
+  prometheus::Family<prometheus::Gauge>& witness_size_;
   // Family::Add builds a label map on every call; the counters are looked up
   // here instead (bounded: methods x status codes).
   absl::Mutex rpc_mu_;

@@ -18,8 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "client/cli_util.h"
 #include "core/http/http_server.h"
 #include "core/io/file_util.h"
+#include "core/tlog_policy.h"
 #include "nlohmann/json.hpp"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
@@ -40,6 +42,10 @@ namespace infratrail {
 namespace {
 
 constexpr absl::string_view kServiceName = "infratrail.v1.Log";
+// The health detail of witnessed publication: NOT_SERVING while checkpoint
+// publication waits for the witness quorum (writes are still accepted, so
+// the log's own service stays SERVING).
+constexpr absl::string_view kPublicationServiceName = "infratrail.v1.Log/publication";
 
 bool IsConfigurationError(const absl::Status& s) {
   return absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s);
@@ -59,6 +65,46 @@ absl::Status Failed(const absl::Status& s) {
 bool OpenToOthers(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0;
+}
+
+WitnessCollectorOptions WitnessOptions(const ServerConfig& c) {
+  WitnessCollectorOptions o;
+  o.timeout = absl::Milliseconds(c.witness_timeout_ms);
+  o.attempts = c.witness_attempts;
+  o.ca_file = c.witness_ca_file;
+  return o;
+}
+
+// --witness-policy, parsed; null without one. Its log lines, if any, must
+// name this log's key: the same file is what verifiers are given.
+absl::StatusOr<std::shared_ptr<const TlogPolicy>> ReadWitnessPolicy(const ServerConfig& c,
+                                                                    const NoteSigner& key) {
+  if (c.witness_policy.empty()) return std::shared_ptr<const TlogPolicy>();
+  absl::StatusOr<std::string> text =
+      cli::ReadFileArg(c.witness_policy, "--witness-policy", kMaxPolicyBytes);
+  if (!text.ok()) return absl::InvalidArgumentError(text.status().message());
+  absl::StatusOr<TlogPolicy> policy = TlogPolicy::Parse(*text, c.witness_policy);
+  if (!policy.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--witness-policy: ", policy.status().message()));
+  }
+  if (!policy->logs().empty()) {
+    bool named = false;
+    for (const TlogPolicyLog& l : policy->logs()) named |= l.key.vkey() == key.VerifierKey();
+    if (!named) {
+      return absl::InvalidArgumentError(absl::StrCat("--witness-policy ", c.witness_policy,
+                                                     ": none of its log lines is this log's key ",
+                                                     key.VerifierKey()));
+    }
+  }
+  for (const TlogPolicyWitness& w : policy->witnesses()) {
+    if (w.url.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--witness-policy ", c.witness_policy, ": witness ", w.name,
+                       " has no URL: the log needs one to ask it to cosign"));
+    }
+  }
+  return std::shared_ptr<const TlogPolicy>(std::make_shared<TlogPolicy>(*std::move(policy)));
 }
 
 // The signing key; refused if group or others may read it, unless allowed.
@@ -138,6 +184,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& c) {
   std::unique_ptr<Server> s(new Server(c));
   absl::StatusOr<NoteSigner> key = ReadSigningKey(c);
   if (!key.ok()) return key.status();
+  absl::StatusOr<std::shared_ptr<const TlogPolicy>> policy = ReadWitnessPolicy(c, *key);
+  if (!policy.ok()) return policy.status();
+  s->witness_policy_ = *std::move(policy);
+  if (s->witness_policy_ != nullptr) {
+    Say(absl::StrCat("publishing only checkpoints cosigned under --witness-policy ",
+                     c.witness_policy, " (", s->witness_policy_->witnesses().size(), " witnesses",
+                     s->witness_policy_->quorum_none() ? ", quorum none" : "",
+                     c.witness_fail_open ? "; --witness-fail-open: WITHOUT the quorum after a "
+                                           "failed round"
+                                         : "",
+                     ")"));
+  }
   absl::StatusOr<std::unique_ptr<WriterAuth>> auth =
       WriterAuth::Create({.tokens_file = c.tokens_file,
                           .allowed_identities = c.writer_identities,
@@ -170,6 +228,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& c) {
 
   const absl::Status health = s->log_->health();
   s->SetServing(health.ok());
+  s->PollPublication();
   if (!health.ok()) Say(absl::StrCat("NOT_SERVING: ", health.message()));
   const int http_port = s->http_ == nullptr ? 0 : s->http_->port();
   const std::vector<int> metrics_ports = s->exposer_->GetListeningPorts();
@@ -264,6 +323,9 @@ absl::Status Server::OpenLog(const NoteSigner& key) {
           .publisher = {.interval = absl::Milliseconds(c.checkpoint_interval_ms)},
           .tile_cache_bytes = c.tile_cache_mb << 20,
           .read_only_reason = read_only_reason_,
+          .witness_policy = witness_policy_,
+          .witness = WitnessOptions(c),
+          .witness_fail_open = c.witness_fail_open,
       },
       metrics_.get());
   // Log::Open's refusals (wrong directory, rollback, fork) and a malformed
@@ -336,7 +398,19 @@ void Server::SetServing(bool serving) {
   health_.load()->SetServingStatus(std::string(kServiceName), serving);
 }
 
+void Server::PollPublication() {
+  const absl::Status stalled = log_->publisher().stalled();
+  health_.load()->SetServingStatus(std::string(kPublicationServiceName), stalled.ok());
+  if (stalled.ok() == publication_ok_) return;
+  publication_ok_ = stalled.ok();
+  Say(publication_ok_ ? std::string("witnessed publication: SERVING again")
+                      : absl::StrCat("witnessed publication NOT_SERVING (writes are still "
+                                     "accepted and sequenced): ",
+                                     stalled.message()));
+}
+
 void Server::Poll() {
+  PollPublication();
   if (const uint64_t refused = accept_gate::refused(); refused > refused_seen_) {
     metrics_->grpc_connections_refused.Increment(static_cast<double>(refused - refused_seen_));
     refused_seen_ = refused;

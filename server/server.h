@@ -42,6 +42,7 @@ class Metrics;
 class NoteSigner;
 class RocksDbStorage;
 class TileHttpHandler;
+class TlogPolicy;
 class WriterAuth;
 
 class Server {
@@ -94,6 +95,9 @@ class Server {
 
   // Tells the health service, and remembers what it was told.
   void SetServing(bool serving);
+  // Tells the health service's "infratrail.v1.Log/publication" whether
+  // witnessed publication is stalled; says a change on stderr.
+  void PollPublication();
 
   const ServerConfig config_;
   // Owned in the order they are started; destroyed the other way round.
@@ -103,8 +107,9 @@ class Server {
   std::unique_ptr<DiskReserve> reserve_;
   std::unique_ptr<RocksDbStorage> db_;
   std::unique_ptr<FaultInjectingStorage> faulty_;
-  LogStorage* storage_ = nullptr;  // db_, or faulty_ over it
-  std::string read_only_reason_;   // non-empty: db_ is open read-only
+  LogStorage* storage_ = nullptr;                     // db_, or faulty_ over it
+  std::string read_only_reason_;                      // non-empty: db_ is open read-only
+  std::shared_ptr<const TlogPolicy> witness_policy_;  // --witness-policy; null: none
   std::unique_ptr<Log> log_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<TileHttpHandler> tiles_;
@@ -115,8 +120,9 @@ class Server {
   std::unique_ptr<LogService> service_;
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
-  bool serving_ = false;       // as last told to the health service
-  uint64_t refused_seen_ = 0;  // accept_gate::refused() already counted
+  bool serving_ = false;        // as last told to the health service
+  bool publication_ok_ = true;  // as last said by PollPublication
+  uint64_t refused_seen_ = 0;   // accept_gate::refused() already counted
 };
 
 // The exit code for an error of Server::Start: kExitUsage for a refused

@@ -34,6 +34,8 @@ absl::Status ServerConfig::Validate() const {
            InRange("--http-idle-timeout", http_idle_timeout_s, 1, 3600),
            InRange("--http-send-timeout", http_send_timeout_s, 1, 3600),
            InRange("--checkpoint-interval-ms", checkpoint_interval_ms, 1, 3600000),
+           InRange("--witness-timeout-ms", witness_timeout_ms, 10, 600000),
+           InRange("--witness-attempts", witness_attempts, 1, 10),
            InRange("--max-batch", max_batch, 1, 1 << 20),
            InRange("--max-queue", max_queue, 1, 1 << 26),
            // In bytes it must fit 64 bits.
@@ -47,6 +49,11 @@ absl::Status ServerConfig::Validate() const {
         absl::StrCat("--rate-limit: ", rate_limit, " is not a rate >= 0 events/s"));
   }
 
+  if (witness_policy.empty() && (witness_fail_open || !witness_ca_file.empty())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(witness_fail_open ? "--witness-fail-open" : "--witness-ca-file",
+                     ": needs --witness-policy"));
+  }
   if (!tls_client_ca.empty() && writer_identities.empty()) {
     // Verified client certificates would identify nobody: writes would stay
     // open to every caller, which is not what configuring a CA asks for.
@@ -148,6 +155,19 @@ void AddServeFlags(CLI::App& app, ServerConfig& config) {
   app.add_option("--checkpoint-interval-ms", config.checkpoint_interval_ms,
                  "Least time between two checkpoints")
       ->capture_default_str();
+  app.add_option("--witness-policy", config.witness_policy,
+                 "C2SP tlog-policy file: publish only checkpoints cosigned by its witness quorum");
+  app.add_option("--witness-timeout-ms", config.witness_timeout_ms,
+                 "Bound on one add-checkpoint request to a witness")
+      ->capture_default_str();
+  app.add_option("--witness-attempts", config.witness_attempts,
+                 "Requests per witness per checkpoint on transient failures")
+      ->capture_default_str();
+  app.add_flag("--witness-fail-open", config.witness_fail_open,
+               "WEAKENS THE GUARANTEE: publish a checkpoint without the witness quorum once its "
+               "witness round has failed");
+  app.add_option("--witness-ca-file", config.witness_ca_file,
+                 "PEM CA bundle for https witnesses (default: the system's CAs)");
   app.add_option("--max-batch", config.max_batch, "Most entries per sequencer commit")
       ->capture_default_str();
   app.add_option("--max-queue", config.max_queue,

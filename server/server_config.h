@@ -41,6 +41,13 @@ struct ServerConfig {
   bool allow_insecure_key_permissions = false;
   double rate_limit = 0;
   int checkpoint_interval_ms = 50;
+  // C2SP tlog-policy file: publish only checkpoints its witnesses' quorum
+  // cosigned (docs/witness.md, "Publishing witnessed checkpoints").
+  std::string witness_policy;
+  int witness_timeout_ms = 2000;  // per add-checkpoint request
+  int witness_attempts = 3;       // per witness per checkpoint
+  bool witness_fail_open = false;
+  std::string witness_ca_file;  // for https witnesses; empty: the system's CAs
   size_t max_batch = 16384;
   size_t max_queue = 262144;
   size_t tile_cache_mb = 1024;

@@ -2,7 +2,7 @@
 # Included from server/CMakeLists.txt.
 foreach(t storage_conformance_test rocksdb_layout_test tree_reader_test sequencer_test
     checkpoint_signer_test log_test export_test tile_cache_test tile_http_test tile_http_server_test
-    disk_reserve_test checkpoint_publisher_test)
+    disk_reserve_test checkpoint_publisher_test witness_collector_test)
   add_executable(${t} ${t}.cc)
   target_link_libraries(${t} PRIVATE infratrail_server_lib GTest::gtest_main GTest::gmock)
   gtest_discover_tests(${t} DISCOVERY_TIMEOUT 60)
