@@ -66,8 +66,8 @@ std::string GossipLabel(absl::string_view text) {
 }
 
 GossipCheck CheckPeerNote(const GossipPeer& peer, absl::string_view note,
-                          const NoteVerifier& log_key, const std::string& trusted_note,
-                          LogSource* src, Hasher& hasher) {
+                          const NoteVerifier& log_key, const GossipView& view, Hasher& hasher) {
+  const std::string& trusted_note = view.trusted_note;
   absl::StatusOr<VerifiedCheckpoint> own = OpenCheckpoint(note, log_key, WitnessPolicy{});
   if (!own.ok()) {
     return Error(
@@ -100,7 +100,7 @@ GossipCheck CheckPeerNote(const GossipPeer& peer, absl::string_view note,
   if (theirs.size == 0 || mine.size == 0) return Consistent(theirs.size);
   const View& small = theirs.size < mine.size ? theirs : mine;
   const View& large = theirs.size < mine.size ? mine : theirs;
-  absl::StatusOr<ServedProof> proof = FetchConsistencyProof(src, small.size, large.size, hasher);
+  absl::StatusOr<ServedProof> proof = FetchConsistencyProof(view.source, small.size, large.size, view.log_size, hasher);
   if (!proof.ok()) {
     GossipCheck c;
     if (absl::IsNotFound(proof.status()) && theirs.size > mine.size) {
@@ -134,11 +134,11 @@ Gossip::Gossip(std::vector<GossipPeer> peers, std::unique_ptr<HttpFetcher> fetch
       log_key_(std::move(log_key)),
       pending_(peers_.size()) {}
 
-std::vector<Gossip::PeerResult> Gossip::Round(const std::string& trusted_note, LogSource* src) {
+std::vector<Gossip::PeerResult> Gossip::Round(const GossipView& view) {
   std::vector<PeerResult> out;
   for (size_t i = 0; i < peers_.size(); ++i) {
     if (pending_[i].empty()) continue;
-    GossipCheck c = CheckPeerNote(peers_[i], pending_[i], log_key_, trusted_note, src, hasher_);
+    GossipCheck c = CheckPeerNote(peers_[i], pending_[i], log_key_, view, hasher_);
     if (!c.retry) pending_[i].clear();
     out.push_back(PeerResult{.peer = i, .check = std::move(c)});
   }
@@ -159,7 +159,7 @@ std::vector<Gossip::PeerResult> Gossip::Round(const std::string& trusted_note, L
     } else if (got[i]->status != 200) {
       c = Error("http_status", absl::StrCat(gets[i].url, ": HTTP ", got[i]->status));
     } else {
-      c = CheckPeerNote(peers_[i], got[i]->body, log_key_, trusted_note, src, hasher_);
+      c = CheckPeerNote(peers_[i], got[i]->body, log_key_, view, hasher_);
       if (c.retry) pending_[i] = std::move(got[i]->body);
     }
     out.push_back(PeerResult{.peer = i, .check = std::move(c)});

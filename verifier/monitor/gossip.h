@@ -72,13 +72,18 @@ struct GossipCheck {
   std::string key;
 };
 
-// Decides `note`, served by `peer`, against the monitor's trusted
-// checkpoint `trusted_note` (empty: none yet, the empty tree). When the
-// sizes differ, the consistency proof comes from the log (`src`): from the
-// smaller size to the larger.
+// What a peer's note is compared with.
+struct GossipView {
+  std::string trusted_note;     // the monitor's trusted checkpoint; empty: none yet
+  uint64_t log_size = 0;        // of the log's latest checkpoint (0: not known)
+  LogSource* source = nullptr;  // the log, for consistency proofs
+};
+
+// Decides `note`, served by `peer`, against `view` (nothing trusted yet is
+// the empty tree). When the sizes differ, the consistency proof comes from
+// the log: from the smaller size to the larger (log_proof.h).
 GossipCheck CheckPeerNote(const GossipPeer& peer, absl::string_view note,
-                          const NoteVerifier& log_key, const std::string& trusted_note,
-                          LogSource* src, Hasher& hasher);
+                          const NoteVerifier& log_key, const GossipView& view, Hasher& hasher);
 
 class Gossip {
  public:
@@ -93,7 +98,7 @@ class Gossip {
   // peer: the latest that could not be decided) is checked again, then
   // each peer's latest is fetched (all at once) and checked. One result per
   // check.
-  std::vector<PeerResult> Round(const std::string& trusted_note, LogSource* src);
+  std::vector<PeerResult> Round(const GossipView& view);
 
   const std::vector<GossipPeer>& peers() const { return peers_; }
 

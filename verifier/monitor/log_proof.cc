@@ -23,10 +23,9 @@ absl::StatusOr<ServedProof> FromApi(LogSource* src, uint64_t from, uint64_t to) 
       .how = "served by the log"};
 }
 
-// The first `t.width` hashes of tile `t`: its partial form if the log
-// serves it, else the start of the full tile (a log may drop a partial
-// tile once the full one exists).
-absl::StatusOr<std::vector<Hash>> ReadRow(LogSource* src, const TileId& t,
+// The first `width` hashes of tile `t` (as read, at t.width), or of its
+// full form if the log no longer serves that partial one.
+absl::StatusOr<std::vector<Hash>> ReadRow(LogSource* src, const TileId& t, uint32_t width,
                                           absl::StatusOr<std::string> body,
                                           std::vector<EvidenceFile>* evidence) {
   TileId read = t;
@@ -43,7 +42,7 @@ absl::StatusOr<std::vector<Hash>> ReadRow(LogSource* src, const TileId& t,
                               : std::string(row.status().message())));
   }
   evidence->push_back(EvidenceFile{.name = TileEvidenceName(read), .bytes = *std::move(body)});
-  row->resize(t.width);
+  row->resize(width);
   return row;
 }
 
@@ -54,18 +53,20 @@ std::string TileEvidenceName(const TileId& t) {
 }
 
 absl::StatusOr<ServedProof> FetchConsistencyProof(LogSource* src, uint64_t from, uint64_t to,
-                                                  Hasher& hasher) {
+                                                  uint64_t served, Hasher& hasher) {
   if (!src->ServesHashTiles()) return FromApi(src, from, to);
   absl::StatusOr<ProofPlan> plan = PlanConsistency(from, to);
   if (!plan.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("consistency plan: ", plan.status().message()));
   }
-  // Each node from the tile that holds it, at the width it has at `to`.
+  // Each node from the tile that holds it, read at the width it has at
+  // `read_at`; the nodes of the tree of size `to` are its first hashes.
+  const uint64_t read_at = std::max(to, served);
   std::vector<TileId> tiles;
   std::vector<NodeInTile> where;
   for (const NodeId& n : plan->nodes) {
     NodeInTile w = LocateNode(n);
-    w.tile.width = TileWidthAt(w.tile.level, w.tile.index, to);
+    w.tile.width = TileWidthAt(w.tile.level, w.tile.index, read_at);
     where.push_back(w);
     if (std::find(tiles.begin(), tiles.end(), w.tile) == tiles.end()) tiles.push_back(w.tile);
   }
@@ -75,7 +76,8 @@ absl::StatusOr<ServedProof> FetchConsistencyProof(LogSource* src, uint64_t from,
   out.how = "built from the log's own hash tiles";
   for (size_t i = 0; i < tiles.size(); ++i) {
     absl::StatusOr<std::vector<Hash>> row =
-        ReadRow(src, tiles[i], std::move(bodies[i]), &out.evidence);
+        ReadRow(src, tiles[i], TileWidthAt(tiles[i].level, tiles[i].index, to),
+                std::move(bodies[i]), &out.evidence);
     if (!row.ok()) return row.status();
     rows[i] = *std::move(row);
   }

@@ -27,16 +27,19 @@ struct ServedProof {
   std::string how;
 };
 
-// The proof from `from` to `to` (0 < from <= to). A hash tile is read at
-// the width it has at `to`; a partial one the log no longer serves (404)
-// is read from its full tile instead. Errors are operational: the source's
-// (NotFound: the log does not serve that size, or not yet), or DataLoss
-// naming the tile for a tile of the wrong length.
 // "tile_1_000.p_7": a tile's path as a plain file name.
 std::string TileEvidenceName(const TileId& t);
 
+// The proof from `from` to `to` (0 < from <= to). A log serves the partial
+// tiles of its latest size only: a hash tile is read at the width it has
+// at max(to, served), `served` being the size of the log's latest
+// checkpoint (0: not known), and cut to its width at `to`; a partial tile
+// the log no longer serves (404) is read from its full tile instead.
+// Errors are operational: the source's (NotFound: the log does not serve
+// that size, or not yet), or DataLoss naming the tile for a tile of the
+// wrong length.
 absl::StatusOr<ServedProof> FetchConsistencyProof(LogSource* src, uint64_t from, uint64_t to,
-                                                  Hasher& hasher);
+                                                  uint64_t served, Hasher& hasher);
 
 }  // namespace infratrail
 
