@@ -217,25 +217,25 @@ TEST_F(VerifyCli, WitnessPolicyGivesTheQuorumAndTheLogKey) {
   EXPECT_EQ(Run("verify --witness-policy " + P("one.policy") + receipt), 0) << Output();
   EXPECT_NE(Output().find("cosigned by 1 witness(es): cli.example/witness"), std::string::npos)
       << Output();
-  EXPECT_EQ(Run("verify --log-key @" + P("log.vkey") + " --witness-policy " + P("one.policy") +
-                receipt),
-            0)
+  EXPECT_EQ(
+      Run("verify --log-key @" + P("log.vkey") + " --witness-policy " + P("one.policy") + receipt),
+      0)
       << Output();
   // Several logs: the one named as the receipt's origin.
   Write("two.policy", "log " + other_log.VerifierKey() + "\nlog " + log_.VerifierKey() + "\n" +
                           witness + "quorum W1\n");
   EXPECT_EQ(Run("verify --witness-policy " + P("two.policy") + receipt), 0) << Output();
-  Write("others.policy", "log " + other_log.VerifierKey() + "\nlog " +
-                             NoteSigner::FromSeed("third.example/log", std::string(32, 't'))
-                                 ->VerifierKey() +
-                             "\n" + witness + "quorum W1\n");
+  Write("others.policy",
+        "log " + other_log.VerifierKey() + "\nlog " +
+            NoteSigner::FromSeed("third.example/log", std::string(32, 't'))->VerifierKey() + "\n" +
+            witness + "quorum W1\n");
   EXPECT_EQ(Run("verify --witness-policy " + P("others.policy") + receipt), 2);
   EXPECT_NE(Output().find("none of the policy's 2 log lines is named cli.example/log"),
             std::string::npos)
       << Output();
   // A --log-key the policy does not list.
-  EXPECT_EQ(Run("verify --log-key @" + P("log.vkey") + " --witness-policy " +
-                P("others.policy") + receipt),
+  EXPECT_EQ(Run("verify --log-key @" + P("log.vkey") + " --witness-policy " + P("others.policy") +
+                receipt),
             2);
   EXPECT_NE(Output().find("do not list"), std::string::npos) << Output();
 }
@@ -245,12 +245,10 @@ TEST_F(VerifyCli, WitnessPolicyQuorumNotMetExitsOne) {
   Write("p", "log " + log_.VerifierKey() + "\nwitness W1 " + witness_.CosignatureVerifierKey() +
                  "\nwitness W2 " + other.CosignatureVerifierKey() + "\ngroup both all W1 W2\n" +
                  "quorum both\n");
-  EXPECT_EQ(
-      Run("verify --witness-policy " + P("p") + " --proof " + P("6.tlog-proof") + " --entry " +
-          P("entry6")),
-      1);
-  EXPECT_NE(Output().find("quorum is not met (cosigned by cli.example/witness)"),
-            std::string::npos)
+  EXPECT_EQ(Run("verify --witness-policy " + P("p") + " --proof " + P("6.tlog-proof") +
+                " --entry " + P("entry6")),
+            1);
+  EXPECT_NE(Output().find("quorum is not met (cosigned by cli.example/witness)"), std::string::npos)
       << Output();
 }
 

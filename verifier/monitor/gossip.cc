@@ -100,7 +100,8 @@ GossipCheck CheckPeerNote(const GossipPeer& peer, absl::string_view note,
   if (theirs.size == 0 || mine.size == 0) return Consistent(theirs.size);
   const View& small = theirs.size < mine.size ? theirs : mine;
   const View& large = theirs.size < mine.size ? mine : theirs;
-  absl::StatusOr<ServedProof> proof = FetchConsistencyProof(view.source, small.size, large.size, view.log_size, hasher);
+  absl::StatusOr<ServedProof> proof =
+      FetchConsistencyProof(view.source, small.size, large.size, view.log_size, hasher);
   if (!proof.ok()) {
     GossipCheck c;
     if (absl::IsNotFound(proof.status()) && theirs.size > mine.size) {

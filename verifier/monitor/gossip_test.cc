@@ -89,7 +89,8 @@ class GossipTest : public ::testing::Test {
     return *SignNote(CheckpointOf(entries, size, kOrigin)->Body(), {signer_});
   }
   GossipCheck Check(const std::string& peer_note, const std::string& trusted,
-                    const GossipPeer& peer = GossipPeer{.url = "http://peer", .label = "peer", .witness = {}}) {
+                    const GossipPeer& peer = GossipPeer{
+                        .url = "http://peer", .label = "peer", .witness = {}}) {
     return CheckPeerNote(peer, peer_note, key_, View(trusted), hasher_);
   }
   // The monitor trusts `trusted`; the log's latest is of size log_size_.
@@ -160,8 +161,8 @@ TEST_F(GossipTest, NothingTrustedYetIsConsistentWithAnything) {
 TEST_F(GossipTest, NoteTheLogDidNotSignIsAnOperationalError) {
   // The log's name, another key: the peer served garbage, not a split view.
   NoteSigner impostor = *NoteSigner::Generate(kOrigin);
-  GossipCheck c = Check(*SignNote(CheckpointOf(fork_, 700, kOrigin)->Body(), {impostor}),
-                        Note(main_, 700));
+  GossipCheck c =
+      Check(*SignNote(CheckpointOf(fork_, 700, kOrigin)->Body(), {impostor}), Note(main_, 700));
   EXPECT_EQ(c.outcome, GossipOutcome::kError);
   EXPECT_EQ(c.kind, "bad_signature");
   c = Check("<html>oops</html>", Note(main_, 700));
@@ -277,8 +278,8 @@ class TwoMonitorsTest : public GossipTest {
         *HttpLogSource::Create(log_url, Fast()), std::move(gossip), context);
   }
   std::string ViewUrl() const {
-    return absl::StrCat("http://127.0.0.1:", server_->port(), "/",
-                        HashToHex(Sha256(kOrigin)), "/checkpoint");
+    return absl::StrCat("http://127.0.0.1:", server_->port(), "/", HashToHex(Sha256(kOrigin)),
+                        "/checkpoint");
   }
 
   fs::path dir_;
@@ -301,9 +302,8 @@ TEST_F(TwoMonitorsTest, MonitorsGossipAndCatchASplitView) {
   EXPECT_EQ(served->status, 200);
   EXPECT_EQ(served->body, a->state().audit.trusted_note);
   // B follows the same log and gossips with A: nothing to report.
-  const GossipPeer peer_a{.url = absl::StrCat("http://127.0.0.1:", server_->port()),
-                          .label = "a",
-                          .witness = {}};
+  const GossipPeer peer_a{
+      .url = absl::StrCat("http://127.0.0.1:", server_->port()), .label = "a", .witness = {}};
   std::unique_ptr<LogMonitor> b = Monitor("b", log_.Url(), {peer_a}, nullptr);
   RoundResult rb = b->Round(absl::Hours(1));
   EXPECT_TRUE(rb.complete);
@@ -323,8 +323,7 @@ TEST_F(TwoMonitorsTest, MonitorsGossipAndCatchASplitView) {
     std::ifstream peer(e.path() / "peer.checkpoint");
     EXPECT_EQ(std::string(std::istreambuf_iterator<char>(peer), {}), served->body);
     std::ifstream mine(e.path() / "monitor.checkpoint");
-    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(mine), {}),
-              c->state().audit.trusted_note);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(mine), {}), c->state().audit.trusted_note);
     std::ifstream readme(e.path() / "README");
     EXPECT_NE(std::string(std::istreambuf_iterator<char>(readme), {}).find(peer_a.url),
               std::string::npos);

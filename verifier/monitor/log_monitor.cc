@@ -69,10 +69,8 @@ void LogMonitor::PublishView() const {
 }
 
 void LogMonitor::GossipRound(RoundResult* r) {
-  std::vector<Gossip::PeerResult> results =
-      gossip_->Round(GossipView{.trusted_note = state_.audit.trusted_note,
-                                .log_size = r->log_size,
-                                .source = source_.get()});
+  std::vector<Gossip::PeerResult> results = gossip_->Round(GossipView{
+      .trusted_note = state_.audit.trusted_note, .log_size = r->log_size, .source = source_.get()});
   AuditState audit = state_.audit;
   std::vector<Finding> findings;
   for (Gossip::PeerResult& pr : results) {

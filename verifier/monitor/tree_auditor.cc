@@ -481,7 +481,8 @@ TreeAuditor::Round_::Proof TreeAuditor::Round_::ProveConsistency(const Reference
                                                                  const std::string& note,
                                                                  const Checkpoint& cp) {
   if (ref.size == 0) return Proof::kOk;  // every tree extends the empty one
-  absl::StatusOr<ServedProof> proof = FetchConsistencyProof(src, ref.size, cp.size, cp.size, hasher);
+  absl::StatusOr<ServedProof> proof =
+      FetchConsistencyProof(src, ref.size, cp.size, cp.size, hasher);
   if (!proof.ok()) {
     Operational(proof.status());
     return Proof::kStopped;

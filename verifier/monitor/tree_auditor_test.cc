@@ -206,10 +206,10 @@ class TreeAuditorTest : public ::testing::Test {
 class WitnessedTreeAuditorTest : public TreeAuditorTest {
  protected:
   WitnessedTreeAuditorTest() {
-    witnesses_ = WitnessPolicy::FromTlogPolicy(std::make_shared<const TlogPolicy>(
-        *TlogPolicy::Parse(absl::StrCat("witness W1 ", witness_.CosignatureVerifierKey(),
-                                        "\nquorum W1\n"),
-                           "policy")));
+    witnesses_ =
+        WitnessPolicy::FromTlogPolicy(std::make_shared<const TlogPolicy>(*TlogPolicy::Parse(
+            absl::StrCat("witness W1 ", witness_.CosignatureVerifierKey(), "\nquorum W1\n"),
+            "policy")));
   }
   // The log's checkpoint of `size`, cosigned by W1.
   std::string Witnessed(FakeLog& log, uint64_t size) {
