@@ -1,43 +1,22 @@
 #include "verifier/monitor/monitor_http.h"
 
-#include <algorithm>
+#include <optional>
 #include <utility>
 
-#include "absl/strings/strip.h"
 #include "core/hash.h"
 
 namespace infratrail {
-namespace {
-
-constexpr absl::string_view kText = "text/plain; charset=utf-8";
-
-HttpReply Text(int status, std::string text) {
-  HttpReply r;
-  r.status = status;
-  r.text = std::move(text);
-  r.content_type = kText;
-  r.cache_control = "no-store";
-  return r;
-}
-
-bool IsLowerHex64(absl::string_view s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
-}  // namespace
 
 void HttpRouter::Handle(const HttpRequest& request, HttpResponder respond) {
   if (request.method != "GET" && request.method != "HEAD") {
-    HttpReply r = Text(405, "only GET and HEAD here\n");
+    HttpReply r = TextReply(405, "only GET and HEAD here\n");
     r.allow = "GET, HEAD";
     return std::move(respond)(std::move(r));
   }
   for (const Route& route : routes_) {
     if (std::optional<HttpReply> r = route(request)) return std::move(respond)(*std::move(r));
   }
-  std::move(respond)(Text(404, "not found\n"));
+  std::move(respond)(TextReply(404, "not found\n"));
 }
 
 void CheckpointViews::Publish(absl::string_view origin, std::string note) {
@@ -61,16 +40,13 @@ std::optional<std::string> CheckpointViews::Find(absl::string_view origin_hash) 
 
 HttpRouter::Route CheckpointViews::Route(const CheckpointViews* views) {
   return [views](const HttpRequest& request) -> std::optional<HttpReply> {
-    absl::string_view path = request.url;
-    if (!absl::ConsumePrefix(&path, "/") || !absl::ConsumeSuffix(&path, "/checkpoint") ||
-        !IsLowerHex64(path)) {
-      return std::nullopt;
-    }
-    std::optional<std::string> note = views->Find(path);
+    std::optional<absl::string_view> origin_hash = CheckpointPathOriginHash(request.url);
+    if (!origin_hash.has_value()) return std::nullopt;
+    std::optional<std::string> note = views->Find(*origin_hash);
     if (!note.has_value()) {
-      return Text(404, "this monitor has not verified a checkpoint of that log\n");
+      return TextReply(404, "this monitor has not verified a checkpoint of that log\n");
     }
-    return Text(200, *std::move(note));
+    return TextReply(200, *std::move(note));
   };
 }
 
