@@ -54,8 +54,19 @@ bool IsHttpUrl(absl::string_view s) {
 
 absl::Status AddPeer(GossipPeer peer, absl::string_view where, std::vector<GossipPeer>* peers) {
   while (absl::EndsWith(peer.url, "/")) peer.url.pop_back();
-  for (const GossipPeer& p : *peers) {
-    if (p.url == peer.url) return Bad(where, absl::StrCat("peer ", peer.url, " is listed twice"));
+  if (peer.label.empty()) {
+    absl::string_view host = peer.url;
+    if (!absl::ConsumePrefix(&host, "http://")) absl::ConsumePrefix(&host, "https://");
+    peer.label = GossipLabel(host);
+  }
+  for (GossipPeer& p : *peers) {
+    if (p.url != peer.url) continue;
+    // A URL given as a plain peer and as a policy witness is that witness.
+    if (!p.witness.has_value() && peer.witness.has_value()) {
+      p = std::move(peer);
+      return absl::OkStatus();
+    }
+    return Bad(where, absl::StrCat("peer ", peer.url, " is listed twice"));
   }
   if (peers->size() == kMaxGossipPeers) {
     return Bad(where, absl::StrCat("more than ", kMaxGossipPeers, " gossip peers"));
@@ -76,11 +87,9 @@ absl::StatusOr<MonitoredLog> MakeLog(const LogSpec& spec, const Names& names) {
   std::vector<NoteVerifier> ws;
   for (const std::string& w : spec.witnesses) {
     if (IsHttpUrl(w)) {
-      absl::string_view host = w;
-      absl::ConsumePrefix(&host, "http://");
-      absl::ConsumePrefix(&host, "https://");
-      if (absl::Status s = AddPeer(GossipPeer{.url = w, .label = GossipLabel(host), .witness = {}},
-                                   names.witness, &log.peers);
+      // Labelled by its URL without the scheme.
+      if (absl::Status s =
+              AddPeer(GossipPeer{.url = w, .label = "", .witness = {}}, names.witness, &log.peers);
           !s.ok()) {
         return s;
       }

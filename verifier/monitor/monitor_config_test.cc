@@ -170,7 +170,7 @@ TEST_F(MonitorConfigTest, WitnessUrlsAreGossipPeersAndKeysStayKeys) {
   EXPECT_EQ(log.witnesses.threshold, 1u);
   ASSERT_EQ(log.peers.size(), 2u);
   EXPECT_EQ(log.peers[0].url, "https://w.example");  // no trailing slash
-  EXPECT_EQ(log.peers[0].label, "w.example_");
+  EXPECT_EQ(log.peers[0].label, "w.example");
   EXPECT_FALSE(log.peers[0].witness.has_value());
   EXPECT_EQ(log.peers[1].label, "127.0.0.1:7411");
   f.witnesses = {"https://w.example", "https://w.example/"};
@@ -205,6 +205,14 @@ TEST_F(MonitorConfigTest, WitnessPolicyGivesQuorumPeersAndTheLogKey) {
   EXPECT_EQ(log.peers[1].label, "W1");
   ASSERT_TRUE(log.peers[1].witness.has_value());
   EXPECT_EQ(log.peers[1].witness->vkey(), w1.CosignatureVerifierKey());
+
+  // The witness's URL also given as a plain peer: it is the policy's witness.
+  f.witnesses = {"https://w1.example/"};
+  c = BuildMonitorConfig(f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->logs[0].peers.size(), 1u);
+  EXPECT_EQ(c->logs[0].peers[0].label, "W1");
+  EXPECT_TRUE(c->logs[0].peers[0].witness.has_value());
 
   f.witnesses = {w1.VerifierKey()};
   ExpectError(BuildMonitorConfig(f), "--witness-policy: the policy gives the witnesses");
