@@ -18,6 +18,7 @@
 #include "core/http/http_server.h"
 #include "core/note.h"
 #include "verifier/monitor/log_monitor.h"
+#include "verifier/monitor/log_proof.h"
 #include "verifier/monitor/monitor_http.h"
 #include "verifier/monitor/testing/static_log.h"
 
@@ -152,6 +153,49 @@ TEST_F(GossipTest, LargerPeerTheLogDoesNotServeYetIsPendingNotAFinding) {
   EXPECT_EQ(c.peer_size, 1000u);
   LogAt(1000);
   EXPECT_EQ(Check(Note(main_, 1000), Note(main_, 700)).outcome, GossipOutcome::kConsistent);
+}
+
+// A source like the gRPC API: no hash tiles, proofs as served (here the
+// honest ones, built from the tiles of `inner`), NotFound beyond `size`.
+class ProofOnlySource final : public LogSource {
+ public:
+  ProofOnlySource(LogSource* inner, uint64_t size) : inner_(inner), size_(size) {}
+  absl::StatusOr<std::string> Checkpoint(bool bypass_caches) override {
+    return inner_->Checkpoint(bypass_caches);
+  }
+  std::vector<absl::StatusOr<std::string>> Tiles(absl::Span<const TileId> tiles) override {
+    return inner_->Tiles(tiles);
+  }
+  bool ServesHashTiles() const override { return false; }
+  absl::StatusOr<std::vector<Hash>> ConsistencyProof(uint64_t from, uint64_t to) override {
+    if (to > size_) return absl::NotFoundError("OUT_OF_RANGE: beyond the tree");
+    Hasher h;
+    absl::StatusOr<ServedProof> p = FetchConsistencyProof(inner_, from, to, size_, h);
+    if (!p.ok()) return p.status();
+    return p->proof;
+  }
+  std::string Describe() const override { return "grpc://fake"; }
+
+ private:
+  LogSource* inner_;
+  uint64_t size_;
+};
+
+TEST_F(GossipTest, WithoutHashTilesTheServedProofDecides) {
+  ProofOnlySource grpc(source_.get(), 1000);
+  GossipView view{.trusted_note = Note(main_, 700), .log_size = 1000, .source = &grpc};
+  const GossipPeer peer{.url = "http://peer", .label = "peer", .witness = {}};
+  EXPECT_EQ(CheckPeerNote(peer, Note(main_, 1000), key_, view, hasher_).outcome,
+            GossipOutcome::kConsistent);
+  EXPECT_EQ(CheckPeerNote(peer, Note(main_, 200), key_, view, hasher_).outcome,
+            GossipOutcome::kConsistent);
+  GossipCheck c = CheckPeerNote(peer, Note(fork_, 1000), key_, view, hasher_);
+  ASSERT_EQ(c.outcome, GossipOutcome::kSplitView) << c.message;
+  EXPECT_TRUE(HasEvidence(c, "consistency.proof"));
+  ProofOnlySource behind(source_.get(), 700);
+  view.source = &behind;
+  EXPECT_EQ(CheckPeerNote(peer, Note(main_, 1000), key_, view, hasher_).outcome,
+            GossipOutcome::kPending);
 }
 
 TEST_F(GossipTest, NothingTrustedYetIsConsistentWithAnything) {
