@@ -94,7 +94,6 @@ void LogMonitor::GossipRound(RoundResult* r) {
       ++r->known;
       continue;
     }
-    ++r->critical;
     Finding f;
     f.time = absl::Now();
     f.severity = Severity::kCritical;
@@ -107,10 +106,13 @@ void LogMonitor::GossipRound(RoundResult* r) {
     findings.push_back(std::move(f));
   }
   if (findings.empty()) return;
+  const size_t raised = findings.size();
   if (absl::Status s = Commit(audit, std::move(findings)); !s.ok()) {
     // Not recorded as raised either: the next round finds it again.
     PrintOperational({.origin = origin(), .kind = "state", .message = std::string(s.message())});
+    return;
   }
+  r->critical += raised;
 }
 
 LogState LogMonitor::Release() && {
