@@ -5,24 +5,35 @@
 //   infratrail-verifier verify --log-key VKEY --proof FILE.tlog-proof
 //                              (--entry FILE | --leaf-hash BASE64)
 //                              [--witness VKEY]... [--witness-threshold K]
+//   infratrail-verifier verify [--log-key VKEY] --witness-policy POLICY
+//                              --proof FILE.tlog-proof (--entry FILE | --leaf-hash BASE64)
 //
+// POLICY is a C2SP tlog-policy (docs/formats.md); without --log-key its
+// log line gives the key (its only one, or the one whose name is the
+// receipt's origin).
 // FILE "-" is standard input (for one of --proof and --entry). Exit codes
 // (client/cli_util.h): 0 verified, 1 verification failed, 2 usage error or
 // unreadable input (missing, a directory, or larger than its limit: receipts
 // 1 MiB + 64 KiB, entries 16 MiB, key files 64 KiB).
 #include <cstddef>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/cli_util.h"
 #include "client/key_arg.h"
+#include "core/tlog_policy.h"
 #include "core/tlog_proof.h"
+#include "core/witness_policy.h"
 #include "verifier/limits.h"
 #include "verifier/monitor/monitor_command.h"
+#include "verifier/monitor/tlog_policy_file.h"
 #include "verifier/policy_command.h"
 #include "verifier/selfcheck.h"
 #include "verifier/witness/witness_command.h"
@@ -54,31 +65,55 @@ struct VerifyArgs {
   std::string leaf_hash;
   std::vector<std::string> witnesses;
   size_t threshold = 0;
+  std::string witness_policy;
 };
 
 int RunVerify(const VerifyArgs& a) {
+  auto usage = [](absl::string_view msg) {
+    std::cerr << "verify: " << msg << "\n";
+    return kExitUsage;
+  };
   if (a.proof_file == "-" && a.entry_file == "-") {
-    std::cerr << "verify: --proof and --entry: only one can be standard input (-)\n";
-    return kExitUsage;
+    return usage("--proof and --entry: only one can be standard input (-)");
   }
-  absl::StatusOr<NoteVerifier> log_key = ParseVerifierKeyArg(a.log_key, "--log-key");
-  if (!log_key.ok()) {
-    std::cerr << "verify: " << log_key.status().message() << "\n";
-    return kExitUsage;
-  }
-  std::vector<NoteVerifier> witnesses;
-  for (const std::string& w : a.witnesses) {
-    absl::StatusOr<NoteVerifier> v = ParseVerifierKeyArg(w, absl::StrCat("--witness ", w));
-    if (!v.ok()) {
-      std::cerr << "verify: " << v.status().message() << "\n";
-      return kExitUsage;
+  std::shared_ptr<const TlogPolicy> tlog_policy;
+  if (!a.witness_policy.empty()) {
+    if (!a.witnesses.empty() || a.threshold > 0) {
+      return usage(
+          "--witness-policy gives the witnesses and the quorum: not with --witness or "
+          "--witness-threshold");
     }
-    witnesses.push_back(*v);
+    absl::StatusOr<std::shared_ptr<const TlogPolicy>> p =
+        LoadTlogPolicyFile(a.witness_policy, "--witness-policy");
+    if (!p.ok()) return usage(p.status().message());
+    tlog_policy = *std::move(p);
   }
-  absl::StatusOr<WitnessPolicy> policy = WitnessPolicy::Create(witnesses, a.threshold);
-  if (!policy.ok()) {
-    std::cerr << "verify: --witness-threshold: " << policy.status().message() << "\n";
-    return kExitUsage;
+  std::optional<NoteVerifier> log_key;
+  if (!a.log_key.empty()) {
+    absl::StatusOr<NoteVerifier> k = ParseVerifierKeyArg(a.log_key, "--log-key");
+    if (!k.ok()) return usage(k.status().message());
+    if (tlog_policy != nullptr) {
+      absl::Status s =
+          CheckPolicyLists(*tlog_policy, *k, absl::StrCat("--witness-policy ", a.witness_policy));
+      if (!s.ok()) return usage(s.message());
+    }
+    log_key = *k;
+  } else if (tlog_policy == nullptr) {
+    return usage("--log-key is required (or a --witness-policy with the log's line)");
+  }
+  WitnessPolicy policy;
+  if (tlog_policy != nullptr) {
+    policy = WitnessPolicy::FromTlogPolicy(tlog_policy);
+  } else {
+    std::vector<NoteVerifier> witnesses;
+    for (const std::string& w : a.witnesses) {
+      absl::StatusOr<NoteVerifier> v = ParseVerifierKeyArg(w, absl::StrCat("--witness ", w));
+      if (!v.ok()) return usage(v.status().message());
+      witnesses.push_back(*v);
+    }
+    absl::StatusOr<WitnessPolicy> p = WitnessPolicy::Create(witnesses, a.threshold);
+    if (!p.ok()) return usage(absl::StrCat("--witness-threshold: ", p.status().message()));
+    policy = *std::move(p);
   }
   Hash leaf;
   if (!a.entry_file.empty()) {
@@ -100,7 +135,18 @@ int RunVerify(const VerifyArgs& a) {
     std::cerr << "verify: " << a.proof_file << ": " << proof.status().message() << "\n";
     return kExitVerify;
   }
-  absl::StatusOr<VerifiedCheckpoint> v = VerifyTlogProof(*proof, leaf, *log_key, *policy);
+  if (!log_key.has_value()) {
+    // The policy's log: its only one, or the one named as the receipt's
+    // checkpoint's origin (its first line).
+    const absl::string_view origin =
+        absl::string_view(proof->checkpoint).substr(0, proof->checkpoint.find('\n'));
+    absl::StatusOr<NoteVerifier> k = LogKeyFromPolicy(
+        *tlog_policy, origin,
+        absl::StrCat("--log-key not given, and --witness-policy ", a.witness_policy));
+    if (!k.ok()) return usage(k.status().message());
+    log_key = *k;
+  }
+  absl::StatusOr<VerifiedCheckpoint> v = VerifyTlogProof(*proof, leaf, *log_key, policy);
   if (!v.ok()) {
     std::cerr << "verify: " << a.proof_file << ": FAILED: " << v.status().message() << "\n";
     return kExitVerify;
@@ -108,7 +154,11 @@ int RunVerify(const VerifyArgs& a) {
   std::cout << "verified: entry " << proof->index << " is in " << v->checkpoint.origin
             << " at tree size " << v->checkpoint.size << " (root "
             << HashToBase64(v->checkpoint.root) << "), cosigned by " << v->witness_count
-            << " witness(es)\n";
+            << " witness(es)"
+            << (v->witness_names.empty()
+                    ? std::string()
+                    : absl::StrCat(": ", absl::StrJoin(v->witness_names, ", ")))
+            << "\n";
   return kExitOk;
 }
 
@@ -130,7 +180,9 @@ int Main(int argc, char** argv) {
   WitnessArgs wa;
   AddWitnessCommands(witness, &wa);
   VerifyArgs va;
-  verify->add_option("--log-key", va.log_key, "Log verifier key (or @file)")->required();
+  verify->add_option("--log-key", va.log_key,
+                     "Log verifier key (or @file); default: the --witness-policy's log line (its "
+                     "only one, or the one named as the receipt's origin)");
   verify->add_option("--proof", va.proof_file, "Receipt file (.tlog-proof); - for stdin")
       ->required();
   CLI::Option* entry =
@@ -139,6 +191,9 @@ int Main(int argc, char** argv) {
   entry->excludes(leaf);
   verify->add_option("--witness", va.witnesses, "Witness verifier key (or @file); repeatable");
   verify->add_option("--witness-threshold", va.threshold, "Witness cosignatures required");
+  verify->add_option("--witness-policy", va.witness_policy,
+                     "C2SP tlog-policy file: the witnesses and quorum the checkpoint must meet "
+                     "(not with --witness or --witness-threshold)");
   try {
     app.parse(argc, argv);
     if (verify->parsed() && entry->count() + leaf->count() != 1) {

@@ -207,5 +207,75 @@ TEST_F(VerifyCli, EndlessInputsExitTwo) {
       << Output();
 }
 
+// --witness-policy: a C2SP tlog-policy gives the witnesses, the quorum and
+// (without --log-key) the log key.
+TEST_F(VerifyCli, WitnessPolicyGivesTheQuorumAndTheLogKey) {
+  NoteSigner other_log = *NoteSigner::FromSeed("other.example/log", std::string(32, 'l'));
+  const std::string witness = "witness W1 " + witness_.CosignatureVerifierKey() + "\n";
+  Write("one.policy", "log " + log_.VerifierKey() + "\n" + witness + "quorum W1\n");
+  const std::string receipt = " --proof " + P("6.tlog-proof") + " --entry " + P("entry6");
+  EXPECT_EQ(Run("verify --witness-policy " + P("one.policy") + receipt), 0) << Output();
+  EXPECT_NE(Output().find("cosigned by 1 witness(es): cli.example/witness"), std::string::npos)
+      << Output();
+  EXPECT_EQ(
+      Run("verify --log-key @" + P("log.vkey") + " --witness-policy " + P("one.policy") + receipt),
+      0)
+      << Output();
+  // Several logs: the one named as the receipt's origin.
+  Write("two.policy", "log " + other_log.VerifierKey() + "\nlog " + log_.VerifierKey() + "\n" +
+                          witness + "quorum W1\n");
+  EXPECT_EQ(Run("verify --witness-policy " + P("two.policy") + receipt), 0) << Output();
+  Write("others.policy",
+        "log " + other_log.VerifierKey() + "\nlog " +
+            NoteSigner::FromSeed("third.example/log", std::string(32, 't'))->VerifierKey() + "\n" +
+            witness + "quorum W1\n");
+  EXPECT_EQ(Run("verify --witness-policy " + P("others.policy") + receipt), 2);
+  EXPECT_NE(Output().find("none of the policy's 2 log lines is named cli.example/log"),
+            std::string::npos)
+      << Output();
+  // A --log-key the policy does not list.
+  EXPECT_EQ(Run("verify --log-key @" + P("log.vkey") + " --witness-policy " + P("others.policy") +
+                receipt),
+            2);
+  EXPECT_NE(Output().find("do not list"), std::string::npos) << Output();
+}
+
+TEST_F(VerifyCli, WitnessPolicyQuorumNotMetExitsOne) {
+  NoteSigner other = *NoteSigner::FromSeed("other.example/witness", std::string(32, 'o'));
+  Write("p", "log " + log_.VerifierKey() + "\nwitness W1 " + witness_.CosignatureVerifierKey() +
+                 "\nwitness W2 " + other.CosignatureVerifierKey() + "\ngroup both all W1 W2\n" +
+                 "quorum both\n");
+  EXPECT_EQ(Run("verify --witness-policy " + P("p") + " --proof " + P("6.tlog-proof") +
+                " --entry " + P("entry6")),
+            1);
+  EXPECT_NE(Output().find("quorum is not met (cosigned by cli.example/witness)"), std::string::npos)
+      << Output();
+}
+
+TEST_F(VerifyCli, WitnessPolicyUsageErrorsExitTwo) {
+  const std::string receipt = " --proof " + P("6.tlog-proof") + " --entry " + P("entry6");
+  Write("p", "log " + log_.VerifierKey() + "\nwitness W1 " + witness_.CosignatureVerifierKey() +
+                 "\nquorum W1\n");
+  EXPECT_EQ(Run("verify --witness-policy " + P("p") + " --witness @" + P("witness.vkey") + receipt),
+            2);
+  EXPECT_NE(Output().find("not with --witness"), std::string::npos) << Output();
+  EXPECT_EQ(Run("verify --witness-policy " + P("p") + " --witness-threshold 1" + receipt), 2);
+  EXPECT_NE(Output().find("not with --witness"), std::string::npos) << Output();
+  // Grammar errors name the file, line and column.
+  Write("bad", "log " + log_.VerifierKey() + "\n  frobnicate x\nquorum none\n");
+  EXPECT_EQ(Run("verify --witness-policy " + P("bad") + receipt), 2);
+  EXPECT_NE(Output().find("--witness-policy: " + P("bad") + ":2:3: "), std::string::npos)
+      << Output();
+  EXPECT_EQ(Run("verify --witness-policy " + P("missing") + receipt), 2);
+  EXPECT_NE(Output().find("--witness-policy"), std::string::npos) << Output();
+  // No log line, no --log-key.
+  Write("nolog", "witness W1 " + witness_.CosignatureVerifierKey() + "\nquorum W1\n");
+  EXPECT_EQ(Run("verify --witness-policy " + P("nolog") + receipt), 2);
+  EXPECT_NE(Output().find("--log-key not given, and --witness-policy " + P("nolog") +
+                          ": the policy has no log line"),
+            std::string::npos)
+      << Output();
+}
+
 }  // namespace
 }  // namespace infratrail

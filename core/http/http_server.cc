@@ -16,6 +16,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "core/check.h"
 
 namespace infratrail {
@@ -585,6 +586,25 @@ void HttpServer::Reap() {
     }
     for (const std::shared_ptr<Request>& request : parked) Abandon(*request);
   }
+}
+
+HttpReply TextReply(int status, std::string text, absl::string_view content_type) {
+  HttpReply r;
+  r.status = status;
+  r.text = std::move(text);
+  r.content_type = content_type;
+  r.cache_control = "no-store";
+  return r;
+}
+
+std::optional<absl::string_view> CheckpointPathOriginHash(absl::string_view url) {
+  if (!absl::ConsumePrefix(&url, "/") || !absl::ConsumeSuffix(&url, "/checkpoint") ||
+      url.size() != 64 || !std::all_of(url.begin(), url.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+      })) {
+    return std::nullopt;
+  }
+  return url;
 }
 
 }  // namespace infratrail

@@ -49,6 +49,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -86,6 +87,16 @@ struct HttpReply {
   absl::string_view allow;  // set on 405
   int retry_after_s = 0;    // Retry-After when > 0 (503, 429)
 };
+
+// A reply of `text` with Content-Type `content_type` (a static string) and
+// `Cache-Control: no-store`: the handlers' small answers.
+HttpReply TextReply(int status, std::string text,
+                    absl::string_view content_type = "text/plain; charset=utf-8");
+
+// The origin hash in a `/<sha256hex(origin)>/checkpoint` URL (64 lowercase
+// hex digits), the path at which witnesses and monitors serve a log's
+// checkpoint; nullopt for any other URL.
+std::optional<absl::string_view> CheckpointPathOriginHash(absl::string_view url);
 
 // One request, whole. The views are valid only until HttpHandler::Handle
 // returns.

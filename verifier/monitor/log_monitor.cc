@@ -45,17 +45,75 @@ bool DeliverSpool(std::vector<SpooledFinding>* spool,
 }
 
 LogMonitor::LogMonitor(const MonitoredLog& log, LogState state, std::unique_ptr<LogSource> source,
-                       const LogMonitorContext& context)
+                       std::unique_ptr<Gossip> gossip, const LogMonitorContext& context)
     : log_(log),
       dir_(std::move(state.dir)),
       state_(std::move(state.state)),
       source_(std::move(source)),
+      gossip_(std::move(gossip)),
+      views_(context.views),
+      stop_(context.stop),
       channels_(context.channels),
       metrics_(context.metrics),
       progress_(context.progress),
       auditor_(Options(log, context)),
       policy_(context.policy),
-      started_(state.since) {}
+      started_(state.since) {
+  PublishView();
+}
+
+void LogMonitor::PublishView() const {
+  if (views_ != nullptr && !state_.audit.trusted_note.empty()) {
+    views_->Publish(origin(), state_.audit.trusted_note);
+  }
+}
+
+void LogMonitor::GossipRound(RoundResult* r) {
+  std::vector<Gossip::PeerResult> results = gossip_->Round(GossipView{
+      .trusted_note = state_.audit.trusted_note, .log_size = r->log_size, .source = source_.get()});
+  AuditState audit = state_.audit;
+  std::vector<Finding> findings;
+  for (Gossip::PeerResult& pr : results) {
+    const GossipPeer& peer = gossip_->peers()[pr.peer];
+    GossipCheck& c = pr.check;
+    if (metrics_ != nullptr) {
+      metrics_->GossipCheck(origin(), peer.label, c.kind);
+      if (c.peer_size > 0 || c.outcome == GossipOutcome::kConsistent) {
+        metrics_->GossipPeerSize(origin(), peer.label, static_cast<double>(c.peer_size));
+      }
+    }
+    if (c.outcome == GossipOutcome::kError || c.outcome == GossipOutcome::kPending) {
+      PrintOperational({.origin = origin(),
+                        .kind = "gossip",
+                        .message = absl::StrCat("peer ", peer.label, " (", peer.url, "): ", c.kind,
+                                                ": ", c.message)});
+      continue;
+    }
+    if (c.outcome != GossipOutcome::kSplitView) continue;
+    if (!MarkRaised(&audit, c.key)) {
+      ++r->known;
+      continue;
+    }
+    Finding f;
+    f.time = absl::Now();
+    f.severity = Severity::kCritical;
+    f.rule = "log.split_view";
+    f.origin = origin();
+    f.message = std::move(c.message);
+    f.evidence_files = std::move(c.evidence);
+    f.evidence_files.push_back(
+        EvidenceFile{.name = "README", .bytes = absl::StrCat(f.message, "\n")});
+    findings.push_back(std::move(f));
+  }
+  if (findings.empty()) return;
+  const size_t raised = findings.size();
+  if (absl::Status s = Commit(audit, std::move(findings)); !s.ok()) {
+    // Not recorded as raised either: the next round finds it again.
+    PrintOperational({.origin = origin(), .kind = "state", .message = std::string(s.message())});
+    return;
+  }
+  r->critical += raised;
+}
 
 LogState LogMonitor::Release() && {
   return LogState{.dir = std::move(dir_), .state = std::move(state_), .since = started_};
@@ -181,6 +239,8 @@ RoundResult LogMonitor::Round(absl::Duration stale_after) {
   policy_state_ = state_.policy;
   policy_next_ = state_.audit.next;
   RoundResult r = auditor_.Round(&state_.audit, source_.get(), this);
+  PublishView();
+  if (gossip_ != nullptr && !(stop_ && stop_())) GossipRound(&r);
   if (policy_ != nullptr) {
     for (std::string& m : policy_->TakeOperational()) {
       r.operational.push_back({.origin = origin(), .kind = "policy", .message = std::move(m)});

@@ -18,8 +18,10 @@
 #include "infratrail/v1/event.pb.h"
 #include "verifier/monitor/channels.h"
 #include "verifier/monitor/finding.h"
+#include "verifier/monitor/gossip.h"
 #include "verifier/monitor/log_source.h"
 #include "verifier/monitor/monitor_config.h"
+#include "verifier/monitor/monitor_http.h"
 #include "verifier/monitor/monitor_metrics.h"
 #include "verifier/monitor/monitor_state.h"
 #include "verifier/monitor/tree_auditor.h"
@@ -48,6 +50,9 @@ struct LogMonitorContext {
   bool progress = false;              // a progress bar on stderr
   std::function<bool()> stop;         // the auditor's (AuditorOptions::stop)
   Policy* policy = nullptr;           // the event policy; null: none
+  // Where each log's latest verified checkpoint is published (--http-addr);
+  // null: nowhere.
+  CheckpointViews* views = nullptr;
 };
 
 // A log's state directory, its lock held, and the state it holds.
@@ -61,8 +66,9 @@ struct LogState {
 
 class LogMonitor final : public AuditObserver {
  public:
+  // `gossip`: null when the log has no gossip peers.
   LogMonitor(const MonitoredLog& log, LogState state, std::unique_ptr<LogSource> source,
-             const LogMonitorContext& context);
+             std::unique_ptr<Gossip> gossip, const LogMonitorContext& context);
 
   const MonitoredLog& log() const { return log_; }
   const std::string& origin() const { return log_.key.name(); }
@@ -88,7 +94,8 @@ class LogMonitor final : public AuditObserver {
   // says so in one operational line, if there are any.
   void ReportUnconfiguredChannels() const;
 
-  // One round and what follows from it (staleness, metrics).
+  // One round and what follows from it (gossip with the peers, staleness,
+  // metrics, the published view).
   RoundResult Round(absl::Duration stale_after);
 
  private:
@@ -106,11 +113,19 @@ class LogMonitor final : public AuditObserver {
   // The policy state after entries [0, pos), if this monitor has it: the
   // round's working state, or one of the last commit's.
   const PolicyState* PolicyAt(uint64_t pos) const;
+  // Compares the trusted checkpoint with the peers' (gossip.h); a split
+  // view is committed as a CRITICAL finding (once per peer checkpoint),
+  // the rest is operational.
+  void GossipRound(RoundResult* r);
+  void PublishView() const;
 
   MonitoredLog log_;
   StateDir dir_;
   MonitorState state_;
   std::unique_ptr<LogSource> source_;
+  std::unique_ptr<Gossip> gossip_;
+  CheckpointViews* views_;
+  std::function<bool()> stop_;
   const std::vector<std::unique_ptr<Channel>>* channels_;
   MonitorMetrics* metrics_;
   bool progress_;

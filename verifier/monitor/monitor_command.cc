@@ -23,12 +23,14 @@
 #include "absl/time/clock.h"
 #include "client/cli_util.h"
 #include "client/key_arg.h"
+#include "core/http/http_server.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "verifier/monitor/channels.h"
 #include "verifier/monitor/grpc_log_source.h"
 #include "verifier/monitor/log_monitor.h"
 #include "verifier/monitor/log_source.h"
+#include "verifier/monitor/monitor_http.h"
 #include "verifier/monitor/monitor_metrics.h"
 #include "verifier/monitor/monitor_state.h"
 #include "verifier/policy/load_policy.h"
@@ -158,6 +160,7 @@ std::unique_ptr<Running> Open(MonitorConfig config, Running* previous, LogMonito
   // Everything that can fail first; `kept[i]` non-null: the LogMonitor of
   // `previous` whose state log i takes over.
   std::vector<std::unique_ptr<LogSource>> sources;
+  std::vector<std::unique_ptr<Gossip>> gossips;
   std::vector<LogMonitor*> kept;
   std::vector<std::optional<LogState>> opened;
   for (const MonitoredLog& log : c.logs) {
@@ -166,6 +169,14 @@ std::unique_ptr<Running> Open(MonitorConfig config, Running* previous, LogMonito
       return fail(kExitUsage, absl::StrCat(log.url, ": ", source.status().message()));
     }
     sources.push_back(*std::move(source));
+    gossips.emplace_back();
+    if (!log.peers.empty()) {
+      HttpFetcherOptions gfo = fo;
+      gfo.cancelled = context.stop;
+      absl::StatusOr<std::unique_ptr<HttpFetcher>> f = HttpFetcher::Create(gfo);
+      if (!f.ok()) return fail(kExitUsage, absl::StrCat("gossip: ", f.status().message()));
+      gossips.back() = std::make_unique<Gossip>(log.peers, *std::move(f), log.key);
+    }
     auto other_key = [&log](const std::string& held) {
       return absl::StrCat("state dir ", log.state_dir, " holds the state of log key ", held,
                           ", not ", log.key.vkey(), ": use one state dir per log");
@@ -204,8 +215,8 @@ std::unique_ptr<Running> Open(MonitorConfig config, Running* previous, LogMonito
   context.policy = run->policy.get();
   for (size_t i = 0; i < c.logs.size(); ++i) {
     LogState state = kept[i] != nullptr ? std::move(*kept[i]).Release() : *std::move(opened[i]);
-    run->logs.push_back(
-        std::make_unique<LogMonitor>(c.logs[i], std::move(state), std::move(sources[i]), context));
+    run->logs.push_back(std::make_unique<LogMonitor>(
+        c.logs[i], std::move(state), std::move(sources[i]), std::move(gossips[i]), context));
   }
   return run;
 }
@@ -234,6 +245,12 @@ void Reload(const MonitorFlags& flags, const LogMonitorContext& context, Monitor
                      "\" takes a restart; metrics stay at \"", was.metrics_addr, "\"");
     next->metrics_addr = was.metrics_addr;
   }
+  if (next->http_addr != was.http_addr) {
+    absl::StrAppend(&metrics_addr_note, metrics_addr_note.empty() ? "" : "; ",
+                    "SIGHUP: --http-addr \"", next->http_addr, "\" takes a restart; it stays \"",
+                    was.http_addr, "\"");
+    next->http_addr = was.http_addr;
+  }
   std::vector<std::string> added, removed;
   for (const MonitoredLog& log : next->logs) {
     if (std::none_of(was.logs.begin(), was.logs.end(),
@@ -260,6 +277,7 @@ void Reload(const MonitorFlags& flags, const LogMonitorContext& context, Monitor
   for (const std::string& origin : removed) {
     if (std::find(origins.begin(), origins.end(), origin) == origins.end()) {
       metrics->Forget(origin);
+      if (context.views != nullptr) context.views->Forget(origin);
     }
   }
   metrics->Reload("ok");
@@ -293,19 +311,31 @@ void Reload(const MonitorFlags& flags, const LogMonitorContext& context, Monitor
 
 void AddMonitorFlags(CLI::App* m, MonitorArgs* a) {
   MonitorFlags& f = a->flags;
-  m->add_option("--config", f.config,
-                "TOML file: the logs to follow ([[log]] url, key, witnesses, witness_threshold, "
-                "entry_format) and the options below by their flag names with _ for -; read "
-                "again on SIGHUP");
+  m->add_option(
+      "--config", f.config,
+      "TOML file: the logs to follow ([[log]] url, key, witnesses, witness_threshold, "
+      "witness_policy, entry_format) and the options below by their flag names with _ for -; read "
+      "again on SIGHUP");
   m->add_option("--log", f.log,
                 "The log: http(s)://BASE serving C2SP tlog-tiles (preferred), or "
                 "grpc(s)://HOST:PORT, the infratrail.v1.Log API (entries and proofs, no tiles)");
   m->add_option("--log-key", f.log_key, "The log's verifier key (name+hash+key), or @FILE");
   m->add_option("--state-dir", f.state_dir,
                 "Directory for trusted state, spool and evidence (created; one monitor per dir)");
-  m->add_option("--witness", f.witnesses, "A witness's cosignature key (repeatable)");
+  m->add_option("--witness", f.witnesses,
+                "A witness's cosignature key, or an http(s):// URL of a gossip peer (a witness "
+                "or another monitor's --http-addr); repeatable");
   m->add_option("--witness-threshold", f.witness_threshold,
                 "How many of the --witness keys must cosign each checkpoint");
+  m->add_option("--witness-policy", f.witness_policy,
+                "C2SP tlog-policy file: the witnesses and quorum every trusted checkpoint must "
+                "meet (not with --witness keys or --witness-threshold); its witnesses with a "
+                "URL are gossip peers; its only log line is the log key if --log-key is not "
+                "given");
+  m->add_option("--http-addr", f.http_addr,
+                "HOST:PORT to serve GET /<sha256hex(origin)>/checkpoint (the latest verified "
+                "checkpoint of each log) for other monitors to gossip with; default off, "
+                "loopback recommended");
   m->add_option("--entry-format", f.entry_format,
                 "infraevent (default: entries are InfraEvents and are parsed) or opaque (any "
                 "other tlog-tiles log)");
@@ -371,8 +401,23 @@ int RunMonitor(const MonitorArgs& a) {
     exposer->RegisterCollectable(registry);
   }
 
+  CheckpointViews views;
+  HttpRouter router;
+  router.Add(CheckpointViews::Route(&views));
+  std::unique_ptr<HttpServer> http;
+  if (!config->http_addr.empty()) {
+    HttpServerOptions ho;
+    ho.address = config->http_addr;
+    ho.threads = 1;
+    ho.flag_name = "--http-addr";
+    absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(ho, &router, {});
+    if (!started.ok()) return usage(started.status().message());
+    http = *std::move(started);
+  }
+
   LogMonitorContext context;
   context.metrics = metrics.get();
+  context.views = &views;
   context.progress =
       a.progress == "always" || (a.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
   // With --once a SIGHUP changes nothing: the one round runs to its end.

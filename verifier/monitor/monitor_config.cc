@@ -6,10 +6,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "client/cli_util.h"
 #include "client/key_arg.h"
 #include "core/hash.h"
 #include "toml++/toml.h"
+#include "verifier/monitor/tlog_policy_file.h"
 
 namespace infratrail {
 namespace {
@@ -34,33 +36,109 @@ absl::StatusOr<EntryFormat> ParseEntryFormat(const std::string& s, absl::string_
 
 // Flag or key names for messages.
 struct Names {
-  std::string url, key, witness, threshold;
+  std::string url, key, witness, threshold, policy;
 };
 
-absl::StatusOr<MonitoredLog> MakeLog(const std::string& url, const std::string& key,
-                                     const std::vector<std::string>& witnesses, size_t threshold,
-                                     EntryFormat format, const Names& names) {
+// One log as given, before validation.
+struct LogSpec {
+  std::string url, key;
+  std::vector<std::string> witnesses;  // keys or peer URLs
+  size_t threshold = 0;
+  std::string witness_policy;  // file
+  EntryFormat format = EntryFormat::kInfraEvent;
+};
+
+bool IsHttpUrl(absl::string_view s) {
+  return absl::StartsWith(s, "http://") || absl::StartsWith(s, "https://");
+}
+
+absl::Status AddPeer(GossipPeer peer, absl::string_view where, std::vector<GossipPeer>* peers) {
+  while (absl::EndsWith(peer.url, "/")) peer.url.pop_back();
+  if (peer.label.empty()) {
+    absl::string_view host = peer.url;
+    if (!absl::ConsumePrefix(&host, "http://")) absl::ConsumePrefix(&host, "https://");
+    peer.label = GossipLabel(host);
+  }
+  for (GossipPeer& p : *peers) {
+    if (p.url != peer.url) continue;
+    // A URL given as a plain peer and as a policy witness is that witness.
+    if (!p.witness.has_value() && peer.witness.has_value()) {
+      p = std::move(peer);
+      return absl::OkStatus();
+    }
+    return Bad(where, absl::StrCat("peer ", peer.url, " is listed twice"));
+  }
+  if (peers->size() == kMaxGossipPeers) {
+    return Bad(where, absl::StrCat("more than ", kMaxGossipPeers, " gossip peers"));
+  }
+  peers->push_back(std::move(peer));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<MonitoredLog> MakeLog(const LogSpec& spec, const Names& names) {
   MonitoredLog log;
-  if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://") &&
-      !absl::StartsWith(url, "grpc://") && !absl::StartsWith(url, "grpcs://")) {
-    return Bad(names.url, absl::StrCat("\"", url,
+  if (!IsHttpUrl(spec.url) && !absl::StartsWith(spec.url, "grpc://") &&
+      !absl::StartsWith(spec.url, "grpcs://")) {
+    return Bad(names.url, absl::StrCat("\"", spec.url,
                                        "\" is not http(s)://BASE (a tlog-tiles base URL) or "
                                        "grpc(s)://HOST:PORT (the infratrail.v1.Log API)"));
   }
-  log.url = url;
-  absl::StatusOr<NoteVerifier> k = ParseVerifierKeyArg(key, names.key);
-  if (!k.ok()) return k.status();
-  log.key = *k;
+  log.url = spec.url;
   std::vector<NoteVerifier> ws;
-  for (const std::string& w : witnesses) {
+  for (const std::string& w : spec.witnesses) {
+    if (IsHttpUrl(w)) {
+      // Labelled by its URL without the scheme.
+      if (absl::Status s =
+              AddPeer(GossipPeer{.url = w, .label = "", .witness = {}}, names.witness, &log.peers);
+          !s.ok()) {
+        return s;
+      }
+      continue;
+    }
     absl::StatusOr<NoteVerifier> v = ParseVerifierKeyArg(w, names.witness);
     if (!v.ok()) return v.status();
     ws.push_back(*v);
   }
-  absl::StatusOr<WitnessPolicy> p = WitnessPolicy::Create(std::move(ws), threshold);
-  if (!p.ok()) return Bad(names.threshold, p.status().message());
-  log.witnesses = *p;
-  log.entry_format = format;
+  std::shared_ptr<const TlogPolicy> policy;
+  if (!spec.witness_policy.empty()) {
+    if (!ws.empty() || spec.threshold > 0) {
+      return Bad(names.policy,
+                 absl::StrCat("the policy gives the witnesses and the quorum: not with ",
+                              names.witness, " keys or ", names.threshold));
+    }
+    absl::StatusOr<std::shared_ptr<const TlogPolicy>> p =
+        LoadTlogPolicyFile(spec.witness_policy, names.policy);
+    if (!p.ok()) return p.status();
+    policy = *std::move(p);
+  }
+  if (spec.key.empty() && policy != nullptr) {
+    absl::StatusOr<NoteVerifier> k =
+        LogKeyFromPolicy(*policy, "", absl::StrCat(names.key, " not given, and ", names.policy));
+    if (!k.ok()) return k.status();
+    log.key = *k;
+  } else {
+    absl::StatusOr<NoteVerifier> k = ParseVerifierKeyArg(spec.key, names.key);
+    if (!k.ok()) return k.status();
+    log.key = *k;
+  }
+  if (policy != nullptr) {
+    if (absl::Status s = CheckPolicyLists(*policy, log.key, names.policy); !s.ok()) return s;
+    for (const TlogPolicyWitness& w : policy->witnesses()) {
+      if (w.url.empty()) continue;
+      if (absl::Status s =
+              AddPeer(GossipPeer{.url = w.url, .label = GossipLabel(w.name), .witness = w.key},
+                      names.policy, &log.peers);
+          !s.ok()) {
+        return s;
+      }
+    }
+    log.witnesses = WitnessPolicy::FromTlogPolicy(std::move(policy));
+  } else {
+    absl::StatusOr<WitnessPolicy> p = WitnessPolicy::Create(std::move(ws), spec.threshold);
+    if (!p.ok()) return Bad(names.threshold, p.status().message());
+    log.witnesses = *p;
+  }
+  log.entry_format = spec.format;
   return log;
 }
 
@@ -104,9 +182,11 @@ absl::StatusOr<MonitorConfig> BuildMonitorConfig(const MonitorFlags& f) {
   MonitorConfig c;
   std::string interval, stale, timeout, exec_timeout;
   std::string entry_format_default = "infraevent";
+  // The witness policy of every [[log]] without its own.
+  std::string witness_policy_default;
   int64_t max_in_flight = 0, bundles = 0, commit_every = 0;
   if (!f.config.empty()) {
-    if (!f.log.empty() || !f.log_key.empty() || !f.witnesses.empty()) {
+    if (!f.log.empty() || !f.log_key.empty() || !f.witnesses.empty() || f.witness_threshold > 0) {
       return Bad("--config", "give the logs in the file or with --log/--log-key, not both");
     }
     toml::table t;
@@ -130,9 +210,13 @@ absl::StatusOr<MonitorConfig> BuildMonitorConfig(const MonitorFlags& f) {
              {"healthcheck_url", &c.healthcheck_url},
              {"metrics_addr", &c.metrics_addr},
              {"policy", &c.policy},
+             {"http_addr", &c.http_addr},
+             {"witness_policy", &witness_policy_default},
              {"entry_format", &entry_format_default}}) {
       if (absl::Status s = GetString(t, key, where, out); !s.ok()) return s;
     }
+    // The flag over the file, as for the other options.
+    if (!f.witness_policy.empty()) witness_policy_default = f.witness_policy;
     if (absl::Status s = GetInt(t, "max_in_flight", where, 1, 256, &max_in_flight); !s.ok())
       return s;
     if (absl::Status s = GetInt(t, "bundles_per_batch", where, 1, 4096, &bundles); !s.ok())
@@ -142,10 +226,11 @@ absl::StatusOr<MonitorConfig> BuildMonitorConfig(const MonitorFlags& f) {
       return s;
     }
     static const std::set<std::string> kKnown = {
-        "state_dir",         "interval",     "stale_after",  "timeout",
-        "exec_timeout",      "ca_file",      "webhook",      "exec",
-        "healthcheck_url",   "metrics_addr", "entry_format", "max_in_flight",
-        "bundles_per_batch", "commit_every", "policy",       "log"};
+        "state_dir",         "interval",      "stale_after",  "timeout",
+        "exec_timeout",      "ca_file",       "webhook",      "exec",
+        "healthcheck_url",   "metrics_addr",  "entry_format", "max_in_flight",
+        "bundles_per_batch", "commit_every",  "policy",       "log",
+        "http_addr",         "witness_policy"};
     for (const auto& [k, v] : t) {
       if (!kKnown.contains(std::string(k.str()))) {
         return Bad(absl::StrCat(where, " line ", v.source().begin.line),
@@ -161,18 +246,25 @@ absl::StatusOr<MonitorConfig> BuildMonitorConfig(const MonitorFlags& f) {
       const toml::table* lt = n.as_table();
       const std::string lw = absl::StrCat(where, " [[log]] at line ", n.source().begin.line, ": ");
       if (lt == nullptr) return Bad(lw, "not a table");
-      std::string url, key, fmt = entry_format_default;
+      std::string url, key, fmt = entry_format_default, witness_policy;
       std::vector<std::string> witnesses;
       int64_t threshold = 0;
       for (auto [k, out] : std::initializer_list<std::pair<const char*, std::string*>>{
-               {"url", &url}, {"key", &key}, {"entry_format", &fmt}}) {
+               {"url", &url},
+               {"key", &key},
+               {"entry_format", &fmt},
+               {"witness_policy", &witness_policy}}) {
         if (absl::Status s = GetString(*lt, k, lw, out); !s.ok()) return s;
       }
       if (const toml::node* w = lt->get("witnesses"); w != nullptr) {
         const toml::array* wa = w->as_array();
-        if (wa == nullptr) return Bad(absl::StrCat(lw, "witnesses"), "not an array of keys");
+        if (wa == nullptr) {
+          return Bad(absl::StrCat(lw, "witnesses"), "not an array of keys and peer URLs");
+        }
         for (const toml::node& e : *wa) {
-          if (!e.is_string()) return Bad(absl::StrCat(lw, "witnesses"), "not an array of keys");
+          if (!e.is_string()) {
+            return Bad(absl::StrCat(lw, "witnesses"), "not an array of keys and peer URLs");
+          }
           witnesses.push_back(e.value<std::string>().value());
         }
       }
@@ -180,21 +272,30 @@ absl::StatusOr<MonitorConfig> BuildMonitorConfig(const MonitorFlags& f) {
         return s;
       }
       for (const auto& [k, v] : *lt) {
-        static const std::set<std::string> kLogKeys = {"url", "key", "entry_format", "witnesses",
-                                                       "witness_threshold"};
+        static const std::set<std::string> kLogKeys = {
+            "url", "key", "entry_format", "witnesses", "witness_threshold", "witness_policy"};
         if (!kLogKeys.contains(std::string(k.str()))) {
           return Bad(lw, absl::StrCat("unknown key \"", std::string(k.str()), "\""));
         }
       }
-      if (url.empty() || key.empty()) return Bad(lw, "url and key are required");
+      if (witness_policy.empty()) witness_policy = witness_policy_default;
+      if (url.empty() || (key.empty() && witness_policy.empty())) {
+        return Bad(lw, "url and key are required (key may come from witness_policy)");
+      }
       absl::StatusOr<EntryFormat> format = ParseEntryFormat(fmt, absl::StrCat(lw, "entry_format"));
       if (!format.ok()) return format.status();
       absl::StatusOr<MonitoredLog> log =
-          MakeLog(url, key, witnesses, static_cast<size_t>(threshold), *format,
+          MakeLog(LogSpec{.url = url,
+                          .key = key,
+                          .witnesses = witnesses,
+                          .threshold = static_cast<size_t>(threshold),
+                          .witness_policy = witness_policy,
+                          .format = *format},
                   Names{.url = absl::StrCat(lw, "url"),
                         .key = absl::StrCat(lw, "key"),
                         .witness = absl::StrCat(lw, "witnesses"),
-                        .threshold = absl::StrCat(lw, "witness_threshold")});
+                        .threshold = absl::StrCat(lw, "witness_threshold"),
+                        .policy = absl::StrCat(lw, "witness_policy")});
       if (!log.ok()) return log.status();
       if (!origins.insert(log->key.name()).second) {
         return Bad(lw, absl::StrCat("log ", log->key.name(), " is listed twice"));
@@ -217,6 +318,7 @@ absl::StatusOr<MonitorConfig> BuildMonitorConfig(const MonitorFlags& f) {
            {&f.exec, &c.exec},
            {&f.healthcheck_url, &c.healthcheck_url},
            {&f.metrics_addr, &c.metrics_addr},
+           {&f.http_addr, &c.http_addr},
            {&f.policy, &c.policy}}) {
     if (!flag->empty()) *out = *flag;
   }
@@ -241,18 +343,23 @@ absl::StatusOr<MonitorConfig> BuildMonitorConfig(const MonitorFlags& f) {
   if (c.state_dir.empty()) return Bad("--state-dir", "required (flag or state_dir in --config)");
 
   if (f.config.empty()) {
-    if (f.log.empty() || f.log_key.empty()) {
+    if (f.log.empty() || (f.log_key.empty() && f.witness_policy.empty())) {
       return Bad("--log", "give --log and --log-key, or --config with [[log]] tables");
     }
     absl::StatusOr<EntryFormat> format =
         ParseEntryFormat(f.entry_format.empty() ? "infraevent" : f.entry_format, "--entry-format");
     if (!format.ok()) return format.status();
-    absl::StatusOr<MonitoredLog> log =
-        MakeLog(f.log, f.log_key, f.witnesses, f.witness_threshold, *format,
-                Names{.url = "--log",
-                      .key = "--log-key",
-                      .witness = "--witness",
-                      .threshold = "--witness-threshold"});
+    absl::StatusOr<MonitoredLog> log = MakeLog(LogSpec{.url = f.log,
+                                                       .key = f.log_key,
+                                                       .witnesses = f.witnesses,
+                                                       .threshold = f.witness_threshold,
+                                                       .witness_policy = f.witness_policy,
+                                                       .format = *format},
+                                               Names{.url = "--log",
+                                                     .key = "--log-key",
+                                                     .witness = "--witness",
+                                                     .threshold = "--witness-threshold",
+                                                     .policy = "--witness-policy"});
     if (!log.ok()) return log.status();
     log->state_dir = c.state_dir;
     c.logs.push_back(*std::move(log));

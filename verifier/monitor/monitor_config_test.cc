@@ -158,5 +158,98 @@ TEST(OriginDirName, DistinctOriginsThatEscapeAlikeGetDistinctNames) {
   EXPECT_EQ(OriginDirName("../../etc").find('/'), std::string::npos);
 }
 
+TEST_F(MonitorConfigTest, WitnessUrlsAreGossipPeersAndKeysStayKeys) {
+  NoteSigner w = *NoteSigner::Generate("w.example/witness");
+  MonitorFlags f = OneLog();
+  f.witnesses = {"https://w.example/", w.VerifierKey(), "http://127.0.0.1:7411"};
+  f.witness_threshold = 1;
+  absl::StatusOr<MonitorConfig> c = BuildMonitorConfig(f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const MonitoredLog& log = c->logs[0];
+  EXPECT_EQ(log.witnesses.witnesses.size(), 1u);
+  EXPECT_EQ(log.witnesses.threshold, 1u);
+  ASSERT_EQ(log.peers.size(), 2u);
+  EXPECT_EQ(log.peers[0].url, "https://w.example");  // no trailing slash
+  EXPECT_EQ(log.peers[0].label, "w.example");
+  EXPECT_FALSE(log.peers[0].witness.has_value());
+  EXPECT_EQ(log.peers[1].label, "127.0.0.1:7411");
+  f.witnesses = {"https://w.example", "https://w.example/"};
+  f.witness_threshold = 0;
+  ExpectError(BuildMonitorConfig(f), "--witness: peer https://w.example is listed twice");
+  f.witnesses.clear();
+  for (size_t i = 0; i <= kMaxGossipPeers; ++i) {
+    f.witnesses.push_back(absl::StrCat("http://p", i, ".example"));
+  }
+  ExpectError(BuildMonitorConfig(f), "more than 64 gossip peers");
+}
+
+TEST_F(MonitorConfigTest, WitnessPolicyGivesQuorumPeersAndTheLogKey) {
+  NoteSigner w1 = *NoteSigner::Generate("w1.example/witness");
+  NoteSigner w2 = *NoteSigner::Generate("w2.example/witness");
+  const std::string policy = WriteToml(absl::StrCat(
+      "log ", a_.VerifierKey(), "\nwitness W1 ", w1.CosignatureVerifierKey(),
+      " https://w1.example\nwitness W2 ", w2.CosignatureVerifierKey(), "\nquorum W1\n"));
+  MonitorFlags f = OneLog();
+  f.log_key.clear();  // from the policy's only log line
+  f.witness_policy = policy;
+  f.witnesses = {"http://other-monitor:7412"};
+  absl::StatusOr<MonitorConfig> c = BuildMonitorConfig(f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const MonitoredLog& log = c->logs[0];
+  EXPECT_EQ(log.key.vkey(), a_.VerifierKey());
+  EXPECT_NE(log.witnesses.tlog_policy, nullptr);
+  EXPECT_TRUE(log.witnesses.requires_cosignatures());
+  ASSERT_EQ(log.peers.size(), 2u);
+  EXPECT_EQ(log.peers[0].url, "http://other-monitor:7412");
+  EXPECT_EQ(log.peers[1].url, "https://w1.example");
+  EXPECT_EQ(log.peers[1].label, "W1");
+  ASSERT_TRUE(log.peers[1].witness.has_value());
+  EXPECT_EQ(log.peers[1].witness->vkey(), w1.CosignatureVerifierKey());
+
+  // The witness's URL also given as a plain peer: it is the policy's witness.
+  f.witnesses = {"https://w1.example/"};
+  c = BuildMonitorConfig(f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->logs[0].peers.size(), 1u);
+  EXPECT_EQ(c->logs[0].peers[0].label, "W1");
+  EXPECT_TRUE(c->logs[0].peers[0].witness.has_value());
+
+  f.witnesses = {w1.VerifierKey()};
+  ExpectError(BuildMonitorConfig(f), "--witness-policy: the policy gives the witnesses");
+  f.witnesses.clear();
+  f.witness_threshold = 1;
+  ExpectError(BuildMonitorConfig(f), "--witness-policy: the policy gives the witnesses");
+  f.witness_threshold = 0;
+  f.log_key = b_.VerifierKey();  // a log the policy does not list
+  ExpectError(BuildMonitorConfig(f), "--witness-policy: the policy's log lines do not list");
+  f.witness_policy = WriteToml("witness W1 x\nquorum W1\n");
+  ExpectError(BuildMonitorConfig(f), "--witness-policy: " + f.witness_policy + ":1:");
+  f.witness_policy = "/nonexistent/policy";
+  ExpectError(BuildMonitorConfig(f), "--witness-policy");
+}
+
+TEST_F(MonitorConfigTest, TomlWitnessPolicyPerLogOrForAllAndHttpAddr) {
+  NoteSigner w1 = *NoteSigner::Generate("w1.example/witness");
+  const std::string both = WriteToml("") + ".w1.policy";
+  std::ofstream(both) << "witness W1 " << w1.CosignatureVerifierKey()
+                      << " https://w1.example/\nquorum W1\n";
+  const std::string none = both + ".none";
+  std::ofstream(none) << "quorum none\n";
+  MonitorFlags f;
+  f.config = WriteToml(absl::StrCat(
+      "state_dir = \"/var/lib/m\"\nhttp_addr = \"127.0.0.1:7420\"\nwitness_policy = \"", both,
+      "\"\n[[log]]\nurl = \"https://a.example/\"\nkey = \"", a_.VerifierKey(),
+      "\"\n[[log]]\nurl = \"https://b.example/\"\nkey = \"", b_.VerifierKey(),
+      "\"\nwitness_policy = \"", none, "\"\n"));
+  absl::StatusOr<MonitorConfig> c = BuildMonitorConfig(f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->http_addr, "127.0.0.1:7420");
+  ASSERT_EQ(c->logs.size(), 2u);
+  EXPECT_TRUE(c->logs[0].witnesses.requires_cosignatures());
+  EXPECT_EQ(c->logs[0].peers.size(), 1u);
+  EXPECT_FALSE(c->logs[1].witnesses.requires_cosignatures());
+  EXPECT_TRUE(c->logs[1].peers.empty());
+}
+
 }  // namespace
 }  // namespace infratrail

@@ -34,6 +34,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/hash.h"
 #include "core/note.h"
 #include "core/note_key.h"
 #include "core/tile.h"
@@ -776,6 +777,76 @@ TEST_F(MonitorHostileTest, SignedCheckpointOfAnAbsurdSizeEndsTheRound) {
     EXPECT_TRUE(r.HasKind("not_found")) << r.Describe();
     EXPECT_EQ(TrustedNote(), "");
   }
+}
+
+// ---- witness policy and gossip (docs/monitor.md, "Gossip") -------------------
+
+std::string OriginPath() { return HashToHex(Sha256(kOrigin)) + "/checkpoint"; }
+
+TEST_F(MonitorHostileTest, GossipPeerShowingAnotherHistoryIsACriticalSplitView) {
+  const std::vector<std::string> entries = OpaqueEntries(600);
+  Publish(entries, 600);
+  // A peer (a witness or another monitor) was shown another history of the
+  // same size, signed by the same key.
+  StaticLogServer peer;
+  const std::string forked =
+      (*BuildStaticLog(OpaqueEntries(600, "fork"), 600, signer_)).at("checkpoint");
+  peer.SetFiles({{OriginPath(), forked}});
+  MonitorRun r = OnceOpaque({"--witness", peer.Url()});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  ASSERT_EQ(r.Rules(), std::vector<std::string>{"log.split_view"}) << r.Describe();
+  EXPECT_EQ(r.findings[0].value("severity", ""), "CRITICAL");
+  const std::string evidence = r.findings[0].value("evidence", "");
+  ASSERT_FALSE(evidence.empty());
+  EXPECT_EQ(ReadFile(state_ / evidence / "peer.checkpoint"), forked);
+  EXPECT_EQ(ReadFile(state_ / evidence / "monitor.checkpoint"), TrustedNote());
+  EXPECT_NE(ReadFile(state_ / evidence / "README").find(peer.Url().substr(0, 20)),
+            std::string::npos);
+  // Known: not reported again, but not clean either.
+  r = OnceOpaque({"--witness", peer.Url()});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_TRUE(r.findings.empty()) << r.Describe();
+}
+
+TEST_F(MonitorHostileTest, GossipPeersThatFailAreOperationalNeverFindings) {
+  Publish(OpaqueEntries(300), 300);
+  StaticLogServer down, junk, nothing;
+  down.Override(OriginPath(), Reply::Status(503));
+  junk.Override(OriginPath(), Reply::Body("<html>hello</html>"));
+  MonitorRun r =
+      OnceOpaque({"--witness", down.Url(), "--witness", junk.Url(), "--witness", nothing.Url()});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_TRUE(r.findings.empty()) << r.Describe();
+  const std::vector<std::string> kinds = r.Kinds();
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "gossip"), 2) << r.Describe();
+}
+
+TEST_F(MonitorHostileTest, CheckpointWithoutThePolicysQuorumIsAWarningAndNotTrusted) {
+  Publish(OpaqueEntries(300), 300);
+  NoteSigner witness = *NoteSigner::Generate("hostile.test/witness");
+  const fs::path policy = dir_ / "policy";
+  std::ofstream(policy) << "log " << signer_.VerifierKey() << "\nwitness W1 "
+                        << witness.CosignatureVerifierKey() << "\nquorum W1\n";
+  MonitorRun r = Wait(Start({INFRATRAIL_VERIFIER_BIN, "monitor", "--once", "--log", server_.Url(),
+                             "--witness-policy", policy.string(), "--state-dir", state_.string(),
+                             "--entry-format", "opaque", "--progress", "never"}));
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  ASSERT_EQ(r.Rules(), std::vector<std::string>{"checkpoint.unwitnessed"}) << r.Describe();
+  EXPECT_EQ(r.findings[0].value("severity", ""), "WARNING");
+  EXPECT_EQ(TrustedNote(), "");
+  // A grammar error names the file, line and column; usage, exit 2.
+  std::ofstream(policy) << "log " << signer_.VerifierKey() << "\nquorum W9\n";
+  r = Wait(Start({INFRATRAIL_VERIFIER_BIN, "monitor", "--once", "--log", server_.Url(),
+                  "--witness-policy", policy.string(), "--state-dir", state_.string()}));
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, policy.string() + ":2:8: ")) << r.Describe();
+}
+
+TEST_F(MonitorHostileTest, BadHttpAddrIsAUsageError) {
+  Publish(OpaqueEntries(10), 10);
+  MonitorRun r = OnceOpaque({"--http-addr", "not-an-address"});
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "--http-addr")) << r.Describe();
 }
 
 // ---- SIGHUP: the configuration read again ----------------------------------

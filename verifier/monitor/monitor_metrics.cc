@@ -51,7 +51,16 @@ MonitorMetrics::MonitorMetrics(prometheus::Registry& r)
       reloads_(prometheus::BuildCounter()
                    .Name("infratrail_monitor_config_reloads_total")
                    .Help("Configuration reloads (SIGHUP) by outcome: ok, error")
-                   .Register(r)) {
+                   .Register(r)),
+      gossip_checks_(prometheus::BuildCounter()
+                         .Name("infratrail_monitor_gossip_checks_total")
+                         .Help("Gossip checks of a peer's checkpoint by outcome: consistent, "
+                               "nothing_yet, pending, split_view, or the operational error")
+                         .Register(r)),
+      gossip_peer_size_(prometheus::BuildGauge()
+                            .Name("infratrail_monitor_gossip_peer_size_entries")
+                            .Help("Size of the latest log-signed checkpoint a peer served")
+                            .Register(r)) {
   // Both series exist from the start, so increase() sees the first reload.
   for (const char* outcome : {"ok", "error"}) reloads_.Add({{"outcome", outcome}});
 }
@@ -90,6 +99,13 @@ void MonitorMetrics::Undelivered(absl::string_view o, double n) {
 }
 void MonitorMetrics::Reload(absl::string_view outcome) {
   reloads_.Add({{"outcome", S(outcome)}}).Increment();
+}
+void MonitorMetrics::GossipCheck(absl::string_view o, absl::string_view peer,
+                                 absl::string_view outcome) {
+  gossip_checks_.Add({{"origin", S(o)}, {"peer", S(peer)}, {"outcome", S(outcome)}}).Increment();
+}
+void MonitorMetrics::GossipPeerSize(absl::string_view o, absl::string_view peer, double size) {
+  gossip_peer_size_.Add({{"origin", S(o)}, {"peer", S(peer)}}).Set(size);
 }
 void MonitorMetrics::Forget(absl::string_view o) {
   const prometheus::Labels labels = {{"origin", S(o)}};

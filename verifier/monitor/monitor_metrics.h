@@ -1,6 +1,7 @@
 // The monitor's Prometheus metrics (--metrics-addr), labelled by the log's
 // origin (one per configured log: bounded) and, for findings, by rule and
-// severity (bounded by the rules the monitor and the policy define).
+// severity (bounded by the rules the monitor and the policy define), for
+// gossip by peer (at most kMaxGossipPeers per log) and outcome.
 //
 // Thread-safe (prometheus-cpp metrics are).
 #ifndef INFRATRAIL_VERIFIER_MONITOR_MONITOR_METRICS_H_
@@ -32,6 +33,11 @@ class MonitorMetrics {
   // Policy findings silenced by the policy's `exceptions`.
   void PolicyExcepted(absl::string_view origin, double n);
   void Undelivered(absl::string_view origin, double n);
+  // One gossip check of a peer (gossip.h): `peer` is its label (bounded:
+  // at most kMaxGossipPeers per log), `outcome` GossipCheck::kind.
+  void GossipCheck(absl::string_view origin, absl::string_view peer, absl::string_view outcome);
+  // The size of the latest log-signed checkpoint the peer served.
+  void GossipPeerSize(absl::string_view origin, absl::string_view peer, double size);
   // A configuration reload (SIGHUP); outcome: "ok" or "error".
   void Reload(absl::string_view outcome);
   // Drops the gauges of a log no longer followed (a reload removed it), so
@@ -51,6 +57,8 @@ class MonitorMetrics {
   prometheus::Family<prometheus::Counter>& excepted_;
   prometheus::Family<prometheus::Gauge>& undelivered_;
   prometheus::Family<prometheus::Counter>& reloads_;
+  prometheus::Family<prometheus::Counter>& gossip_checks_;
+  prometheus::Family<prometheus::Gauge>& gossip_peer_size_;
 };
 
 }  // namespace infratrail

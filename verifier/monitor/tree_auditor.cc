@@ -7,15 +7,25 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/checkpoint.h"
 #include "core/node_id.h"
 #include "core/note.h"
 #include "core/proof.h"
+#include "verifier/monitor/log_proof.h"
 
 namespace infratrail {
+
+bool MarkRaised(AuditState* state, std::string key) {
+  if (std::find(state->raised.begin(), state->raised.end(), key) != state->raised.end()) {
+    return false;
+  }
+  state->raised.push_back(std::move(key));
+  // Bounded: the oldest keys go first.
+  if (state->raised.size() > kMaxRaisedKeys) state->raised.erase(state->raised.begin());
+  return true;
+}
 
 std::string OperationalKind(const absl::Status& status) {
   switch (status.code()) {
@@ -36,8 +46,6 @@ std::string OperationalKind(const absl::Status& status) {
 }
 
 namespace {
-
-std::string EvidenceName(const TileId& t) { return absl::StrReplaceAll(t.Path(), {{"/", "_"}}); }
 
 // One batch of bundles with their level-0 tiles, and the tiles of levels
 // >= 1 those bundles complete (with the partial ones after the last
@@ -255,14 +263,9 @@ struct TreeAuditor::Round_ {
   // A finding about the log as a whole (key: raised once per distinct lie).
   void Raise(Severity sev, std::string rule, std::string message, std::string key,
              std::vector<EvidenceFile> evidence) {
-    if (!key.empty()) {
-      if (std::find(st->raised.begin(), st->raised.end(), key) != st->raised.end()) {
-        if (sev != Severity::kWarning) ++result.known;
-        return;
-      }
-      st->raised.push_back(std::move(key));
-      // Bounded: the oldest keys go first.
-      if (st->raised.size() > 64) st->raised.erase(st->raised.begin());
+    if (!key.empty() && !MarkRaised(st, std::move(key))) {
+      if (sev != Severity::kWarning) ++result.known;
+      return;
     }
     Count(sev);
     Finding f;
@@ -307,11 +310,11 @@ struct TreeAuditor::Round_ {
     st->rows = st->trusted_rows;
   }
 
-  std::optional<VerifiedCheckpoint> Open(const std::string& note, bool* lied);
+  std::optional<VerifiedCheckpoint> Open(const std::string& note, bool* lied,
+                                         std::string* unwitnessed);
   bool Run();
   enum class Proof { kOk, kInconsistent, kStopped };
   Proof ProveConsistency(const Reference& ref, const std::string& note, const Checkpoint& cp);
-  Proof ProveConsistencyServed(const Reference& ref, const std::string& note, const Checkpoint& cp);
   bool AuditEntries(const Checkpoint& cp, const std::string& note);
   enum class Check { kOk, kMismatch, kStopped };
   Check CheckTile(const TileId& t, absl::Span<const Hash> expected,
@@ -344,10 +347,13 @@ struct TreeAuditor::Round_ {
   }
 };
 
-// Verifies `note`; nullopt with an operational event or a finding
-// (*lied) when it cannot be used.
-std::optional<VerifiedCheckpoint> TreeAuditor::Round_::Open(const std::string& note, bool* lied) {
+// Verifies `note` with the log's key; nullopt with an operational event or
+// a finding (*lied) when it cannot be used. *unwitnessed: why it does not
+// meet the witness quorum, empty if it does (or none is required).
+std::optional<VerifiedCheckpoint> TreeAuditor::Round_::Open(const std::string& note, bool* lied,
+                                                            std::string* unwitnessed) {
   *lied = false;
+  unwitnessed->clear();
   absl::StatusOr<VerifiedCheckpoint> own = OpenCheckpoint(note, opt.log_key, WitnessPolicy{});
   if (!own.ok()) {
     // A signature line for the log's own key that does not verify is a
@@ -372,15 +378,11 @@ std::optional<VerifiedCheckpoint> TreeAuditor::Round_::Open(const std::string& n
     Operational("malformed", absl::StrCat("checkpoint: ", own.status().message()));
     return std::nullopt;
   }
-  if (opt.witnesses.threshold > 0) {
+  if (opt.witnesses.requires_cosignatures()) {
     absl::StatusOr<VerifiedCheckpoint> quorum = OpenCheckpoint(note, opt.log_key, opt.witnesses);
     if (!quorum.ok()) {
-      *lied = true;
-      Raise(Severity::kAlert, "witness.quorum",
-            absl::StrCat("checkpoint of size ", own->checkpoint.size,
-                         " lacks the witness quorum: ", quorum.status().message()),
-            absl::StrCat("quorum:", HashToHex(Sha256(note))), {});
-      return std::nullopt;
+      *unwitnessed = std::string(quorum.status().message());
+      return *own;
     }
     return *quorum;
   }
@@ -394,7 +396,8 @@ bool TreeAuditor::Round_::Run() {
     return false;
   }
   bool lied = false;
-  std::optional<VerifiedCheckpoint> vc = Open(*note, &lied);
+  std::string unwitnessed;
+  std::optional<VerifiedCheckpoint> vc = Open(*note, &lied, &unwitnessed);
   if (!vc.has_value()) return lied && Commit();
   Checkpoint cp = vc->checkpoint;
   result.log_size = cp.size;
@@ -414,7 +417,7 @@ bool TreeAuditor::Round_::Run() {
       Operational(fresh.status());
       return false;
     }
-    std::optional<VerifiedCheckpoint> fvc = Open(*fresh, &lied);
+    std::optional<VerifiedCheckpoint> fvc = Open(*fresh, &lied, &unwitnessed);
     if (!fvc.has_value()) return lied && Commit();
     *note = *fresh;
     cp = fvc->checkpoint;
@@ -449,9 +452,22 @@ bool TreeAuditor::Round_::Run() {
       Reset();
       return Commit();
     }
-    st->target_note = *note;
+    if (unwitnessed.empty()) {
+      st->target_note = *note;
+    } else {
+      // Log-signed and consistent, but not trusted: the log may publish
+      // without its quorum (--witness-fail-open). Not a lie by itself.
+      Raise(Severity::kWarning, "checkpoint.unwitnessed",
+            absl::StrCat("the checkpoint of size ", cp.size,
+                         " lacks the witness quorum; the monitor keeps the one of size ", ref.size,
+                         " until a witnessed checkpoint comes: ", unwitnessed),
+            absl::StrCat("unwitnessed:", HashToHex(Sha256(*note))), {});
+      result.unwitnessed = true;
+    }
   }
-  if (st->target_note.empty() && st->trusted_note.empty() && cp.size == 0) Trust(*note);
+  if (st->target_note.empty() && st->trusted_note.empty() && cp.size == 0 && unwitnessed.empty()) {
+    Trust(*note);
+  }
   if (!st->target_note.empty()) {
     absl::StatusOr<Checkpoint> target = Checkpoint::Parse(ParseNote(st->target_note)->text);
     if (!AuditEntries(*target, st->target_note)) return false;
@@ -465,86 +481,23 @@ TreeAuditor::Round_::Proof TreeAuditor::Round_::ProveConsistency(const Reference
                                                                  const std::string& note,
                                                                  const Checkpoint& cp) {
   if (ref.size == 0) return Proof::kOk;  // every tree extends the empty one
-  if (!src->ServesHashTiles()) return ProveConsistencyServed(ref, note, cp);
-  absl::StatusOr<ProofPlan> plan = PlanConsistency(ref.size, cp.size);
-  if (!plan.ok()) {
-    Operational("malformed", absl::StrCat("consistency plan: ", plan.status().message()));
-    return Proof::kStopped;
-  }
-  // Each node from the tile that holds it, at the width it has in cp.
-  std::vector<TileId> tiles;
-  std::vector<NodeInTile> where;
-  for (const NodeId& n : plan->nodes) {
-    NodeInTile w = LocateNode(n);
-    w.tile.width = TileWidthAt(w.tile.level, w.tile.index, cp.size);
-    where.push_back(w);
-    if (std::find(tiles.begin(), tiles.end(), w.tile) == tiles.end()) tiles.push_back(w.tile);
-  }
-  std::vector<absl::StatusOr<std::string>> bodies = src->Tiles(tiles);
-  std::vector<std::vector<Hash>> rows(tiles.size());
-  std::vector<EvidenceFile> evidence = {
-      EvidenceFile{.name = "trusted.checkpoint", .bytes = ref.note},
-      EvidenceFile{.name = "received.checkpoint", .bytes = note}};
-  for (size_t i = 0; i < tiles.size(); ++i) {
-    if (!bodies[i].ok()) {
-      Operational(bodies[i].status());
-      return Proof::kStopped;
-    }
-    absl::StatusOr<std::vector<Hash>> row = DecodeHashTile(*bodies[i]);
-    if (!row.ok() || row->size() != tiles[i].width) {
-      Operational(
-          "malformed",
-          absl::StrCat(tiles[i].Path(), ": ",
-                       row.ok() ? absl::StrCat(row->size(), " hashes, expected ", tiles[i].width)
-                                : std::string(row.status().message())));
-      return Proof::kStopped;
-    }
-    rows[i] = *std::move(row);
-    evidence.push_back(EvidenceFile{.name = EvidenceName(tiles[i]), .bytes = *bodies[i]});
-  }
-  std::vector<Hash> fetched;
-  for (size_t k = 0; k < plan->nodes.size(); ++k) {
-    const NodeInTile& w = where[k];
-    const size_t t = std::find(tiles.begin(), tiles.end(), w.tile) - tiles.begin();
-    const uint32_t sub = plan->nodes[k].level - w.tile.level * kTileHeight;
-    fetched.push_back(HashWithinTile(rows[t], sub, w.first >> sub, hasher));
-  }
-  absl::StatusOr<std::vector<Hash>> proof = plan->Rehash(fetched, hasher);
-  absl::Status v = proof.ok()
-                       ? VerifyConsistency(ref.size, cp.size, ref.root, cp.root, *proof, hasher)
-                       : proof.status();
-  if (v.ok()) return Proof::kOk;
-  Raise(Severity::kCritical, "log.inconsistent",
-        absl::StrCat("the checkpoint of size ", cp.size,
-                     " is not consistent with the trusted one of size ", ref.size,
-                     ": the consistency proof built from the log's own hash tiles fails (",
-                     v.message(), ")"),
-        absl::StrCat("inconsistent:", HashToHex(Sha256(note))), std::move(evidence));
-  return Proof::kInconsistent;
-}
-
-// The consistency proof as the source serves it (gRPC's
-// GetConsistencyProof), for a source without hash tiles.
-TreeAuditor::Round_::Proof TreeAuditor::Round_::ProveConsistencyServed(const Reference& ref,
-                                                                       const std::string& note,
-                                                                       const Checkpoint& cp) {
-  absl::StatusOr<std::vector<Hash>> proof = src->ConsistencyProof(ref.size, cp.size);
+  absl::StatusOr<ServedProof> proof =
+      FetchConsistencyProof(src, ref.size, cp.size, cp.size, hasher);
   if (!proof.ok()) {
     Operational(proof.status());
     return Proof::kStopped;
   }
-  absl::Status v = VerifyConsistency(ref.size, cp.size, ref.root, cp.root, *proof, hasher);
+  absl::Status v = VerifyConsistency(ref.size, cp.size, ref.root, cp.root, proof->proof, hasher);
   if (v.ok()) return Proof::kOk;
-  std::string served;
-  for (const Hash& h : *proof) absl::StrAppend(&served, HashToBase64(h), "\n");
+  std::vector<EvidenceFile> evidence = {
+      EvidenceFile{.name = "trusted.checkpoint", .bytes = ref.note},
+      EvidenceFile{.name = "received.checkpoint", .bytes = note}};
+  for (EvidenceFile& f : proof->evidence) evidence.push_back(std::move(f));
   Raise(Severity::kCritical, "log.inconsistent",
         absl::StrCat("the checkpoint of size ", cp.size,
                      " is not consistent with the trusted one of size ", ref.size,
-                     ": the consistency proof the log serves fails (", v.message(), ")"),
-        absl::StrCat("inconsistent:", HashToHex(Sha256(note))),
-        {EvidenceFile{.name = "trusted.checkpoint", .bytes = ref.note},
-         EvidenceFile{.name = "received.checkpoint", .bytes = note},
-         EvidenceFile{.name = "consistency.proof", .bytes = std::move(served)}});
+                     ": the consistency proof ", proof->how, " fails (", v.message(), ")"),
+        absl::StrCat("inconsistent:", HashToHex(Sha256(note))), std::move(evidence));
   return Proof::kInconsistent;
 }
 
@@ -573,8 +526,9 @@ TreeAuditor::Round_::Check TreeAuditor::Round_::CheckTile(const TileId& t,
                      ": clients building proofs from it are misled"),
         absl::StrCat("tile:", t.Path(), ":", HashToHex(Sha256(*body))),
         {EvidenceFile{.name = "checkpoint", .bytes = note},
-         EvidenceFile{.name = EvidenceName(t) + ".served", .bytes = *body},
-         EvidenceFile{.name = EvidenceName(t) + ".recomputed", .bytes = EncodeHashTile(expected)}});
+         EvidenceFile{.name = TileEvidenceName(t) + ".served", .bytes = *body},
+         EvidenceFile{.name = TileEvidenceName(t) + ".recomputed",
+                      .bytes = EncodeHashTile(expected)}});
   return Check::kMismatch;
 }
 
@@ -643,7 +597,7 @@ bool TreeAuditor::Round_::AuditEntries(const Checkpoint& cp, const std::string& 
                            " with other bytes than when it was audited"),
               absl::StrCat("changed:", base + j, ":", HashToHex(Sha256(*bodies[k]))),
               {EvidenceFile{.name = "checkpoint", .bytes = note},
-               EvidenceFile{.name = EvidenceName(bt), .bytes = *bodies[k]}});
+               EvidenceFile{.name = TileEvidenceName(bt), .bytes = *bodies[k]}});
         return Lied();
       }
       for (uint64_t j = skip; j < bt.width; ++j) {

@@ -1,6 +1,9 @@
 // One round of the monitor's tree checks over a LogSource, trusting nothing
 // it reads:
-//   1. the checkpoint's signature (and witness quorum, if a policy is set);
+//   1. the checkpoint's signature, and the witness quorum if one is set: a
+//      log-signed checkpoint without it is checked against the trusted one
+//      (2.) but never trusted, and is a WARNING (checkpoint.unwitnessed),
+//      not a lie: the log may publish under --witness-fail-open;
 //   2. against what the monitor trusts: smaller = rollback, same size and
 //      another root = fork, larger = a consistency proof built from the
 //      log's own hash tiles must verify (so a fork is caught even when the
@@ -103,6 +106,9 @@ struct RoundResult {
   // (the log still shows the same fork): not reported again, but the
   // round is not clean.
   size_t known = 0;
+  // The log's latest checkpoint lacks the witness quorum (and is not
+  // trusted): a WARNING, once per checkpoint.
+  bool unwitnessed = false;
   std::vector<OperationalEvent> operational;  // why the round stopped early
 };
 
@@ -117,6 +123,11 @@ class TreeAuditor {
   AuditorOptions options_;
   Hasher hasher_;
 };
+
+// Records `key` in state->raised (the newest kMaxRaisedKeys are kept);
+// false if it was there already: the finding was raised before.
+inline constexpr size_t kMaxRaisedKeys = 64;
+bool MarkRaised(AuditState* state, std::string key);
 
 // "unreachable", "timeout", "not_found", "too_large", "http_status" or
 // "malformed", from a LogSource or decoding error.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -12,8 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "core/checkpoint.h"
 #include "core/compact_range.h"
+#include "core/cosignature.h"
 #include "core/note.h"
 #include "core/proof.h"
+#include "core/tlog_policy.h"
+#include "core/witness_policy.h"
 
 namespace infratrail {
 namespace {
@@ -154,6 +158,7 @@ class TreeAuditorTest : public ::testing::Test {
   AuditorOptions Options() {
     AuditorOptions o;
     o.log_key = *NoteVerifier::Parse(signer_.VerifierKey());
+    o.witnesses = witnesses_;
     o.bundles_per_batch = 2;
     o.on_entry = [this](uint64_t index, absl::string_view, const Hash&,
                         std::vector<Finding>* findings) {
@@ -193,7 +198,71 @@ class TreeAuditorTest : public ::testing::Test {
   std::optional<uint64_t> fail_entry_;
   // on_entry raises an entry finding on every multiple of this (0: none).
   uint64_t flag_every_ = 0;
+  WitnessPolicy witnesses_;
 };
+
+// A checkpoint without the witness quorum is checked against the trusted
+// one but never trusted: a WARNING once per checkpoint, not a lie.
+class WitnessedTreeAuditorTest : public TreeAuditorTest {
+ protected:
+  WitnessedTreeAuditorTest() {
+    witnesses_ =
+        WitnessPolicy::FromTlogPolicy(std::make_shared<const TlogPolicy>(*TlogPolicy::Parse(
+            absl::StrCat("witness W1 ", witness_.CosignatureVerifierKey(), "\nquorum W1\n"),
+            "policy")));
+  }
+  // The log's checkpoint of `size`, cosigned by W1.
+  std::string Witnessed(FakeLog& log, uint64_t size) {
+    const std::string note = log.Sign(size);
+    const std::string body = ParseNote(note)->text;
+    return *AddSignatures(note, {*Cosign(witness_, body, 1763800000)});
+  }
+  NoteSigner witness_ = *NoteSigner::Generate("w1.example/witness");
+};
+
+TEST_F(WitnessedTreeAuditorTest, UnwitnessedCheckpointIsAWarningOnceAndNotTrusted) {
+  log_.Append(300);
+  log_.checkpoint_override = Witnessed(log_, 300);
+  ASSERT_TRUE(Round().complete);
+  EXPECT_EQ(TrustedSize(), 300u);
+  log_.Append(200);
+  log_.Publish(500);  // log-signed only (as under --witness-fail-open)
+  log_.checkpoint_override.reset();
+  RoundResult r = Round();
+  EXPECT_TRUE(r.complete);
+  EXPECT_TRUE(r.unwitnessed);
+  EXPECT_EQ(r.critical + r.alert, 0u);
+  EXPECT_EQ(r.warning, 1u);
+  EXPECT_EQ(Rules(), std::vector<std::string>{"checkpoint.unwitnessed"});
+  EXPECT_NE(rec_.findings[0].message.find("lacks the witness quorum"), std::string::npos);
+  EXPECT_EQ(TrustedSize(), 300u);
+  EXPECT_EQ(seen_.size(), 300u);  // its entries were not audited
+  // The same checkpoint again: not reported again.
+  r = Round();
+  EXPECT_EQ(r.warning + r.known, 0u);
+  EXPECT_EQ(rec_.findings.size(), 1u);
+  // Witnessed at last: trusted and audited.
+  log_.checkpoint_override = Witnessed(log_, 500);
+  r = Round();
+  EXPECT_TRUE(r.complete);
+  EXPECT_FALSE(r.unwitnessed);
+  EXPECT_EQ(TrustedSize(), 500u);
+  EXPECT_EQ(seen_.size(), 500u);
+}
+
+TEST_F(WitnessedTreeAuditorTest, UnwitnessedCheckpointOfAnotherHistoryIsStillInconsistent) {
+  log_.Append(300);
+  log_.checkpoint_override = Witnessed(log_, 300);
+  ASSERT_TRUE(Round().complete);
+  FakeLog other(signer_);
+  other.Append(300, "other");
+  other.Append(200);
+  other.Publish(500);
+  RoundResult r = Round(&other);
+  EXPECT_EQ(r.critical, 1u);
+  EXPECT_EQ(Rules(), std::vector<std::string>{"log.inconsistent"});
+  EXPECT_EQ(TrustedSize(), 300u);
+}
 
 TEST_F(TreeAuditorTest, AnEntryThatCannotBeEvaluatedEndsTheRoundAtTheLastCommit) {
   log_.Append(1000);

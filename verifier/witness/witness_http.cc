@@ -1,37 +1,14 @@
 #include "verifier/witness/witness_http.h"
 
-#include <algorithm>
 #include <memory>
 #include <sstream>
 #include <utility>
 
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 #include "prometheus/text_serializer.h"
 
 namespace infratrail {
-namespace {
-
-constexpr absl::string_view kText = "text/plain; charset=utf-8";
-
-HttpReply Text(int status, std::string text, absl::string_view content_type = kText) {
-  HttpReply r;
-  r.status = status;
-  r.text = std::move(text);
-  r.content_type = content_type;
-  r.cache_control = "no-store";
-  return r;
-}
-
-bool IsOriginHash(absl::string_view s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
-}  // namespace
 
 WitnessHttpHandler::WitnessHttpHandler(Witness* witness, const KnownLogs* logs,
                                        const WitnessStore* store, WitnessMetrics* metrics,
@@ -46,7 +23,7 @@ void WitnessHttpHandler::Handle(const HttpRequest& request, HttpResponder respon
   const absl::Time start = absl::Now();
   if (request.url == "/add-checkpoint") {
     if (request.method != "POST") {
-      HttpReply r = Text(405, "add-checkpoint takes POST\n");
+      HttpReply r = TextReply(405, "add-checkpoint takes POST\n");
       r.allow = "POST";
       if (metrics_ != nullptr) metrics_->Request("add-checkpoint", 405, "", absl::Now() - start);
       return std::move(respond)(std::move(r));
@@ -56,7 +33,7 @@ void WitnessHttpHandler::Handle(const HttpRequest& request, HttpResponder respon
       if (metrics != nullptr) {
         metrics->Request("add-checkpoint", w.status, w.origin, absl::Now() - start);
       }
-      HttpReply r = Text(w.status, std::move(w.body), w.content_type);
+      HttpReply r = TextReply(w.status, std::move(w.body), w.content_type);
       r.retry_after_s = w.retry_after_s;
       std::move(respond)(std::move(r));
     });
@@ -65,7 +42,7 @@ void WitnessHttpHandler::Handle(const HttpRequest& request, HttpResponder respon
   const bool head = request.method == "HEAD";
   HttpReply r;
   if (request.method != "GET" && !head) {
-    r = Text(405, "only GET and HEAD here\n");
+    r = TextReply(405, "only GET and HEAD here\n");
     r.allow = "GET, HEAD";
   } else {
     r = Get(request.url);
@@ -95,9 +72,9 @@ HttpReply WitnessHttpHandler::Get(absl::string_view url) {
       const prometheus::TextSerializer serializer;
       std::ostringstream out;
       serializer.Serialize(out, metrics_->registry().Collect());
-      return Text(200, out.str(), "text/plain; version=0.0.4; charset=utf-8");
+      return TextReply(200, out.str(), "text/plain; version=0.0.4; charset=utf-8");
     }
-    return Text(404, "no metrics\n");
+    return TextReply(404, "no metrics\n");
   }
   if (url == "/witness.json") {
     std::string prefix;
@@ -110,21 +87,19 @@ HttpReply WitnessHttpHandler::Get(absl::string_view url) {
         {"submission_prefix", prefix},    {"monitoring_prefix", prefix},
         {"logs", logs_->size()},          {"healthy", store_->health().ok()},
     };
-    HttpReply r = Text(200, j.dump() + "\n", "application/json");
+    HttpReply r = TextReply(200, j.dump() + "\n", "application/json");
     r.cache_control = "max-age=60";
     return r;
   }
-  absl::string_view path = url;
-  if (absl::ConsumePrefix(&path, "/") && absl::ConsumeSuffix(&path, "/checkpoint") &&
-      IsOriginHash(path)) {
-    std::optional<std::string> note = witness_->CheckpointByOriginHash(path);
-    if (!note) return Text(404, "this witness has not cosigned a checkpoint of that log\n");
-    HttpReply r = Text(200, *std::move(note));
+  if (std::optional<absl::string_view> origin_hash = CheckpointPathOriginHash(url)) {
+    std::optional<std::string> note = witness_->CheckpointByOriginHash(*origin_hash);
+    if (!note) return TextReply(404, "this witness has not cosigned a checkpoint of that log\n");
+    HttpReply r = TextReply(200, *std::move(note));
     // Monitors compare views through it; a cache in front may lag a little.
     r.cache_control = "max-age=5";
     return r;
   }
-  return Text(404, "not found\n");
+  return TextReply(404, "not found\n");
 }
 
 }  // namespace infratrail
