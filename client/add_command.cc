@@ -102,8 +102,9 @@ CLI::App* AddAddCommand(CLI::App* app, AddArgs* a) {
   add->add_option("--sign-key", a->sign_keys,
                   "Emitter key file (PRIVATE+KEY+...): sign each event before sending; "
                   "repeatable (one signature per key, e.g. independent approvers)");
-  add->add_flag("--wait", a->wait,
-                "Wait until a verified checkpoint covers the events (needs --log-key)");
+  add->add_flag(
+      "--wait", a->wait,
+      "Wait until a verified checkpoint covers the events (needs --log-key or --witness-policy)");
   add->add_option("--receipt-dir", a->receipt_dir,
                   "With --wait: write a verified <index>.tlog-proof receipt per event here");
   add->add_option("--batch", a->batch, "Most events per request")
@@ -145,8 +146,9 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
     err << "add: --file: cannot be combined with event flags (--kind, --resource-id, ...)\n";
     return kExitUsage;
   }
-  if (args.wait && args.conn.log_key.empty()) {
-    err << "add: --wait: needs --log-key (the checkpoint and proofs are verified)\n";
+  if (args.wait && !args.conn.verifies()) {
+    err << "add: --wait: needs --log-key or --witness-policy (the checkpoint and proofs are "
+           "verified)\n";
     return kExitUsage;
   }
   if (!args.receipt_dir.empty() && !args.wait) {

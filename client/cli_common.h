@@ -24,6 +24,9 @@ struct ConnectionFlags {
   std::string tls_ca, tls_cert, tls_key, tls_server_name;
   std::string log_key;         // verifier key or @file
   std::string witness_policy;  // C2SP tlog-policy file
+  // Whether checkpoints will be verified: a log key, given or from the
+  // policy's log line (Connect refuses a policy without exactly one).
+  bool verifies() const { return !log_key.empty() || !witness_policy.empty(); }
   std::string timeout = "30s";
   std::string retry_for = "60s";
 };

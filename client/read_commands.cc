@@ -91,11 +91,11 @@ ReadCommands AddReadCommands(CLI::App* app, ReadArgs* a) {
 int RunCheckpoint(const ReadArgs& args, std::ostream& out, std::ostream& err) {
   absl::StatusOr<std::unique_ptr<LogClient>> client = Connect(args.conn, err, "checkpoint");
   if (!client.ok()) return Fail(err, "checkpoint", client.status());
-  if (args.conn.log_key.empty()) {
+  if (!args.conn.verifies()) {
     absl::StatusOr<std::string> note = (*client)->GetCheckpointNote();
     if (!note.ok()) return Fail(err, "checkpoint", note.status());
     out << *note;
-    err << "checkpoint: not verified (no --log-key)\n";
+    err << "checkpoint: not verified (no --log-key or --witness-policy)\n";
     return kExitOk;
   }
   absl::StatusOr<SignedCheckpoint> cp = (*client)->GetCheckpoint();
@@ -105,8 +105,9 @@ int RunCheckpoint(const ReadArgs& args, std::ostream& out, std::ostream& err) {
 }
 
 int RunProve(const ReadArgs& args, std::ostream& out, std::ostream& err) {
-  if (args.conn.log_key.empty()) {
-    err << "prove: --log-key: required (the receipt is verified before it is written)\n";
+  if (!args.conn.verifies()) {
+    err << "prove: --log-key (or --witness-policy): required (the receipt is verified before it is "
+           "written)\n";
     return kExitUsage;
   }
   std::optional<Hash> leaf;
@@ -142,8 +143,9 @@ int RunProve(const ReadArgs& args, std::ostream& out, std::ostream& err) {
 }
 
 int RunConsistency(const ReadArgs& args, std::ostream& out, std::ostream& err) {
-  if (args.conn.log_key.empty()) {
-    err << "consistency: --log-key: required (the proof is verified before it is printed)\n";
+  if (!args.conn.verifies()) {
+    err << "consistency: --log-key (or --witness-policy): required (the proof is verified before "
+           "it is printed)\n";
     return kExitUsage;
   }
   if (args.from.has_value() == !args.old_checkpoint.empty()) {

@@ -20,6 +20,7 @@
 #include "core/witness_policy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/server/log_client.h"
 #include "tests/server/server_process.h"
 #include "tests/witness/witness_process.h"
@@ -161,11 +162,44 @@ TEST_F(WitnessedPublicationTest, TwoOfThreeQuorumStallResumeAndEmptyWitness) {
   ASSERT_TRUE(http_note.ok());
   ASSERT_TRUE(OpenWitnessed(*http_note).ok()) << *http_note;
 
+  // A receipt from the CLI carries the cosignatures, and verifies offline
+  // under the same policy file (the policy's log line is the log key).
+  {
+    const std::string out = Path("add.out"), err = Path("add.err");
+    absl::StatusOr<int> rc = RunProgram(
+        {INFRATRAIL_CLI_BIN, "add", "--server", server->address(), "--wait", "--witness-policy",
+         policy, "--receipt-dir", Path("receipts"), "--kind", "access", "--resource-id", "db-7",
+         "--actor", "alice", "--justification", "INC-42"},
+        out, err);
+    ASSERT_EQ(rc.value_or(-1), 0) << ReadFileOrEmpty(err);
+    const nlohmann::json line = nlohmann::json::parse(ReadFileOrEmpty(out));
+    const std::string receipt =
+        absl::StrCat(Path("receipts"), "/", line["index"].get<uint64_t>(), ".tlog-proof");
+    rc = RunProgram({kVerifierBin, "verify", "--witness-policy", policy, "--proof", receipt,
+                     "--leaf-hash", line["leaf_hash"].get<std::string>()},
+                    Path("verify.out"), Path("verify.err"));
+    EXPECT_EQ(rc.value_or(-1), 0) << ReadFileOrEmpty(Path("verify.err"));
+    EXPECT_THAT(ReadFileOrEmpty(Path("verify.out")), HasSubstr("verified"));
+    // Under a policy that needs all three, the same receipt is refused
+    // unless all three cosigned it (the quorum is checked, not just read).
+    const std::string all = WritePolicy("all.txt", 3);
+    rc = RunProgram({kVerifierBin, "verify", "--witness-policy", all, "--proof", receipt,
+                     "--leaf-hash", line["leaf_hash"].get<std::string>()},
+                    Path("verify3.out"), Path("verify3.err"));
+    absl::StatusOr<VerifiedCheckpoint> in_receipt =
+        OpenWitnessed(ReadFileOrEmpty(receipt).substr(ReadFileOrEmpty(receipt).find("\n\n") + 2));
+    EXPECT_EQ(rc.value_or(-1), in_receipt.ok() ? 0 : 1) << ReadFileOrEmpty(Path("verify3.err"));
+    WritePolicy("policy.txt", 2);  // back to the server's policy_
+  }
+
   // Two witnesses down: writes are still acknowledged, publication stalls
   // (the previous checkpoint stays served), a wait ends with a clear status.
+  ASSERT_TRUE(client.GetCheckpoint(&note).ok());
+  cp = OpenWitnessed(note);
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  const uint64_t published = cp->checkpoint.size;
   StopWitness(1);
   StopWitness(2);
-  const uint64_t published = cp->checkpoint.size;
   ASSERT_TRUE(client.AddEvents(MakeEvents(3), false, &resp).ok());
   EXPECT_EQ(resp.entries_size(), 3);
   grpc::Status waited = client.AddEvents(MakeEvents(1), true, &resp);
@@ -223,9 +257,10 @@ TEST_F(WitnessedPublicationTest, TwoOfThreeQuorumStallResumeAndEmptyWitness) {
   EXPECT_EQ(server->Terminate().value_or(-1), 0) << server->Stderr();
 }
 
-TEST_F(WitnessedPublicationTest, AForkFromACopiedDataDirectoryCannotPublish) {
+TEST_F(WitnessedPublicationTest, AForkCannotPublishUnderTheQuorumAndGossipCatchesItsSplitView) {
   for (const char* n : {"w1", "w2", "w3"}) ASSERT_NO_FATAL_FAILURE(AddWitness(n));
   const std::string policy = WritePolicy("policy.txt", 2);
+  const WitnessPolicy honest_policy = policy_;
   const std::vector<std::string> args = {"--witness-policy", policy};
   std::unique_ptr<ServerProcess> a = StartServer(Path("data-a"), args);
   ASSERT_NE(a, nullptr);
@@ -240,34 +275,88 @@ TEST_F(WitnessedPublicationTest, AForkFromACopiedDataDirectoryCannotPublish) {
   std::filesystem::copy_file(log_key_.key_file + ".state", Path("b.state"));
   a = StartServer(Path("data-a"), args);
   ASSERT_NE(a, nullptr);
-  absl::StatusOr<VerifiedCheckpoint> honest;
-  {
-    LogClient client(a->address());
-    ASSERT_TRUE(client.AddEvents(MakeEvents(10), true, &resp).ok());
-    honest = OpenWitnessed(resp.checkpoint());
-    ASSERT_TRUE(honest.ok()) << honest.status();
-  }
+  LogClient honest_client(a->address());
+  ASSERT_TRUE(honest_client.AddEvents(MakeEvents(10), true, &resp).ok());
+  absl::StatusOr<VerifiedCheckpoint> honest = OpenWitnessed(resp.checkpoint());
+  ASSERT_TRUE(honest.ok()) << honest.status();
 
+  // The copy, fed other events under the same witnesses: acknowledged,
+  // never published (every witness holds a larger tree than the copy's).
   std::vector<std::string> b_args = args;
   b_args.insert(b_args.end(), {"--signer-state", Path("b.state"), "--witness-timeout-ms", "1000"});
   std::unique_ptr<ServerProcess> b = StartServer(Path("data-b"), b_args);
   ASSERT_NE(b, nullptr);
-  LogClient client(b->address());
-  // Other events: sequenced and acknowledged, never published.
-  ASSERT_TRUE(client.AddEvents(MakeEvents(15), false, &resp).ok());
-  grpc::Status waited = client.AddEvents(MakeEvents(1), true, &resp);
-  EXPECT_EQ(waited.error_code(), grpc::StatusCode::UNAVAILABLE) << waited.error_message();
-  EXPECT_THAT(waited.error_message(), HasSubstr("publication stalled"));
-  std::string note;
-  ASSERT_TRUE(client.GetCheckpoint(&note).ok());
-  absl::StatusOr<VerifiedCheckpoint> served = OpenWitnessed(note);
-  ASSERT_TRUE(served.ok()) << served.status();
-  EXPECT_LT(served->checkpoint.size, honest->checkpoint.size);  // the copy's, from before
-  // Every witness refused: each holds a larger tree than the fork's.
+  {
+    LogClient client(b->address());
+    ASSERT_TRUE(client.AddEvents(MakeEvents(15), false, &resp).ok());
+    grpc::Status waited = client.AddEvents(MakeEvents(1), true, &resp);
+    EXPECT_EQ(waited.error_code(), grpc::StatusCode::UNAVAILABLE) << waited.error_message();
+    EXPECT_THAT(waited.error_message(), HasSubstr("publication stalled"));
+    std::string note;
+    ASSERT_TRUE(client.GetCheckpoint(&note).ok());
+    absl::StatusOr<VerifiedCheckpoint> served = OpenWitnessed(note);
+    ASSERT_TRUE(served.ok()) << served.status();
+    EXPECT_LT(served->checkpoint.size, honest->checkpoint.size);  // the copy's, from before
+  }
   EXPECT_EQ(MetricValue(b->metrics_port(),
                         "infratrail_cosigning_requests_total{outcome=\"cosigned\",witness=\"w1\"}"),
             -1);
   EXPECT_THAT(b->Stderr(), HasSubstr("checkpoint publication stalled"));
+  ASSERT_EQ(b->Terminate().value_or(-1), 0) << b->Stderr();
+
+  // The same copy with --witness-fail-open and a fourth witness that never
+  // saw the honest log: it publishes the fork, cosigned by that witness only.
+  ASSERT_NO_FATAL_FAILURE(AddWitness("w4"));
+  const std::string fork_policy = WritePolicy("fork-policy.txt", 2);
+  b_args = {"--witness-policy",     fork_policy, "--signer-state",     Path("b.state"),
+            "--witness-timeout-ms", "1000",      "--witness-fail-open"};
+  b = StartServer(Path("data-b"), b_args);
+  ASSERT_NE(b, nullptr);
+  uint64_t fork_size = 0;
+  {
+    LogClient client(b->address());
+    ASSERT_TRUE(client.AddEvents(MakeEvents(3), true, &resp).ok());
+    absl::StatusOr<Checkpoint> fork = OpenLogCheckpoint(resp.checkpoint(), log_key_.verifier_key);
+    ASSERT_TRUE(fork.ok()) << fork.status();
+    fork_size = fork->size;
+    EXPECT_FALSE(OpenCheckpoint(resp.checkpoint(), *NoteVerifier::Parse(log_key_.verifier_key),
+                                honest_policy)
+                     .ok());  // not under the honest quorum
+  }
+  EXPECT_GE(MetricValue(b->metrics_port(), "infratrail_checkpoint_published_without_quorum_total"),
+            1);
+  // The honest log grows past the fork's size, so a monitor following it
+  // can ask it for a proof from the fork's size.
+  ASSERT_TRUE(
+      honest_client.AddEvents(MakeEvents(static_cast<size_t>(fork_size)), true, &resp).ok());
+
+  // A monitor of the honest log, requiring the honest quorum, gossiping with
+  // the fourth witness: a CRITICAL split view, with both notes as evidence.
+  const std::string state = Path("monitor");
+  const std::string out = Path("monitor.out"), err = Path("monitor.err");
+  absl::StatusOr<int> rc =
+      RunProgram({kVerifierBin, "monitor", "--once", "--log",
+                  absl::StrCat("http://127.0.0.1:", a->http_port()), "--log-key",
+                  log_key_.verifier_key, "--witness-policy", policy, "--witness",
+                  absl::StrCat("http://127.0.0.1:", witnesses_[3].port), "--state-dir", state,
+                  "--progress", "never", "--timeout", "5s"},
+                 out, err, absl::Seconds(120));
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  EXPECT_EQ(*rc, 1) << ReadFileOrEmpty(err);
+  const std::string findings = ReadFileOrEmpty(out);
+  EXPECT_THAT(findings, HasSubstr("log.split_view")) << findings << ReadFileOrEmpty(err);
+  EXPECT_THAT(findings, HasSubstr("CRITICAL"));
+  bool evidence = false;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(state)) {
+    if (e.path().filename() == "peer.checkpoint") {
+      const std::string peer = ReadFileOrEmpty(e.path().string());
+      absl::StatusOr<Checkpoint> cp = OpenLogCheckpoint(peer, log_key_.verifier_key);
+      ASSERT_TRUE(cp.ok()) << cp.status();
+      EXPECT_EQ(cp->size, fork_size);
+      evidence = std::filesystem::exists(e.path().parent_path() / "monitor.checkpoint");
+    }
+  }
+  EXPECT_TRUE(evidence) << "no peer.checkpoint + monitor.checkpoint evidence under " << state;
 }
 
 TEST_F(WitnessedPublicationTest, PolicyErrorsAreRefusedAtStartWithLineAndColumn) {
