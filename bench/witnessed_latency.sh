@@ -46,34 +46,45 @@ wait_line() {
   exit 1
 }
 
-"$CLI" keygen --origin bench.example/witnessed --out "$T/log.key" >"$T/log.vkey"
-LOG_VKEY=$(tr -d '\n' <"$T/log.vkey")
-printf 'logs/v0\nvkey %s\n' "$LOG_VKEY" >"$T/logs.txt"
+# A log key per round (a witness keeps what it cosigned: a fresh data
+# directory under the same key would be a fork to it), all known to the
+# witnesses from the start.
+echo logs/v0 >"$T/logs.txt"
+for n in $(seq 1 "$REPEATS"); do
+  "$CLI" keygen --origin "bench.example/witnessed-$n" --out "$T/log-$n.key" >"$T/log-$n.vkey"
+  printf 'vkey %s\n' "$(tr -d '\n' <"$T/log-$n.vkey")" >>"$T/logs.txt"
+done
 
 # Three witnesses, each on its own port, for the whole run.
-POLICY="$T/policy.txt"
-printf 'log %s\n' "$LOG_VKEY" >"$POLICY"
+WITNESSES="$T/witnesses.txt"
+: >"$WITNESSES"
 for w in w1 w2 w3; do
   "$VERIFIER" witness keygen --name "bench.example/$w" --out "$T/$w.key" >/dev/null
   "$VERIFIER" witness --key "$T/$w.key" --state-dir "$T/$w-state" --listen 127.0.0.1:0 \
     --logs "$T/logs.txt" >"$T/$w.out" 2>"$T/$w.err" &
   PIDS+=($!)
   wait_line "$T/$w.out"
-  python3 - "$T/$w.out" "$w" >>"$POLICY" <<'EOF'
+  python3 - "$T/$w.out" "$w" >>"$WITNESSES" <<'EOF'
 import json, sys
 j = json.loads(open(sys.argv[1]).readline())
 print(f"witness {sys.argv[2]} {j['vkey']} http://{j['listening']}")
 EOF
 done
-printf 'group two-of-three 2 w1 w2 w3\nquorum two-of-three\n' >>"$POLICY"
+for n in $(seq 1 "$REPEATS"); do
+  {
+    printf 'log %s\n' "$(tr -d '\n' <"$T/log-$n.vkey")"
+    cat "$WITNESSES"
+    printf 'group two-of-three 2 w1 w2 w3\nquorum two-of-three\n'
+  } >"$T/policy-$n.txt"
+done
 
 # One round: a fresh server (witnessed or not), loadgen, the server stopped.
-# Prints loadgen's JSON line.
+# Prints loadgen's JSON report on one line.
 round() {
   local kind=$1 n=$2 extra=()
-  [[ $kind == witnessed ]] && extra=(--witness-policy "$POLICY")
-  rm -f "$T/log.key.state"
-  "$SERVER" --data-dir "$T/data-$kind-$n" --signing-key "$T/log.key" --grpc-addr 127.0.0.1:0 \
+  [[ $kind == witnessed ]] && extra=(--witness-policy "$T/policy-$n.txt")
+  rm -f "$T/log-$n.key.state"
+  "$SERVER" --data-dir "$T/data-$kind-$n" --signing-key "$T/log-$n.key" --grpc-addr 127.0.0.1:0 \
     --http-addr "" --metrics-addr 127.0.0.1:0 --ready-file "$T/ready-$kind-$n" "${extra[@]}" \
     2>"$T/server-$kind-$n.err" &
   local spid=$!
@@ -82,7 +93,8 @@ round() {
   port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["grpc_port"])' \
     "$T/ready-$kind-$n")
   "$LOADGEN" --mode checkpoint-latency --rate "$RATE" --batch-size "$BATCH" \
-    --server "127.0.0.1:$port" --duration "$SECS" --json
+    --server "127.0.0.1:$port" --duration "$SECS" --json |
+    python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)))'
   kill -TERM "$spid"
   wait "$spid" || true
   rm -rf "$T/data-$kind-$n"
@@ -118,4 +130,6 @@ for kind, rs in rows.items():
 out["p99_ratio_witnessed_to_plain"] = round(
     out["witnessed"]["median_p99_ms"] / out["plain"]["median_p99_ms"], 2)
 print(json.dumps(out))
+if any(not e for k in ("plain", "witnessed") for e in out[k]["events_per_s"]):
+    sys.exit("a round logged nothing: see its server's stderr above")
 EOF
