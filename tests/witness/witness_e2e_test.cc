@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "core/encoding.h"
 #include "core/hash.h"
+#include "core/http/http_fetcher.h"
 #include "core/io/file_util.h"
 #include "core/note.h"
 #include "core/witness_policy.h"
@@ -27,7 +28,6 @@
 #include "nlohmann/json.hpp"
 #include "tests/server/server_process.h"
 #include "tests/witness/witness_process.h"
-#include "core/http/http_fetcher.h"
 #include "verifier/witness/witness_test_util.h"
 
 namespace infratrail {

@@ -22,6 +22,7 @@
 #include "core/checkpoint.h"
 #include "core/encoding.h"
 #include "core/hash.h"
+#include "core/http/http_fetcher.h"
 #include "core/io/file_util.h"
 #include "core/note.h"
 #include "core/witness_policy.h"
@@ -30,7 +31,6 @@
 #include "nlohmann/json.hpp"
 #include "tests/server/server_process.h"
 #include "tests/witness/witness_process.h"
-#include "core/http/http_fetcher.h"
 #include "verifier/witness/witness_test_util.h"
 
 namespace infratrail {

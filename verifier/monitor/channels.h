@@ -11,8 +11,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "verifier/monitor/finding.h"
 #include "core/http/http_fetcher.h"
+#include "verifier/monitor/finding.h"
 
 namespace infratrail {
 

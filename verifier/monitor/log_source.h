@@ -13,8 +13,8 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/hash.h"
-#include "core/tile.h"
 #include "core/http/http_fetcher.h"
+#include "core/tile.h"
 
 namespace infratrail {
 
