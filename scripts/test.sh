@@ -53,7 +53,7 @@ if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
   TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp ignore_noninstrumented_modules=1 halt_on_error=1" \
     LD_LIBRARY_PATH="$PWD/build-tsan/absl/lib" \
     ctest --test-dir build-tsan --output-on-failure --parallel "$jobs" -R \
-    '^(SequencerTest|AppliedOrNot/SequencerFailureTest|SplitSizes/SequencerRestartTest|GroupCommit|PublisherTest|LogTest|TileCache|TreeReader|TreeAuditorTest|HttpServerTest|WitnessTest|WitnessStoreTest|WitnessCollectorTest)\.'
+    '^(SequencerTest|AppliedOrNot/SequencerFailureTest|SplitSizes/SequencerRestartTest|GroupCommit|PublisherTest|LogTest|TileCache|TreeReader|TreeAuditorTest|HttpServerTest|WitnessTest|WitnessStoreTest|WitnessCollectorTest|GossipTest|TwoMonitorsTest)\.'
 fi
 
 if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
