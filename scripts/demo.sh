@@ -33,6 +33,19 @@ vkey=$("$bin/client/infratrail" keygen --origin demo.infratrail.example/log --ou
 echo "$vkey" > "$demo/log.vkey"
 echo "verifier key: $vkey"
 
+# wait_for FILE PID LOG: until FILE has content (10 s at most); if PID
+# exits first, shows its LOG and fails.
+wait_for() {
+  for _ in $(seq 1 100); do
+    [ -s "$1" ] && return 0
+    kill -0 "$2" 2>/dev/null || { cat "$3"; exit 1; }
+    sleep 0.1
+  done
+  echo "demo: $1 did not appear within 10 s" >&2
+  cat "$3"
+  exit 1
+}
+
 echo "== 2. two witnesses, and the log's trust policy (C2SP tlog-policy)"
 printf 'logs/v0\nvkey %s\n' "$vkey" > "$demo/witness-logs.txt"
 printf '# demo.infratrail.example/log: both witnesses must cosign\nlog %s\n' "$vkey" \
@@ -46,11 +59,7 @@ for w in w1 w2; do
     --state-dir "$demo/$w" --listen 127.0.0.1:0 --logs "$demo/witness-logs.txt" \
     > "$demo/$w.out" 2> "$demo/$w.log" &
   witness_pids+=($!)
-  for _ in $(seq 1 100); do
-    [ -s "$demo/$w.out" ] && break
-    kill -0 "${witness_pids[-1]}" 2>/dev/null || { cat "$demo/$w.log"; exit 1; }
-    sleep 0.1
-  done
+  wait_for "$demo/$w.out" "${witness_pids[-1]}" "$demo/$w.log"
   addr=$(sed -E 's/.*"listening":"([^"]+)".*/\1/' "$demo/$w.out")
   echo "witness $w pid ${witness_pids[-1]} on $addr, key $(cat "$demo/$w.vkey")"
   printf 'witness %s %s http://%s\n' "$w" "$(cat "$demo/$w.vkey")" "$addr" >> "$demo/policy.txt"
@@ -65,11 +74,7 @@ echo "== 3. server (publishes only checkpoints both witnesses cosigned)"
   2> "$demo/server.log" &
 server_pid=$!
 trap 'kill "$server_pid" "${witness_pids[@]}" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  [ -s "$demo/ready.json" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$demo/server.log"; exit 1; }
-  sleep 0.1
-done
+wait_for "$demo/ready.json" "$server_pid" "$demo/server.log"
 grpc_port=$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' "$demo/ready.json")
 metrics_port=$(sed -E 's/.*"metrics_port":([0-9]+).*/\1/' "$demo/ready.json")
 http_port=$(sed -E 's/.*"http_port":([0-9]+).*/\1/' "$demo/ready.json")

@@ -159,7 +159,7 @@ absl::Status CheckpointPublisher::Publish(const TreeHead& head) {
   metrics_->checkpoint_sign_seconds.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   if (options_.witnesses != nullptr) {
-    absl::StatusOr<std::string> cosigned = Witness(*note);
+    absl::StatusOr<std::string> cosigned = Witness(*note, head.size);
     if (!cosigned.ok()) return cosigned.status();
     note = *std::move(cosigned);
   }
@@ -189,13 +189,9 @@ absl::Status CheckpointPublisher::Publish(const TreeHead& head) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> CheckpointPublisher::Witness(const std::string& note) {
-  absl::StatusOr<Note> parsed = ParseNote(note);
-  absl::StatusOr<Checkpoint> cp =
-      parsed.ok() ? Checkpoint::Parse(parsed->text) : absl::StatusOr<Checkpoint>(parsed.status());
-  if (!cp.ok()) return absl::InternalError(absl::StrCat("own checkpoint: ", cp.status().message()));
+absl::StatusOr<std::string> CheckpointPublisher::Witness(const std::string& note, uint64_t size) {
   const auto start = std::chrono::steady_clock::now();
-  WitnessCollector::Result r = options_.witnesses->Collect(note, *cp);
+  WitnessCollector::Result r = options_.witnesses->Collect(note, size);
   metrics_->checkpoint_witness_seconds.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   // What the witnesses hold is kept whether or not the quorum was met.
@@ -218,7 +214,7 @@ absl::StatusOr<std::string> CheckpointPublisher::Witness(const std::string& note
       return absl::UnavailableError(kStalled);
     }
     metrics_->checkpoint_published_without_quorum.Increment();
-    std::cerr << "infratrail-server: --witness-fail-open: publishing size " << cp->size
+    std::cerr << "infratrail-server: --witness-fail-open: publishing size " << size
               << " WITHOUT the witness quorum: " << r.detail << "\n";
   }
   bool recovered = false;
@@ -229,7 +225,7 @@ absl::StatusOr<std::string> CheckpointPublisher::Witness(const std::string& note
   }
   if (recovered && r.quorum_met) {
     metrics_->checkpoint_publication_stalled.Set(0);
-    std::cerr << "infratrail-server: witnessed publication resumed at size " << cp->size << "\n";
+    std::cerr << "infratrail-server: witnessed publication resumed at size " << size << "\n";
   }
   if (r.cosignatures.empty()) return note;
   return AddSignatures(note, r.cosignatures);

@@ -124,7 +124,7 @@ class CheckpointPublisher {
   absl::Status Publish(const TreeHead& head);
   // The witness round over a signed note: the note with the cosignatures,
   // or Unavailable(kStalled) without the quorum (stalled_ says why).
-  absl::StatusOr<std::string> Witness(const std::string& note);
+  absl::StatusOr<std::string> Witness(const std::string& note, uint64_t size);
   void FailAll(const absl::Status& status);
 
   LogStorage* const storage_;

@@ -24,7 +24,7 @@ namespace infratrail {
 struct WitnessCollector::Job {
   uint64_t round = 0;
   std::string note;
-  Checkpoint cp;
+  uint64_t size = 0;  // the checkpoint's tree size
 };
 
 // Fields below `thread` are guarded by the collector's mu_.
@@ -168,7 +168,7 @@ void WitnessCollector::RunWorker(Worker* w) {
     if (cosig.ok()) {
       w->cosigned_round = job->round;
       w->cosignature = *std::move(cosig);
-      w->outcome = absl::StrCat("cosigned size ", job->cp.size);
+      w->outcome = absl::StrCat("cosigned size ", job->size);
     } else {
       w->outcome = std::string(cosig.status().message());
     }
@@ -176,7 +176,7 @@ void WitnessCollector::RunWorker(Worker* w) {
 }
 
 absl::StatusOr<NoteSignature> WitnessCollector::Submit(Worker* w, const Job& job) {
-  const uint64_t size = job.cp.size;
+  const uint64_t size = job.size;
   int attempts = 0;
   int corrections = 0;
   absl::Duration backoff = options_.retry_backoff;
@@ -291,13 +291,13 @@ bool WitnessCollector::QuorumMetLocked(uint64_t round) const {
   return policy_->Satisfied(names);
 }
 
-WitnessCollector::Result WitnessCollector::Collect(const std::string& note, const Checkpoint& cp) {
+WitnessCollector::Result WitnessCollector::Collect(const std::string& note, uint64_t size) {
   Result out;
   absl::MutexLock l(&mu_);
   auto job = std::make_shared<Job>();
   job->round = ++round_;
   job->note = note;
-  job->cp = cp;
+  job->size = size;
   job_ = job;
   const uint64_t round = job->round;
   auto settled = [this, round]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -319,7 +319,7 @@ WitnessCollector::Result WitnessCollector::Collect(const std::string& note, cons
   }
   out.quorum_met = QuorumMetLocked(round);
   if (!out.quorum_met) {
-    out.detail = absl::StrCat("witness quorum not met for size ", cp.size, " (",
+    out.detail = absl::StrCat("witness quorum not met for size ", size, " (",
                               stopping_ ? "stopping; " : "", absl::StrJoin(missing, "; "), ")");
   }
   return out;

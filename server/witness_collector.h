@@ -87,11 +87,11 @@ class WitnessCollector {
     std::string detail;
   };
 
-  // Asks every witness to cosign `note` (the log-signed checkpoint `cp`)
+  // Asks every witness to cosign `note` (the log-signed checkpoint of `size`)
   // and returns once the quorum is met, or once every witness has given up
   // on it (each bounded by attempts x timeout plus backoff), or at Stop.
   // Never an error: a result without the quorum says why.
-  Result Collect(const std::string& note, const Checkpoint& cp);
+  Result Collect(const std::string& note, uint64_t size);
 
   // The witness sizes to persist if they changed since the last call (the
   // encoded "witness_sizes" value), else nullopt.

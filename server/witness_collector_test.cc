@@ -225,14 +225,14 @@ class WitnessCollectorTest : public ::testing::Test {
 TEST_F(WitnessCollectorTest, QuorumOfTwoMetWithOneWitnessDown) {
   auto policy = Policy("2", "http://127.0.0.1:1");  // nothing listens on port 1
   std::unique_ptr<WitnessCollector> c = Start(policy);
-  WitnessCollector::Result r = c->Collect(Note(10), Cp(10));
+  WitnessCollector::Result r = c->Collect(Note(10), 10);
   ASSERT_TRUE(r.quorum_met) << r.detail;
   absl::StatusOr<VerifiedCheckpoint> v = Open(10, r, policy);
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(v->witness_count, 2u);
   // The next checkpoint is sent from the size each witness cosigned, with
   // a proof (the fake refuses a wrong one with 422).
-  r = c->Collect(Note(37), Cp(37));
+  r = c->Collect(Note(37), 37);
   ASSERT_TRUE(r.quorum_met) << r.detail;
   EXPECT_EQ(witnesses_[0]->olds(), (std::vector<uint64_t>{0, 10}));
   EXPECT_EQ(witnesses_[1]->size(), 37u);
@@ -242,7 +242,7 @@ TEST_F(WitnessCollectorTest, QuorumNotMetSaysWhichWitnessesFailedAndWhy) {
   auto policy = Policy("2", "http://127.0.0.1:1");
   witnesses_[1]->set_mode(FakeWitness::Mode::kError500);
   std::unique_ptr<WitnessCollector> c = Start(policy);
-  WitnessCollector::Result r = c->Collect(Note(10), Cp(10));
+  WitnessCollector::Result r = c->Collect(Note(10), 10);
   EXPECT_FALSE(r.quorum_met);
   EXPECT_EQ(r.cosignatures.size(), 1u);
   EXPECT_NE(r.detail.find("second: 500"), std::string::npos) << r.detail;
@@ -251,7 +251,7 @@ TEST_F(WitnessCollectorTest, QuorumNotMetSaysWhichWitnessesFailedAndWhy) {
   EXPECT_EQ(witnesses_[1]->requests(), WitnessCollectorOptions{}.attempts);
   // Once the witness is back, the quorum is met again.
   witnesses_[1]->set_mode(FakeWitness::Mode::kHonest);
-  EXPECT_TRUE(c->Collect(Note(11), Cp(11)).quorum_met);
+  EXPECT_TRUE(c->Collect(Note(11), 11).quorum_met);
 }
 
 TEST_F(WitnessCollectorTest, LearnsTheWitnessSizeFrom409AndPersistsIt) {
@@ -261,7 +261,7 @@ TEST_F(WitnessCollectorTest, LearnsTheWitnessSizeFrom409AndPersistsIt) {
   witnesses_[1]->set_state(20, tree_.Root(20));
   const std::string known = EncodeWitnessSizes({{witnesses_[2]->vkey(), 30}});
   std::unique_ptr<WitnessCollector> c = Start(policy, known);
-  WitnessCollector::Result r = c->Collect(Note(50), Cp(50));
+  WitnessCollector::Result r = c->Collect(Note(50), 50);
   ASSERT_TRUE(r.quorum_met) << r.detail;
   EXPECT_EQ(witnesses_[1]->olds(), (std::vector<uint64_t>{0, 20}));
   EXPECT_EQ(witnesses_[2]->olds(), (std::vector<uint64_t>{30, 0}));
@@ -274,7 +274,7 @@ TEST_F(WitnessCollectorTest, LearnsTheWitnessSizeFrom409AndPersistsIt) {
   // A restart from the persisted sizes sends each its own size at once.
   c.reset();
   std::unique_ptr<WitnessCollector> again = Start(policy, *sizes);
-  ASSERT_TRUE(again->Collect(Note(60), Cp(60)).quorum_met);
+  ASSERT_TRUE(again->Collect(Note(60), 60).quorum_met);
   EXPECT_EQ(witnesses_[0]->olds().back(), 50u);
   EXPECT_EQ(witnesses_[0]->olds().size(), 2u);  // no 409 round trip
 }
@@ -284,7 +284,7 @@ TEST_F(WitnessCollectorTest, RefusalsAreNotRetriedAndBadCosignaturesDoNotCount) 
   witnesses_[0]->set_mode(FakeWitness::Mode::kInconsistent422);
   witnesses_[1]->set_mode(FakeWitness::Mode::kWrongKey);
   std::unique_ptr<WitnessCollector> c = Start(policy);
-  WitnessCollector::Result r = c->Collect(Note(5), Cp(5));
+  WitnessCollector::Result r = c->Collect(Note(5), 5);
   EXPECT_FALSE(r.quorum_met);
   EXPECT_EQ(witnesses_[0]->requests(), 1);
   EXPECT_NE(r.detail.find("first: 422"), std::string::npos) << r.detail;
@@ -298,10 +298,10 @@ TEST_F(WitnessCollectorTest, AWitnessAheadOfTheLogIsRefusedWithoutARequest) {
   auto policy = Policy("1");
   std::unique_ptr<WitnessCollector> c =
       Start(policy, EncodeWitnessSizes({{witnesses_[0]->vkey(), 90}}));
-  WitnessCollector::Result r = c->Collect(Note(40), Cp(40));
+  WitnessCollector::Result r = c->Collect(Note(40), 40);
   EXPECT_TRUE(r.quorum_met) << r.detail;  // 1 of 3: the others cosign
   EXPECT_EQ(witnesses_[0]->requests(), 0);
-  r = c->Collect(Note(41), Cp(41));
+  r = c->Collect(Note(41), 41);
   EXPECT_EQ(witnesses_[0]->requests(), 0);
 }
 
@@ -309,12 +309,12 @@ TEST_F(WitnessCollectorTest, AHangingWitnessDelaysNeitherTheQuorumNorStop) {
   auto policy = Policy("2");
   witnesses_[2]->set_mode(FakeWitness::Mode::kHang);
   std::unique_ptr<WitnessCollector> c = Start(policy);
-  WitnessCollector::Result r = c->Collect(Note(8), Cp(8));
+  WitnessCollector::Result r = c->Collect(Note(8), 8);
   EXPECT_TRUE(r.quorum_met) << r.detail;
   witnesses_[2]->WaitForRequests(1);
   // Later checkpoints still go to the others while the third hangs.
-  EXPECT_TRUE(c->Collect(Note(9), Cp(9)).quorum_met);
-  EXPECT_TRUE(c->Collect(Note(12), Cp(12)).quorum_met);
+  EXPECT_TRUE(c->Collect(Note(9), 9).quorum_met);
+  EXPECT_TRUE(c->Collect(Note(12), 12).quorum_met);
   EXPECT_EQ(witnesses_[2]->requests(), 1);
   // Stop cancels the hanging request (its timeout is 5 s; the test's
   // bound is ctest's, this would hang it only if cancelling were broken).
