@@ -19,4 +19,18 @@ absl::StatusOr<std::string> ReadTrimmed(const std::string& path, absl::string_vi
   return std::string(absl::StripAsciiWhitespace(*text));
 }
 
+absl::StatusOr<std::optional<NoteVerifier>> ParseLogKeyFlag(const std::string& value,
+                                                            absl::string_view flag) {
+  if (value.empty()) return std::optional<NoteVerifier>();
+  std::string vkey = value;
+  if (vkey[0] == '@') {
+    absl::StatusOr<std::string> text = ReadTrimmed(vkey.substr(1), flag);
+    if (!text.ok()) return text.status();
+    vkey = *text;
+  }
+  absl::StatusOr<NoteVerifier> v = NoteVerifier::Parse(vkey);
+  if (!v.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", v.status().message()));
+  return std::optional<NoteVerifier>(*std::move(v));
+}
+
 }  // namespace infratrail

@@ -3,10 +3,12 @@
 #ifndef INFRATRAIL_SERVER_COMMAND_COMMON_H_
 #define INFRATRAIL_SERVER_COMMAND_COMMON_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/note_key.h"
 
 namespace infratrail {
 
@@ -17,6 +19,11 @@ void Say(absl::string_view msg);
 // InvalidArgument prefixed by `flag` if it cannot be read or is larger than
 // kMaxKeyFileBytes.
 absl::StatusOr<std::string> ReadTrimmed(const std::string& path, absl::string_view flag);
+
+// A --log-key flag's value: a verifier key, or @file holding one; empty
+// gives nullopt. InvalidArgument naming `flag` otherwise.
+absl::StatusOr<std::optional<NoteVerifier>> ParseLogKeyFlag(const std::string& value,
+                                                            absl::string_view flag);
 
 }  // namespace infratrail
 

@@ -24,22 +24,12 @@ CLI::App* AddFsckCommand(CLI::App& app, FsckArgs& args) {
 }
 
 int RunFsck(const FsckArgs& args) {
-  std::optional<NoteVerifier> log_key;
-  if (!args.log_key.empty()) {
-    std::string vkey = args.log_key;
-    if (vkey[0] == '@') {
-      absl::StatusOr<std::string> text = ReadTrimmed(vkey.substr(1), "--log-key");
-      if (!text.ok()) return Say(text.status().message()), kExitUsage;
-      vkey = *text;
-    }
-    absl::StatusOr<NoteVerifier> v = NoteVerifier::Parse(vkey);
-    if (!v.ok()) return Say(absl::StrCat("--log-key: ", v.status().message())), kExitUsage;
-    log_key = *v;
-  }
+  absl::StatusOr<std::optional<NoteVerifier>> log_key = ParseLogKeyFlag(args.log_key, "--log-key");
+  if (!log_key.ok()) return Say(log_key.status().message()), kExitUsage;
   absl::StatusOr<std::unique_ptr<RocksDbStorage>> db = RocksDbStorage::Open(RocksDbOptions{
       .path = args.data_dir + "/rocksdb", .create_if_missing = false, .read_only = true});
   if (!db.ok()) return Say(absl::StrCat("fsck: ", db.status().message())), kExitStore;
-  absl::StatusOr<FsckReport> report = Fsck(**db, log_key);
+  absl::StatusOr<FsckReport> report = Fsck(**db, *log_key);
   if (!report.ok()) return Say(absl::StrCat("fsck: ", report.status().message())), kExitStore;
   std::cout << "fsck: " << report->entries << " entries re-hashed, " << report->tiles_checked
             << " tiles compared, checkpoint size " << report->checkpoint_size << "\n";

@@ -2,7 +2,10 @@
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace infratrail {
 namespace {
@@ -28,6 +31,26 @@ absl::StatusOr<bool> CheckIdentity(LogStorage* storage, const std::string& vkey,
 }
 
 }  // namespace
+
+std::string EncodeFrozenState(const FrozenState& state) {
+  std::string out = absl::StrCat("size ", state.size, "\n");
+  if (!state.successor.empty()) absl::StrAppend(&out, "successor ", state.successor, "\n");
+  return out;
+}
+
+absl::StatusOr<FrozenState> ParseFrozenState(absl::string_view text) {
+  FrozenState state;
+  bool have_size = false;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    if (absl::ConsumePrefix(&line, "size ")) {
+      have_size = absl::SimpleAtoi(line, &state.size);
+    } else if (absl::ConsumePrefix(&line, "successor ")) {
+      state.successor = std::string(line);
+    }
+  }
+  if (!have_size) return absl::DataLossError("stored frozen state has no size");
+  return state;
+}
 
 absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOptions& options,
                                                Metrics* metrics) {
@@ -84,10 +107,22 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
           " but the signer signed ", HashToBase64(last->root), ": refusing to start (fork)"));
     }
   }
-  const bool read_only = !options.read_only_reason.empty();
+  std::string read_only_reason = options.read_only_reason;
+  absl::StatusOr<std::optional<std::string>> frozen = storage->GetMeta(kMetaFrozen);
+  if (!frozen.ok()) return frozen.status();
+  if (frozen->has_value()) {
+    absl::StatusOr<FrozenState> f = ParseFrozenState(**frozen);
+    if (!f.ok()) return f.status();
+    log->frozen_ = true;
+    read_only_reason = absl::StrCat("log ", log->origin_, " is frozen at size ", f->size,
+                                    f->successor.empty()
+                                        ? std::string(" (no successor named)")
+                                        : absl::StrCat("; write to its successor ", f->successor));
+  }
+  const bool read_only = !read_only_reason.empty();
   if (read_only && *unclaimed) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot start a new log read-only (", options.read_only_reason, ")"));
+        absl::StrCat("cannot start a new log read-only (", read_only_reason, ")"));
   }
   // Every refusal check passed: only now claim the directory and adopt.
   // (Read-only, the adopted head is used in memory only.)
@@ -104,9 +139,10 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
   // publisher, which starts right after, before any Add can be accepted.
   Log* raw = log.get();
   SequencerOptions seq_opts = options.sequencer;
-  seq_opts.read_only_reason = options.read_only_reason;
+  seq_opts.read_only_reason = read_only_reason;
+  if (log->frozen_) seq_opts.read_only_code = absl::StatusCode::kFailedPrecondition;
   PublisherOptions pub_opts = options.publisher;
-  pub_opts.read_only_reason = options.read_only_reason;
+  pub_opts.read_only_reason = read_only_reason;
   if (options.witness_policy != nullptr && !read_only) {
     absl::StatusOr<std::optional<std::string>> sizes = storage->GetMeta(kMetaWitnessSizes);
     if (!sizes.ok()) return sizes.status();
@@ -137,6 +173,9 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
 Log::~Log() { Stop(); }
 
 absl::Status Log::health() const {
+  // Frozen is the log's intended final state: it serves everything it
+  // should (reads, its final checkpoint) and refuses writes by design.
+  if (frozen_) return absl::OkStatus();
   if (absl::Status st = sequencer_->status(); !st.ok()) return st;
   return publisher_->status();
 }

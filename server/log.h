@@ -49,6 +49,14 @@ struct LogOptions {
   bool witness_fail_open = false;  // publish without the quorum after a failed round
 };
 
+// What `infratrail-server freeze` stores under kMetaFrozen.
+struct FrozenState {
+  uint64_t size = 0;
+  std::string successor;  // the next log's origin; empty if not named
+};
+std::string EncodeFrozenState(const FrozenState& state);
+absl::StatusOr<FrozenState> ParseFrozenState(absl::string_view text);
+
 class Log {
  public:
   static absl::StatusOr<std::unique_ptr<Log>> Open(LogStorage* storage, const LogOptions& options,
@@ -68,6 +76,10 @@ class Log {
   // checkpoint publishing failing). Some of these pass by themselves.
   absl::Status health() const;
 
+  // The log is frozen (kMetaFrozen): read-only for good, its writes refused
+  // with FailedPrecondition naming the successor; health() is OK.
+  bool frozen() const { return frozen_; }
+
   // Drain: refuses new writes, commits and acknowledges what is queued,
   // publishes a checkpoint covering it, stops the threads. Idempotent.
   void Stop();
@@ -77,6 +89,7 @@ class Log {
 
   std::string origin_;
   std::string verifier_key_;
+  bool frozen_ = false;
   LogStorage* storage_ = nullptr;
   std::unique_ptr<TileCache> tile_cache_;  // before reader_, which uses it
   std::unique_ptr<TreeReader> reader_;

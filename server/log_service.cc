@@ -256,6 +256,10 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
   // Entries that no checkpoint can cover yet are refused (log.proto): the
   // sequencer's own refusals (storage failure, read-only, disk reserve)
   // come from Add below.
+  if (log_->frozen()) {
+    absl::Status frozen = log_->sequencer().status();
+    return absl::FailedPreconditionError(absl::StrCat("AddEvents: ", frozen.message()));
+  }
   if (absl::Status p = log_->publisher().status(); !p.ok()) {
     return absl::UnavailableError(absl::StrCat("AddEvents: ", p.message()));
   }

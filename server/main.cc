@@ -7,12 +7,19 @@
 //                     [--config FILE] [...]
 //   infratrail-server fsck --data-dir DIR [--log-key VKEY]
 //   infratrail-server export --data-dir DIR --to OUTDIR [--follow [--interval 1s]]
+//   infratrail-server backup --data-dir DIR --to NEWDIR [--log-key VKEY]
+//   infratrail-server restore --from BACKUPDIR --data-dir NEWDIR [--log-key VKEY]
+//   infratrail-server catch-up --data-dir DIR --from URL|DIR --log-key VKEY
 //
 // Exit codes (exit_codes.h): 0 clean shutdown (SIGTERM/SIGINT), 1 runtime
 // failure (also a shutdown after the log stopped serving),
 // 2 usage or configuration error (including every start-up refusal);
 // fsck: 0 consistent, 1 inconsistent, 2 usage, 3 cannot read the store;
-// export: 0 done, 2 usage, 3 cannot read the store or write the output.
+// export: 0 done, 2 usage, 3 cannot read the store or write the output;
+// backup, restore: 0 done, 1 the copy is inconsistent, 2 usage (or the
+// destination holds a store), 3 cannot read or write;
+// catch-up: 0 caught up, 1 the mirror contradicts the store or its own
+// checkpoint (nothing written), 2 usage, 3 cannot read or write.
 #include <signal.h>
 
 #include <ctime>
@@ -23,6 +30,8 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "server/backup_command.h"
+#include "server/catch_up_command.h"
 #include "server/command_common.h"
 #include "server/exit_codes.h"
 #include "server/export_command.h"
@@ -66,6 +75,33 @@ int Serve(const ServerConfig& config) {
   return kExitOk;
 }
 
+// `infratrail-server freeze`: the log started on loopback only (nobody can
+// write to it), frozen, drained. Exit codes as serving's; 1 also when the
+// final checkpoint could not be published (the log is then not frozen).
+int Freeze(ServerConfig config, const std::string& successor, absl::Duration timeout) {
+  config.grpc_addr = "127.0.0.1:0";
+  config.http_addr = "";
+  config.metrics_addr = "127.0.0.1:0";
+  config.ready_file = "";
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(config);
+  if (!server.ok()) return Say(server.status().message()), ExitCodeForStart(server.status());
+  absl::StatusOr<std::string> note = (*server)->Freeze(successor, timeout);
+  const absl::Status drained = (*server)->Drain();
+  if (!note.ok()) return Say(note.status().message()), kExitRuntime;
+  if (!drained.ok()) return Say(absl::StrCat("freeze: ", drained.message())), kExitRuntime;
+  Say(absl::StrCat("frozen",
+                   successor.empty() ? std::string() : absl::StrCat("; successor ", successor),
+                   ". The final checkpoint:"));
+  std::cout << *note << std::flush;
+  return kExitOk;
+}
+
 int Main(int argc, char** argv) {
   // absl::Mutex deadlock detection (on in Debian's build) records every
   // lock order in a global graph; gRPC creates a mutex per call, so it costs
@@ -77,8 +113,29 @@ int Main(int argc, char** argv) {
   CLI::App* fsck = AddFsckCommand(app, fsck_args);
   ExportArgs export_args;
   CLI::App* exp = AddExportCommand(app, export_args);
+  BackupArgs backup_args;
+  CLI::App* backup = AddBackupCommand(app, backup_args);
+  BackupArgs restore_args;
+  CLI::App* restore = AddRestoreCommand(app, restore_args);
+  CatchUpArgs catch_up_args;
+  CLI::App* catch_up = AddCatchUpCommand(app, catch_up_args);
   ServerConfig config;
   AddServeFlags(app, config);
+  // freeze takes the serving flags (or --config) of the log it freezes.
+  std::string successor;
+  int freeze_timeout_s = 60;
+  CLI::App* freeze = app.add_subcommand(
+      "freeze",
+      "Publish a final checkpoint (witnessed under --witness-policy) and make the log read-only "
+      "for good; the server must be stopped. Give it the server's own flags or --config");
+  freeze->add_option("--successor", successor,
+                     "Origin of the log that takes over (named in every refused write)");
+  freeze
+      ->add_option("--timeout-s", freeze_timeout_s,
+                   "Give up (freezing nothing) if the final checkpoint is not published by then")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  freeze->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -87,7 +144,11 @@ int Main(int argc, char** argv) {
   }
   if (fsck->parsed()) return RunFsck(fsck_args);
   if (exp->parsed()) return RunExport(export_args);
+  if (backup->parsed()) return RunBackup(backup_args);
+  if (restore->parsed()) return RunRestore(restore_args);
+  if (catch_up->parsed()) return RunCatchUp(catch_up_args);
   if (absl::Status valid = config.Validate(); !valid.ok()) return Say(valid.message()), kExitUsage;
+  if (freeze->parsed()) return Freeze(config, successor, absl::Seconds(freeze_timeout_s));
   return Serve(config);
 }
 

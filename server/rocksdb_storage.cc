@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -9,9 +10,11 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "core/io/file_util.h"
 
 namespace infratrail {
 namespace {
@@ -51,9 +54,62 @@ class StderrLogger : public rocksdb::Logger {
         std::strstr(line, "NotFound") != nullptr) {
       return;
     }
+    // Table files a backup or restore wrote (CopyTo) carry no unique ID;
+    // they are checked by their checksums like any other.
+    if (std::strstr(line, "opened without unique ID") != nullptr) return;
     std::fprintf(stderr, "infratrail-server: rocksdb: %s\n", line);
   }
 };
+
+// The database and column family options of every store, so a copy
+// (CopyTo) is laid out exactly like the original.
+struct DbLayout {
+  rocksdb::DBOptions db_opts;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+};
+
+DbLayout MakeLayout(const RocksDbOptions& options) {
+  DbLayout layout;
+  layout.db_opts.create_if_missing = options.create_if_missing;
+  layout.db_opts.create_missing_column_families = options.create_if_missing;
+  layout.db_opts.max_background_jobs = 2;
+  layout.db_opts.bytes_per_sync = 1 << 20;
+  // Acknowledged writes are made durable by fdatasync of the WAL
+  // (WriteOptions::sync in Commit and PutMeta).
+  layout.db_opts.paranoid_checks = true;
+  layout.db_opts.info_log = std::make_shared<StderrLogger>();
+  // Restart after kill -9 must be fast (DESIGN.md: serving within 1 s):
+  // replay the WAL into memtables without flushing them at open, and bound
+  // the WAL so the replay stays short.
+  layout.db_opts.avoid_flush_during_recovery = true;
+  layout.db_opts.max_total_wal_size = 64 << 20;
+
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  auto table = [&](size_t block_size, bool bloom) {
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = cache;
+    t.block_size = block_size;
+    if (bloom) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    rocksdb::ColumnFamilyOptions cf;
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+    cf.write_buffer_size = 64 << 20;
+    return cf;
+  };
+  layout.cfs = {
+      {rocksdb::kDefaultColumnFamilyName, table(4096, false)},
+      {"entries", table(64 << 10, false)},
+      // Random 32-byte keys: point lookups only, a bloom filter makes the
+      // common miss (a new entry) cost no disk read.
+      {"leaf_index", table(4096, true)},
+      {"tiles", table(16 << 10, false)},
+  };
+  // Every batch looks up all its leaf hashes, almost all of them new: a
+  // memtable bloom filter answers those misses without walking the skiplist.
+  layout.cfs[kLeafIndex].options.memtable_prefix_bloom_size_ratio = 0.1;
+  layout.cfs[kLeafIndex].options.memtable_whole_key_filtering = true;
+
+  return layout;
+}
 
 }  // namespace
 
@@ -73,51 +129,14 @@ absl::Status RocksDbError(const rocksdb::Status& s, absl::string_view operation)
 
 absl::StatusOr<std::unique_ptr<RocksDbStorage>> RocksDbStorage::Open(
     const RocksDbOptions& options) {
-  rocksdb::DBOptions db_opts;
-  db_opts.create_if_missing = options.create_if_missing;
-  db_opts.create_missing_column_families = options.create_if_missing;
-  db_opts.max_background_jobs = 2;
-  db_opts.bytes_per_sync = 1 << 20;
-  // Acknowledged writes are made durable by fdatasync of the WAL
-  // (WriteOptions::sync in Commit and PutMeta).
-  db_opts.paranoid_checks = true;
-  db_opts.info_log = std::make_shared<StderrLogger>();
-  // Restart after kill -9 must be fast (DESIGN.md: serving within 1 s):
-  // replay the WAL into memtables without flushing them at open, and bound
-  // the WAL so the replay stays short.
-  db_opts.avoid_flush_during_recovery = true;
-  db_opts.max_total_wal_size = 64 << 20;
-
-  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  auto table = [&](size_t block_size, bool bloom) {
-    rocksdb::BlockBasedTableOptions t;
-    t.block_cache = cache;
-    t.block_size = block_size;
-    if (bloom) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    rocksdb::ColumnFamilyOptions cf;
-    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
-    cf.write_buffer_size = 64 << 20;
-    return cf;
-  };
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, table(4096, false)},
-      {"entries", table(64 << 10, false)},
-      // Random 32-byte keys: point lookups only, a bloom filter makes the
-      // common miss (a new entry) cost no disk read.
-      {"leaf_index", table(4096, true)},
-      {"tiles", table(16 << 10, false)},
-  };
-  // Every batch looks up all its leaf hashes, almost all of them new: a
-  // memtable bloom filter answers those misses without walking the skiplist.
-  cfs[kLeafIndex].options.memtable_prefix_bloom_size_ratio = 0.1;
-  cfs[kLeafIndex].options.memtable_whole_key_filtering = true;
-
+  DbLayout layout = MakeLayout(options);
   std::unique_ptr<RocksDbStorage> s(new RocksDbStorage());
   rocksdb::DB* db = nullptr;
   rocksdb::Status st =
       options.read_only
-          ? rocksdb::DB::OpenForReadOnly(db_opts, options.path, cfs, &s->handles_, &db)
-          : rocksdb::DB::Open(db_opts, options.path, cfs, &s->handles_, &db);
+          ? rocksdb::DB::OpenForReadOnly(layout.db_opts, options.path, layout.cfs, &s->handles_,
+                                         &db)
+          : rocksdb::DB::Open(layout.db_opts, options.path, layout.cfs, &s->handles_, &db);
   if (!st.ok()) return RocksDbError(st, absl::StrCat("open ", options.path));
   s->db_.reset(db);
   return s;
@@ -241,6 +260,117 @@ std::vector<std::pair<std::string, uint64_t>> RocksDbStorage::SstBytesByColumnFa
     out.emplace_back(kNames[i], v);
   }
   return out;
+}
+
+absl::StatusOr<CopyReport> RocksDbStorage::CopyTo(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    return absl::AlreadyExistsError(absl::StrCat("copy to ", path, ": already exists"));
+  }
+  // Built under a temporary name and renamed into place, so a copy that
+  // died half-way is never mistaken for a store.
+  const std::string partial = path + ".partial";
+  const std::string sst_dir = path + ".sst";
+  fs::remove_all(partial, ec);
+  fs::remove_all(sst_dir, ec);
+  fs::create_directories(sst_dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("copy to ", path, ": ", ec.message()));
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);
+    }
+  } cleanup{sst_dir};
+
+  RocksDbOptions dest_options;
+  dest_options.path = partial;
+  dest_options.block_cache_bytes = 8 << 20;
+  DbLayout layout = MakeLayout(dest_options);
+  // One snapshot for every column family: the copy is one instant of the
+  // store, a whole number of committed batches.
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* snapshot;
+    ~Release() {
+      if (snapshot != nullptr) db->ReleaseSnapshot(snapshot);
+    }
+  } release{db_.get(), snapshot};
+
+  CopyReport report;
+  std::vector<std::vector<std::string>> files(handles_.size());
+  constexpr uint64_t kMaxSstBytes = uint64_t{256} << 20;
+  for (size_t cf = 0; cf < handles_.size(); ++cf) {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot;
+    ro.fill_cache = false;
+    ro.readahead_size = 4 << 20;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_[cf]));
+    const rocksdb::Options sst_options(layout.db_opts, layout.cfs[cf].options);
+    std::unique_ptr<rocksdb::SstFileWriter> writer;
+    uint64_t file_bytes = 0;
+    auto finish = [&]() -> absl::Status {
+      if (writer == nullptr) return absl::OkStatus();
+      rocksdb::Status st = writer->Finish();
+      writer.reset();
+      return RocksDbError(st, "copy: finish table file");
+    };
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (writer == nullptr) {
+        writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), sst_options);
+        files[cf].push_back(absl::StrCat(sst_dir, "/", cf, "-", files[cf].size(), ".sst"));
+        if (absl::Status st = RocksDbError(writer->Open(files[cf].back()), "copy: table file");
+            !st.ok()) {
+          return st;
+        }
+        file_bytes = 0;
+      }
+      if (absl::Status st = RocksDbError(writer->Put(it->key(), it->value()), "copy: put");
+          !st.ok()) {
+        return st;
+      }
+      file_bytes += it->key().size() + it->value().size();
+      report.keys += 1;
+      report.bytes += it->key().size() + it->value().size();
+      if (file_bytes >= kMaxSstBytes) {
+        if (absl::Status st = finish(); !st.ok()) return st;
+      }
+    }
+    if (!it->status().ok()) return RocksDbError(it->status(), "copy: read");
+    if (absl::Status st = finish(); !st.ok()) return st;
+  }
+
+  {
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status st = rocksdb::DB::Open(layout.db_opts, partial, layout.cfs, &handles, &raw);
+    if (!st.ok()) return RocksDbError(st, absl::StrCat("copy: create ", partial));
+    std::unique_ptr<rocksdb::DB> dest(raw);
+    absl::Status result;
+    for (size_t cf = 0; cf < handles.size() && result.ok(); ++cf) {
+      if (files[cf].empty()) continue;
+      rocksdb::IngestExternalFileOptions ingest;
+      ingest.move_files = true;
+      result = RocksDbError(dest->IngestExternalFile(handles[cf], files[cf], ingest),
+                            "copy: ingest table files");
+    }
+    // The ingested files are synced and named in the synced MANIFEST.
+    for (rocksdb::ColumnFamilyHandle* h : handles) dest->DestroyColumnFamilyHandle(h);
+    if (absl::Status closed = RocksDbError(dest->Close(), "copy: close"); result.ok()) {
+      result = closed;
+    }
+    if (!result.ok()) return result;
+  }
+  // Commit point: the copy is complete and durable under its temporary
+  // name; the rename makes it the store at `path`, all or nothing.
+  if (absl::Status st = SyncDirectory(partial); !st.ok()) return st;
+  fs::rename(partial, path, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("copy: rename to ", path, ": ", ec.message()));
+  const std::string parent = fs::absolute(path).parent_path().string();
+  if (absl::Status st = SyncDirectory(parent); !st.ok()) return st;
+  return report;
 }
 
 }  // namespace infratrail

@@ -38,6 +38,12 @@ struct RocksDbOptions {
 // The one place RocksDB errors become absl::Status (STYLE.md habit 3).
 absl::Status RocksDbError(const rocksdb::Status& s, absl::string_view operation);
 
+// What CopyTo copied.
+struct CopyReport {
+  uint64_t keys = 0;   // in all column families
+  uint64_t bytes = 0;  // keys and values
+};
+
 class RocksDbStorage : public LogStorage {
  public:
   // Opens (creating if allowed) the database. Recovery of a crashed database
@@ -57,6 +63,14 @@ class RocksDbStorage : public LogStorage {
   // Bytes in SST files (not the WAL) per column family, for fsck's report
   // and benchmarks: {"meta", n}, {"entries", n}, {"leaf_index", n}, {"tiles", n}.
   std::vector<std::pair<std::string, uint64_t>> SstBytesByColumnFamily();
+
+  // Writes a consistent copy of the store as of now (one snapshot of every
+  // column family: whole committed batches only) to a new store at `path`,
+  // which must not exist (AlreadyExists). Works on a read-only open beside
+  // a live server: everything committed before the open is in the copy.
+  // The copy is compacted table files, built under `path`.partial and
+  // renamed into place once durable, so `path` is either absent or whole.
+  absl::StatusOr<CopyReport> CopyTo(const std::string& path);
 
  private:
   RocksDbStorage() = default;

@@ -33,8 +33,8 @@ absl::StatusOr<std::unique_ptr<Sequencer>> Sequencer::Start(LogStorage* storage,
   if (absl::Status st = s->LoadState(); !st.ok()) return st;
   if (!options.read_only_reason.empty()) {
     absl::MutexLock l(&s->mu_);
-    s->failed_ =
-        absl::UnavailableError(absl::StrCat("log is read-only: ", options.read_only_reason));
+    s->failed_ = absl::Status(options.read_only_code,
+                              absl::StrCat("log is read-only: ", options.read_only_reason));
     metrics->sequencer_healthy.Set(0);
     return s;
   }

@@ -52,6 +52,9 @@ struct SequencerOptions {
   // sequencer loads the head but refuses every Add with Unavailable and this
   // reason, and runs no thread.
   std::string read_only_reason = {};
+  // The code of that refusal: FailedPrecondition for a frozen log, which
+  // will never take writes again (retrying is pointless).
+  absl::StatusCode read_only_code = absl::StatusCode::kUnavailable;
 };
 
 struct PendingEntry {

@@ -451,4 +451,49 @@ absl::Status Server::Drain() {
   return log_->health();
 }
 
+absl::StatusOr<std::string> Server::Freeze(const std::string& successor, absl::Duration timeout) {
+  if (log_->frozen()) return absl::FailedPreconditionError("freeze: the log is already frozen");
+  if (!read_only_reason_.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("freeze: the store is read-only: ", read_only_reason_));
+  }
+  if (absl::Status st = log_->sequencer().status(); !st.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("freeze: the log is not accepting writes (", st.message(),
+                     "); start it normally until it is healthy, then freeze it"));
+  }
+  // No write can come after this: the head is the log's last.
+  log_->sequencer().Stop();
+  const TreeHead head = log_->sequencer().head();
+  auto result = std::make_shared<absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>>>(
+      absl::DeadlineExceededError("not yet"));
+  auto done = std::make_shared<absl::Notification>();
+  log_->publisher().WaitFor(
+      head.size, [result, done](absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> cp) {
+        *result = std::move(cp);
+        done->Notify();
+      });
+  if (!done->WaitForNotificationWithTimeout(timeout)) {
+    absl::Status stalled = log_->publisher().stalled();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "freeze: no checkpoint of size ", head.size, " published within ",
+        absl::FormatDuration(timeout), stalled.ok() ? "" : absl::StrCat(": ", stalled.message()),
+        "; the log is NOT frozen"));
+  }
+  if (!result->ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("freeze: publishing size ", head.size, ": ",
+                                                      result->status().message(),
+                                                      "; the log is NOT frozen"));
+  }
+  // Commit point: once the marker is durable the log is frozen; every start
+  // from here on serves it read-only. Dying before it leaves the log as it
+  // was, with its final checkpoint published, and freeze can be run again.
+  if (absl::Status st =
+          storage_->PutMeta(kMetaFrozen, EncodeFrozenState(FrozenState{head.size, successor}));
+      !st.ok()) {
+    return st;
+  }
+  return (**result)->note;
+}
+
 }  // namespace infratrail

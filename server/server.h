@@ -84,6 +84,16 @@ class Server {
   // failure. Call once.
   absl::Status Drain();
 
+  // `infratrail-server freeze`: stops taking writes, waits (up to
+  // `timeout`) until a checkpoint covering the whole tree is published,
+  // witnessed if the log has a witness policy, then records the log as
+  // frozen (durably; every later start serves it read-only, writes refused
+  // with FailedPrecondition naming `successor`). The final checkpoint note.
+  // FailedPrecondition if the log is read-only or already frozen, or the
+  // final checkpoint was not published in time (then nothing is recorded
+  // and the log is not frozen). Call Drain afterwards.
+  absl::StatusOr<std::string> Freeze(const std::string& successor, absl::Duration timeout);
+
  private:
   explicit Server(const ServerConfig& config);
 

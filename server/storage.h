@@ -62,6 +62,10 @@ struct CommitBatch {
 inline constexpr absl::string_view kMetaTreeState = "tree_state";
 inline constexpr absl::string_view kMetaLogIdentity = "log_identity";
 inline constexpr absl::string_view kMetaCheckpoint = "checkpoint";
+// Present once the log is frozen (`infratrail-server freeze`): "size <n>\n"
+// and, if named, "successor <origin>\n". A frozen log serves reads and its
+// final checkpoint and refuses every write with FailedPrecondition.
+inline constexpr absl::string_view kMetaFrozen = "frozen";
 
 class LogStorage {
  public:
