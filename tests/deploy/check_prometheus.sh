@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # deploy/prometheus-rules.yml: `promtool check rules`, its unit tests
-# (`promtool test rules deploy/prometheus-rules.test.yml`), and that every
+# (`promtool test rules deploy/prometheus-rules.test.yml`), that every
 # alert has a test in which it fires and one in which it must not
-# (exp_alerts: []).
+# (exp_alerts: []), and a section of its name in docs/playbook.md.
 #   check_prometheus.sh SOURCE_DIR
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -26,6 +26,7 @@ missing=0
 for a in "${alerts[@]}"; do
   grep -qx "$a alerts" <<< "$cases" || { echo "FAIL: $a has no test where it fires" >&2; missing=1; }
   grep -qx "$a empty" <<< "$cases" || { echo "FAIL: $a has no test where it must not fire" >&2; missing=1; }
+  grep -qx "### $a" "$1/docs/playbook.md" || { echo "FAIL: $a has no section in docs/playbook.md" >&2; missing=1; }
 done
-[ "$missing" -eq 0 ] || fail "alerts without a firing and a not-firing test"
-echo "PASS: ${#alerts[@]} alerts, each with a firing and a not-firing test"
+[ "$missing" -eq 0 ] || fail "alerts without a firing and a not-firing test, or a playbook section"
+echo "PASS: ${#alerts[@]} alerts, each with a firing and a not-firing test and a playbook section"
