@@ -136,11 +136,8 @@ else
   # shellcheck disable=SC2016 # the sed patterns match a literal $NAME
   read -r -a argv <<< "$(sed -e 's/\$INFRATRAIL_HEALTH_FLAGS//' -e 's/"\$[A-Z_]*"/VALUE/g' <<< "$health")"
   [ "${argv[0]} ${argv[1]:-}" = "infratrail health" ] || problem "HEALTHCHECK is not \`infratrail health\`: $health"
-  bindir="$(mktemp -d)"
+  bindir="$(bin_dir "$3" "$4" "$5")"
   trap 'rm -rf "$bindir"' EXIT
-  ln -s "$3" "$bindir/infratrail-server"
-  ln -s "$4" "$bindir/infratrail"
-  ln -s "$5" "$bindir/infratrail-verifier"
   node "$here/check_flags.js" "$bindir" -- "${argv[@]}" || problem "HEALTHCHECK uses a flag infratrail health lacks"
 fi
 

@@ -7,9 +7,6 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=tests/deploy/lib.sh
 . "$here/lib.sh"
 use_node_modules "$2"
-bindir="$(mktemp -d)"
+bindir="$(bin_dir "$3" "$4" "$5")"
 trap 'rm -rf "$bindir"' EXIT
-ln -s "$3" "$bindir/infratrail-server"
-ln -s "$4" "$bindir/infratrail"
-ln -s "$5" "$bindir/infratrail-verifier"
 node "$here/check_k8s.js" "$1/deploy/k8s" "$bindir" --self-test || fail "deploy/k8s (see above)"

@@ -24,3 +24,15 @@ use_node_modules() {
     fail "$node_dir/node_modules is missing: run the deploy_npm_ci test first (ctest -R deploy_)"
   export NODE_PATH="$node_dir/node_modules"
 }
+
+# A new temporary directory holding the three programs under their
+# installed names (links to SERVER CLI VERIFIER), for check_flags.js and
+# for units that name /usr/local/bin; removed when the script exits.
+bin_dir() {
+  local dir
+  dir="$(mktemp -d)"
+  ln -s "$1" "$dir/infratrail-server"
+  ln -s "$2" "$dir/infratrail"
+  ln -s "$3" "$dir/infratrail-verifier"
+  echo "$dir"
+}

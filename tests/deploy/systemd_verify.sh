@@ -17,12 +17,9 @@ src="$1"
 use_node_modules "$2"
 require_tool systemd-analyze systemd
 
-work="$(mktemp -d)"
+work="$(bin_dir "$3" "$4" "$5")"
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/bin" "$work/units"
-ln -s "$3" "$work/bin/infratrail-server"
-ln -s "$4" "$work/bin/infratrail"
-ln -s "$5" "$work/bin/infratrail-verifier"
+mkdir -p "$work/units"
 
 units=("$src"/deploy/systemd/*.service)
 [ "${#units[@]}" -ge 4 ] || fail "expected at least 4 units in deploy/systemd, found ${#units[@]}"
@@ -34,7 +31,7 @@ problem() {
 
 for unit in "${units[@]}"; do
   name="$(basename "$unit")"
-  sed "s#/usr/local/bin/#$work/bin/#g" "$unit" > "$work/units/$name"
+  sed "s#/usr/local/bin/#$work/#g" "$unit" > "$work/units/$name"
 
   out="$(systemd-analyze verify --man=no --generators=no "$work/units/$name" 2>&1)" ||
     problem "$name: systemd-analyze verify failed: $out"
@@ -60,7 +57,7 @@ for unit in "${units[@]}"; do
   exec_start="$(value ExecStart)"
   [ -n "$exec_start" ] || problem "$name: no ExecStart="
   read -r -a argv <<< "$exec_start"
-  node "$here/check_flags.js" "$work/bin" -- "${argv[@]}" || problem "$name: ExecStart uses a flag the program lacks"
+  node "$here/check_flags.js" "$work" -- "${argv[@]}" || problem "$name: ExecStart uses a flag the program lacks"
 
   exposure="$(systemd-analyze security --offline=yes --no-pager "$work/units/$name" 2>&1 |
     sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')"
