@@ -24,6 +24,15 @@ void AddConnectionFlags(CLI::App* cmd, ConnectionFlags* flags) {
                   "line is visible to other users)")
       ->envname("INFRATRAIL_TOKEN");
   cmd->add_option("--token-file", flags->token_file, "File holding the writer's bearer token");
+  AddTlsFlags(cmd, flags);
+  cmd->add_option("--timeout", flags->timeout, "Deadline of each RPC attempt")
+      ->capture_default_str();
+  cmd->add_option("--retry-for", flags->retry_for,
+                  "How long to keep retrying an unavailable or overloaded server (0: never)")
+      ->capture_default_str();
+}
+
+void AddTlsFlags(CLI::App* cmd, ConnectionFlags* flags) {
   cmd->add_flag("--tls", flags->tls, "Connect with TLS");
   cmd->add_option("--tls-ca", flags->tls_ca, "PEM CA bundle for the server (implies --tls)");
   cmd->add_option("--tls-cert", flags->tls_cert,
@@ -32,26 +41,26 @@ void AddConnectionFlags(CLI::App* cmd, ConnectionFlags* flags) {
   cmd->add_option(
       "--tls-server-name", flags->tls_server_name,
       "Name the server's certificate must carry, if not the --server host (implies --tls)");
-  cmd->add_option("--timeout", flags->timeout, "Deadline of each RPC attempt")
-      ->capture_default_str();
-  cmd->add_option("--retry-for", flags->retry_for,
-                  "How long to keep retrying an unavailable or overloaded server (0: never)")
-      ->capture_default_str();
+}
+
+absl::Status SetTransport(const ConnectionFlags& flags, LogClientOptions* opts) {
+  opts->target = flags.server;
+  opts->tls = flags.tls || !flags.tls_ca.empty() || !flags.tls_cert.empty() ||
+              !flags.tls_key.empty() || !flags.tls_server_name.empty();
+  opts->tls_ca_file = flags.tls_ca;
+  opts->tls_cert_file = flags.tls_cert;
+  opts->tls_key_file = flags.tls_key;
+  opts->tls_server_name = flags.tls_server_name;
+  if (flags.tls_cert.empty() != flags.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key: give both, or neither");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<LogClient>> Connect(const ConnectionFlags& flags, std::ostream& err,
                                                    absl::string_view command) {
   LogClientOptions opts;
-  opts.target = flags.server;
-  opts.tls = flags.tls || !flags.tls_ca.empty() || !flags.tls_cert.empty() ||
-             !flags.tls_key.empty() || !flags.tls_server_name.empty();
-  opts.tls_ca_file = flags.tls_ca;
-  opts.tls_cert_file = flags.tls_cert;
-  opts.tls_key_file = flags.tls_key;
-  opts.tls_server_name = flags.tls_server_name;
-  if (flags.tls_cert.empty() != flags.tls_key.empty()) {
-    return absl::InvalidArgumentError("--tls-cert and --tls-key: give both, or neither");
-  }
+  if (absl::Status st = SetTransport(flags, &opts); !st.ok()) return st;
   if (!flags.token.empty() && !flags.token_file.empty()) {
     return absl::InvalidArgumentError("--token and --token-file: give one");
   }

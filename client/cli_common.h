@@ -35,6 +35,14 @@ struct ConnectionFlags {
 // --witness-policy, --timeout, --retry-for.
 void AddConnectionFlags(CLI::App* cmd, ConnectionFlags* flags);
 
+// Adds --tls, --tls-ca, --tls-cert, --tls-key and --tls-server-name alone
+// (AddConnectionFlags adds them too), for commands that need no log key.
+void AddTlsFlags(CLI::App* cmd, ConnectionFlags* flags);
+
+// Sets `opts`' target and transport (tls*) from --server and the --tls*
+// flags; any --tls-* flag implies --tls. InvalidArgument naming the flag.
+absl::Status SetTransport(const ConnectionFlags& flags, LogClientOptions* opts);
+
 // A LogClient for the flags; InvalidArgument naming the flag. Retries are
 // announced once on `err` (a silent 60 s wait looks like a hang).
 absl::StatusOr<std::unique_ptr<LogClient>> Connect(const ConnectionFlags& flags, std::ostream& err,

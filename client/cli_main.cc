@@ -4,6 +4,7 @@
 //   infratrail add --server HOST:PORT [--file F | --kind K --resource-id R ...]
 //                  [--sign-key F]... [--wait --log-key VKEY [--receipt-dir DIR]]
 //   infratrail checkpoint | prove | consistency | get --server HOST:PORT ...
+//   infratrail health --server HOST:PORT [--service NAME] [--timeout-ms N]
 //
 // Exit codes: 0 ok, 1 verification failure, 2 usage error, 3 server or
 // network error.
@@ -19,6 +20,7 @@
 #include "CLI/CLI.hpp"
 #include "client/add_command.h"
 #include "client/cli_util.h"
+#include "client/health_command.h"
 #include "client/read_commands.h"
 #include "core/note_key.h"
 
@@ -72,6 +74,8 @@ int Main(int argc, char** argv) {
   CLI::App* add = cli::AddAddCommand(&app, &add_args);
   cli::ReadArgs read_args;
   cli::ReadCommands reads = cli::AddReadCommands(&app, &read_args);
+  cli::HealthArgs health_args;
+  CLI::App* health = cli::AddHealthCommand(&app, &health_args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -94,6 +98,7 @@ int Main(int argc, char** argv) {
   if (reads.prove->parsed()) return cli::RunProve(read_args, std::cout, std::cerr);
   if (reads.consistency->parsed()) return cli::RunConsistency(read_args, std::cout, std::cerr);
   if (reads.get->parsed()) return cli::RunGet(read_args, std::cout, std::cerr);
+  if (health->parsed()) return cli::RunHealth(health_args, std::cout, std::cerr);
   return kExitUsage;
 }
 

@@ -66,7 +66,7 @@ absl::Status AnnotateStatus(const absl::Status& status, absl::string_view prefix
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<LogClient>> LogClient::Create(LogClientOptions options) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateLogChannel(const LogClientOptions& options) {
   if (options.target.empty()) return absl::InvalidArgumentError("LogClient: target: empty");
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (options.tls) {
@@ -102,8 +102,14 @@ absl::StatusOr<std::unique_ptr<LogClient>> LogClient::Create(LogClientOptions op
   if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
   // What the server receives and sends (proto/limits.h).
   ApplyMessageLimits(args);
+  return grpc::CreateCustomChannel(options.target, creds, args);
+}
+
+absl::StatusOr<std::unique_ptr<LogClient>> LogClient::Create(LogClientOptions options) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = CreateLogChannel(options);
+  if (!channel.ok()) return channel.status();
   std::unique_ptr<LogClient> client(new LogClient(std::move(options)));
-  client->stub_ = v1::Log::NewStub(grpc::CreateCustomChannel(client->options_.target, creds, args));
+  client->stub_ = v1::Log::NewStub(*std::move(channel));
   return client;
 }
 

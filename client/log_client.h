@@ -125,6 +125,12 @@ bool IsVerificationError(const absl::Status& status);
 // `status` with "<prefix>: " before its message, payloads kept.
 absl::Status AnnotateStatus(const absl::Status& status, absl::string_view prefix);
 
+// The channel LogClient::Create uses: to `options.target`, over the
+// transport the tls* fields describe, with the API's message limits. Only
+// those fields are read. InvalidArgument for an unusable combination or an
+// unreadable file, naming the field. Does not connect yet.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateLogChannel(const LogClientOptions& options);
+
 class LogClient {
  public:
   // InvalidArgument for unusable options (no target, an unreadable TLS

@@ -13,10 +13,17 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-go golang-golang-x-mod-dev nginx-light wrk
   clang libclang-rt-14-dev clang-format clang-tidy
+  # The deploy/ checks (tests/deploy): systemd-analyze, promtool (the
+  # prometheus package also installs, and on systemd hosts starts, a
+  # Prometheus server), node and npm for the Kubernetes and Dockerfile checks.
+  systemd prometheus nodejs npm
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  # NodeSource's nodejs package (instead of Debian's) bundles npm and
+  # conflicts with Debian's npm package: an npm on PATH is enough.
+  if [ "$p" = npm ] && command -v npm > /dev/null; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
