@@ -42,7 +42,7 @@ failing block: it must report that block's file and line.
 Usage: docs_smoke.py SOURCE_DIR WORK_BASE INFRATRAIL INFRATRAIL_SERVER
                      INFRATRAIL_VERIFIER [DOC.md ...]
 (the three programs' paths; all of SOURCE_DIR/docs/*.md when no DOC is
-given). Exit 0 when every block
+given). DOCS_SMOKE_VERBOSE=1 prints every block's output. Exit 0 when every block
 passed, 1 otherwise, 2 on a usage error.
 """
 
@@ -472,6 +472,10 @@ def main(argv):
             total += len(blocks)
             if msg is None:
                 say(f"ok   {label}: {len(blocks)} block(s), {elapsed:.1f} s")
+                if os.environ.get("DOCS_SMOKE_VERBOSE"):
+                    for n, (fence_line, _) in enumerate(blocks):
+                        print(f"--- {label}:{fence_line}")
+                        print(tail(os.path.join(ctl, f"block{n}.out"), 1000))
             else:
                 failures.append(msg)
                 print(msg, flush=True)
