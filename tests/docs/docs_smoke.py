@@ -488,9 +488,8 @@ def main(argv):
             if why is not None:
                 failures.append(f"FAIL {why}")
                 print(failures[-1], flush=True)
-        findings = [p for p in procs if p.name == "monitor"]
-        for m in findings:
-            lines = [l for l in open(m.out).read().split("\n") if l]
+        for m in (p for p in procs if p.name == "monitor"):
+            lines = [line for line in open(m.out).read().split("\n") if line]
             if lines:
                 failures.append("FAIL the harness's monitor reported findings on the log the docs "
                                 "used:\n" + "\n".join("    " + l for l in lines))
