@@ -34,7 +34,9 @@ namespace {
 
 constexpr size_t kMaxCheckpointBytes = 1 << 20;
 constexpr size_t kMaxBundleBytes = kTileWidth * (kMaxBundleEntrySize + 2);
-constexpr size_t kBundlesPerRound = 64;
+// Bounds memory against a hostile mirror: at most this many bundles of up
+// to kMaxBundleBytes each are held at once (~270 MB; real ones are ~100 KB).
+constexpr size_t kBundlesPerRound = 16;
 constexpr size_t kEntriesPerCommit = 4096;
 
 // A C2SP tlog-tiles mirror: a base URL or a directory. Reads answer the
