@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -72,9 +73,11 @@ void PadTo(InfraEvent& e, size_t target) {
 
 }  // namespace
 
-absl::StatusOr<EventFactory> EventFactory::Create(size_t target_size, uint64_t seed) {
+absl::StatusOr<EventFactory> EventFactory::Create(size_t target_size, uint64_t seed,
+                                                  bool random_fields) {
   std::mt19937_64 rng(seed);
   EventFactory f;
+  f.seed_ = seed;
   f.nonce_ = RandomHex(rng, 16);
   const std::string placeholder(kCounterDigits, '0');
   const std::string id = absl::StrCat("i-", f.nonce_, "-", placeholder);
@@ -104,6 +107,23 @@ absl::StatusOr<EventFactory> EventFactory::Create(size_t target_size, uint64_t s
       return absl::InternalError("EventFactory: resource.id not found in the serialized event");
     }
     t.counter_offset = at + id.size() - placeholder.size();
+    if (random_fields) {
+      // Hex stays valid UTF-8 and keeps every length, hence the encoding.
+      auto add = [&](const std::string& value, size_t skip) -> absl::Status {
+        if (value.size() <= skip) return absl::OkStatus();
+        const size_t pos = t.bytes.find(value);
+        if (pos == std::string::npos) {
+          return absl::InternalError("EventFactory: a random field not found in the event");
+        }
+        t.random.push_back(Span{pos + skip, value.size() - skip});
+        return absl::OkStatus();
+      };
+      absl::Status s = add(e.source().commit(), 0);
+      if (s.ok()) s = add(e.artifact_digest(), std::string_view("sha256:").size());
+      const auto pad = e.attributes().find("padding");
+      if (s.ok() && pad != e.attributes().end()) s = add(pad->second, 0);
+      if (!s.ok()) return s;
+    }
     f.min_size_ = std::min(f.min_size_, t.bytes.size());
     f.max_size_ = std::max(f.max_size_, t.bytes.size());
     f.templates_.push_back(std::move(t));
@@ -115,9 +135,25 @@ void EventFactory::Fill(uint64_t n, std::string* out) const {
   const Template& t = templates_[n % templates_.size()];
   out->assign(t.bytes);
   char* digits = out->data() + t.counter_offset;
+  const uint64_t number = n;
   for (int i = kCounterDigits - 1; i >= 0; --i) {
     digits[i] = static_cast<char>('0' + n % 10);
     n /= 10;
+  }
+  if (t.random.empty()) return;
+  // splitmix64 over (seed, n): 16 hex digits per step.
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t state = seed_ ^ (number * 0x9e3779b97f4a7c15ULL);
+  for (const Span& span : t.random) {
+    char* p = out->data() + span.offset;
+    for (size_t i = 0; i < span.size; i += 16) {
+      state += 0x9e3779b97f4a7c15ULL;
+      uint64_t z = state;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      z ^= z >> 31;
+      for (size_t j = i; j < span.size && j < i + 16; ++j, z >>= 4) p[j] = kHex[z & 15];
+    }
   }
 }
 

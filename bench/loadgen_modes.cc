@@ -230,7 +230,8 @@ absl::StatusOr<RunResult> RunMode(const RunConfig& config, Engine* engine,
   if (config.mode == "proofs") return RunProofs(config, engine, interrupted);
 
   absl::StatusOr<EventFactory> events = EventFactory::Create(
-      static_cast<size_t>(config.event_size), std::random_device{}() ^ absl::GetCurrentTimeNanos());
+      static_cast<size_t>(config.event_size), std::random_device{}() ^ absl::GetCurrentTimeNanos(),
+      config.random_fields);
   if (!events.ok()) return events.status();
   const double generator_ns = GeneratorNsPerEvent(*events);
 

@@ -26,6 +26,7 @@ struct RunConfig {
   double warmup_s = 1;
   double rate = 10000;  // checkpoint-latency: events/s
   int event_size = 300;
+  bool random_fields = false;  // EventFactory::Create's random_fields
   double verify_fraction = 0.01;
   double inclusion_fraction = 0.5;  // proofs: share of GetInclusionProof
   uint64_t window = 100'000;        // fill: entries per progress line

@@ -78,6 +78,7 @@ class Mirror {
       return out;
     }
     std::vector<HttpGet> gets;
+    gets.reserve(paths.size());
     for (const std::string& p : paths)
       gets.push_back(HttpGet{absl::StrCat(base_, "/", p), max_bytes});
     // Transport errors and 5xx are retried a few times; a 404 is an answer.

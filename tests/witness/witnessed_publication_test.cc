@@ -1,9 +1,10 @@
 // infratrail-server with --witness-policy against real witness processes
 // (`infratrail-verifier witness`): it publishes only checkpoints its quorum
 // cosigned, keeps sequencing while the quorum cannot be met, brings a
-// witness restarted with empty state up to date through the 409 size dance,
-// and a second server forked from a copy of its data directory cannot
-// publish under the same witnesses.
+// witness restarted with empty state up to date through the 409 size dance;
+// a second server forked from a copy of its data directory cannot
+// publish under the same witnesses, and freeze publishes only a cosigned
+// final checkpoint.
 #include <signal.h>
 
 #include <filesystem>
@@ -381,6 +382,71 @@ TEST_F(WitnessedPublicationTest, PolicyErrorsAreRefusedAtStartWithLineAndColumn)
   ASSERT_TRUE(s.ok());
   EXPECT_EQ((*s)->WaitExit(absl::Seconds(30)).value_or(-1), 2);
   EXPECT_THAT((*s)->Stderr(), HasSubstr("none of its log lines is this log's key"));
+}
+
+// Freezing a witnessed log: the final checkpoint must carry the quorum, or
+// nothing is frozen. With the witness down, freeze fails and the log keeps
+// taking writes; with it back, freeze prints a cosigned checkpoint of the
+// whole tree, and the restarted log serves exactly that and refuses writes.
+TEST_F(WitnessedPublicationTest, FreezePublishesOnlyACosignedFinalCheckpoint) {
+  ASSERT_NO_FATAL_FAILURE(AddWitness("w1"));
+  const std::string policy = WritePolicy("policy.txt", 1);
+  const std::vector<std::string> serve = {
+      "--data-dir",       Path("data"), "--signing-key",        log_key_.key_file,
+      "--witness-policy", policy,       "--witness-timeout-ms", "500"};
+  auto run_freeze = [&](const std::string& name, const std::string& timeout_s) {
+    std::vector<std::string> args = {INFRATRAIL_SERVER_BIN};
+    args.insert(args.end(), serve.begin(), serve.end());
+    args.insert(args.end(),
+                {"freeze", "--successor", "witnessed.example/log-2", "--timeout-s", timeout_s});
+    return RunProgram(args, Path(name + ".out"), Path(name + ".err"), absl::Seconds(120))
+        .value_or(-1);
+  };
+  const uint64_t size = 25;
+  {
+    std::unique_ptr<ServerProcess> server =
+        StartServer(Path("data"), {"--witness-policy", policy, "--witness-timeout-ms", "500"});
+    ASSERT_NE(server, nullptr);
+    {
+      LogClient client(server->address());
+      v1::AddEventsResponse resp;
+      ASSERT_TRUE(client.AddEvents(MakeEvents(20), true, &resp).ok());
+      StopWitness(0);
+      // Acknowledged, but no witness can cosign a checkpoint covering it.
+      ASSERT_TRUE(client.AddEvents(MakeEvents(size - 20), false, &resp).ok());
+    }
+    ASSERT_EQ(server->Terminate().value_or(-1), 0) << server->Stderr();
+  }
+  // No quorum: not frozen, and said so.
+  EXPECT_EQ(run_freeze("down", "2"), 1);
+  EXPECT_THAT(ReadFileOrEmpty(Path("down.err")), HasSubstr("NOT frozen"));
+  EXPECT_EQ(ReadFileOrEmpty(Path("down.out")), "");
+
+  ASSERT_NO_FATAL_FAILURE(StartWitness(0));
+  ASSERT_EQ(run_freeze("up", "60"), 0) << ReadFileOrEmpty(Path("up.err"));
+  const std::string final_note = ReadFileOrEmpty(Path("up.out"));
+  absl::StatusOr<VerifiedCheckpoint> final_cp = OpenWitnessed(final_note);
+  ASSERT_TRUE(final_cp.ok()) << final_cp.status() << "\n" << final_note;
+  EXPECT_EQ(final_cp->checkpoint.size, size);
+  EXPECT_THAT(final_cp->witness_names, ::testing::Contains("witness.example/w1"));
+
+  std::unique_ptr<ServerProcess> server =
+      StartServer(Path("data"), {"--witness-policy", policy, "--witness-timeout-ms", "500"});
+  ASSERT_NE(server, nullptr);
+  {
+    LogClient client(server->address());
+    v1::AddEventsResponse resp;
+    grpc::Status st = client.AddEvents(MakeEvents(1), false, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
+    EXPECT_THAT(st.error_message(), HasSubstr("witnessed.example/log-2"));
+    std::string note;
+    ASSERT_TRUE(client.GetCheckpoint(&note).ok());
+    absl::StatusOr<VerifiedCheckpoint> served = OpenWitnessed(note);
+    ASSERT_TRUE(served.ok()) << served.status();
+    EXPECT_EQ(served->checkpoint.size, size);
+    EXPECT_EQ(served->checkpoint.root, final_cp->checkpoint.root);
+  }  // closed first: an idle client connection holds up gRPC's drain
+  EXPECT_EQ(server->Terminate().value_or(-1), 0) << server->Stderr();
 }
 
 }  // namespace
