@@ -31,22 +31,22 @@ loadgen=$bin/bench/infratrail-loadgen
 now() { date +%s.%N; }
 elapsed() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.2f", e - s }'; }
 
-# start_server: starts the server on $work/data; sets server_pid and port;
-# prints the seconds from exec to the ready file (to serving).
+# start_server: starts the server on $work/data; sets server_pid, port and
+# ready_s (the seconds from exec to the ready file, i.e. to serving).
 start_server() {
   rm -f "$work/ready.json"
   local t0
   t0=$(now)
   "$server" --data-dir "$work/data" --signing-key "$work/log.key" \
     --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
-    --ready-file "$work/ready.json" 2>> "$work/server.log" &
+    --ready-file "$work/ready.json" > /dev/null 2>> "$work/server.log" &
   server_pid=$!
   while [ ! -s "$work/ready.json" ]; do
     kill -0 "$server_pid" 2> /dev/null || { echo "server exited; see its log:" >&2; tail "$work/server.log" >&2; exit 1; }
     sleep 0.01
   done
+  ready_s=$(elapsed "$t0" "$(now)")
   port=$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' "$work/ready.json")
-  elapsed "$t0" "$(now)"
 }
 
 fill() { # fill TARGET: appends until the log holds TARGET entries
@@ -56,7 +56,7 @@ fill() { # fill TARGET: appends until the log holds TARGET entries
 
 "$bin/client/infratrail" keygen --origin capacity.infratrail.example/log --out "$work/log.key" \
   > "$work/log.vkey"
-start_server > /dev/null
+start_server
 
 # 1. Fill, and back up half-way while the fill goes on.
 t0=$(now)
@@ -70,13 +70,13 @@ tb=$(now)
 "$server" backup --data-dir "$work/data" --to "$work/backup" --log-key "@$work/log.vkey" \
   > "$work/backup.json"
 te=$(now)
-echo "backup under load: $(elapsed "$tb" "$te") s: $(cat "$work/backup.json")"
+echo "backup under load: $(elapsed "$tb" "$te") s, $(du -sb "$work/backup" | cut -f1) bytes on disk: $(cat "$work/backup.json")"
 wait "$fill_pid"
 fill_pid=
 t2=$(now)
 echo "fill $half -> $entries (backup beside it): $(elapsed "$t1" "$t2") s"
-cat "$work/fill1.txt" "$work/fill2.txt" | grep -E '^ *[0-9]' > "$work/windows.txt" || true
-echo "fill windows (entries, events/s):"
+cat "$work/fill1.txt" "$work/fill2.txt" | grep -E '^fill:' > "$work/windows.txt" || true
+echo "fill windows:"
 sed 's/^/  /' "$work/windows.txt"
 
 # 2. Restart after kill -9 under load.
@@ -89,9 +89,9 @@ for i in 1 2 3; do
   kill -9 "$server_pid"
   wait "$server_pid" 2> /dev/null || true
   wait "$load_pid" 2> /dev/null || true
-  r=$(start_server)
-  restarts+=("$r")
-  echo "restart $i after kill -9 under load: $r s to serving"
+  start_server
+  restarts+=("$ready_s")
+  echo "restart $i after kill -9 under load: $ready_s s to serving"
 done
 
 # 3. Stop; bytes and fsck.
@@ -120,7 +120,7 @@ tr=$(now)
 ts=$(now)
 echo "restore: $(elapsed "$tr" "$ts") s: $(cat "$work/restore.json")"
 "$server" catch-up --data-dir "$work/restored" --from "$work/export" --log-key "@$work/log.vkey" \
-  > "$work/catchup.json"
+  > "$work/catchup.json" 2> "$work/catchup.log"
 tc=$(now)
 echo "catch-up: $(elapsed "$ts" "$tc") s: $(cat "$work/catchup.json")"
 

@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "core/compact_range.h"
 #include "core/hash.h"
 #include "core/http/http_fetcher.h"
@@ -170,6 +172,7 @@ std::optional<Failure> FetchEntries(Mirror& mirror, uint64_t from, uint64_t to, 
   Hasher hasher;
   const uint64_t first_bundle = from / kTileWidth;
   const uint64_t end_bundle = (to + kTileWidth - 1) / kTileWidth;
+  absl::Time next_report = absl::Now() + absl::Seconds(5);
   for (uint64_t k = first_bundle; k < end_bundle; k += kBundlesPerRound) {
     std::vector<TileId> tiles;
     std::vector<std::string> paths;
@@ -208,8 +211,12 @@ std::optional<Failure> FetchEntries(Mirror& mirror, uint64_t from, uint64_t to, 
         }
       }
     }
-    std::cerr << "infratrail-server: catch-up: fetched " << range.end() - from << " of "
-              << to - from << " entries\n";
+    // Progress every 5 s at most, and at the end.
+    if (range.end() == to || absl::Now() >= next_report) {
+      next_report = absl::Now() + absl::Seconds(5);
+      std::cerr << "infratrail-server: catch-up: fetched " << range.end() - from << " of "
+                << to - from << " entries\n";
+    }
   }
   return std::nullopt;
 }
