@@ -385,18 +385,19 @@ TEST_F(WitnessedPublicationTest, PolicyErrorsAreRefusedAtStartWithLineAndColumn)
 }
 
 // Freezing a witnessed log: the final checkpoint must carry the quorum, or
-// nothing is frozen. With the witness down, freeze fails and the log keeps
-// taking writes; with it back, freeze prints a cosigned checkpoint of the
-// whole tree, and the restarted log serves exactly that and refuses writes.
+// nothing is frozen. With the witness down, freeze fails and leaves the log
+// unfrozen (else the second freeze would be refused as "already frozen");
+// with it back, freeze prints a cosigned checkpoint of the whole tree, and
+// the restarted log serves exactly that and refuses writes.
 TEST_F(WitnessedPublicationTest, FreezePublishesOnlyACosignedFinalCheckpoint) {
   ASSERT_NO_FATAL_FAILURE(AddWitness("w1"));
   const std::string policy = WritePolicy("policy.txt", 1);
-  const std::vector<std::string> serve = {
-      "--data-dir",       Path("data"), "--signing-key",        log_key_.key_file,
-      "--witness-policy", policy,       "--witness-timeout-ms", "500"};
+  const std::vector<std::string> witnessed = {"--witness-policy", policy, "--witness-timeout-ms",
+                                              "500"};
   auto run_freeze = [&](const std::string& name, const std::string& timeout_s) {
-    std::vector<std::string> args = {INFRATRAIL_SERVER_BIN};
-    args.insert(args.end(), serve.begin(), serve.end());
+    std::vector<std::string> args = {INFRATRAIL_SERVER_BIN, "--data-dir", Path("data"),
+                                     "--signing-key", log_key_.key_file};
+    args.insert(args.end(), witnessed.begin(), witnessed.end());
     args.insert(args.end(),
                 {"freeze", "--successor", "witnessed.example/log-2", "--timeout-s", timeout_s});
     return RunProgram(args, Path(name + ".out"), Path(name + ".err"), absl::Seconds(120))
@@ -404,8 +405,7 @@ TEST_F(WitnessedPublicationTest, FreezePublishesOnlyACosignedFinalCheckpoint) {
   };
   const uint64_t size = 25;
   {
-    std::unique_ptr<ServerProcess> server =
-        StartServer(Path("data"), {"--witness-policy", policy, "--witness-timeout-ms", "500"});
+    std::unique_ptr<ServerProcess> server = StartServer(Path("data"), witnessed);
     ASSERT_NE(server, nullptr);
     {
       LogClient client(server->address());
@@ -430,8 +430,7 @@ TEST_F(WitnessedPublicationTest, FreezePublishesOnlyACosignedFinalCheckpoint) {
   EXPECT_EQ(final_cp->checkpoint.size, size);
   EXPECT_THAT(final_cp->witness_names, ::testing::Contains("witness.example/w1"));
 
-  std::unique_ptr<ServerProcess> server =
-      StartServer(Path("data"), {"--witness-policy", policy, "--witness-timeout-ms", "500"});
+  std::unique_ptr<ServerProcess> server = StartServer(Path("data"), witnessed);
   ASSERT_NE(server, nullptr);
   {
     LogClient client(server->address());
