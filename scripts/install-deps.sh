@@ -9,7 +9,7 @@ PACKAGES=(
   libssl-dev openssl libabsl-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   librocksdb-dev prometheus-cpp-dev nlohmann-json3-dev libcli11-dev libgoogle-perftools-dev
-  libsimdjson-dev libmicrohttpd-dev libcurl4-openssl-dev libtomlplusplus-dev libyaml-cpp-dev libgit2-dev
+  libsimdjson-dev libmicrohttpd-dev libpq-dev postgresql libcurl4-openssl-dev libtomlplusplus-dev libyaml-cpp-dev libgit2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-go golang-golang-x-mod-dev nginx-light wrk
   clang libclang-rt-14-dev clang-format clang-tidy

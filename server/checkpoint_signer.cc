@@ -19,8 +19,14 @@ constexpr absl::string_view kStateHeader = "infratrail-signer-state v1";
 
 }  // namespace
 
-absl::StatusOr<CheckpointSigner> CheckpointSigner::Open(NoteSigner key, std::string state_path) {
-  CheckpointSigner s(std::move(key), std::move(state_path));
+absl::StatusOr<CheckpointSigner> CheckpointSigner::Open(NoteSigner key, std::string state_path,
+                                                        SharedSignerState* shared) {
+  CheckpointSigner s(std::move(key), std::move(state_path), shared);
+  if (shared != nullptr) {
+    absl::StatusOr<std::optional<SignedHead>> head = shared->LoadSignedHead();
+    if (!head.ok()) return head.status();
+    s.last_ = *head;
+  }
   absl::StatusOr<std::string> text = ReadFileToString(s.state_path_);
   if (absl::IsNotFound(text.status())) return s;
   if (!text.ok()) return text.status();
@@ -45,22 +51,29 @@ absl::StatusOr<CheckpointSigner> CheckpointSigner::Open(NoteSigner key, std::str
   absl::StatusOr<Hash> root = HashFromBase64(root_text, "root");
   if (!root.ok()) return bad(root.status().message());
   head.root = *root;
-  s.last_ = head;
+  s.local_ = head;
+  if (!s.last_.has_value() || s.last_->size < head.size) s.last_ = head;
   return s;
 }
 
 absl::Status CheckpointSigner::Persist(const SignedHead& head) {
+  // The shared head first: it is the one fenced, so a server that lost the
+  // right to sign is stopped before its state file moves.
+  if (shared_ != nullptr) {
+    if (absl::Status st = shared_->StoreSignedHead(head); !st.ok()) return st;
+  }
   const std::string text = absl::StrCat(kStateHeader, "\norigin ", key_.name(), "\nsize ",
                                         head.size, "\nroot ", HashToBase64(head.root), "\n");
   if (absl::Status st = WriteFileAtomic(state_path_, text, S_IRUSR | S_IWUSR); !st.ok()) {
     return st;
   }
+  local_ = head;
   last_ = head;
   return absl::OkStatus();
 }
 
 absl::Status CheckpointSigner::Adopt(const SignedHead& head) {
-  if (last_.has_value()) {
+  if (local_.has_value()) {
     return absl::FailedPreconditionError(
         absl::StrCat("signer state ", state_path_, " exists; refusing to replace it"));
   }

@@ -11,6 +11,12 @@
 // State file (docs/storage.md):
 //   infratrail-signer-state v1\n origin <origin>\n size <n>\n root <base64>\n
 //
+// With a shared store (SharedSignerState: the database of a log served by
+// several servers, docs/ha.md) the last signed head is also kept there,
+// written first and fenced by the leader's epoch, so whichever server signs
+// next continues from it; the state file still records what this server
+// signed, and the larger of the two is the head to be consistent with.
+//
 // Not thread-safe: one publisher thread signs.
 #ifndef INFRATRAIL_SERVER_CHECKPOINT_SIGNER_H_
 #define INFRATRAIL_SERVER_CHECKPOINT_SIGNER_H_
@@ -32,18 +38,36 @@ struct SignedHead {
   Hash root{};
 };
 
+// The last signed head kept beside the log, shared by every server that may
+// sign for it.
+class SharedSignerState {
+ public:
+  virtual ~SharedSignerState() = default;
+  // nullopt if nothing was ever signed.
+  virtual absl::StatusOr<std::optional<SignedHead>> LoadSignedHead() = 0;
+  // Durable once it returns. FailedPrecondition if this server may no
+  // longer sign (its leadership was taken over) or `head` is smaller than
+  // the stored one.
+  virtual absl::Status StoreSignedHead(const SignedHead& head) = 0;
+};
+
 class CheckpointSigner {
  public:
   // Proves consistency of the log's own tree from size1 to size2.
   using ConsistencyProver =
       std::function<absl::StatusOr<std::vector<Hash>>(uint64_t size1, uint64_t size2)>;
 
-  // Loads the state file if present. InvalidArgument if it is malformed or
-  // belongs to another origin.
-  static absl::StatusOr<CheckpointSigner> Open(NoteSigner key, std::string state_path);
+  // Loads the state file if present, and the shared head if `shared` is
+  // set (it must outlive the signer). InvalidArgument if the file is
+  // malformed or belongs to another origin.
+  static absl::StatusOr<CheckpointSigner> Open(NoteSigner key, std::string state_path,
+                                               SharedSignerState* shared = nullptr);
 
-  // The last signed head; nullopt if this key never signed (no state file).
+  // The last signed head (the larger of the state file's and the shared
+  // one); nullopt if this key never signed.
   const std::optional<SignedHead>& last_signed() const { return last_; }
+  // The state file's head alone (what this server signed).
+  const std::optional<SignedHead>& local_signed() const { return local_; }
 
   // Signs a checkpoint note for (size, root) after the checks above.
   // FailedPrecondition (signing nothing) if it would contradict the last
@@ -58,12 +82,14 @@ class CheckpointSigner {
   const NoteSigner& key() const { return key_; }
 
  private:
-  CheckpointSigner(NoteSigner key, std::string state_path)
-      : key_(std::move(key)), state_path_(std::move(state_path)) {}
+  CheckpointSigner(NoteSigner key, std::string state_path, SharedSignerState* shared)
+      : key_(std::move(key)), state_path_(std::move(state_path)), shared_(shared) {}
   absl::Status Persist(const SignedHead& head);
 
   NoteSigner key_;
   std::string state_path_;
+  SharedSignerState* shared_;
+  std::optional<SignedHead> local_;
   std::optional<SignedHead> last_;
 };
 

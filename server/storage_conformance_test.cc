@@ -9,8 +9,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/memory_storage.h"
+#include "server/postgres_storage.h"
 #include "server/rocksdb_storage.h"
 #include "server/storage.h"
+#include "server/testing/postgres_cluster.h"
 #include "server/testing_util.h"
 
 namespace infratrail {
@@ -53,6 +55,46 @@ class RocksDbFactory {
  private:
   ScopedTempDir dir_;
   std::unique_ptr<RocksDbStorage> storage_;
+};
+
+// One PostgreSQL server for the whole binary, a new database per test.
+testutil::PostgresCluster* SharedCluster() {
+  static std::unique_ptr<testutil::PostgresCluster> cluster = [] {
+    absl::StatusOr<std::unique_ptr<testutil::PostgresCluster>> c =
+        testutil::PostgresCluster::Start({.fsync = false});
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *std::move(c) : nullptr;
+  }();
+  return cluster.get();
+}
+
+// Reopen connects again: everything must come from the database.
+class PostgresFactory {
+ public:
+  LogStorage* Open() {
+    if (conninfo_.empty()) {
+      testutil::PostgresCluster* cluster = SharedCluster();
+      if (cluster == nullptr) return nullptr;
+      absl::StatusOr<std::string> db = cluster->CreateDatabase();
+      EXPECT_TRUE(db.ok()) << db.status();
+      if (!db.ok()) return nullptr;
+      conninfo_ = *db;
+    }
+    absl::StatusOr<std::unique_ptr<PostgresStorage>> s =
+        PostgresStorage::Open(PostgresOptions{.conninfo = conninfo_});
+    EXPECT_TRUE(s.ok()) << s.status();
+    if (!s.ok()) return nullptr;
+    storage_ = std::move(*s);
+    return storage_.get();
+  }
+  LogStorage* Reopen() {
+    storage_.reset();
+    return Open();
+  }
+
+ private:
+  std::string conninfo_;
+  std::unique_ptr<PostgresStorage> storage_;
 };
 
 Hash H(absl::string_view s) { return HashLeaf(s); }
@@ -103,12 +145,13 @@ class StorageConformanceTest : public ::testing::Test {
   LogStorage* store_ = nullptr;
 };
 
-using Factories = ::testing::Types<MemoryFactory, RocksDbFactory>;
+using Factories = ::testing::Types<MemoryFactory, RocksDbFactory, PostgresFactory>;
 class FactoryNames {
  public:
   template <typename T>
   static std::string GetName(int) {
-    return std::is_same_v<T, MemoryFactory> ? "Memory" : "RocksDb";
+    if (std::is_same_v<T, MemoryFactory>) return "Memory";
+    return std::is_same_v<T, RocksDbFactory> ? "RocksDb" : "Postgres";
   }
 };
 TYPED_TEST_SUITE(StorageConformanceTest, Factories, FactoryNames);

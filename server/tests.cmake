@@ -7,6 +7,7 @@ foreach(t storage_conformance_test rocksdb_layout_test tree_reader_test sequence
   target_link_libraries(${t} PRIVATE infratrail_server_lib GTest::gtest_main GTest::gmock)
   gtest_discover_tests(${t} DISCOVERY_TIMEOUT 60)
 endforeach()
+target_link_libraries(storage_conformance_test PRIVATE infratrail_pg_testing)
 
 add_executable(writer_auth_test writer_auth_test.cc)
 target_link_libraries(writer_auth_test PRIVATE infratrail_server_lib GTest::gtest_main)
