@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/checkpoint.h"
 #include "core/note.h"
+#include "core/note_key.h"
 
 namespace infratrail {
 namespace {
@@ -97,6 +98,36 @@ absl::Status CheckpointPublisher::status() const {
         absl::StrCat("checkpoint publishing is failing (retrying): ", failing_.message()));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> CheckpointPublisher::Refresh() {
+  {
+    absl::MutexLock l(&mu_);
+    if (options_.read_only_reason.empty() && !stopping_) {
+      return absl::FailedPreconditionError("refresh: this publisher publishes");
+    }
+  }
+  absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> stored =
+      ReadStoredCheckpoint(*storage_);
+  if (!stored.ok()) return stored.status();
+  if (*stored == nullptr) return false;
+  {
+    absl::MutexLock l(&mu_);
+    if (latest_ != nullptr && latest_->size >= (*stored)->size) return false;
+  }
+  // Another server wrote it: served only if it is the log's own.
+  absl::StatusOr<NoteVerifier> verifier = NoteVerifier::Parse(signer_->key().VerifierKey());
+  if (!verifier.ok()) return verifier.status();
+  const NoteVerifier verifiers[] = {*verifier};
+  if (absl::StatusOr<Note> note = OpenNote((*stored)->note, verifiers); !note.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "stored checkpoint does not verify under the log's key: ", note.status().message()));
+  }
+  absl::MutexLock l(&mu_);
+  if (latest_ != nullptr && latest_->size >= (*stored)->size) return false;
+  latest_ = *stored;
+  if (metrics_ != nullptr) metrics_->checkpoint_size.Set(static_cast<double>(latest_->size));
+  return true;
 }
 
 absl::Status CheckpointPublisher::stalled() const {

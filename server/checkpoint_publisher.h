@@ -109,6 +109,13 @@ class CheckpointPublisher {
 
   absl::Status status() const;
 
+  // A standby's view of a log another server publishes: re-reads the
+  // stored checkpoint and, if it verifies under the log's key and is larger
+  // than latest(), makes it latest(). Only once stopped or read-only (a
+  // publishing publisher's checkpoint is its own); true if it moved.
+  // DataLoss if the stored note does not parse or verify.
+  absl::StatusOr<bool> Refresh();
+
   // Non-OK (FailedPrecondition, saying which witnesses did not cosign and
   // why) while publication waits for the witness quorum; OK otherwise.
   absl::Status stalled() const;

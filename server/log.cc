@@ -62,11 +62,17 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
   if (!state.ok()) return state.status();
   absl::StatusOr<bool> unclaimed = CheckIdentity(storage, log->verifier_key_, state->size);
   if (!unclaimed.ok()) return unclaimed.status();
-  log->tile_cache_ = std::make_unique<TileCache>(options.tile_cache_bytes, metrics);
-  log->reader_ = std::make_unique<TreeReader>(storage, log->tile_cache_.get());
+  log->standby_ = options.standby;
+  if (options.tile_cache != nullptr) {
+    log->tile_cache_ = options.tile_cache;
+  } else {
+    log->own_tile_cache_ = std::make_unique<TileCache>(options.tile_cache_bytes, metrics);
+    log->tile_cache_ = log->own_tile_cache_.get();
+  }
+  log->reader_ = std::make_unique<TreeReader>(storage, log->tile_cache_);
 
   absl::StatusOr<CheckpointSigner> signer =
-      CheckpointSigner::Open(options.key, options.signer_state_path);
+      CheckpointSigner::Open(options.key, options.signer_state_path, options.shared_signer_state);
   if (!signer.ok()) return signer.status();
   log->signer_ = std::make_unique<CheckpointSigner>(std::move(*signer));
   std::optional<SignedHead> last = log->signer_->last_signed();
@@ -90,21 +96,34 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
       adopt = true;
     }
   }
-  if (last.has_value()) {
-    if (last->size > state->size) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("data directory tree size ", state->size,
-                       " is smaller than the last signed checkpoint "
-                       "size ",
-                       last->size, " recorded in ", options.signer_state_path,
-                       ": the data directory was restored from an older copy; refusing to start"));
-    }
-    absl::StatusOr<Hash> root = log->reader_->RootAt(last->size);
-    if (!root.ok()) return root.status();
-    if (*root != last->root) {
+  // The head to continue from is the larger of the shared one and what
+  // this server signed (its state file); each is checked, as either could
+  // reveal a store rolled back or forked.
+  struct Recorded {
+    SignedHead head;
+    std::string where;
+  };
+  std::vector<Recorded> recorded;
+  const std::optional<SignedHead>& local = log->signer_->local_signed();
+  if (local.has_value()) recorded.push_back({*local, options.signer_state_path});
+  if (last.has_value() && (!local.has_value() || local->size != last->size)) {
+    recorded.push_back({*last, adopt ? std::string("the stored checkpoint")
+                                     : std::string("the database's signer state")});
+  }
+  for (const Recorded& r : recorded) {
+    if (r.head.size > state->size) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "data directory tree at size ", last->size, " has root ", HashToBase64(*root),
-          " but the signer signed ", HashToBase64(last->root), ": refusing to start (fork)"));
+          "data directory tree size ", state->size,
+          " is smaller than the last signed checkpoint size ", r.head.size, " recorded in ",
+          r.where, ": the data directory was restored from an older copy; refusing to start"));
+    }
+    absl::StatusOr<Hash> root = log->reader_->RootAt(r.head.size);
+    if (!root.ok()) return root.status();
+    if (*root != r.head.root) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("data directory tree at size ", r.head.size, " has root ",
+                       HashToBase64(*root), " but the signer signed ", HashToBase64(r.head.root),
+                       " (recorded in ", r.where, "): refusing to start (fork)"));
     }
   }
   std::string read_only_reason = options.read_only_reason;
@@ -120,13 +139,13 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
                                         : absl::StrCat("; write to its successor ", f->successor));
   }
   const bool read_only = !read_only_reason.empty();
-  if (read_only && *unclaimed) {
+  if (read_only && *unclaimed && !options.standby) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot start a new log read-only (", read_only_reason, ")"));
   }
   // Every refusal check passed: only now claim the directory and adopt.
   // (Read-only, the adopted head is used in memory only.)
-  if (*unclaimed) {
+  if (*unclaimed && !read_only) {
     if (absl::Status st = storage->PutMeta(kMetaLogIdentity, log->verifier_key_); !st.ok()) {
       return st;
     }

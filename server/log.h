@@ -47,6 +47,16 @@ struct LogOptions {
   std::shared_ptr<const TlogPolicy> witness_policy = nullptr;
   WitnessCollectorOptions witness = {};
   bool witness_fail_open = false;  // publish without the quorum after a failed round
+  // Non-null: the tile cache to use (shared by the Logs a server of a
+  // shared database opens in turn); null: the Log makes its own of
+  // tile_cache_bytes.
+  TileCache* tile_cache = nullptr;
+  // Non-null: the last signed head is also kept there (the shared
+  // database; CheckpointSigner). Must outlive the Log.
+  SharedSignerState* shared_signer_state = nullptr;
+  // A standby of a shared database (read_only_reason says so): serves what
+  // the leader published, and may open a store no leader has claimed yet.
+  bool standby = false;
 };
 
 // What `infratrail-server freeze` stores under kMetaFrozen.
@@ -67,6 +77,7 @@ class Log {
   const std::string& verifier_key() const { return verifier_key_; }
   LogStorage& storage() { return *storage_; }
   TileCache& tile_cache() { return *tile_cache_; }
+  bool standby() const { return standby_; }
   TreeReader& reader() { return *reader_; }
   Sequencer& sequencer() { return *sequencer_; }
   CheckpointPublisher& publisher() { return *publisher_; }
@@ -90,8 +101,10 @@ class Log {
   std::string origin_;
   std::string verifier_key_;
   bool frozen_ = false;
+  bool standby_ = false;
   LogStorage* storage_ = nullptr;
-  std::unique_ptr<TileCache> tile_cache_;  // before reader_, which uses it
+  std::unique_ptr<TileCache> own_tile_cache_;  // unless LogOptions::tile_cache
+  TileCache* tile_cache_ = nullptr;            // before reader_, which uses it
   std::unique_ptr<TreeReader> reader_;
   std::unique_ptr<CheckpointSigner> signer_;
   std::unique_ptr<WitnessCollector> witnesses_;  // before publisher_, which uses it

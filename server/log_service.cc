@@ -83,9 +83,9 @@ class UnparsableRequestFactory final
 // has taken the previous one (OnWriteDone).
 class EntriesReactor final : public grpc::ServerWriteReactor<v1::GetEntriesResponse> {
  public:
-  EntriesReactor(LogService* service, grpc::CallbackServerContext* ctx, uint64_t begin,
-                 uint64_t end)
-      : service_(service), ctx_(ctx), next_(begin), end_(end) {}
+  EntriesReactor(LogService* service, std::shared_ptr<Log> log, grpc::CallbackServerContext* ctx,
+                 uint64_t begin, uint64_t end)
+      : service_(service), log_(std::move(log)), ctx_(ctx), next_(begin), end_(end) {}
 
   void Start() { NextMessage(); }
 
@@ -131,7 +131,7 @@ class EntriesReactor final : public grpc::ServerWriteReactor<v1::GetEntriesRespo
       const uint64_t stop = std::min<uint64_t>(
           {end_, next_ + fit, next_ + kEntriesPerMessage - resp_.entries_size()});
       read_.clear();
-      if (absl::Status st = service_->log_->storage().ReadEntries(next_, stop, &read_); !st.ok()) {
+      if (absl::Status st = log_->storage().ReadEntries(next_, stop, &read_); !st.ok()) {
         Done(st);
         return;
       }
@@ -156,6 +156,7 @@ class EntriesReactor final : public grpc::ServerWriteReactor<v1::GetEntriesRespo
   }
 
   LogService* const service_;
+  const std::shared_ptr<Log> log_;  // the one the call started with
   grpc::CallbackServerContext* const ctx_;
   uint64_t next_;
   const uint64_t end_;
@@ -177,7 +178,15 @@ UnparsableRequestInterceptorFactory() {
 
 LogService::LogService(Log* log, WriterAuth* auth, Metrics* metrics,
                        std::function<void()> on_unhealthy, const LogServiceLimits& limits)
-    : log_(log),
+    : LogService(
+          // Not owned: an aliasing pointer with no control block.
+          [log] { return std::shared_ptr<Log>(std::shared_ptr<Log>(), log); },
+          [] { return absl::OkStatus(); }, auth, metrics, std::move(on_unhealthy), limits) {}
+
+LogService::LogService(LogSource logs, WriteGate gate, WriterAuth* auth, Metrics* metrics,
+                       std::function<void()> on_unhealthy, const LogServiceLimits& limits)
+    : logs_(std::move(logs)),
+      gate_(std::move(gate)),
       auth_(auth),
       metrics_(metrics),
       on_unhealthy_(std::move(on_unhealthy)),
@@ -253,14 +262,26 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
                                      v1::AddEventsResponse* resp, ServerUnaryReactor* reactor) {
   absl::StatusOr<std::string> writer = auth_->Authenticate(*ctx);
   if (!writer.ok()) return writer.status();
+  // A standby names the leader, for clients to follow.
+  if (absl::Status gate = gate_(); !gate.ok()) {
+    if (auto leader = gate.GetPayload(kLeaderPayload); leader.has_value()) {
+      ctx->AddTrailingMetadata(kLeaderTrailer, std::string(*leader));
+    }
+    gate.ErasePayload(kLeaderPayload);
+    return absl::Status(gate.code(), absl::StrCat("AddEvents: ", gate.message()));
+  }
+  // The log the whole call uses. Callbacks below hold a plain pointer: the
+  // log outlives them, as its Stop runs every callback before it returns.
+  const std::shared_ptr<Log> held = logs_();
+  Log* const log = held.get();
   // Entries that no checkpoint can cover yet are refused (log.proto): the
   // sequencer's own refusals (storage failure, read-only, disk reserve)
   // come from Add below.
-  if (log_->frozen()) {
-    absl::Status frozen = log_->sequencer().status();
+  if (log->frozen()) {
+    absl::Status frozen = log->sequencer().status();
     return absl::FailedPreconditionError(absl::StrCat("AddEvents: ", frozen.message()));
   }
-  if (absl::Status p = log_->publisher().status(); !p.ok()) {
+  if (absl::Status p = log->publisher().status(); !p.ok()) {
     return absl::UnavailableError(absl::StrCat("AddEvents: ", p.message()));
   }
   const size_t n = static_cast<size_t>(req->entries_size());
@@ -282,11 +303,11 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
 
   const bool wait = req->wait_for_checkpoint();
   const auto accepted = std::chrono::steady_clock::now();
-  absl::Status st = log_->sequencer().Add(
-      std::move(pending), [this, reactor, resp, hashes, wait, accepted](
+  absl::Status st = log->sequencer().Add(
+      std::move(pending), [this, log, reactor, resp, hashes, wait, accepted](
                               const absl::Status& s, std::vector<SequenceResult> results) {
         if (!s.ok()) {
-          if (!log_->health().ok()) on_unhealthy_();
+          if (!log->health().ok()) on_unhealthy_();
           FinishReactor(reactor, "AddEvents", s);
           return;
         }
@@ -302,8 +323,8 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
           FinishReactor(reactor, "AddEvents", absl::OkStatus());
           return;
         }
-        log_->publisher().WaitFor(
-            need, [this, reactor, resp,
+        log->publisher().WaitFor(
+            need, [this, log, reactor, resp,
                    accepted](absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> cp) {
               if (!cp.ok()) {
                 FinishReactor(reactor, "AddEvents", cp.status());
@@ -312,7 +333,7 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
               resp->set_checkpoint((*cp)->note);
               for (v1::AddedEntry& e : *resp->mutable_entries()) {
                 absl::StatusOr<std::vector<Hash>> proof =
-                    log_->reader().InclusionProof(e.index(), (*cp)->size);
+                    log->reader().InclusionProof(e.index(), (*cp)->size);
                 if (!proof.ok()) {
                   FinishReactor(reactor, "AddEvents", proof.status());
                   return;
@@ -325,14 +346,15 @@ absl::Status LogService::DoAddEvents(CallbackServerContext* ctx, const v1::AddEv
               FinishReactor(reactor, "AddEvents", absl::OkStatus());
             });
       });
-  if (!st.ok() && absl::IsUnavailable(st) && !log_->health().ok()) on_unhealthy_();
+  if (!st.ok() && absl::IsUnavailable(st) && !log->health().ok()) on_unhealthy_();
   return st;
 }
 
 ServerUnaryReactor* LogService::GetCheckpoint(CallbackServerContext* ctx,
                                               const v1::GetCheckpointRequest* req,
                                               v1::GetCheckpointResponse* resp) {
-  std::shared_ptr<const PublishedCheckpoint> cp = log_->publisher().latest();
+  const std::shared_ptr<Log> log = logs_();
+  std::shared_ptr<const PublishedCheckpoint> cp = log->publisher().latest();
   if (cp == nullptr) {
     return Finish(ctx, "GetCheckpoint",
                   absl::UnavailableError("GetCheckpoint: no checkpoint published yet"));
@@ -345,7 +367,8 @@ ServerUnaryReactor* LogService::GetInclusionProof(CallbackServerContext* ctx,
                                                   const v1::GetInclusionProofRequest* req,
                                                   v1::GetInclusionProofResponse* resp) {
   constexpr absl::string_view kMethod = "GetInclusionProof";
-  std::shared_ptr<const PublishedCheckpoint> cp = log_->publisher().latest();
+  const std::shared_ptr<Log> log = logs_();
+  std::shared_ptr<const PublishedCheckpoint> cp = log->publisher().latest();
   absl::StatusOr<uint64_t> size = ResolveSize(cp.get(), req->tree_size(), kMethod, "tree_size");
   if (!size.ok()) return Finish(ctx, kMethod, size.status());
   uint64_t index = 0;
@@ -363,7 +386,7 @@ ServerUnaryReactor* LogService::GetInclusionProof(CallbackServerContext* ctx,
       if (!leaf.ok()) return Finish(ctx, kMethod, leaf.status());
       std::vector<std::optional<uint64_t>> found;
       const Hash leaves[] = {*leaf};
-      if (absl::Status st = log_->storage().LookupLeaves(leaves, &found); !st.ok()) {
+      if (absl::Status st = log->storage().LookupLeaves(leaves, &found); !st.ok()) {
         return Finish(ctx, kMethod, st);
       }
       if (!found[0].has_value() || *found[0] >= *size) {
@@ -381,7 +404,7 @@ ServerUnaryReactor* LogService::GetInclusionProof(CallbackServerContext* ctx,
       return Finish(ctx, kMethod,
                     absl::InvalidArgumentError("GetInclusionProof: leaf: set index or leaf_hash"));
   }
-  absl::StatusOr<std::vector<Hash>> proof = log_->reader().InclusionProof(index, *size);
+  absl::StatusOr<std::vector<Hash>> proof = log->reader().InclusionProof(index, *size);
   if (!proof.ok()) return Finish(ctx, kMethod, proof.status());
   resp->set_index(index);
   resp->set_tree_size(*size);
@@ -398,7 +421,8 @@ ServerUnaryReactor* LogService::GetConsistencyProof(CallbackServerContext* ctx,
     return Finish(ctx, kMethod,
                   absl::InvalidArgumentError("GetConsistencyProof: from_size: must be >= 1"));
   }
-  std::shared_ptr<const PublishedCheckpoint> cp = log_->publisher().latest();
+  const std::shared_ptr<Log> log = logs_();
+  std::shared_ptr<const PublishedCheckpoint> cp = log->publisher().latest();
   absl::StatusOr<uint64_t> to = ResolveSize(cp.get(), req->to_size(), kMethod, "to_size");
   if (!to.ok()) return Finish(ctx, kMethod, to.status());
   if (req->from_size() > *to) {
@@ -406,7 +430,7 @@ ServerUnaryReactor* LogService::GetConsistencyProof(CallbackServerContext* ctx,
                   absl::OutOfRangeError(absl::StrCat("GetConsistencyProof: from_size ",
                                                      req->from_size(), " > to_size ", *to)));
   }
-  absl::StatusOr<std::vector<Hash>> proof = log_->reader().ConsistencyProof(req->from_size(), *to);
+  absl::StatusOr<std::vector<Hash>> proof = log->reader().ConsistencyProof(req->from_size(), *to);
   if (!proof.ok()) return Finish(ctx, kMethod, proof.status());
   resp->set_from_size(req->from_size());
   resp->set_to_size(*to);
@@ -420,7 +444,8 @@ grpc::ServerWriteReactor<v1::GetEntriesResponse>* LogService::GetEntries(
   absl::Status st;
   uint64_t begin = req->start();
   uint64_t end = begin;
-  std::shared_ptr<const PublishedCheckpoint> cp = log_->publisher().latest();
+  const std::shared_ptr<Log> log = logs_();
+  std::shared_ptr<const PublishedCheckpoint> cp = log->publisher().latest();
   if (req->count() == 0 || req->count() > kMaxEntriesPerGet) {
     st = absl::InvalidArgumentError(
         absl::StrCat("GetEntries: count: ", req->count(), " is not in 1..", kMaxEntriesPerGet));
@@ -432,7 +457,7 @@ grpc::ServerWriteReactor<v1::GetEntriesResponse>* LogService::GetEntries(
   } else {
     end = begin + std::min<uint64_t>(req->count(), cp->size - begin);
   }
-  auto* stream = new EntriesReactor(this, ctx, begin, end);
+  auto* stream = new EntriesReactor(this, log, ctx, begin, end);
   if (st.ok() && !OpenStream(stream)) {
     st = absl::ResourceExhaustedError(
         absl::StrCat("GetEntries: ", limits_.max_entries_streams,
@@ -457,7 +482,8 @@ ServerUnaryReactor* LogService::GetEntryAndProof(CallbackServerContext* ctx,
                                                  const v1::GetEntryAndProofRequest* req,
                                                  v1::GetEntryAndProofResponse* resp) {
   constexpr absl::string_view kMethod = "GetEntryAndProof";
-  std::shared_ptr<const PublishedCheckpoint> cp = log_->publisher().latest();
+  const std::shared_ptr<Log> log = logs_();
+  std::shared_ptr<const PublishedCheckpoint> cp = log->publisher().latest();
   absl::StatusOr<uint64_t> size = ResolveSize(cp.get(), req->tree_size(), kMethod, "tree_size");
   if (!size.ok()) return Finish(ctx, kMethod, size.status());
   if (req->index() >= *size) {
@@ -466,11 +492,11 @@ ServerUnaryReactor* LogService::GetEntryAndProof(CallbackServerContext* ctx,
                                                      " >= tree_size ", *size)));
   }
   std::vector<std::string> entry;
-  if (absl::Status st = log_->storage().ReadEntries(req->index(), req->index() + 1, &entry);
+  if (absl::Status st = log->storage().ReadEntries(req->index(), req->index() + 1, &entry);
       !st.ok()) {
     return Finish(ctx, kMethod, st);
   }
-  absl::StatusOr<std::vector<Hash>> proof = log_->reader().InclusionProof(req->index(), *size);
+  absl::StatusOr<std::vector<Hash>> proof = log->reader().InclusionProof(req->index(), *size);
   if (!proof.ok()) return Finish(ctx, kMethod, proof.status());
   resp->mutable_entry()->set_index(req->index());
   resp->mutable_entry()->set_data(std::move(entry[0]));

@@ -44,6 +44,12 @@ class EntriesReactor;
 // The one place absl::Status becomes grpc::Status (codes coincide).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
+// A standby's refusal of a write names the leader's gRPC address in this
+// trailing metadata key (and in its message), so clients can follow it.
+inline constexpr char kLeaderTrailer[] = "infratrail-leader";
+// The absl::Status payload (type URL) a WriteGate puts the address under.
+inline constexpr absl::string_view kLeaderPayload = "infratrail/leader";
+
 struct LogServiceLimits {
   int max_entries_streams = 64;  // GetEntries streams open at once
   int stalled_timeout_s = 30;    // a GetEntries write not taken by the client
@@ -58,8 +64,19 @@ UnparsableRequestInterceptorFactory();
 
 class LogService final : public v1::Log::CallbackService {
  public:
+  // The log each call is answered from, taken once per call: a server of a
+  // shared database replaces its Log when it becomes leader or standby, and
+  // a call keeps the one it started with.
+  using LogSource = std::function<std::shared_ptr<Log>()>;
+  // OK if this server takes writes now; otherwise the refusal for
+  // AddEvents (a standby's Unavailable, kLeaderPayload naming the leader).
+  using WriteGate = std::function<absl::Status()>;
+
   // `on_unhealthy` is called (from any thread) when a write fails because
   // the log stopped serving, so the health service can flip to NOT_SERVING.
+  LogService(LogSource logs, WriteGate gate, WriterAuth* auth, Metrics* metrics,
+             std::function<void()> on_unhealthy, const LogServiceLimits& limits = {});
+  // One log for good, every write admitted.
   LogService(Log* log, WriterAuth* auth, Metrics* metrics, std::function<void()> on_unhealthy,
              const LogServiceLimits& limits = {});
   // Stops the stall checker. The server must be shut down first.
@@ -104,7 +121,8 @@ class LogService final : public v1::Log::CallbackService {
   bool OpenStream(EntriesReactor* stream);
   void CloseStream(EntriesReactor* stream);
 
-  Log* const log_;
+  const LogSource logs_;
+  const WriteGate gate_;
   WriterAuth* const auth_;
   Metrics* const metrics_;
   const std::function<void()> on_unhealthy_;

@@ -63,7 +63,11 @@ int Serve(const ServerConfig& config) {
       break;
     }
     if (sig == SIGHUP) (*server)->ReloadTokens();
-    (*server)->Poll();
+    if (absl::Status fatal = (*server)->Poll(); !fatal.ok()) {
+      Say(absl::StrCat("stopping: ", fatal.message()));
+      (*server)->Drain().IgnoreError();
+      return kExitRuntime;
+    }
   }
   // A log that stopped serving exits non-zero, so a supervisor restarts it
   // (recovery is the normal start-up path).

@@ -51,6 +51,14 @@ Metrics::Metrics(prometheus::Registry& r)
       tree_size(Gauge(r, "infratrail_sequencer_tree_size_entries", "Committed tree size")),
       sequencer_healthy(Gauge(r, "infratrail_sequencer_healthy",
                               "1 while accepting writes, 0 after a storage failure")),
+      leader(Gauge(r, "infratrail_leader",
+                   "1 while this server is its log's leader (sequences and signs), 0 on a "
+                   "standby")),
+      leader_elections(Counter(r, "infratrail_leader_elections_total",
+                               "Times this server became its log's leader")),
+      leader_stepdowns(Counter(r, "infratrail_leader_stepdowns_total",
+                               "Times this server stopped being leader (lease lost or taken "
+                               "over, a storage failure)")),
       rejected_queue_full(Counter(r, "infratrail_sequencer_rejected_queue_full_total",
                                   "AddEvents rejected because the queue was full")),
       rejected_disk_reserve(Counter(r, "infratrail_sequencer_rejected_disk_reserve_total",

@@ -47,16 +47,20 @@ class Metrics {
  public:
   explicit Metrics(prometheus::Registry& registry);
 
-  prometheus::Counter& entries_appended;             // new entries committed
-  prometheus::Counter& entries_duplicate;            // submissions answered with an old index
-  prometheus::Histogram& batch_entries;              // entries per sequencer batch
-  prometheus::Histogram& batch_seconds;              // dequeue -> commit returned
-  prometheus::Histogram& commit_seconds;             // storage commit (WriteBatch + fsync)
-  prometheus::Gauge& queue_entries;                  // entries waiting for the sequencer
-  prometheus::Gauge& tree_size;                      // committed tree size
-  prometheus::Gauge& sequencer_healthy;              // 1 serving, 0 after a storage failure
-  prometheus::Counter& rejected_queue_full;          // RESOURCE_EXHAUSTED by back-pressure
-  prometheus::Counter& rejected_disk_reserve;        // writes refused below the disk reserve
+  prometheus::Counter& entries_appended;   // new entries committed
+  prometheus::Counter& entries_duplicate;  // submissions answered with an old index
+  prometheus::Histogram& batch_entries;    // entries per sequencer batch
+  prometheus::Histogram& batch_seconds;    // dequeue -> commit returned
+  prometheus::Histogram& commit_seconds;   // storage commit (WriteBatch + fsync)
+  prometheus::Gauge& queue_entries;        // entries waiting for the sequencer
+  prometheus::Gauge& tree_size;            // committed tree size
+  prometheus::Gauge& sequencer_healthy;    // 1 serving, 0 after a storage failure
+  // Shared-database storage (docs/ha.md); a RocksDB server is its log's leader.
+  prometheus::Gauge& leader;                   // 1 while this server sequences and signs, else 0
+  prometheus::Counter& leader_elections;       // times this server became leader
+  prometheus::Counter& leader_stepdowns;       // times it stopped being leader
+  prometheus::Counter& rejected_queue_full;    // RESOURCE_EXHAUSTED by back-pressure
+  prometheus::Counter& rejected_disk_reserve;  // writes refused below the disk reserve
   prometheus::Counter& checkpoint_publish_failures;  // failed attempts (each is retried)
   prometheus::Gauge& checkpoint_publish_failing;     // 1 while publishing fails, else 0
   prometheus::Gauge& checkpoint_size;                // latest published checkpoint size

@@ -198,7 +198,14 @@ class PostgresStorage::PooledConn {
   PooledConn(PostgresStorage* owner, std::unique_ptr<Conn> conn)
       : owner_(owner), conn_(std::move(conn)) {}
   PooledConn(PooledConn&& other) noexcept = default;
-  PooledConn& operator=(PooledConn&&) = delete;
+  PooledConn& operator=(PooledConn&& other) noexcept {
+    if (this != &other) {
+      if (conn_ != nullptr) owner_->Release(std::move(conn_));
+      owner_ = other.owner_;
+      conn_ = std::move(other.conn_);
+    }
+    return *this;
+  }
   ~PooledConn() {
     if (conn_ != nullptr) owner_->Release(std::move(conn_));
   }
@@ -288,6 +295,7 @@ void PostgresStorage::Release(std::unique_ptr<Conn> conn) {
       conn->ok() && !conn->broken() && PQtransactionStatus(conn->raw()) == PQTRANS_IDLE;
   if (!keep) connection_errors_.fetch_add(1, std::memory_order_relaxed);
   std::unique_ptr<Conn> drop;
+  std::vector<std::unique_ptr<Conn>> stale;
   {
     absl::MutexLock l(&pool_mu_);
     if (keep) {
@@ -295,9 +303,32 @@ void PostgresStorage::Release(std::unique_ptr<Conn> conn) {
     } else {
       drop = std::move(conn);
       --open_;
+      // One broken connection usually means the database restarted or
+      // failed over: its idle siblings are as dead, and reconnect on use.
+      stale = std::move(idle_);
+      idle_.clear();
+      open_ -= static_cast<int>(stale.size());
     }
-    pool_cv_.Signal();
+    pool_cv_.SignalAll();
   }
+}
+
+namespace {
+const absl::Status& StatusOf(const absl::Status& s) { return s; }
+template <typename T>
+const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
+  return s.status();
+}
+}  // namespace
+
+template <typename T>
+T PostgresStorage::Retrying(const std::function<T()>& op) {
+  // A statement that found its connection broken ran nowhere: once more,
+  // on a fresh connection (only for reads and statements that failed
+  // before changing anything).
+  T result = op();
+  if (!result.ok() && absl::IsUnavailable(StatusOf(result))) result = op();
+  return result;
 }
 
 uint64_t PostgresStorage::connection_errors() const {
@@ -411,8 +442,15 @@ absl::Status PostgresStorage::Commit(const CommitBatch& batch) {
     absl::MutexLock l(&epoch_mu_);
     epoch = epoch_;
   }
-  absl::StatusOr<PooledConn> c = Acquire();
-  if (!c.ok()) return c.status();
+  // BEGIN changes nothing: on a connection found broken, once more.
+  absl::StatusOr<PooledConn> c = absl::UnavailableError("commit: no connection");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    c = Acquire();
+    if (!c.ok()) return c.status();
+    absl::StatusOr<Result> begun = (*c)->Simple("commit: begin", "BEGIN");
+    if (begun.ok()) break;
+    if (!absl::IsUnavailable(begun.status()) || attempt == 1) return begun.status();
+  }
   Conn& conn = **c;
   auto fail = [&](const absl::Status& st) {
     if (conn.ok() && PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) {
@@ -420,8 +458,6 @@ absl::Status PostgresStorage::Commit(const CommitBatch& batch) {
     }
     return st;
   };
-  if (absl::StatusOr<Result> r = conn.Simple("commit: begin", "BEGIN"); !r.ok())
-    return fail(r.status());
   // The head first: its row lock serialises writers, and its condition is
   // what makes two writers extending one size impossible.
   {
@@ -502,84 +538,92 @@ absl::Status PostgresStorage::Commit(const CommitBatch& batch) {
 }
 
 absl::StatusOr<TreeState> PostgresStorage::ReadTreeState() {
-  absl::StatusOr<PooledConn> c = Acquire();
-  if (!c.ok()) return c.status();
-  absl::StatusOr<Result> r =
-      (*c)->Exec("read tree state", "SELECT tree_state FROM log_head WHERE id = 1", {});
-  if (!r.ok()) return r.status();
-  if (PQntuples(r->get()) != 1) return absl::DataLossError("read tree state: no log_head row");
-  return DecodeTreeState(Field(r->get(), 0, 0));
+  return Retrying<absl::StatusOr<TreeState>>([&]() -> absl::StatusOr<TreeState> {
+    absl::StatusOr<PooledConn> c = Acquire();
+    if (!c.ok()) return c.status();
+    absl::StatusOr<Result> r =
+        (*c)->Exec("read tree state", "SELECT tree_state FROM log_head WHERE id = 1", {});
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) != 1) return absl::DataLossError("read tree state: no log_head row");
+    return DecodeTreeState(Field(r->get(), 0, 0));
+  });
 }
 
 absl::Status PostgresStorage::LookupLeaves(absl::Span<const Hash> hashes,
                                            std::vector<std::optional<uint64_t>>* out) {
-  out->assign(hashes.size(), std::nullopt);
-  if (hashes.empty()) return absl::OkStatus();
-  BinaryArray array(kByteaOid, hashes.size(), hashes.size() * 32);
-  for (const Hash& h : hashes) array.Add(AsBytes(h));
-  absl::StatusOr<PooledConn> c = Acquire();
-  if (!c.ok()) return c.status();
-  absl::StatusOr<Result> r = (*c)->Exec(
-      "lookup leaf hashes",
-      "SELECT leaf_hash, idx FROM leaf_index WHERE leaf_hash = ANY($1::bytea[])", {array.Take()});
-  if (!r.ok()) return r.status();
-  const int rows = PQntuples(r->get());
-  if (rows == 0) return absl::OkStatus();
-  // Few hits is the common case: match each row to its hashes.
-  absl::flat_hash_map<Hash, uint64_t> found;
-  for (int i = 0; i < rows; ++i) {
-    absl::string_view h = Field(r->get(), i, 0);
-    absl::string_view idx = Field(r->get(), i, 1);
-    if (h.size() != kHashSize || idx.size() != 8) {
-      return absl::DataLossError("lookup leaf hashes: malformed leaf_index row");
+  return Retrying<absl::Status>([&]() -> absl::Status {
+    out->assign(hashes.size(), std::nullopt);
+    if (hashes.empty()) return absl::OkStatus();
+    BinaryArray array(kByteaOid, hashes.size(), hashes.size() * 32);
+    for (const Hash& h : hashes) array.Add(AsBytes(h));
+    absl::StatusOr<PooledConn> c = Acquire();
+    if (!c.ok()) return c.status();
+    absl::StatusOr<Result> r = (*c)->Exec(
+        "lookup leaf hashes",
+        "SELECT leaf_hash, idx FROM leaf_index WHERE leaf_hash = ANY($1::bytea[])", {array.Take()});
+    if (!r.ok()) return r.status();
+    const int rows = PQntuples(r->get());
+    if (rows == 0) return absl::OkStatus();
+    // Few hits is the common case: match each row to its hashes.
+    absl::flat_hash_map<Hash, uint64_t> found;
+    for (int i = 0; i < rows; ++i) {
+      absl::string_view h = Field(r->get(), i, 0);
+      absl::string_view idx = Field(r->get(), i, 1);
+      if (h.size() != kHashSize || idx.size() != 8) {
+        return absl::DataLossError("lookup leaf hashes: malformed leaf_index row");
+      }
+      Hash hash;
+      std::memcpy(hash.data(), h.data(), kHashSize);
+      found[hash] = GetBigEndian64(idx);
     }
-    Hash hash;
-    std::memcpy(hash.data(), h.data(), kHashSize);
-    found[hash] = GetBigEndian64(idx);
-  }
-  for (size_t i = 0; i < hashes.size(); ++i) {
-    if (auto it = found.find(hashes[i]); it != found.end()) (*out)[i] = it->second;
-  }
-  return absl::OkStatus();
+    for (size_t i = 0; i < hashes.size(); ++i) {
+      if (auto it = found.find(hashes[i]); it != found.end()) (*out)[i] = it->second;
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status PostgresStorage::ReadEntries(uint64_t begin, uint64_t end,
                                           std::vector<std::string>* out) {
-  if (begin >= end) return absl::OkStatus();
-  absl::StatusOr<PooledConn> c = Acquire();
-  if (!c.ok()) return c.status();
-  absl::StatusOr<Result> r = (*c)->Exec(
-      "read entries",
-      "SELECT idx, data FROM entries WHERE idx >= $1::int8 AND idx < $2::int8 ORDER BY idx",
-      {Int8(static_cast<int64_t>(begin)), Int8(static_cast<int64_t>(end))});
-  if (!r.ok()) return r.status();
-  const int rows = PQntuples(r->get());
-  uint64_t next = begin;
-  for (int i = 0; i < rows; ++i, ++next) {
-    absl::string_view idx = Field(r->get(), i, 0);
-    if (idx.size() != 8 || GetBigEndian64(idx) != next) break;
-    absl::string_view data = Field(r->get(), i, 1);
-    out->emplace_back(data);
-  }
-  if (next != end) {
-    return absl::NotFoundError(absl::StrCat("read entries: entry ", next, " missing"));
-  }
-  return absl::OkStatus();
+  return Retrying<absl::Status>([&]() -> absl::Status {
+    if (begin >= end) return absl::OkStatus();
+    absl::StatusOr<PooledConn> c = Acquire();
+    if (!c.ok()) return c.status();
+    absl::StatusOr<Result> r = (*c)->Exec(
+        "read entries",
+        "SELECT idx, data FROM entries WHERE idx >= $1::int8 AND idx < $2::int8 ORDER BY idx",
+        {Int8(static_cast<int64_t>(begin)), Int8(static_cast<int64_t>(end))});
+    if (!r.ok()) return r.status();
+    const int rows = PQntuples(r->get());
+    uint64_t next = begin;
+    for (int i = 0; i < rows; ++i, ++next) {
+      absl::string_view idx = Field(r->get(), i, 0);
+      if (idx.size() != 8 || GetBigEndian64(idx) != next) break;
+      absl::string_view data = Field(r->get(), i, 1);
+      out->emplace_back(data);
+    }
+    if (next != end) {
+      return absl::NotFoundError(absl::StrCat("read entries: entry ", next, " missing"));
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::string> PostgresStorage::ReadTile(const TileId& tile) {
-  if (absl::Status st = CheckStoredTile(tile); !st.ok()) return st;
-  absl::StatusOr<PooledConn> c = Acquire();
-  if (!c.ok()) return c.status();
-  absl::StatusOr<Result> r =
-      (*c)->Exec("read tile", "SELECT data FROM tiles WHERE level = $1::int2 AND idx = $2::int8",
-                 {Int2(tile.level), Int8(static_cast<int64_t>(tile.index))});
-  if (!r.ok()) return r.status();
-  if (PQntuples(r->get()) == 0) {
-    return absl::NotFoundError(
-        absl::StrCat("read tile ", tile.level, "/", tile.index, ": missing"));
-  }
-  return std::string(Field(r->get(), 0, 0));
+  return Retrying<absl::StatusOr<std::string>>([&]() -> absl::StatusOr<std::string> {
+    if (absl::Status st = CheckStoredTile(tile); !st.ok()) return st;
+    absl::StatusOr<PooledConn> c = Acquire();
+    if (!c.ok()) return c.status();
+    absl::StatusOr<Result> r =
+        (*c)->Exec("read tile", "SELECT data FROM tiles WHERE level = $1::int2 AND idx = $2::int8",
+                   {Int2(tile.level), Int8(static_cast<int64_t>(tile.index))});
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("read tile ", tile.level, "/", tile.index, ": missing"));
+    }
+    return std::string(Field(r->get(), 0, 0));
+  });
 }
 
 absl::StatusOr<std::optional<std::string>> PostgresStorage::GetMeta(absl::string_view key) {
@@ -600,33 +644,68 @@ absl::StatusOr<std::optional<std::string>> PostgresStorage::GetMeta(absl::string
 
 absl::Status PostgresStorage::PutMeta(absl::string_view key, absl::string_view value) {
   if (key == kMetaTreeState) return absl::InvalidArgumentError("PutMeta: tree_state is reserved");
+  std::optional<int64_t> epoch;
+  {
+    absl::MutexLock l(&epoch_mu_);
+    epoch = epoch_;
+  }
   absl::StatusOr<PooledConn> c = Acquire();
   if (!c.ok()) return c.status();
+  Conn& conn = **c;
+  const std::string what = absl::StrCat("write meta ", key);
+  constexpr const char* kUpsert =
+      "INSERT INTO meta (key, value) VALUES ($1::text, $2::bytea) "
+      "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+  if (!epoch.has_value()) {
+    return conn.Exec(what, kUpsert, {std::string(key), std::string(value)}, PGRES_COMMAND_OK)
+        .status();
+  }
+  // Fenced like Commit: a share lock on log_head, which a takeover must
+  // wait for, and the epoch still ours (a deposed leader's late checkpoint
+  // must not replace a newer one).
+  auto fail = [&](const absl::Status& st) {
+    if (conn.ok() && PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) {
+      conn.Simple("rollback", "ROLLBACK").IgnoreError();
+    }
+    return st;
+  };
+  if (absl::StatusOr<Result> r = conn.Simple(what, "BEGIN"); !r.ok()) return fail(r.status());
   absl::StatusOr<Result> r =
-      (*c)->Exec(absl::StrCat("write meta ", key),
-                 "INSERT INTO meta (key, value) VALUES ($1::text, $2::bytea) "
-                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                 {std::string(key), std::string(value)}, PGRES_COMMAND_OK);
-  return r.status();
+      conn.Exec(what, "SELECT 1 FROM log_head WHERE id = 1 AND leader_epoch = $1::int8 FOR SHARE",
+                {Int8(*epoch)});
+  if (!r.ok()) return fail(r.status());
+  if (PQntuples(r->get()) != 1) {
+    return fail(absl::FailedPreconditionError(
+        absl::StrCat(what, ": leader epoch ", *epoch, " was taken over by another server")));
+  }
+  r = conn.Exec(what, kUpsert, {std::string(key), std::string(value)}, PGRES_COMMAND_OK);
+  if (!r.ok()) return fail(r.status());
+  r = conn.Simple(what, "COMMIT");
+  if (!r.ok()) return fail(r.status());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<SignedHead>> PostgresStorage::LoadSignedHead() {
-  absl::StatusOr<PooledConn> c = Acquire();
-  if (!c.ok()) return c.status();
-  absl::StatusOr<Result> r = (*c)->Exec(
-      "read signed head", "SELECT signed_size, signed_root FROM log_head WHERE id = 1", {});
-  if (!r.ok()) return r.status();
-  if (PQntuples(r->get()) != 1) return absl::DataLossError("read signed head: no log_head row");
-  if (PQgetisnull(r->get(), 0, 0)) return std::optional<SignedHead>();
-  absl::string_view size = Field(r->get(), 0, 0);
-  absl::string_view root = Field(r->get(), 0, 1);
-  if (size.size() != 8 || root.size() != kHashSize) {
-    return absl::DataLossError("read signed head: malformed signed_size or signed_root");
-  }
-  SignedHead head;
-  head.size = GetBigEndian64(size);
-  std::memcpy(head.root.data(), root.data(), kHashSize);
-  return std::optional<SignedHead>(head);
+  return Retrying<absl::StatusOr<std::optional<SignedHead>>>(
+      [&]() -> absl::StatusOr<std::optional<SignedHead>> {
+        absl::StatusOr<PooledConn> c = Acquire();
+        if (!c.ok()) return c.status();
+        absl::StatusOr<Result> r = (*c)->Exec(
+            "read signed head", "SELECT signed_size, signed_root FROM log_head WHERE id = 1", {});
+        if (!r.ok()) return r.status();
+        if (PQntuples(r->get()) != 1)
+          return absl::DataLossError("read signed head: no log_head row");
+        if (PQgetisnull(r->get(), 0, 0)) return std::optional<SignedHead>();
+        absl::string_view size = Field(r->get(), 0, 0);
+        absl::string_view root = Field(r->get(), 0, 1);
+        if (size.size() != 8 || root.size() != kHashSize) {
+          return absl::DataLossError("read signed head: malformed signed_size or signed_root");
+        }
+        SignedHead head;
+        head.size = GetBigEndian64(size);
+        std::memcpy(head.root.data(), root.data(), kHashSize);
+        return std::optional<SignedHead>(head);
+      });
 }
 
 absl::Status PostgresStorage::StoreSignedHead(const SignedHead& head) {
@@ -675,14 +754,16 @@ std::string Millis(absl::Duration d) { return Int8(absl::ToInt64Milliseconds(d))
 }  // namespace
 
 absl::StatusOr<LeaseView> PostgresStorage::ReadLease() {
-  absl::StatusOr<PooledConn> c = Acquire();
-  if (!c.ok()) return c.status();
-  absl::StatusOr<Result> r = (*c)->Exec(
-      "read leader lease",
-      absl::StrCat("SELECT ", kLeaseColumns, " FROM leader_lease WHERE id = 1").c_str(), {});
-  if (!r.ok()) return r.status();
-  if (PQntuples(r->get()) != 1) return absl::DataLossError("read leader lease: no row");
-  return ParseLease(r->get());
+  return Retrying<absl::StatusOr<LeaseView>>([&]() -> absl::StatusOr<LeaseView> {
+    absl::StatusOr<PooledConn> c = Acquire();
+    if (!c.ok()) return c.status();
+    absl::StatusOr<Result> r = (*c)->Exec(
+        "read leader lease",
+        absl::StrCat("SELECT ", kLeaseColumns, " FROM leader_lease WHERE id = 1").c_str(), {});
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) != 1) return absl::DataLossError("read leader lease: no row");
+    return ParseLease(r->get());
+  });
 }
 
 absl::StatusOr<std::optional<int64_t>> PostgresStorage::TryAcquireLease(const std::string& holder,
@@ -739,7 +820,8 @@ absl::StatusOr<std::optional<int64_t>> PostgresStorage::TryAcquireLease(const st
   return std::optional<int64_t>(won.epoch);
 }
 
-absl::Status PostgresStorage::RenewLease(int64_t epoch, absl::Duration ttl) {
+absl::Status PostgresStorage::RenewLease(int64_t epoch, absl::Duration ttl,
+                                         const std::string& address) {
   absl::StatusOr<PooledConn> c = Acquire();
   if (!c.ok()) return c.status();
   absl::StatusOr<Result> r = (*c)->Exec("renew lease",

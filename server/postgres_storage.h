@@ -34,6 +34,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -105,8 +106,9 @@ class PostgresStorage : public LogStorage, public SharedSignerState {
   absl::StatusOr<std::optional<int64_t>> TryAcquireLease(const std::string& holder,
                                                          const std::string& address,
                                                          absl::Duration ttl, LeaseView* current);
-  // Extends the lease of `epoch`; FailedPrecondition if it is no longer held.
-  absl::Status RenewLease(int64_t epoch, absl::Duration ttl);
+  // Extends the lease of `epoch` and records the holder's `address`;
+  // FailedPrecondition if it is no longer held.
+  absl::Status RenewLease(int64_t epoch, absl::Duration ttl, const std::string& address);
   // Lets the lease of `epoch` expire now (a clean stop), so a standby takes
   // over at once. OK if it was not held.
   absl::Status ReleaseLease(int64_t epoch);
@@ -122,6 +124,9 @@ class PostgresStorage : public LogStorage, public SharedSignerState {
   absl::StatusOr<PooledConn> Acquire();
   void Release(std::unique_ptr<Conn> conn);
   absl::Status Migrate();
+  // Runs `op` again if it failed Unavailable (a broken connection).
+  template <typename T>
+  T Retrying(const std::function<T()>& op);
 
   const PostgresOptions options_;
   absl::Mutex pool_mu_;

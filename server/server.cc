@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -34,7 +35,9 @@
 #include "server/log.h"
 #include "server/log_service.h"
 #include "server/metrics.h"
+#include "server/postgres_storage.h"
 #include "server/rocksdb_storage.h"
+#include "server/tile_cache.h"
 #include "server/tile_http.h"
 #include "server/writer_auth.h"
 
@@ -172,7 +175,15 @@ int ExitCodeForStart(const absl::Status& status) {
 
 Server::Server(const ServerConfig& config) : config_(config) {}
 
-Server::~Server() { health_.store(nullptr); }
+Server::~Server() {
+  {
+    absl::MutexLock l(&role_mu_);
+    role_stopping_ = true;
+    role_cv_.SignalAll();
+  }
+  if (role_thread_.joinable()) role_thread_.join();
+  health_.store(nullptr);
+}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& c) {
   RouteProtobufLogs([](absl::string_view line) { Say(line); });
@@ -214,8 +225,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& c) {
       s->metrics_.get());
   if (!creds.ok()) return Refused(creds.status());
 
+  s->key_ = *key;
   if (absl::Status st = s->OpenStorage(); !st.ok()) return st;
-  if (absl::Status st = s->OpenLog(*key); !st.ok()) return st;
+  if (absl::Status st = s->OpenLog(); !st.ok()) return st;
   try {
     s->exposer_ = std::make_unique<prometheus::Exposer>(c.metrics_addr);
   } catch (const std::exception& e) {
@@ -226,7 +238,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& c) {
   if (absl::Status st = s->StartHttp(); !st.ok()) return st;
   if (absl::Status st = s->StartGrpc(*creds, fd_limit); !st.ok()) return st;
 
-  const absl::Status health = s->log_->health();
+  const std::shared_ptr<Log> log = s->CurrentLog();
+  const absl::Status health = s->leader() ? log->health() : absl::OkStatus();
   s->SetServing(health.ok());
   s->PollPublication();
   if (!health.ok()) Say(absl::StrCat("NOT_SERVING: ", health.message()));
@@ -234,14 +247,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& c) {
   const std::vector<int> metrics_ports = s->exposer_->GetListeningPorts();
   const int metrics_port = metrics_ports.empty() ? 0 : metrics_ports[0];
   Say(absl::StrCat(
-      "log ", s->log_->origin(), " serving gRPC on port ", s->grpc_port_,
+      "log ", log->origin(), " serving gRPC on port ", s->grpc_port_,
       s->http_ == nullptr ? ", tiles HTTP off" : absl::StrCat(", tiles HTTP on port ", http_port),
-      ", metrics on port ", metrics_port, "; verifier key ", s->log_->verifier_key()));
+      ", metrics on port ", metrics_port, "; verifier key ", log->verifier_key(),
+      s->pg_ == nullptr ? ""
+                        : absl::StrCat("; ", s->leader() ? "leader" : "standby", " of database ",
+                                       PostgresStorage::Redact(c.storage))));
   // Ready means /checkpoint answers: a new log's first checkpoint is signed
   // on the publisher's first tick, so wait for it (bounded; a publisher that
   // cannot sign answers at once and health already says NOT_SERVING).
   auto published = std::make_shared<absl::Notification>();
-  s->log_->publisher().WaitFor(
+  log->publisher().WaitFor(
       0, [published](const absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>>&) {
         published->Notify();
       });
@@ -252,11 +268,26 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& c) {
     absl::Status written = WriteReadyFile(c.ready_file, s->grpc_port_, http_port, metrics_port);
     if (!written.ok()) return Failed(written);
   }
+  if (s->pg_ != nullptr) s->role_thread_ = std::thread([raw = s.get()] { raw->RoleLoop(); });
   return s;
 }
 
 absl::Status Server::OpenStorage() {
   const ServerConfig& c = config_;
+  tile_cache_ = std::make_unique<TileCache>(c.tile_cache_mb << 20, metrics_.get());
+  if (c.SharedStorage()) {
+    absl::StatusOr<std::unique_ptr<PostgresStorage>> pg =
+        PostgresStorage::Open(PostgresOptions{.conninfo = c.storage, .pool_size = c.postgres_pool});
+    if (!pg.ok()) {
+      // A database that cannot be reached is a runtime failure (a
+      // supervisor retries); one refused as configured is the operator's.
+      const absl::Status st(pg.status().code(), absl::StrCat("--storage: ", pg.status().message()));
+      return absl::IsUnavailable(st) ? st : Refused(st);
+    }
+    pg_ = *std::move(pg);
+    storage_ = pg_.get();
+    return absl::OkStatus();
+  }
   std::error_code ec;
   std::filesystem::create_directories(c.data_dir, ec);
   if (ec) {
@@ -309,42 +340,216 @@ absl::Status Server::OpenStorage() {
   return absl::OkStatus();
 }
 
-absl::Status Server::OpenLog(const NoteSigner& key) {
+absl::StatusOr<std::shared_ptr<Log>> Server::NewLog(bool leader) {
   const ServerConfig& c = config_;
-  absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(
-      storage_,
-      LogOptions{
-          .key = key,
-          .signer_state_path = c.SignerStatePath(),
-          .recover_signer_state = c.recover_signer_state,
-          .sequencer = {.max_batch_entries = c.max_batch,
-                        .max_pending_entries = c.max_queue,
-                        .disk_reserve = c.min_free_disk_mb > 0 ? reserve_.get() : nullptr},
-          .publisher = {.interval = absl::Milliseconds(c.checkpoint_interval_ms)},
-          .tile_cache_bytes = c.tile_cache_mb << 20,
-          .read_only_reason = read_only_reason_,
-          .witness_policy = witness_policy_,
-          .witness = WitnessOptions(c),
-          .witness_fail_open = c.witness_fail_open,
-      },
-      metrics_.get());
+  LogOptions options{
+      .key = *key_,
+      .signer_state_path = c.SignerStatePath(),
+      .recover_signer_state = c.recover_signer_state,
+      .sequencer = {.max_batch_entries = c.max_batch,
+                    .max_pending_entries = c.max_queue,
+                    .disk_reserve =
+                        c.min_free_disk_mb > 0 && reserve_ != nullptr ? reserve_.get() : nullptr},
+      .publisher = {.interval = absl::Milliseconds(c.checkpoint_interval_ms)},
+      .tile_cache_bytes = c.tile_cache_mb << 20,
+      .read_only_reason = leader ? read_only_reason_ : std::string("this server is a standby"),
+      .witness_policy = witness_policy_,
+      .witness = WitnessOptions(c),
+      .witness_fail_open = c.witness_fail_open,
+      .tile_cache = tile_cache_.get(),
+      .shared_signer_state = pg_.get(),
+      .standby = !leader,
+  };
+  absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(storage_, options, metrics_.get());
+  if (!log.ok()) return log.status();
+  return std::shared_ptr<Log>(*std::move(log));
+}
+
+std::shared_ptr<Log> Server::CurrentLog() const {
+  absl::MutexLock l(&log_mu_);
+  return log_;
+}
+
+void Server::SwapLog(std::shared_ptr<Log> log) {
+  std::shared_ptr<Log> old;
+  {
+    absl::MutexLock l(&log_mu_);
+    old = std::exchange(log_, std::move(log));
+  }
+  // Calls that took the old log finish on it; it is destroyed with the
+  // last of them.
+  if (old != nullptr) old->Stop();
+}
+
+bool Server::leader() const {
+  absl::MutexLock l(&role_mu_);
+  return leader_;
+}
+
+absl::Status Server::OpenLog() {
+  const ServerConfig& c = config_;
+  bool lead = true;
+  if (pg_ != nullptr) {
+    // One election at once, so the first server of a new log leads (and
+    // claims the database) before it serves anything.
+    // Known once the gRPC port is bound, if it is 0 (StartGrpc).
+    advertised_ = c.AdvertisedAddress();
+    holder_ = absl::StrCat(advertised_, " pid ", getpid(), " ", absl::ToUnixNanos(absl::Now()));
+    LeaseView current;
+    absl::StatusOr<std::optional<int64_t>> won =
+        pg_->TryAcquireLease(holder_, advertised_, absl::Milliseconds(c.lease_ttl_ms), &current);
+    if (!won.ok()) return Failed(won.status());
+    lead = won->has_value();
+    {
+      absl::MutexLock l(&role_mu_);
+      leader_ = lead;
+      leader_address_ = current.valid ? current.address : "";
+    }
+    if (lead) {
+      epoch_ = **won;
+      renewed_at_ = absl::Now();
+      pg_->SetFencingEpoch(epoch_);
+      metrics_->leader_elections.Increment();
+      Say(absl::StrCat("leader of the log in ", PostgresStorage::Redact(c.storage),
+                       " (lease epoch ", epoch_, ")"));
+    } else {
+      Say(absl::StrCat("standby: the leader is at ", current.address, " (", current.holder, ")"));
+    }
+  }
+  metrics_->leader.Set(lead ? 1 : 0);
   // Log::Open's refusals (wrong directory, rollback, fork) and a malformed
   // signer state file are FailedPrecondition or InvalidArgument, so they are
   // configuration errors here too; anything else is a runtime one.
-  if (!log.ok()) return log.status();
-  log_ = *std::move(log);
+  absl::StatusOr<std::shared_ptr<Log>> log = NewLog(lead);
+  if (!log.ok()) {
+    if (pg_ != nullptr && lead) pg_->ReleaseLease(epoch_).IgnoreError();
+    return log.status();
+  }
+  SwapLog(*std::move(log));
   return absl::OkStatus();
+}
+
+absl::Status Server::WriteGate() const {
+  absl::MutexLock l(&role_mu_);
+  if (leader_) return absl::OkStatus();
+  if (leader_address_.empty()) {
+    return absl::UnavailableError(
+        "this server is a standby and no leader is known (an election is under way); retry "
+        "shortly or write to another server of this log");
+  }
+  absl::Status st = absl::UnavailableError(
+      absl::StrCat("this server is a standby; the leader is at ", leader_address_));
+  st.SetPayload(kLeaderPayload, absl::Cord(leader_address_));
+  return st;
+}
+
+void Server::RoleLoop() {
+  const absl::Duration interval = absl::Milliseconds(config_.lease_ttl_ms) / 6;
+  absl::MutexLock l(&role_mu_);
+  while (!role_stopping_) {
+    role_mu_.Unlock();
+    RoleStep();
+    role_mu_.Lock();
+    const absl::Time until = absl::Now() + interval;
+    while (!role_stopping_ && absl::Now() < until) role_cv_.WaitWithDeadline(&role_mu_, until);
+  }
+}
+
+void Server::RoleStep() {
+  const ServerConfig& c = config_;
+  const absl::Duration ttl = absl::Milliseconds(c.lease_ttl_ms);
+  if (leader()) {
+    absl::Status renewed = pg_->RenewLease(epoch_, ttl, advertised_);
+    if (renewed.ok()) {
+      renewed_at_ = absl::Now();
+    } else if (absl::IsFailedPrecondition(renewed)) {
+      return StepDown(std::string(renewed.message()));
+    } else if (absl::Now() - renewed_at_ >= ttl) {
+      // Another server may hold the lease by now; the database fences this
+      // one's writes either way, and clients should look elsewhere.
+      return StepDown(absl::StrCat("the lease could not be renewed for ", absl::FormatDuration(ttl),
+                                   ": ", renewed.message()));
+    }
+    // A failed commit or signature is sticky in the log: step down, and the
+    // next election (which this server may win again at once) reopens the
+    // log from the database, whatever the failed commit did.
+    if (absl::Status h = CurrentLog()->health(); !h.ok()) {
+      return StepDown(absl::StrCat("the log failed: ", h.message()));
+    }
+    return;
+  }
+  LeaseView current;
+  absl::StatusOr<std::optional<int64_t>> won =
+      pg_->TryAcquireLease(holder_, advertised_, ttl, &current);
+  if (won.ok() && won->has_value() && Promote(**won)) return;
+  {
+    absl::MutexLock l(&role_mu_);
+    if (!won.ok()) {
+      standby_health_ = won.status();
+      return;
+    }
+    leader_address_ = current.valid && current.holder != holder_ ? current.address : "";
+  }
+  absl::StatusOr<bool> moved = CurrentLog()->publisher().Refresh();
+  absl::MutexLock l(&role_mu_);
+  standby_health_ = moved.status();
+}
+
+bool Server::Promote(int64_t epoch) {
+  pg_->SetFencingEpoch(epoch);
+  epoch_ = epoch;
+  renewed_at_ = absl::Now();
+  absl::StatusOr<std::shared_ptr<Log>> log = NewLog(/*leader=*/true);
+  if (!log.ok()) {
+    pg_->ReleaseLease(epoch).IgnoreError();
+    if (IsConfigurationError(log.status())) {
+      Say(absl::StrCat("elected leader but refusing to lead: ", log.status().message()));
+      absl::MutexLock l(&role_mu_);
+      fatal_ = log.status();
+    } else {
+      Say(absl::StrCat("elected leader but cannot open the log (standing by): ",
+                       log.status().message()));
+    }
+    return false;
+  }
+  // The new log first, then the gate: no write reaches the standby's log.
+  SwapLog(*std::move(log));
+  {
+    absl::MutexLock l(&role_mu_);
+    leader_ = true;
+    leader_address_ = advertised_;
+    standby_health_ = absl::OkStatus();
+  }
+  metrics_->leader.Set(1);
+  metrics_->leader_elections.Increment();
+  Say(absl::StrCat("now leader (lease epoch ", epoch, ") at tree size ",
+                   CurrentLog()->sequencer().head().size));
+  return true;
+}
+
+void Server::StepDown(const std::string& why) {
+  {
+    absl::MutexLock l(&role_mu_);
+    leader_ = false;
+    leader_address_.clear();
+  }
+  // The gate is shut; what is queued is committed if the lease still
+  // fences for this server, and refused otherwise. The stopped log keeps
+  // serving reads of its last checkpoint, refreshed like a standby's.
+  CurrentLog()->Stop();
+  metrics_->leader.Set(0);
+  metrics_->leader_stepdowns.Increment();
+  Say(absl::StrCat("no longer leader (", why, "); standing by"));
 }
 
 absl::Status Server::StartHttp() {
   const ServerConfig& c = config_;
   // Tiles over HTTP, straight from storage (read-only; needs no auth).
-  Log* const log = log_.get();
   tiles_ = std::make_unique<TileHttpHandler>(
-      storage_, [log] { return log->publisher().latest(); },
+      storage_, [this] { return CurrentLog()->publisher().latest(); },
       TileHttpOptions{.checkpoint_max_age = absl::Seconds(c.http_checkpoint_max_age_s),
                       .in_flight_bytes = c.http_in_flight_mb << 20},
-      &log->tile_cache(), metrics_.get());
+      tile_cache_.get(), metrics_.get());
   if (c.http_addr.empty()) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
       HttpServerOptions{.address = c.http_addr,
@@ -365,7 +570,7 @@ absl::Status Server::StartGrpc(std::shared_ptr<grpc::ServerCredentials> creds, i
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   service_ = std::make_unique<LogService>(
-      log_.get(), auth_.get(), metrics_.get(),
+      [this] { return CurrentLog(); }, [this] { return WriteGate(); }, auth_.get(), metrics_.get(),
       [this] {
         if (grpc::HealthCheckServiceInterface* h = health_.load(); h != nullptr) {
           h->SetServingStatus(std::string(kServiceName), false);
@@ -390,6 +595,16 @@ absl::Status Server::StartGrpc(std::shared_ptr<grpc::ServerCredentials> creds, i
   Say(absl::StrCat("gRPC connections refused at accept from descriptor ", fd_cap, " (limit ",
                    fd_limit, ")"));
   health_.store(grpc_->GetHealthCheckService());
+  if (pg_ != nullptr && absl::EndsWith(advertised_, ":0")) {
+    advertised_ = absl::StrCat(advertised_.substr(0, advertised_.size() - 1), grpc_port_);
+    if (leader()) {
+      if (absl::Status st =
+              pg_->RenewLease(epoch_, absl::Milliseconds(c.lease_ttl_ms), advertised_);
+          !st.ok()) {
+        return Failed(st);
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -399,7 +614,7 @@ void Server::SetServing(bool serving) {
 }
 
 void Server::PollPublication() {
-  const absl::Status stalled = log_->publisher().stalled();
+  const absl::Status stalled = CurrentLog()->publisher().stalled();
   health_.load()->SetServingStatus(std::string(kPublicationServiceName), stalled.ok());
   if (stalled.ok() == publication_ok_) return;
   publication_ok_ = stalled.ok();
@@ -409,23 +624,33 @@ void Server::PollPublication() {
                                      stalled.message()));
 }
 
-void Server::Poll() {
+absl::Status Server::Poll() {
   PollPublication();
+  const std::shared_ptr<Log> log = CurrentLog();
   if (const uint64_t refused = accept_gate::refused(); refused > refused_seen_) {
     metrics_->grpc_connections_refused.Increment(static_cast<double>(refused - refused_seen_));
     refused_seen_ = refused;
   }
-  if (auto cp = log_->publisher().latest(); cp != nullptr) {
+  if (auto cp = log->publisher().latest(); cp != nullptr) {
     metrics_->checkpoint_age.Set(absl::ToDoubleSeconds(absl::Now() - cp->published_at));
   }
   // Applied every time, not only on a change: LogService marks the service
   // NOT_SERVING itself when it refuses a write, which serving_ does not see.
-  const absl::Status h = log_->health();
+  // A standby serves reads: it is healthy while it can read the database.
+  absl::Status h;
+  absl::Status fatal;
+  {
+    absl::MutexLock l(&role_mu_);
+    h = leader_ ? absl::OkStatus() : standby_health_;
+    fatal = fatal_;
+  }
+  if (h.ok() && leader()) h = log->health();
   const bool changed = h.ok() != serving_;
   SetServing(h.ok());
   if (changed) {
     Say(serving_ ? std::string("SERVING again") : absl::StrCat("NOT_SERVING: ", h.message()));
   }
+  return fatal;
 }
 
 void Server::ReloadTokens() {
@@ -442,39 +667,66 @@ void Server::ReloadTokens() {
 
 absl::Status Server::Drain() {
   SetServing(false);
+  bool was_leader = true;
+  if (pg_ != nullptr) {
+    {
+      absl::MutexLock l(&role_mu_);
+      role_stopping_ = true;
+      role_cv_.SignalAll();
+      was_leader = leader_;
+      leader_ = false;  // writes refused from here on
+      leader_address_.clear();
+    }
+    if (role_thread_.joinable()) role_thread_.join();
+  }
   // Commit and acknowledge what is queued, publish a checkpoint over it,
   // then let in-flight calls finish and refuse new ones.
-  log_->Stop();
+  const std::shared_ptr<Log> log = CurrentLog();
+  log->Stop();
+  // A leader hands over at once rather than when its lease lapses.
+  if (pg_ != nullptr && was_leader) {
+    if (absl::Status st = pg_->ReleaseLease(epoch_); !st.ok()) {
+      Say(
+          absl::StrCat("could not release the leader lease (a standby takes over when it "
+                       "lapses): ",
+                       st.message()));
+    }
+  }
   grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   grpc_->Wait();
   if (http_ != nullptr) http_->Stop();
-  return log_->health();
+  return was_leader ? log->health() : absl::OkStatus();
 }
 
 absl::StatusOr<std::string> Server::Freeze(const std::string& successor, absl::Duration timeout) {
-  if (log_->frozen()) return absl::FailedPreconditionError("freeze: the log is already frozen");
+  if (pg_ != nullptr) {
+    return absl::FailedPreconditionError(
+        "freeze: not supported yet for a log in a shared database (--storage postgres://...)");
+  }
+  const std::shared_ptr<Log> log = CurrentLog();
+  if (log->frozen()) return absl::FailedPreconditionError("freeze: the log is already frozen");
   if (!read_only_reason_.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("freeze: the store is read-only: ", read_only_reason_));
   }
-  if (absl::Status st = log_->sequencer().status(); !st.ok()) {
+  if (absl::Status st = log->sequencer().status(); !st.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("freeze: the log is not accepting writes (", st.message(),
                      "); start it normally until it is healthy, then freeze it"));
   }
   // No write can come after this: the head is the log's last.
-  log_->sequencer().Stop();
-  const TreeHead head = log_->sequencer().head();
+  log->sequencer().Stop();
+  const TreeHead head = log->sequencer().head();
   auto result = std::make_shared<absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>>>(
       absl::DeadlineExceededError("not yet"));
   auto done = std::make_shared<absl::Notification>();
-  log_->publisher().WaitFor(
+  log->publisher().WaitFor(
       head.size, [result, done](absl::StatusOr<std::shared_ptr<const PublishedCheckpoint>> cp) {
         *result = std::move(cp);
         done->Notify();
       });
   if (!done->WaitForNotificationWithTimeout(timeout)) {
-    absl::Status stalled = log_->publisher().stalled();
+    absl::Status stalled = log->publisher().stalled();
     return absl::FailedPreconditionError(absl::StrCat(
         "freeze: no checkpoint of size ", head.size, " published within ",
         absl::FormatDuration(timeout), stalled.ok() ? "" : absl::StrCat(": ", stalled.message()),

@@ -14,10 +14,15 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/note_key.h"
 #include "server/server_config.h"
 
 namespace grpc {
@@ -39,8 +44,9 @@ class Log;
 class LogService;
 class LogStorage;
 class Metrics;
-class NoteSigner;
+class PostgresStorage;
 class RocksDbStorage;
+class TileCache;
 class TileHttpHandler;
 class TlogPolicy;
 class WriterAuth;
@@ -70,8 +76,10 @@ class Server {
   // Upkeep, about once a second: keeps the gRPC health service in step
   // with the log (a failed write flips it to NOT_SERVING at once; this
   // catches the rest, and flips it back when a disk reserve or publishing
-  // failure passes) and updates the metrics nothing else updates.
-  void Poll();
+  // failure passes) and updates the metrics nothing else updates. Not OK
+  // if the server must stop: becoming leader of a shared database found it
+  // rolled back or forked (the caller drains and exits non-zero).
+  absl::Status Poll();
 
   // SIGHUP: re-reads the tokens file. A bad file keeps the old tokens;
   // either way the outcome is said on stderr.
@@ -99,7 +107,22 @@ class Server {
 
   // Steps of Start, in order; an error is Start's.
   absl::Status OpenStorage();
-  absl::Status OpenLog(const NoteSigner& key);
+  absl::Status OpenLog();
+  // A Log over storage_: the leader's (sequencing, signing) or a standby's.
+  absl::StatusOr<std::shared_ptr<Log>> NewLog(bool leader);
+  std::shared_ptr<Log> CurrentLog() const;
+  // Replaces the current log; the previous one is stopped.
+  void SwapLog(std::shared_ptr<Log> log);
+
+  // Shared-database storage: the role thread (election, lease renewal,
+  // a standby's view of the leader's checkpoints) and its steps.
+  void RoleLoop();
+  void RoleStep();
+  bool Promote(int64_t epoch);
+  void StepDown(const std::string& why);
+  // LogService's WriteGate: OK on the leader (and on RocksDB).
+  absl::Status WriteGate() const;
+  bool leader() const;
   absl::Status StartHttp();
   absl::Status StartGrpc(std::shared_ptr<grpc::ServerCredentials> creds, int fd_limit);
 
@@ -116,11 +139,15 @@ class Server {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<DiskReserve> reserve_;
   std::unique_ptr<RocksDbStorage> db_;
+  std::unique_ptr<PostgresStorage> pg_;  // --storage postgres://...
   std::unique_ptr<FaultInjectingStorage> faulty_;
-  LogStorage* storage_ = nullptr;                     // db_, or faulty_ over it
+  LogStorage* storage_ = nullptr;  // db_ or pg_, or faulty_ over db_
+  std::optional<NoteSigner> key_;
+  std::unique_ptr<TileCache> tile_cache_;             // shared by the Logs opened in turn
   std::string read_only_reason_;                      // non-empty: db_ is open read-only
   std::shared_ptr<const TlogPolicy> witness_policy_;  // --witness-policy; null: none
-  std::unique_ptr<Log> log_;
+  mutable absl::Mutex log_mu_;
+  std::shared_ptr<Log> log_ ABSL_GUARDED_BY(log_mu_);
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<TileHttpHandler> tiles_;
   std::unique_ptr<HttpServer> http_;
@@ -130,6 +157,19 @@ class Server {
   std::unique_ptr<LogService> service_;
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
+  // Role (shared-database storage). leader_ is true for RocksDB.
+  mutable absl::Mutex role_mu_;
+  absl::CondVar role_cv_;
+  bool leader_ ABSL_GUARDED_BY(role_mu_) = true;
+  std::string leader_address_ ABSL_GUARDED_BY(role_mu_);   // a standby's view; "" unknown
+  absl::Status standby_health_ ABSL_GUARDED_BY(role_mu_);  // a standby's reads
+  absl::Status fatal_ ABSL_GUARDED_BY(role_mu_);
+  bool role_stopping_ ABSL_GUARDED_BY(role_mu_) = false;
+  std::string holder_;      // this process in the lease row
+  std::string advertised_;  // the gRPC address standbys name while this server leads
+  int64_t epoch_ = 0;       // the role thread's: the lease epoch held (leader)
+  absl::Time renewed_at_;   // the role thread's: the last successful renewal
+  std::thread role_thread_;
   bool serving_ = false;        // as last told to the health service
   bool publication_ok_ = true;  // as last said by PollPublication
   uint64_t refused_seen_ = 0;   // accept_gate::refused() already counted

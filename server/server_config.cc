@@ -22,7 +22,34 @@ absl::Status InRange(absl::string_view flag, T value, std::type_identity_t<T> lo
 }  // namespace
 
 absl::Status ServerConfig::Validate() const {
-  if (data_dir.empty()) return absl::InvalidArgumentError("--data-dir is required");
+  if (!storage.empty() && storage != "rocksdb" && !SharedStorage()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--storage ", storage,
+                     ": not a store; give rocksdb (the default, in --data-dir) or a "
+                     "postgres://USER@HOST:PORT/DB URI"));
+  }
+  if (SharedStorage()) {
+    if (!data_dir.empty()) {
+      return absl::InvalidArgumentError(
+          "--data-dir: not used with --storage postgres://...; the log lives in the database");
+    }
+    if (testing_fail_commit_after >= 0 || !testing_free_disk_file.empty()) {
+      return absl::InvalidArgumentError("--testing-* flags need the RocksDB store");
+    }
+    const std::string advertised = AdvertisedAddress();
+    const size_t colon = advertised.rfind(':');
+    const std::string host = colon == std::string::npos ? "" : advertised.substr(0, colon);
+    if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          advertise_addr.empty() ? "--grpc-addr " : "--advertise-addr ", advertised,
+          ": standbys name this address to clients, so it must be one they can reach; set "
+          "--advertise-addr HOST:PORT"));
+    }
+  } else if (data_dir.empty()) {
+    return absl::InvalidArgumentError("--data-dir is required");
+  } else if (!advertise_addr.empty()) {
+    return absl::InvalidArgumentError("--advertise-addr: needs --storage postgres://...");
+  }
   if (signing_key.empty()) return absl::InvalidArgumentError("--signing-key is required");
 
   for (const absl::Status& s : {
@@ -37,6 +64,8 @@ absl::Status ServerConfig::Validate() const {
            InRange("--witness-timeout-ms", witness_timeout_ms, 10, 600000),
            InRange("--witness-attempts", witness_attempts, 1, 10),
            InRange("--max-batch", max_batch, 1, 1 << 20),
+           InRange("--lease-ttl-ms", lease_ttl_ms, 500, 600000),
+           InRange("--postgres-pool", postgres_pool, 2, 256),
            InRange("--max-queue", max_queue, 1, 1 << 26),
            // In bytes it must fit 64 bits.
            InRange("--min-free-disk-mb", min_free_disk_mb, 0,
@@ -89,6 +118,14 @@ std::string ServerConfig::SignerStatePath() const {
   return signer_state.empty() ? signing_key + ".state" : signer_state;
 }
 
+bool ServerConfig::SharedStorage() const {
+  return absl::StartsWith(storage, "postgres://") || absl::StartsWith(storage, "postgresql://");
+}
+
+std::string ServerConfig::AdvertisedAddress() const {
+  return advertise_addr.empty() ? grpc_addr : advertise_addr;
+}
+
 bool IsLoopback(absl::string_view addr) {
   const size_t colon = addr.rfind(':');
   absl::string_view host = addr.substr(0, colon == absl::string_view::npos ? addr.size() : colon);
@@ -100,7 +137,21 @@ void AddServeFlags(CLI::App& app, ServerConfig& config) {
   app.set_config("--config", "",
                  "Read options from a TOML file (keys as the long flag names); "
                  "flags given on the command line override it");
-  app.add_option("--data-dir", config.data_dir, "Directory for the log's RocksDB store (required)");
+  app.add_option("--data-dir", config.data_dir,
+                 "Directory for the log's RocksDB store (required unless --storage is a "
+                 "database)");
+  app.add_option("--storage", config.storage,
+                 "rocksdb (default: in --data-dir), or postgres://USER@HOST:PORT/DB: the log in a "
+                 "PostgreSQL database shared by several servers, one leading (docs/ha.md); the "
+                 "password from PGPASSFILE or ~/.pgpass");
+  app.add_option("--advertise-addr", config.advertise_addr,
+                 "gRPC HOST:PORT that standbys name to clients as the leader's when this server "
+                 "leads (default: --grpc-addr)");
+  app.add_option("--lease-ttl-ms", config.lease_ttl_ms,
+                 "Leader lease: renewed every third of it; a standby takes over once it lapses")
+      ->capture_default_str();
+  app.add_option("--postgres-pool", config.postgres_pool, "Database connections per server")
+      ->capture_default_str();
   app.add_option("--signing-key", config.signing_key,
                  "Note-format private key file (infratrail keygen); its name is the origin "
                  "(required)");

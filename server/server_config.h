@@ -26,6 +26,16 @@ namespace infratrail {
 
 struct ServerConfig {
   std::string data_dir;
+  // Empty (or "rocksdb"): the RocksDB store in data_dir. A postgres:// or
+  // postgresql:// URI: the log lives in that database, shared with any
+  // other server given it; one leads, the others stand by (docs/ha.md).
+  std::string storage;
+  // The gRPC address standbys name to clients (empty: grpc_addr, which must
+  // then not be a wildcard; port 0 is replaced by the port bound).
+  // Shared-database storage only.
+  std::string advertise_addr;
+  int lease_ttl_ms = 3000;  // leader lease; a standby takes over once it expires
+  int postgres_pool = 8;    // connections per server
   std::string signing_key;
   std::string signer_state;  // empty: <signing_key>.state (SignerStatePath)
   bool recover_signer_state = false;
@@ -75,6 +85,11 @@ struct ServerConfig {
 
   // The signer state file: --signer-state, or the key's name + ".state".
   std::string SignerStatePath() const;
+
+  // --storage names a PostgreSQL database (shared by several servers).
+  bool SharedStorage() const;
+  // The address standbys name: --advertise-addr, else --grpc-addr.
+  std::string AdvertisedAddress() const;
 };
 
 // Registers --config and every serving flag on `app`, writing into

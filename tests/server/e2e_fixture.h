@@ -16,15 +16,38 @@
 #include "gtest/gtest.h"
 #include "tests/server/log_client.h"
 #include "tests/server/server_process.h"
+#ifdef INFRATRAIL_E2E_POSTGRES
+#include "server/testing/postgres_cluster.h"
+#endif
 
 namespace infratrail::testing {
 
 inline constexpr absl::string_view kOrigin = "e2e.infratrail.test/log";
 inline constexpr char kLogService[] = "infratrail.v1.Log";
 
+#ifdef INFRATRAIL_E2E_POSTGRES
+// Built with INFRATRAIL_E2E_POSTGRES, the same tests run on the PostgreSQL
+// store: one server for the binary, a new database per test.
+inline infratrail::testutil::PostgresCluster* SharedPostgres() {
+  static std::unique_ptr<infratrail::testutil::PostgresCluster> cluster = [] {
+    absl::StatusOr<std::unique_ptr<infratrail::testutil::PostgresCluster>> c =
+        infratrail::testutil::PostgresCluster::Start({.fsync = false});
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *std::move(c) : nullptr;
+  }();
+  return cluster.get();
+}
+#endif
+
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
+#ifdef INFRATRAIL_E2E_POSTGRES
+    ASSERT_NE(SharedPostgres(), nullptr);
+    absl::StatusOr<std::string> db = SharedPostgres()->CreateDatabase();
+    ASSERT_TRUE(db.ok()) << db.status();
+    storage_ = *db;
+#endif
     absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Create("infratrail-e2e");
     ASSERT_TRUE(dir.ok()) << dir.status();
     dir_ = std::move(*dir);
@@ -46,6 +69,7 @@ class ServerTest : public ::testing::Test {
   ServerOptions Options(std::vector<std::string> extra_args = {}) const {
     ServerOptions o;
     o.data_dir = data_dir_;
+    o.storage = storage_;
     o.signing_key = key_.key_file;
     o.extra_args = std::move(extra_args);
     return o;
@@ -65,6 +89,7 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<TempDir> dir_;
   LogKey key_;
   std::string data_dir_;
+  std::string storage_;  // a database's URI when built for PostgreSQL
 };
 
 // `status` failed with `code` and its message names `field`.

@@ -166,8 +166,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Spawn(const std::s
   std::error_code ignored;
   std::filesystem::remove(ready, ignored);
   std::vector<std::string> argv = {INFRATRAIL_SERVER_BIN,
-                                   "--data-dir",
-                                   options.data_dir,
+                                   options.storage.empty() ? "--data-dir" : "--storage",
+                                   options.storage.empty() ? options.data_dir : options.storage,
                                    "--signing-key",
                                    options.signing_key,
                                    "--grpc-addr",

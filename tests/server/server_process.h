@@ -66,6 +66,8 @@ absl::StatusOr<LogKey> MakeLogKey(const std::string& dir, const std::string& fil
 
 struct ServerOptions {
   std::string data_dir;
+  // Non-empty: --storage (a postgres:// URI) instead of --data-dir.
+  std::string storage;
   std::string signing_key;
   std::string grpc_addr = "127.0.0.1:0";
   std::string http_addr = "127.0.0.1:0";  // tiles over HTTP
