@@ -59,6 +59,9 @@ Metrics::Metrics(prometheus::Registry& r)
       leader_stepdowns(Counter(r, "infratrail_leader_stepdowns_total",
                                "Times this server stopped being leader (lease lost or taken "
                                "over, a storage failure)")),
+      storage_connection_errors(Counter(r, "infratrail_storage_connection_errors_total",
+                                        "Database connections lost or refused (--storage "
+                                        "postgres://...)")),
       rejected_queue_full(Counter(r, "infratrail_sequencer_rejected_queue_full_total",
                                   "AddEvents rejected because the queue was full")),
       rejected_disk_reserve(Counter(r, "infratrail_sequencer_rejected_disk_reserve_total",

@@ -631,6 +631,12 @@ absl::Status Server::Poll() {
     metrics_->grpc_connections_refused.Increment(static_cast<double>(refused - refused_seen_));
     refused_seen_ = refused;
   }
+  if (pg_ != nullptr) {
+    const uint64_t errors = pg_->connection_errors();
+    metrics_->storage_connection_errors.Increment(
+        static_cast<double>(errors - connection_errors_seen_));
+    connection_errors_seen_ = errors;
+  }
   if (auto cp = log->publisher().latest(); cp != nullptr) {
     metrics_->checkpoint_age.Set(absl::ToDoubleSeconds(absl::Now() - cp->published_at));
   }

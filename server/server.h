@@ -173,6 +173,7 @@ class Server {
   bool serving_ = false;        // as last told to the health service
   bool publication_ok_ = true;  // as last said by PollPublication
   uint64_t refused_seen_ = 0;   // accept_gate::refused() already counted
+  uint64_t connection_errors_seen_ = 0;  // pg_->connection_errors() already counted
 };
 
 // The exit code for an error of Server::Start: kExitUsage for a refused

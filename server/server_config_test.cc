@@ -125,6 +125,21 @@ std::vector<RuleCase> Rules() {
       {"NegativeRateLimitIsRefused", [](ServerConfig& c) { c.rate_limit = -1; }, "--rate-limit"},
       {"NanRateLimitIsRefused", [](ServerConfig& c) { c.rate_limit = std::nan(""); },
        "--rate-limit"},
+      {"StorageMustBeRocksDbOrAPostgresUri", [](ServerConfig& c) { c.storage = "mysql://db/log"; },
+       "--storage mysql://db/log: not a store"},
+      {"DataDirIsNotUsedWithADatabase",
+       [](ServerConfig& c) { c.storage = "postgres://infratrail@db/log"; },
+       "--data-dir: not used with --storage"},
+      {"AWildcardGrpcAddressNeedsAnAdvertisedOne",
+       [](ServerConfig& c) {
+         c.data_dir.clear();
+         c.storage = "postgresql://infratrail@db/log";
+         c.grpc_addr = "0.0.0.0:7400";
+         c.allow_unauthenticated_writes = true;
+       },
+       "--grpc-addr 0.0.0.0:7400: standbys name this address"},
+      {"AdvertiseAddrNeedsADatabase", [](ServerConfig& c) { c.advertise_addr = "a:7400"; },
+       "--advertise-addr: needs --storage"},
   };
 }
 
@@ -140,6 +155,20 @@ INSTANTIATE_TEST_SUITE_P(Rules, ServerConfigRule, ::testing::ValuesIn(Rules()),
                          [](const ::testing::TestParamInfo<RuleCase>& info) {
                            return info.param.rule;
                          });
+
+TEST(ServerConfig, ADatabaseNeedsNoDataDirAndAdvertisesTheGrpcAddress) {
+  ServerConfig c = Minimal();
+  c.data_dir.clear();
+  c.storage = "postgres://infratrail@db.internal:5432/log";
+  EXPECT_TRUE(c.Validate().ok()) << c.Validate();
+  EXPECT_TRUE(c.SharedStorage());
+  EXPECT_EQ(c.AdvertisedAddress(), c.grpc_addr);
+  c.grpc_addr = "[::]:7400";
+  c.allow_unauthenticated_writes = true;
+  c.advertise_addr = "a.log.internal:7400";
+  EXPECT_TRUE(c.Validate().ok()) << c.Validate();
+  EXPECT_EQ(c.AdvertisedAddress(), "a.log.internal:7400");
+}
 
 TEST(ServerConfig, TheLoopbackRefusalSaysHowToAllowIt) {
   ServerConfig c = Minimal();
@@ -223,6 +252,8 @@ INSTANTIATE_TEST_SUITE_P(
                       RangeCase{"--checkpoint-interval-ms", "0", "1", "3600000", "3600001"},
                       RangeCase{"--max-batch", "0", "1", "1048576", "1048577"},
                       RangeCase{"--max-queue", "0", "1", "67108864", "67108865"},
+                      RangeCase{"--lease-ttl-ms", "499", "500", "600000", "600001"},
+                      RangeCase{"--postgres-pool", "1", "2", "256", "257"},
                       // In bytes, the reserve must fit 64 bits.
                       RangeCase{"--min-free-disk-mb", std::nullopt, "0", "17592186044415",
                                 "17592186044416"}),
