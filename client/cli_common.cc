@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "client/cli_util.h"
 #include "client/key_arg.h"
@@ -13,7 +14,10 @@
 namespace infratrail::cli {
 
 void AddConnectionFlags(CLI::App* cmd, ConnectionFlags* flags) {
-  cmd->add_option("--server", flags->server, "Log gRPC address HOST:PORT")->capture_default_str();
+  cmd->add_option("--server", flags->server,
+                  "Log gRPC address HOST:PORT; for a leader and its standbys, all of them: "
+                  "A,B,C (writes follow the leader among them, a failed server is skipped)")
+      ->capture_default_str();
   cmd->add_option("--log-key", flags->log_key,
                   "Log verifier key (or @file); checkpoints and proofs are verified with it");
   cmd->add_option("--witness-policy", flags->witness_policy,
@@ -44,6 +48,11 @@ void AddTlsFlags(CLI::App* cmd, ConnectionFlags* flags) {
 }
 
 absl::Status SetTransport(const ConnectionFlags& flags, LogClientOptions* opts) {
+  if (absl::StatusOr<std::vector<std::string>> servers = SplitLogTarget(flags.server);
+      !servers.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--server: ", absl::StripPrefix(servers.status().message(), "LogClient: target: ")));
+  }
   opts->target = flags.server;
   opts->tls = flags.tls || !flags.tls_ca.empty() || !flags.tls_cert.empty() ||
               !flags.tls_key.empty() || !flags.tls_server_name.empty();

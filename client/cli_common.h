@@ -39,8 +39,9 @@ void AddConnectionFlags(CLI::App* cmd, ConnectionFlags* flags);
 // (AddConnectionFlags adds them too), for commands that need no log key.
 void AddTlsFlags(CLI::App* cmd, ConnectionFlags* flags);
 
-// Sets `opts`' target and transport (tls*) from --server and the --tls*
-// flags; any --tls-* flag implies --tls. InvalidArgument naming the flag.
+// Sets `opts`' target and transport (tls*) from --server (one address, or
+// several comma-separated) and the --tls* flags; any --tls-* flag implies
+// --tls. InvalidArgument naming the flag.
 absl::Status SetTransport(const ConnectionFlags& flags, LogClientOptions* opts);
 
 // A LogClient for the flags; InvalidArgument naming the flag. Retries are

@@ -8,6 +8,12 @@
 // a service the server does not know); 2 bad flags; 3 no answer (the server
 // is unreachable, the deadline passed, or it does not serve the health
 // service).
+//
+// With several servers (--server A,B,C: a leader and its standbys), each
+// is asked in turn and gets a line "<address> <service>: <status>"
+// (NO_ANSWER when it did not answer); the exit code is the best of theirs,
+// so 0 when any serves the service (for infratrail.v1.Log: the leader
+// accepts writes).
 #ifndef INFRATRAIL_CLIENT_HEALTH_COMMAND_H_
 #define INFRATRAIL_CLIENT_HEALTH_COMMAND_H_
 
@@ -32,7 +38,7 @@ struct HealthArgs {
 // Registers `health` on `app`, filling `args`.
 CLI::App* AddHealthCommand(CLI::App* app, HealthArgs* args);
 
-// One Check call; the exit code above.
+// One Check call per server; the exit code above.
 int RunHealth(const HealthArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace infratrail::cli

@@ -2,12 +2,15 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <thread>
 #include <utility>
 
 #include "absl/random/random.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/io/file_util.h"
 #include "core/proof.h"
 #include "proto/entry_validation.h"
@@ -18,6 +21,10 @@ namespace infratrail {
 namespace {
 
 constexpr absl::string_view kVerificationPayload = "infratrail.dev/verification-error";
+// The leader a standby named, from GrpcToStatus to WithRetries only.
+constexpr absl::string_view kLeaderPayload = "infratrail.dev/leader";
+// The trailer in which a standby names the leader's gRPC address.
+constexpr absl::string_view kLeaderTrailer = "infratrail-leader";
 constexpr size_t kMaxProvenRoots = 64;
 
 bool Retryable(const absl::Status& st) {
@@ -46,6 +53,14 @@ absl::StatusOr<std::vector<Hash>> ProofHashes(
   return out;
 }
 
+// Takes the leader payload off `st`: the address a standby named, if any.
+std::optional<std::string> TakeLeader(absl::Status& st) {
+  const auto leader = st.GetPayload(kLeaderPayload);
+  if (!leader.has_value()) return std::nullopt;
+  st.ErasePayload(kLeaderPayload);
+  return std::string(*leader);
+}
+
 }  // namespace
 
 absl::Status VerificationError(absl::string_view message) {
@@ -66,8 +81,27 @@ absl::Status AnnotateStatus(const absl::Status& status, absl::string_view prefix
   return out;
 }
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateLogChannel(const LogClientOptions& options) {
-  if (options.target.empty()) return absl::InvalidArgumentError("LogClient: target: empty");
+absl::StatusOr<std::vector<std::string>> SplitLogTarget(absl::string_view target) {
+  std::vector<std::string> out;
+  for (absl::string_view name : absl::StrSplit(target, ',')) {
+    name = absl::StripAsciiWhitespace(name);
+    if (name.empty()) {
+      return absl::InvalidArgumentError(
+          target.empty() ? "LogClient: target: empty"
+                         : absl::StrCat("LogClient: target: an empty name in \"", target, "\""));
+    }
+    if (std::find(out.begin(), out.end(), name) != out.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("LogClient: target: ", name, " is listed twice in \"", target, "\""));
+    }
+    out.emplace_back(name);
+  }
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateLogChannel(const LogClientOptions& options,
+                                                                const std::string& server) {
+  if (server.empty()) return absl::InvalidArgumentError("LogClient: target: empty");
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (options.tls) {
     grpc::SslCredentialsOptions ssl;
@@ -102,26 +136,41 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateLogChannel(const LogClientO
   if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
   // What the server receives and sends (proto/limits.h).
   ApplyMessageLimits(args);
-  return grpc::CreateCustomChannel(options.target, creds, args);
+  return grpc::CreateCustomChannel(server, creds, args);
 }
 
 absl::StatusOr<std::unique_ptr<LogClient>> LogClient::Create(LogClientOptions options) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = CreateLogChannel(options);
-  if (!channel.ok()) return channel.status();
+  absl::StatusOr<std::vector<std::string>> addresses = SplitLogTarget(options.target);
+  if (!addresses.ok()) return addresses.status();
+  std::vector<Server> servers;
+  for (std::string& address : *addresses) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = CreateLogChannel(options, address);
+    if (!channel.ok()) return channel.status();
+    servers.push_back(Server{std::move(address), v1::Log::NewStub(*std::move(channel))});
+  }
   std::unique_ptr<LogClient> client(new LogClient(std::move(options)));
-  client->stub_ = v1::Log::NewStub(*std::move(channel));
+  client->servers_ = std::move(servers);
   return client;
 }
 
 LogClient::LogClient(LogClientOptions options) : options_(std::move(options)) {}
 LogClient::~LogClient() = default;
 
-absl::Status LogClient::GrpcToStatus(const grpc::Status& st, absl::string_view rpc) const {
+absl::Status LogClient::GrpcToStatus(const grpc::Status& st, absl::string_view rpc,
+                                     const Server& server, const grpc::ClientContext& ctx) {
   if (st.ok()) return absl::OkStatus();
   const auto code = static_cast<absl::StatusCode>(st.error_code());
-  return absl::Status(
-      code, absl::StrCat(rpc, " (server ", options_.target, "): ", st.error_message(), " [",
-                         absl::StatusCodeToString(code), "]"));
+  absl::Status out(code, absl::StrCat(rpc, " (server ", server.address, "): ", st.error_message(),
+                                      " [", absl::StatusCodeToString(code), "]"));
+  if (code == absl::StatusCode::kUnavailable) {
+    const auto& trailers = ctx.GetServerTrailingMetadata();
+    auto it = trailers.find(grpc::string_ref(kLeaderTrailer.data(), kLeaderTrailer.size()));
+    if (it != trailers.end() && !it->second.empty()) {
+      out.SetPayload(kLeaderPayload,
+                     absl::Cord(absl::string_view(it->second.data(), it->second.size())));
+    }
+  }
+  return out;
 }
 
 void LogClient::Prepare(grpc::ClientContext* ctx, absl::Duration timeout) const {
@@ -129,20 +178,66 @@ void LogClient::Prepare(grpc::ClientContext* ctx, absl::Duration timeout) const 
   if (!options_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options_.token);
 }
 
-absl::Status LogClient::WithRetries(absl::string_view what,
-                                    const std::function<absl::Status()>& attempt) {
+size_t LogClient::Current() const {
+  absl::MutexLock lock(&server_mu_);
+  return current_;
+}
+
+void LogClient::MoveOn(size_t from, size_t to) {
+  absl::MutexLock lock(&server_mu_);
+  if (current_ == from) current_ = to;
+}
+
+std::optional<size_t> LogClient::Find(absl::string_view address) const {
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    if (servers_[i].address == address) return i;
+  }
+  return std::nullopt;
+}
+
+absl::Status LogClient::WithRetries(const Attempt& attempt) {
   const absl::Time give_up = absl::Now() + options_.retry.budget;
   absl::Duration backoff = options_.retry.initial_backoff;
   absl::BitGen rng;
+  // Servers this call jumped to on a standby's word: once each, so standbys
+  // that name each other (a stale view, a split brain) cannot loop.
+  std::vector<bool> followed(servers_.size(), false);
+  size_t failed_in_round = 0;  // servers that failed since the last sleep
+  std::string unlisted;        // a leader a standby named that is not listed
   for (int tries = 1;; ++tries) {
-    absl::Status st = attempt();
+    const size_t at = Current();
+    absl::Status st = attempt(servers_[at]);
+    const std::optional<std::string> leader = TakeLeader(st);
     if (st.ok() || !Retryable(st) || IsVerificationError(st)) return st;
-    // Full jitter: a crowd of clients retrying together spreads out.
-    const absl::Duration sleep = backoff * absl::Uniform(rng, 0.0, 1.0);
-    if (absl::Now() + sleep >= give_up) {
-      return absl::Status(st.code(), absl::StrCat(st.message(), " (gave up after ", tries,
-                                                  tries == 1 ? " attempt)" : " attempts)"));
+    bool at_once = false;
+    if (st.code() == absl::StatusCode::kUnavailable) {
+      const std::optional<size_t> named = leader.has_value() ? Find(*leader) : std::nullopt;
+      if (leader.has_value() && !named.has_value()) unlisted = *leader;
+      if (named.has_value() && *named != at && !followed[*named]) {
+        followed[*named] = true;
+        absl::MutexLock lock(&server_mu_);
+        current_ = *named;  // the freshest news there is
+        at_once = true;
+      } else if (servers_.size() > 1) {
+        MoveOn(at, (at + 1) % servers_.size());
+        at_once = ++failed_in_round < servers_.size();
+      }
     }
+    // Full jitter: a crowd of clients retrying together spreads out.
+    const absl::Duration sleep =
+        at_once ? absl::ZeroDuration() : backoff * absl::Uniform(rng, 0.0, 1.0);
+    if (absl::Now() + sleep >= give_up) {
+      std::string message = absl::StrCat(st.message(), " (gave up after ", tries,
+                                         tries == 1 ? " attempt)" : " attempts)");
+      if (!unlisted.empty()) {
+        absl::StrAppend(&message, "; a standby named the leader ", unlisted,
+                        ", which is not among the configured servers (", options_.target,
+                        "), so it was not contacted");
+      }
+      return absl::Status(st.code(), message);
+    }
+    if (at_once) continue;
+    failed_in_round = 0;
     if (options_.retry.on_retry) options_.retry.on_retry(st, sleep);
     absl::SleepFor(sleep);
     backoff = std::min(backoff * 2, options_.retry.max_backoff);
@@ -395,8 +490,20 @@ absl::Status LogClient::CheckConsistent(const SignedCheckpoint& older,
     req.set_from_size(older.size());
     req.set_to_size(newer.size());
     v1::GetConsistencyProofResponse resp;
-    absl::Status st =
-        Call(&v1::Log::StubInterface::GetConsistencyProof, "GetConsistencyProof", req, &resp);
+    absl::Status st = WithRetries([&](const Server& server) {
+      grpc::ClientContext ctx;
+      Prepare(&ctx, options_.rpc_timeout);
+      resp.Clear();
+      const grpc::Status answer = server.stub->GetConsistencyProof(&ctx, req, &resp);
+      absl::Status out = GrpcToStatus(answer, "GetConsistencyProof", server, ctx);
+      // `newer` is signed by the log, so its size was published: this server
+      // has not caught up yet (a standby), which is as good as unavailable.
+      if (out.code() == absl::StatusCode::kOutOfRange) {
+        return absl::UnavailableError(absl::StrCat(out.message(), "; the server lags behind size ",
+                                                   newer.size(), ", which this client verified"));
+      }
+      return out;
+    });
     if (!st.ok()) return st;
     absl::StatusOr<std::vector<Hash>> h = ProofHashes(resp.proof(), "GetConsistencyProof");
     if (!h.ok()) return h.status();
@@ -482,13 +589,13 @@ absl::Status LogClient::GetEntries(uint64_t start, uint64_t count,
     bool stop = false;
     uint64_t got = 0;
     // A failed stream is retried from the first entry not yet delivered.
-    absl::Status st = WithRetries("GetEntries", [&] {
+    absl::Status st = WithRetries([&](const Server& server) {
       grpc::ClientContext ctx;
       Prepare(&ctx, options_.rpc_timeout);
       req.set_start(next);
       req.set_count(std::min(end - next, kMaxEntriesPerGet));
       std::unique_ptr<grpc::ClientReaderInterface<v1::GetEntriesResponse>> reader =
-          stub_->GetEntries(&ctx, req);
+          server.stub->GetEntries(&ctx, req);
       v1::GetEntriesResponse chunk;
       while (!stop && reader->Read(&chunk)) {
         for (const v1::IndexedEntry& e : chunk.entries()) {
@@ -510,7 +617,8 @@ absl::Status LogClient::GetEntries(uint64_t start, uint64_t count,
         reader->Finish();
         return absl::OkStatus();
       }
-      return GrpcToStatus(reader->Finish(), "GetEntries");
+      const grpc::Status finished = reader->Finish();
+      return GrpcToStatus(finished, "GetEntries", server, ctx);
     });
     if (!st.ok()) {
       // Entries beyond the published size end the read, not fail it, once

@@ -15,6 +15,20 @@
 // hash, so a resent event comes back as a duplicate with its original
 // index.
 //
+// Several servers (a leader and its standbys, sharing one database): with
+// `target` "A,B,C", every call goes to the current server, at first A. A
+// call that fails with UNAVAILABLE moves the current server on for every
+// thread: to the leader a standby named in its `infratrail-leader` trailer
+// when that address is one of the listed ones (retried at once, without a
+// backoff sleep, at most once per address in a call, so two standbys
+// naming each other cannot loop), else to the next listed server. The
+// backoff sleep comes once every listed server has failed in turn. A
+// leader that is not listed is never contacted (the token goes only where
+// the operator said); the final error names it. Other retried codes stay
+// on the same server. Standbys serve reads, verified like any; one that
+// lags behind a checkpoint this client verified is asked again (or another
+// server is) until it can prove consistency with it.
+//
 // Thread-safe: one LogClient may be shared by any number of threads.
 //
 //   LogClientOptions opts;
@@ -59,15 +73,17 @@ struct RetryPolicy {
 };
 
 struct LogClientOptions {
-  std::string target;  // "host:port", or any gRPC target name
+  // "host:port", or any gRPC target name; or several servers of one log,
+  // comma-separated ("A,B,C": see above). Blanks around a name are ignored.
+  std::string target;
 
   // Transport. Without `tls`, plaintext (loopback and tests only).
   bool tls = false;
   std::string tls_ca_file;      // PEM roots; empty: the system's roots
   std::string tls_cert_file;    // client certificate chain, for mutual TLS
   std::string tls_key_file;     // its private key
-  std::string tls_server_name;  // the name the server's certificate must carry,
-                                // when it is not the host in `target`
+  std::string tls_server_name;  // the name every server's certificate must
+                                // carry, when it is not the host in `target`
   std::string token;            // sent as "authorization: Bearer <token>"
 
   // The log's verifier key. Needed by every call that returns a checkpoint
@@ -125,16 +141,22 @@ bool IsVerificationError(const absl::Status& status);
 // `status` with "<prefix>: " before its message, payloads kept.
 absl::Status AnnotateStatus(const absl::Status& status, absl::string_view prefix);
 
-// The channel LogClient::Create uses: to `options.target`, over the
-// transport the tls* fields describe, with the API's message limits. Only
-// those fields are read. InvalidArgument for an unusable combination or an
+// The servers `target` lists, in order: InvalidArgument naming `target` for
+// an empty list or name, or a name given twice.
+absl::StatusOr<std::vector<std::string>> SplitLogTarget(absl::string_view target);
+
+// A channel LogClient::Create uses: to `server` (one of SplitLogTarget's),
+// over the transport the tls* fields of `options` describe, with the API's
+// message limits. InvalidArgument for an unusable combination or an
 // unreadable file, naming the field. Does not connect yet.
-absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateLogChannel(const LogClientOptions& options);
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateLogChannel(const LogClientOptions& options,
+                                                                const std::string& server);
 
 class LogClient {
  public:
-  // InvalidArgument for unusable options (no target, an unreadable TLS
-  // file, a client certificate without its key). Does not connect yet.
+  // InvalidArgument for unusable options (no target, a bad target list, an
+  // unreadable TLS file, a client certificate without its key). Does not
+  // connect yet.
   static absl::StatusOr<std::unique_ptr<LogClient>> Create(LogClientOptions options);
   ~LogClient();
 
@@ -182,7 +204,9 @@ class LogClient {
   absl::StatusOr<ConsistencyProof> GetConsistencyProof(uint64_t from,
                                                        const SignedCheckpoint* to = nullptr);
   // Checks that `older` is a prefix of `newer` (both verified checkpoints of
-  // this log), fetching the proof. VerificationError if it is not.
+  // this log), fetching the proof. VerificationError if it is not. A server
+  // that has not published `newer` yet (a lagging standby: OUT_OF_RANGE) is
+  // treated as unavailable: retried, or another server is asked.
   absl::Status CheckConsistent(const SignedCheckpoint& older, const SignedCheckpoint& newer);
 
   // Entries [start, start+count), in order, passed to `sink` as they
@@ -198,6 +222,13 @@ class LogClient {
   // Add without the validation (the caller did it).
   absl::StatusOr<std::vector<AddResult>> AddValidated(absl::Span<const std::string> entries,
                                                       bool wait);
+  // One of the servers `target` lists.
+  struct Server {
+    std::string address;
+    std::unique_ptr<v1::Log::StubInterface> stub;
+  };
+  using Attempt = std::function<absl::Status(const Server& server)>;
+
   // Sets the attempt's deadline and the bearer token.
   void Prepare(grpc::ClientContext* ctx, absl::Duration timeout) const;
   // One unary RPC with retries: each attempt gets a fresh context (deadline,
@@ -206,20 +237,31 @@ class LogClient {
   absl::Status Call(grpc::Status (v1::Log::StubInterface::*method)(grpc::ClientContext*, const Req&,
                                                                    Resp*),
                     absl::string_view rpc, const Req& req, Resp* resp) {
-    return WithRetries(rpc, [&] {
+    return WithRetries([&](const Server& server) {
       grpc::ClientContext ctx;
       Prepare(&ctx, options_.rpc_timeout);
       resp->Clear();
-      return GrpcToStatus((stub_.get()->*method)(&ctx, req, resp), rpc);
+      const grpc::Status st = (server.stub.get()->*method)(&ctx, req, resp);
+      return GrpcToStatus(st, rpc, server, ctx);
     });
   }
   // A gRPC status as absl::Status: same code, the message naming `rpc`, the
-  // server and the code.
-  absl::Status GrpcToStatus(const grpc::Status& st, absl::string_view rpc) const;
+  // server and the code. The leader an UNAVAILABLE answer's trailer names
+  // rides along as a payload that WithRetries takes off.
+  static absl::Status GrpcToStatus(const grpc::Status& st, absl::string_view rpc,
+                                   const Server& server, const grpc::ClientContext& ctx);
 
-  // Runs `attempt` until it succeeds, fails for good, or the retry budget
-  // is spent.
-  absl::Status WithRetries(absl::string_view what, const std::function<absl::Status()>& attempt);
+  // Runs `attempt` against the current server until it succeeds, fails for
+  // good, or the retry budget is spent, moving between servers as the
+  // class comment says.
+  absl::Status WithRetries(const Attempt& attempt);
+  // The index of the current server.
+  size_t Current() const;
+  // Makes `to` current, if `from` still is (another thread may have moved
+  // on already, and its view is as fresh as ours).
+  void MoveOn(size_t from, size_t to);
+  // The listed server named `address`, if any.
+  std::optional<size_t> Find(absl::string_view address) const;
   // Verifies a note the server sent, and that it is consistent with the
   // newest this client verified; records it as the newest if larger.
   absl::StatusOr<SignedCheckpoint> Adopt(const std::string& note, absl::string_view what);
@@ -229,7 +271,9 @@ class LogClient {
   absl::Status NeedKey(absl::string_view what) const;
 
   LogClientOptions options_;
-  std::unique_ptr<v1::Log::StubInterface> stub_;
+  std::vector<Server> servers_;  // set by Create, then immutable; not empty
+  mutable absl::Mutex server_mu_;
+  size_t current_ ABSL_GUARDED_BY(server_mu_) = 0;  // into servers_
   mutable absl::Mutex mu_;
   std::optional<SignedCheckpoint> latest_ ABSL_GUARDED_BY(mu_);
   // Roots of sizes already proven consistent with latest_ (so pairwise

@@ -486,17 +486,20 @@ grpc::Status FakeLogService::GetEntryAndProof(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-FakeLogServer::FakeLogServer() {
+std::unique_ptr<grpc::Server> StartLoopbackServer(grpc::Service* service, std::string* target) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service_);
+  builder.RegisterService(service);
   ApplyMessageLimits(builder);  // as the real server
-  server_ = builder.BuildAndStart();
-  EXPECT_NE(server_, nullptr);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  EXPECT_NE(server, nullptr);
   EXPECT_GT(port, 0);
-  target_ = absl::StrCat("127.0.0.1:", port);
+  *target = absl::StrCat("127.0.0.1:", port);
+  return server;
 }
+
+FakeLogServer::FakeLogServer() : server_(StartLoopbackServer(&service_, &target_)) {}
 
 FakeLogServer::~FakeLogServer() {
   service_.Shutdown();

@@ -208,6 +208,10 @@ class FakeLogService final : public v1::Log::Service {
   std::vector<std::pair<uint64_t, uint64_t>> entries_requests_ ABSL_GUARDED_BY(mu_);
 };
 
+// Builds and starts a server of `service` on 127.0.0.1 (an ephemeral port)
+// with the real server's message limits; sets `target` to its address.
+std::unique_ptr<grpc::Server> StartLoopbackServer(grpc::Service* service, std::string* target);
+
 // A FakeLogService served on 127.0.0.1 (an ephemeral port) from
 // construction to destruction.
 class FakeLogServer {
@@ -226,8 +230,8 @@ class FakeLogServer {
 
  private:
   FakeLogService service_;
+  std::string target_;  // before server_, which sets it
   std::unique_ptr<grpc::Server> server_;
-  std::string target_;
 };
 
 }  // namespace infratrail::testutil
