@@ -57,7 +57,7 @@ absl::StatusOr<std::unique_ptr<CheckpointPublisher>> CheckpointPublisher::Start(
       ReadStoredCheckpoint(*storage);
   if (!stored.ok()) return stored.status();
   if (*stored != nullptr) {
-    if ((*stored)->size > head.size) {
+    if ((*stored)->size > head.size && !options.standby) {
       return absl::DataLossError(absl::StrCat("stored checkpoint size ", (*stored)->size,
                                               " is beyond the stored tree size ", head.size));
     }

@@ -84,6 +84,9 @@ struct PublisherOptions {
   WitnessCollector* witnesses = nullptr;
   // Publish a checkpoint whose witness round ended without the quorum.
   bool fail_open = false;
+  // A standby of a shared store (with read_only_reason): its leader may
+  // have stored a checkpoint beyond the head read just before.
+  bool standby = false;
 };
 
 class CheckpointPublisher {

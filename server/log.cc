@@ -106,7 +106,11 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
   std::vector<Recorded> recorded;
   const std::optional<SignedHead>& local = log->signer_->local_signed();
   if (local.has_value()) recorded.push_back({*local, options.signer_state_path});
-  if (last.has_value() && (!local.has_value() || local->size != last->size)) {
+  // A standby reads the shared head after the tree, while its leader goes
+  // on: only its own state file is checked (the leader checks the shared
+  // head when it takes over, with no other writer left).
+  if (last.has_value() && (!local.has_value() || local->size != last->size) &&
+      !options.standby) {
     recorded.push_back({*last, adopt ? std::string("the stored checkpoint")
                                      : std::string("the database's signer state")});
   }
@@ -162,6 +166,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
   if (log->frozen_) seq_opts.read_only_code = absl::StatusCode::kFailedPrecondition;
   PublisherOptions pub_opts = options.publisher;
   pub_opts.read_only_reason = read_only_reason;
+  pub_opts.standby = options.standby;
   if (options.witness_policy != nullptr && !read_only) {
     absl::StatusOr<std::optional<std::string>> sizes = storage->GetMeta(kMetaWitnessSizes);
     if (!sizes.ok()) return sizes.status();

@@ -56,11 +56,12 @@ class Metrics {
   prometheus::Gauge& tree_size;            // committed tree size
   prometheus::Gauge& sequencer_healthy;    // 1 serving, 0 after a storage failure
   // Shared-database storage (docs/ha.md); a RocksDB server is its log's leader.
-  prometheus::Gauge& leader;                   // 1 while this server sequences and signs, else 0
-  prometheus::Counter& leader_elections;       // times this server became leader
-  prometheus::Counter& leader_stepdowns;       // times it stopped being leader
-  prometheus::Counter& rejected_queue_full;    // RESOURCE_EXHAUSTED by back-pressure
-  prometheus::Counter& rejected_disk_reserve;  // writes refused below the disk reserve
+  prometheus::Gauge& leader;              // 1 while this server sequences and signs, else 0
+  prometheus::Counter& leader_elections;  // times this server became leader
+  prometheus::Counter& leader_stepdowns;  // times it stopped being leader
+  prometheus::Counter& storage_connection_errors;    // database connections lost or refused
+  prometheus::Counter& rejected_queue_full;          // RESOURCE_EXHAUSTED by back-pressure
+  prometheus::Counter& rejected_disk_reserve;        // writes refused below the disk reserve
   prometheus::Counter& checkpoint_publish_failures;  // failed attempts (each is retried)
   prometheus::Gauge& checkpoint_publish_failing;     // 1 while publishing fails, else 0
   prometheus::Gauge& checkpoint_size;                // latest published checkpoint size

@@ -826,9 +826,9 @@ absl::Status PostgresStorage::RenewLease(int64_t epoch, absl::Duration ttl,
   if (!c.ok()) return c.status();
   absl::StatusOr<Result> r = (*c)->Exec("renew lease",
                                         "UPDATE leader_lease SET expires_at = clock_timestamp() + "
-                                        "$2::int8 * INTERVAL '1 millisecond' "
+                                        "$2::int8 * INTERVAL '1 millisecond', address = $3::text "
                                         "WHERE id = 1 AND epoch = $1::int8",
-                                        {Int8(epoch), Millis(ttl)}, PGRES_COMMAND_OK);
+                                        {Int8(epoch), Millis(ttl), address}, PGRES_COMMAND_OK);
   if (!r.ok()) return r.status();
   if (std::strcmp(PQcmdTuples(r->get()), "1") != 0) {
     return absl::FailedPreconditionError(

@@ -53,8 +53,10 @@ absl::Status Sequencer::LoadState() {
   absl::StatusOr<Hash> root = range_.Root(hasher_);
   if (!root.ok()) return root.status();
   // The rightmost tile of each level is incomplete (possibly empty); load
-  // the committed part so the next batch extends it.
-  for (uint32_t level = 0; level < edge_.size(); ++level) {
+  // the committed part so the next batch extends it. A read-only sequencer
+  // commits nothing and needs the head alone (and a standby's store is
+  // written meanwhile by its leader: its tiles may be ahead of the state).
+  for (uint32_t level = 0; options_.read_only_reason.empty() && level < edge_.size(); ++level) {
     const uint32_t shift = kTileHeight * level;
     const uint64_t nodes = state->size >> shift;
     EdgeTile& e = edge_[level];

@@ -241,14 +241,10 @@ class HaTest : public ::testing::Test {
     ServerOptions o;
     o.storage = storage.empty() ? storage_ : storage;
     o.signing_key = key_.key_file;
-    o.extra_args = {"--signer-state",
-                    absl::StrCat(dir_->path(), "/", name, ".state"),
-                    "--lease-ttl-ms",
-                    absl::StrCat(kLeaseTtlMs),
-                    "--http-addr",
-                    "",
-                    "--checkpoint-interval-ms",
-                    "20"};
+    o.http_addr = "";
+    o.extra_args = {"--signer-state",           absl::StrCat(dir_->path(), "/", name, ".state"),
+                    "--lease-ttl-ms",           absl::StrCat(kLeaseTtlMs),
+                    "--checkpoint-interval-ms", "20"};
     return ServerProcess::Start(dir_->path(), o);
   }
   void StartServer(const std::string& name, const std::string& storage = "") {
@@ -446,6 +442,17 @@ TEST_F(HaTest, KillingTheLeaderTwentyTimesUnderLoadLosesAndForksNothing) {
     }
   };
   std::vector<std::thread> threads;
+  // Stops and joins them however the test ends (an ASSERT returns early).
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~Joiner() {
+      stop = true;
+      for (std::thread& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } joiner{stop, threads};
   threads.emplace_back(writer, 1);
   threads.emplace_back(writer, 2);
   threads.emplace_back(reader);
@@ -496,6 +503,7 @@ TEST_F(HaTest, KillingTheLeaderTwentyTimesUnderLoadLosesAndForksNothing) {
   while (acked() < last + 5 && !HasFailure()) absl::SleepFor(absl::Milliseconds(10));
   stop = true;
   for (std::thread& t : threads) t.join();
+  threads.clear();
 
   // Every acknowledged event is in the log once, at its index.
   std::string leader;
