@@ -49,12 +49,12 @@ if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
     -DINFRATRAIL_WERROR=ON -DINFRATRAIL_BENCHMARKS=OFF -DCMAKE_PREFIX_PATH="$PWD/build-tsan/absl"
   cmake --build build-tsan --parallel "$jobs" --target sequencer_test group_commit_test \
     checkpoint_publisher_test log_test tile_cache_test tree_reader_test monitor_test \
-    http_server_test witness_test witness_collector_test
+    http_server_test witness_test witness_collector_test postgres_storage_test
   # Only these suites are built; halt_on_error makes a report fail its test.
   TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp ignore_noninstrumented_modules=1 halt_on_error=1" \
     LD_LIBRARY_PATH="$PWD/build-tsan/absl/lib" \
     ctest --test-dir build-tsan --output-on-failure --parallel "$jobs" -R \
-    '^(SequencerTest|AppliedOrNot/SequencerFailureTest|SplitSizes/SequencerRestartTest|GroupCommit|PublisherTest|LogTest|TileCache|TreeReader|TreeAuditorTest|HttpServerTest|WitnessTest|WitnessStoreTest|WitnessCollectorTest|GossipTest|TwoMonitorsTest)\.'
+    '^(SequencerTest|AppliedOrNot/SequencerFailureTest|SplitSizes/SequencerRestartTest|GroupCommit|PublisherTest|LogTest|TileCache|TreeReader|TreeAuditorTest|HttpServerTest|WitnessTest|WitnessStoreTest|WitnessCollectorTest|GossipTest|TwoMonitorsTest|PostgresStorageTest)\.'
 fi
 
 if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then

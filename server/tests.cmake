@@ -8,6 +8,10 @@ foreach(t storage_conformance_test rocksdb_layout_test tree_reader_test sequence
   gtest_discover_tests(${t} DISCOVERY_TIMEOUT 60)
 endforeach()
 target_link_libraries(storage_conformance_test PRIVATE infratrail_pg_testing)
+add_executable(postgres_storage_test postgres_storage_test.cc)
+target_link_libraries(postgres_storage_test PRIVATE infratrail_server_lib infratrail_pg_testing
+  GTest::gtest_main GTest::gmock)
+gtest_discover_tests(postgres_storage_test DISCOVERY_TIMEOUT 60)
 
 add_executable(writer_auth_test writer_auth_test.cc)
 target_link_libraries(writer_auth_test PRIVATE infratrail_server_lib GTest::gtest_main)
