@@ -36,9 +36,17 @@ namespace infratrail::testing {
 namespace {
 
 constexpr char kOrigin[] = "ha.infratrail.test/log";
-// Short leases keep 20 failovers within the suite's budget; the takeover
-// time with the default lease is measured in docs/ha.md.
-constexpr int kLeaseTtlMs = 1000;
+// Short leases keep 20 failovers within the suite's budget. The takeover
+// time with the default lease (docs/ha.md) is measured by running the test
+// with INFRATRAIL_HA_LEASE_TTL_MS=3000.
+int LeaseTtlMs() {
+  static const int ttl = [] {
+    const char* env = getenv("INFRATRAIL_HA_LEASE_TTL_MS");
+    int v = 0;
+    return env != nullptr && absl::SimpleAtoi(env, &v) && v >= 500 ? v : 1000;
+  }();
+  return ttl;
+}
 
 testutil::PostgresCluster* Cluster() {
   static std::unique_ptr<testutil::PostgresCluster> cluster = [] {
@@ -243,7 +251,7 @@ class HaTest : public ::testing::Test {
     o.signing_key = key_.key_file;
     o.http_addr = "";
     o.extra_args = {"--signer-state",           absl::StrCat(dir_->path(), "/", name, ".state"),
-                    "--lease-ttl-ms",           absl::StrCat(kLeaseTtlMs),
+                    "--lease-ttl-ms",           absl::StrCat(LeaseTtlMs()),
                     "--checkpoint-interval-ms", "20"};
     return ServerProcess::Start(dir_->path(), o);
   }
@@ -547,7 +555,7 @@ TEST_F(HaTest, KillingTheLeaderTwentyTimesUnderLoadLosesAndForksNothing) {
   std::sort(takeover_s.begin(), takeover_s.end());
   ASSERT_EQ(takeover_s.size(), 20u);
   const double median = (takeover_s[9] + takeover_s[10]) / 2;
-  std::cout << "takeover after kill -9 (lease " << kLeaseTtlMs << " ms), 20 kills: median "
+  std::cout << "takeover after kill -9 (lease " << LeaseTtlMs() << " ms), 20 kills: median "
             << median << " s, max " << takeover_s.back() << " s; " << acks.size()
             << " events acknowledged, " << refused.load() << " attempts refused, " << notes.size()
             << " distinct checkpoints served\n";
