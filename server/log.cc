@@ -109,8 +109,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
   // A standby reads the shared head after the tree, while its leader goes
   // on: only its own state file is checked (the leader checks the shared
   // head when it takes over, with no other writer left).
-  if (last.has_value() && (!local.has_value() || local->size != last->size) &&
-      !options.standby) {
+  if (last.has_value() && (!local.has_value() || local->size != last->size) && !options.standby) {
     recorded.push_back({*last, adopt ? std::string("the stored checkpoint")
                                      : std::string("the database's signer state")});
   }

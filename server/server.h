@@ -170,9 +170,9 @@ class Server {
   int64_t epoch_ = 0;       // the role thread's: the lease epoch held (leader)
   absl::Time renewed_at_;   // the role thread's: the last successful renewal
   std::thread role_thread_;
-  bool serving_ = false;        // as last told to the health service
-  bool publication_ok_ = true;  // as last said by PollPublication
-  uint64_t refused_seen_ = 0;   // accept_gate::refused() already counted
+  bool serving_ = false;                 // as last told to the health service
+  bool publication_ok_ = true;           // as last said by PollPublication
+  uint64_t refused_seen_ = 0;            // accept_gate::refused() already counted
   uint64_t connection_errors_seen_ = 0;  // pg_->connection_errors() already counted
 };
 
