@@ -537,6 +537,13 @@ void Server::StepDown(const std::string& why) {
   // fences for this server, and refused otherwise. The stopped log keeps
   // serving reads of its last checkpoint, refreshed like a standby's.
   CurrentLog()->Stop();
+  // A standby's log, if the database answers (the stopped one serves reads
+  // until then). A failed commit is not sticky here: the next election
+  // reopens the log, so the sequencer is not reported as failed.
+  if (absl::StatusOr<std::shared_ptr<Log>> standby = NewLog(/*leader=*/false); standby.ok()) {
+    SwapLog(*std::move(standby));
+  }
+  metrics_->sequencer_healthy.Set(1);
   metrics_->leader.Set(0);
   metrics_->leader_stepdowns.Increment();
   Say(absl::StrCat("no longer leader (", why, "); standing by"));

@@ -245,18 +245,19 @@ class HaTest : public ::testing::Test {
   // Server `name` on the test's database, with its own signer state file
   // (servers on one machine must not share one).
   absl::StatusOr<std::unique_ptr<ServerProcess>> Spawn(const std::string& name,
-                                                       const std::string& storage = "") {
+                                                       const std::string& storage = "",
+                                                       bool http = false) {
     ServerOptions o;
     o.storage = storage.empty() ? storage_ : storage;
     o.signing_key = key_.key_file;
-    o.http_addr = "";
+    o.http_addr = http ? "127.0.0.1:0" : "";
     o.extra_args = {"--signer-state",           absl::StrCat(dir_->path(), "/", name, ".state"),
                     "--lease-ttl-ms",           absl::StrCat(LeaseTtlMs()),
                     "--checkpoint-interval-ms", "20"};
     return ServerProcess::Start(dir_->path(), o);
   }
-  void StartServer(const std::string& name, const std::string& storage = "") {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> s = Spawn(name, storage);
+  void StartServer(const std::string& name, const std::string& storage = "", bool http = false) {
+    absl::StatusOr<std::unique_ptr<ServerProcess>> s = Spawn(name, storage, http);
     ASSERT_TRUE(s.ok()) << s.status();
     servers_[name] = std::move(*s);
   }
@@ -292,7 +293,7 @@ class HaTest : public ::testing::Test {
 
 TEST_F(HaTest, StandbyServesTheLeadersCheckpointAndRefusesWritesNamingTheLeader) {
   StartServer("a");
-  StartServer("b");
+  StartServer("b", "", /*http=*/true);
   ASSERT_TRUE(IsLeader("a"));
   ASSERT_FALSE(IsLeader("b"));
 
@@ -337,6 +338,59 @@ TEST_F(HaTest, StandbyServesTheLeadersCheckpointAndRefusesWritesNamingTheLeader)
   absl::StatusOr<Checkpoint> at = OpenLogCheckpoint(presp.checkpoint(), key_.verifier_key);
   ASSERT_TRUE(at.ok()) << at.status();
   EXPECT_TRUE(VerifyEntryInclusion(*at, cp->size - 1, presp.entry().data(), presp.proof()).ok());
+  // And over tiles HTTP: the same checkpoint note.
+  absl::StatusOr<std::string> tiles_cp = HttpGet(server("b").http_port(), "/checkpoint");
+  ASSERT_TRUE(tiles_cp.ok()) << tiles_cp.status();
+  absl::StatusOr<Checkpoint> served = OpenLogCheckpoint(*tiles_cp, key_.verifier_key);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_GE(served->size, cp->size);
+  absl::StatusOr<std::string> m = HttpGet(server("b").metrics_port(), "/metrics");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(Metric(*m, "infratrail_leader"), 0);
+}
+
+TEST_F(HaTest, TheCliGivenEveryServerFollowsTheLeaderFromAStandby) {
+  StartServer("a");
+  StartServer("b");
+  ASSERT_TRUE(IsLeader("a"));
+  // The standby first: it names a, which is listed, so the CLI follows.
+  const std::string out = dir_->path() + "/cli.out";
+  const std::string err = dir_->path() + "/cli.err";
+  absl::StatusOr<int> rc = RunProgram(
+      {INFRATRAIL_CLI_BIN, "add", "--server",
+       absl::StrCat(server("b").address(), ",", server("a").address()), "--kind", "deploy",
+       "--resource-id", "web-1", "--log-key", key_.verifier_key, "--wait", "--retry-for", "10s"},
+      out, err);
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  EXPECT_EQ(*rc, 0) << ReadFileOrEmpty(err);
+  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(out), "\"index\":0")) << ReadFileOrEmpty(out);
+  // Given only the standby, it does not go where it was not told.
+  const std::string err2 = dir_->path() + "/cli2.err";
+  rc = RunProgram({INFRATRAIL_CLI_BIN, "add", "--server", server("b").address(), "--kind", "deploy",
+                   "--resource-id", "web-2", "--retry-for", "1s"},
+                  out, err2);
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  EXPECT_EQ(*rc, 3);
+  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(err2), server("a").address()))
+      << ReadFileOrEmpty(err2);
+}
+
+TEST_F(HaTest, ADatabaseBehindWhatThisServerSignedIsRefused) {
+  StartServer("a");
+  {
+    LogClient client(server("a").address());  // gone before the stop (no 5 s drain)
+    ASSERT_TRUE(AddAndWaitForCheckpoint(client, key_.verifier_key).ok());
+  }
+  ASSERT_TRUE(server("a").Terminate().ok());
+  // The same server (its signer state file) on an empty database, as if
+  // the database had been restored from a copy older than what it signed.
+  absl::StatusOr<std::string> older = Cluster()->CreateDatabase();
+  ASSERT_TRUE(older.ok());
+  absl::StatusOr<std::unique_ptr<ServerProcess>> s = Spawn("a", *older);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.status().message(), "status 2")) << s.status();
+  EXPECT_TRUE(absl::StrContains(s.status().message(), "smaller than the last signed checkpoint"))
+      << s.status();
 }
 
 TEST_F(HaTest, AStoppedLeaderReleasesItsLease) {
