@@ -86,6 +86,9 @@ absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start(
   if (geteuid() == 0) {
     const passwd* pw = getpwnam("nobody");
     if (pw == nullptr) return absl::NotFoundError("no user nobody to run PostgreSQL as");
+    c->drop_privileges_ = true;
+    c->uid_ = pw->pw_uid;
+    c->gid_ = pw->pw_gid;
     if (chown(c->dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
       return absl::UnavailableError(absl::StrCat("chown ", c->dir_));
     }
@@ -147,15 +150,15 @@ void PostgresCluster::StartWatchdog() {
 
 absl::Status PostgresCluster::Run(const std::vector<std::string>& argv, const std::string& what) {
   const std::string log = dir_ + "/command.log";
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   const pid_t pid = fork();
   if (pid < 0) return absl::UnavailableError(absl::StrCat(what, ": fork failed"));
   if (pid == 0) {
-    if (geteuid() == 0) {
-      const passwd* pw = getpwnam("nobody");
-      if (pw == nullptr || setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 ||
-          setuid(pw->pw_uid) != 0) {
-        _exit(126);
-      }
+    if (drop_privileges_ &&
+        (setgroups(0, nullptr) != 0 || setgid(gid_) != 0 || setuid(uid_) != 0)) {
+      _exit(126);
     }
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd >= 0) {
@@ -171,9 +174,6 @@ absl::Status PostgresCluster::Run(const std::vector<std::string>& argv, const st
     sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int f = 3; f < 1024; ++f) close(f);
     if (chdir(dir_.c_str()) != 0) _exit(126);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     execv(args[0], args.data());
     _exit(127);
   }

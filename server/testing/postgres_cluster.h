@@ -12,6 +12,8 @@
 #ifndef INFRATRAIL_SERVER_TESTING_POSTGRES_CLUSTER_H_
 #define INFRATRAIL_SERVER_TESTING_POSTGRES_CLUSTER_H_
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +70,11 @@ class PostgresCluster {
   bool running_ = false;
   int next_database_ = 0;
   int watchdog_fd_ = -1;  // closing it (or dying) wakes the watchdog
+  // Who runs PostgreSQL when we are root (`nobody`), looked up before any
+  // fork: a child of a threaded process calls nothing that may lock.
+  bool drop_privileges_ = false;
+  uid_t uid_ = 0;
+  gid_t gid_ = 0;
 };
 
 }  // namespace infratrail::testutil
