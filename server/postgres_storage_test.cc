@@ -19,15 +19,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-testutil::PostgresCluster* Cluster() {
-  static std::unique_ptr<testutil::PostgresCluster> cluster = [] {
-    absl::StatusOr<std::unique_ptr<testutil::PostgresCluster>> c =
-        testutil::PostgresCluster::Start({.fsync = false});
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? *std::move(c) : nullptr;
-  }();
-  return cluster.get();
-}
+testutil::PostgresCluster* Cluster() { return testutil::PostgresCluster::Shared({.fsync = false}); }
 
 class PostgresStorageTest : public ::testing::Test {
  protected:

@@ -59,13 +59,7 @@ class RocksDbFactory {
 
 // One PostgreSQL server for the whole binary, a new database per test.
 testutil::PostgresCluster* SharedCluster() {
-  static std::unique_ptr<testutil::PostgresCluster> cluster = [] {
-    absl::StatusOr<std::unique_ptr<testutil::PostgresCluster>> c =
-        testutil::PostgresCluster::Start({.fsync = false});
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? *std::move(c) : nullptr;
-  }();
-  return cluster.get();
+  return testutil::PostgresCluster::Shared({.fsync = false});
 }
 
 // Reopen connects again: everything must come from the database.

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "gtest/gtest.h"
 
 namespace infratrail::testutil {
 namespace {
@@ -104,6 +105,18 @@ absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start(
   c->StartWatchdog();
   if (absl::Status st = c->StartServer(); !st.ok()) return st;
   return c;
+}
+
+PostgresCluster* PostgresCluster::Shared(const PostgresClusterOptions& options) {
+  static std::unique_ptr<PostgresCluster> cluster = [&]() -> std::unique_ptr<PostgresCluster> {
+    absl::StatusOr<std::unique_ptr<PostgresCluster>> c = Start(options);
+    if (!c.ok()) {
+      ADD_FAILURE() << "cannot start PostgreSQL: " << c.status();
+      return nullptr;
+    }
+    return *std::move(c);
+  }();
+  return cluster.get();
 }
 
 PostgresCluster::~PostgresCluster() {

@@ -33,6 +33,11 @@ class PostgresCluster {
   // NotFound if PostgreSQL is not installed.
   static absl::StatusOr<std::unique_ptr<PostgresCluster>> Start(
       const PostgresClusterOptions& options = {});
+  // One cluster for the whole test binary, started by the first call (whose
+  // options it keeps) and stopped at exit; tests take a database each
+  // (CreateDatabase). Null, with a test failure naming why, if it cannot
+  // start.
+  static PostgresCluster* Shared(const PostgresClusterOptions& options = {});
   // Stops the server at once and removes its directory.
   ~PostgresCluster();
   PostgresCluster(const PostgresCluster&) = delete;

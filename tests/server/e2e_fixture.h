@@ -29,13 +29,7 @@ inline constexpr char kLogService[] = "infratrail.v1.Log";
 // Built with INFRATRAIL_E2E_POSTGRES, the same tests run on the PostgreSQL
 // store: one server for the binary, a new database per test.
 inline infratrail::testutil::PostgresCluster* SharedPostgres() {
-  static std::unique_ptr<infratrail::testutil::PostgresCluster> cluster = [] {
-    absl::StatusOr<std::unique_ptr<infratrail::testutil::PostgresCluster>> c =
-        infratrail::testutil::PostgresCluster::Start({.fsync = false});
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? *std::move(c) : nullptr;
-  }();
-  return cluster.get();
+  return infratrail::testutil::PostgresCluster::Shared({.fsync = false});
 }
 #endif
 

@@ -48,15 +48,7 @@ int LeaseTtlMs() {
   return ttl;
 }
 
-testutil::PostgresCluster* Cluster() {
-  static std::unique_ptr<testutil::PostgresCluster> cluster = [] {
-    absl::StatusOr<std::unique_ptr<testutil::PostgresCluster>> c =
-        testutil::PostgresCluster::Start();
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? *std::move(c) : nullptr;
-  }();
-  return cluster.get();
-}
+testutil::PostgresCluster* Cluster() { return testutil::PostgresCluster::Shared(); }
 
 // The value of an unlabelled metric in a /metrics body; -1 if absent.
 double Metric(const std::string& body, absl::string_view name) {
