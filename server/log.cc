@@ -113,20 +113,21 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(LogStorage* storage, const LogOpt
     recorded.push_back({*last, adopt ? std::string("the stored checkpoint")
                                      : std::string("the database's signer state")});
   }
+  const std::string store = options.shared_signer_state != nullptr ? "database" : "data directory";
   for (const Recorded& r : recorded) {
     if (r.head.size > state->size) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "data directory tree size ", state->size,
-          " is smaller than the last signed checkpoint size ", r.head.size, " recorded in ",
-          r.where, ": the data directory was restored from an older copy; refusing to start"));
+          store, " tree size ", state->size, " is smaller than the last signed checkpoint size ",
+          r.head.size, " recorded in ", r.where, ": the ", store,
+          " was restored from an older copy; refusing to start"));
     }
     absl::StatusOr<Hash> root = log->reader_->RootAt(r.head.size);
     if (!root.ok()) return root.status();
     if (*root != r.head.root) {
       return absl::FailedPreconditionError(
-          absl::StrCat("data directory tree at size ", r.head.size, " has root ",
-                       HashToBase64(*root), " but the signer signed ", HashToBase64(r.head.root),
-                       " (recorded in ", r.where, "): refusing to start (fork)"));
+          absl::StrCat(store, " tree at size ", r.head.size, " has root ", HashToBase64(*root),
+                       " but the signer signed ", HashToBase64(r.head.root), " (recorded in ",
+                       r.where, "): refusing to start (fork)"));
     }
   }
   std::string read_only_reason = options.read_only_reason;
