@@ -49,6 +49,11 @@ constexpr absl::string_view kServiceName = "infratrail.v1.Log";
 // publication waits for the witness quorum (writes are still accepted, so
 // the log's own service stays SERVING).
 constexpr absl::string_view kPublicationServiceName = "infratrail.v1.Log/publication";
+// SERVING only on the server that takes writes: the leader of a shared
+// database (docs/ha.md), or a RocksDB server that is serving. For a
+// Kubernetes Service or load balancer that should send writes to the
+// leader alone.
+constexpr absl::string_view kLeaderServiceName = "infratrail.v1.Log/leader";
 
 bool IsConfigurationError(const absl::Status& s) {
   return absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s);
@@ -520,6 +525,9 @@ bool Server::Promote(int64_t epoch) {
     leader_address_ = advertised_;
     standby_health_ = absl::OkStatus();
   }
+  if (grpc::HealthCheckServiceInterface* h = health_.load(); h != nullptr) {
+    h->SetServingStatus(std::string(kLeaderServiceName), true);
+  }
   metrics_->leader.Set(1);
   metrics_->leader_elections.Increment();
   Say(absl::StrCat("now leader (lease epoch ", epoch, ") at tree size ",
@@ -532,6 +540,9 @@ void Server::StepDown(const std::string& why) {
     absl::MutexLock l(&role_mu_);
     leader_ = false;
     leader_address_.clear();
+  }
+  if (grpc::HealthCheckServiceInterface* h = health_.load(); h != nullptr) {
+    h->SetServingStatus(std::string(kLeaderServiceName), false);
   }
   // The gate is shut; what is queued is committed if the lease still
   // fences for this server, and refused otherwise. The stopped log keeps
@@ -617,7 +628,9 @@ absl::Status Server::StartGrpc(std::shared_ptr<grpc::ServerCredentials> creds, i
 
 void Server::SetServing(bool serving) {
   serving_ = serving;
-  health_.load()->SetServingStatus(std::string(kServiceName), serving);
+  grpc::HealthCheckServiceInterface* health = health_.load();
+  health->SetServingStatus(std::string(kServiceName), serving);
+  health->SetServingStatus(std::string(kLeaderServiceName), serving && leader());
 }
 
 void Server::PollPublication() {

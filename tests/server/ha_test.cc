@@ -339,6 +339,14 @@ TEST_F(HaTest, StandbyServesTheLeadersCheckpointAndRefusesWritesNamingTheLeader)
   absl::StatusOr<std::string> m = HttpGet(server("b").metrics_port(), "/metrics");
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(Metric(*m, "infratrail_leader"), 0);
+  // Health: both serve the log; only the leader serves writes.
+  HealthStatus status;
+  ASSERT_TRUE(standby.CheckHealth("infratrail.v1.Log", &status).ok());
+  EXPECT_EQ(status, HealthResponse::SERVING);
+  ASSERT_TRUE(standby.CheckHealth("infratrail.v1.Log/leader", &status).ok());
+  EXPECT_EQ(status, HealthResponse::NOT_SERVING);
+  ASSERT_TRUE(leader.CheckHealth("infratrail.v1.Log/leader", &status).ok());
+  EXPECT_EQ(status, HealthResponse::SERVING);
 }
 
 TEST_F(HaTest, TheCliGivenEveryServerFollowsTheLeaderFromAStandby) {
