@@ -18,10 +18,19 @@
 #   5. AddressSanitizer + UndefinedBehaviorSanitizer build, every test again
 #      but the deploy/ checks and the docs smoke test (label release_only).
 # Set INFRATRAIL_SKIP_SANITIZERS=1 to skip steps 3 to 5 while iterating locally.
+#
+# The builds go through ccache (installed by install-deps): paths are made
+# relative to the clone (CCACHE_BASEDIR, and no working directory in the
+# hash), so a clean clone anywhere reuses what an earlier run compiled from
+# the same sources. ccache compiles normally when it cannot cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 jobs="$(nproc)"
+if command -v ccache > /dev/null && [ -z "${CMAKE_CXX_COMPILER_LAUNCHER:-}" ]; then
+  export CMAKE_CXX_COMPILER_LAUNCHER=ccache CMAKE_C_COMPILER_LAUNCHER=ccache
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+fi
 
 echo "== release build and tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DINFRATRAIL_WERROR=ON
