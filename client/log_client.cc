@@ -23,8 +23,6 @@ namespace {
 constexpr absl::string_view kVerificationPayload = "infratrail.dev/verification-error";
 // The leader a standby named, from GrpcToStatus to WithRetries only.
 constexpr absl::string_view kLeaderPayload = "infratrail.dev/leader";
-// The trailer in which a standby names the leader's gRPC address.
-constexpr absl::string_view kLeaderTrailer = "infratrail-leader";
 constexpr size_t kMaxProvenRoots = 64;
 
 bool Retryable(const absl::Status& st) {
@@ -164,7 +162,7 @@ absl::Status LogClient::GrpcToStatus(const grpc::Status& st, absl::string_view r
                                       " [", absl::StatusCodeToString(code), "]"));
   if (code == absl::StatusCode::kUnavailable) {
     const auto& trailers = ctx.GetServerTrailingMetadata();
-    auto it = trailers.find(grpc::string_ref(kLeaderTrailer.data(), kLeaderTrailer.size()));
+    auto it = trailers.find(grpc::string_ref(kLeaderTrailer));
     if (it != trailers.end() && !it->second.empty()) {
       out.SetPayload(kLeaderPayload,
                      absl::Cord(absl::string_view(it->second.data(), it->second.size())));

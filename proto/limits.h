@@ -108,6 +108,11 @@ static_assert(kMaxGetEntriesMessageBytes <= kMaxResponseBytes);
 // gRPC takes message sizes as int.
 static_assert(kMaxRequestBytes <= INT32_MAX && kMaxResponseBytes <= INT32_MAX);
 
+// Not a limit but a name both sides must agree on: the trailing metadata
+// key in which a standby of a shared database names the leader's gRPC
+// address when it refuses a write (docs/ha.md); clients follow it.
+inline constexpr char kLeaderTrailer[] = "infratrail-leader";
+
 }  // namespace infratrail
 
 #endif  // INFRATRAIL_PROTO_LIMITS_H_

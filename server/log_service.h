@@ -44,10 +44,8 @@ class EntriesReactor;
 // The one place absl::Status becomes grpc::Status (codes coincide).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// A standby's refusal of a write names the leader's gRPC address in this
-// trailing metadata key (and in its message), so clients can follow it.
-inline constexpr char kLeaderTrailer[] = "infratrail-leader";
-// The absl::Status payload (type URL) a WriteGate puts the address under.
+// The absl::Status payload (type URL) under which a WriteGate names the
+// leader; LogService sends it as the kLeaderTrailer trailer (proto/limits.h).
 inline constexpr absl::string_view kLeaderPayload = "infratrail/leader";
 
 struct LogServiceLimits {

@@ -151,6 +151,14 @@ class PostgresStorage::Conn {
 
   bool broken() const { return broken_; }
 
+  // Rolls back a transaction left open by a failed step; returns `st`.
+  absl::Status Abort(const absl::Status& st) {
+    if (ok() && PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+      Simple("rollback", "ROLLBACK").IgnoreError();
+    }
+    return st;
+  }
+
  private:
   absl::StatusOr<Result> Check(absl::string_view what, Result r, ExecStatusType expect) {
     if (r != nullptr && PQresultStatus(r.get()) == expect) return r;
@@ -389,10 +397,7 @@ absl::Status PostgresStorage::Migrate() {
         if (!r.ok()) return r.status();
         int now = 0;
         if (PQntuples(r->get()) == 1) now = std::atoi(PQgetvalue(r->get(), 0, 0));
-        if (now != v) {
-          (*c)->Simple("rollback", "ROLLBACK").IgnoreError();
-          return absl::AbortedError("schema migrated concurrently");
-        }
+        if (now != v) return (*c)->Abort(absl::AbortedError("schema migrated concurrently"));
         if (r = (*c)->Simple(absl::StrCat("migration to version ", v + 1), kMigrations[v]);
             !r.ok()) {
           return r.status();
@@ -421,9 +426,7 @@ absl::Status PostgresStorage::Migrate() {
     if (st.ok() || attempt >= 5) return st;
     // A concurrent creator: unique violations and aborts are retried.
     if (!absl::IsAborted(st) && !absl::IsInternal(st)) return st;
-    if ((*c)->ok() && PQtransactionStatus((*c)->raw()) != PQTRANS_IDLE) {
-      (*c)->Simple("rollback", "ROLLBACK").IgnoreError();
-    }
+    (*c)->Abort(st).IgnoreError();
   }
 }
 
@@ -452,12 +455,6 @@ absl::Status PostgresStorage::Commit(const CommitBatch& batch) {
     if (!absl::IsUnavailable(begun.status()) || attempt == 1) return begun.status();
   }
   Conn& conn = **c;
-  auto fail = [&](const absl::Status& st) {
-    if (conn.ok() && PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) {
-      conn.Simple("rollback", "ROLLBACK").IgnoreError();
-    }
-    return st;
-  };
   // The head first: its row lock serialises writers, and its condition is
   // what makes two writers extending one size impossible.
   {
@@ -475,9 +472,9 @@ absl::Status PostgresStorage::Commit(const CommitBatch& batch) {
                         {Int8(static_cast<int64_t>(batch.state.size)), EncodeTreeState(batch.state),
                          Int8(static_cast<int64_t>(batch.first_index))},
                         PGRES_COMMAND_OK);
-    if (!r.ok()) return fail(r.status());
+    if (!r.ok()) return conn.Abort(r.status());
     if (std::strcmp(PQcmdTuples(r->get()), "1") != 0) {
-      return fail(absl::FailedPreconditionError(absl::StrCat(
+      return conn.Abort(absl::FailedPreconditionError(absl::StrCat(
           "commit: the log's head is no longer at size ", batch.first_index,
           epoch.has_value() ? absl::StrCat(" with leader epoch ", *epoch) : std::string(),
           " (another server is writing this log)")));
@@ -499,12 +496,12 @@ absl::Status PostgresStorage::Commit(const CommitBatch& batch) {
         conn.Exec("commit: insert entries",
                   "INSERT INTO entries (idx, data) SELECT * FROM unnest($1::int8[], $2::bytea[])",
                   {idx_array, data.Take()}, PGRES_COMMAND_OK);
-    if (!r.ok()) return fail(r.status());
+    if (!r.ok()) return conn.Abort(r.status());
     r = conn.Exec(
         "commit: insert leaf index",
         "INSERT INTO leaf_index (leaf_hash, idx) SELECT * FROM unnest($1::bytea[], $2::int8[])",
         {hashes.Take(), idx_array}, PGRES_COMMAND_OK);
-    if (!r.ok()) return fail(r.status());
+    if (!r.ok()) return conn.Abort(r.status());
   }
   if (!batch.tiles.empty()) {
     const size_t t = batch.tiles.size();
@@ -512,7 +509,8 @@ absl::Status PostgresStorage::Commit(const CommitBatch& batch) {
     BinaryArray indexes(kInt8Oid, t, t * 8);
     BinaryArray datas(kByteaOid, t, t * 8192);
     for (const auto& [tile, bytes] : batch.tiles) {
-      if (tile.entries) return fail(absl::InvalidArgumentError("commit: an entry bundle tile"));
+      if (tile.entries)
+        return conn.Abort(absl::InvalidArgumentError("commit: an entry bundle tile"));
       levels.Add(Int2(tile.level));
       indexes.Add(Int8(static_cast<int64_t>(tile.index)));
       datas.Add(bytes);
@@ -523,13 +521,13 @@ absl::Status PostgresStorage::Commit(const CommitBatch& batch) {
                   "SELECT * FROM unnest($1::int2[], $2::int8[], $3::bytea[]) "
                   "ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data",
                   {levels.Take(), indexes.Take(), datas.Take()}, PGRES_COMMAND_OK);
-    if (!r.ok()) return fail(r.status());
+    if (!r.ok()) return conn.Abort(r.status());
   }
   // Commit point: once COMMIT's reply says so, the batch is durable (with
   // synchronous_commit on). A reply lost on the way is Unavailable: the
   // batch may or may not be in; the caller rereads the head.
   absl::StatusOr<Result> r = conn.Simple("commit", "COMMIT");
-  if (!r.ok()) return fail(r.status());
+  if (!r.ok()) return conn.Abort(r.status());
   // COMMIT of a transaction that failed earlier replies ROLLBACK.
   if (std::strcmp(PQcmdStatus(r->get()), "COMMIT") != 0) {
     return absl::InternalError(absl::StrCat("commit: postgres answered ", PQcmdStatus(r->get())));
@@ -663,25 +661,19 @@ absl::Status PostgresStorage::PutMeta(absl::string_view key, absl::string_view v
   // Fenced like Commit: a share lock on log_head, which a takeover must
   // wait for, and the epoch still ours (a deposed leader's late checkpoint
   // must not replace a newer one).
-  auto fail = [&](const absl::Status& st) {
-    if (conn.ok() && PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) {
-      conn.Simple("rollback", "ROLLBACK").IgnoreError();
-    }
-    return st;
-  };
-  if (absl::StatusOr<Result> r = conn.Simple(what, "BEGIN"); !r.ok()) return fail(r.status());
+  if (absl::StatusOr<Result> r = conn.Simple(what, "BEGIN"); !r.ok()) return conn.Abort(r.status());
   absl::StatusOr<Result> r =
       conn.Exec(what, "SELECT 1 FROM log_head WHERE id = 1 AND leader_epoch = $1::int8 FOR SHARE",
                 {Int8(*epoch)});
-  if (!r.ok()) return fail(r.status());
+  if (!r.ok()) return conn.Abort(r.status());
   if (PQntuples(r->get()) != 1) {
-    return fail(absl::FailedPreconditionError(
+    return conn.Abort(absl::FailedPreconditionError(
         absl::StrCat(what, ": leader epoch ", *epoch, " was taken over by another server")));
   }
   r = conn.Exec(what, kUpsert, {std::string(key), std::string(value)}, PGRES_COMMAND_OK);
-  if (!r.ok()) return fail(r.status());
+  if (!r.ok()) return conn.Abort(r.status());
   r = conn.Simple(what, "COMMIT");
-  if (!r.ok()) return fail(r.status());
+  if (!r.ok()) return conn.Abort(r.status());
   return absl::OkStatus();
 }
 
@@ -773,14 +765,8 @@ absl::StatusOr<std::optional<int64_t>> PostgresStorage::TryAcquireLease(const st
   absl::StatusOr<PooledConn> c = Acquire();
   if (!c.ok()) return c.status();
   Conn& conn = **c;
-  auto fail = [&](const absl::Status& st) {
-    if (conn.ok() && PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) {
-      conn.Simple("rollback", "ROLLBACK").IgnoreError();
-    }
-    return st;
-  };
   if (absl::StatusOr<Result> r = conn.Simple("acquire lease: begin", "BEGIN"); !r.ok()) {
-    return fail(r.status());
+    return conn.Abort(r.status());
   }
   absl::StatusOr<Result> r = conn.Exec(
       "acquire lease",
@@ -792,14 +778,14 @@ absl::StatusOr<std::optional<int64_t>> PostgresStorage::TryAcquireLease(const st
                    kLeaseColumns)
           .c_str(),
       {holder, address, Millis(ttl)});
-  if (!r.ok()) return fail(r.status());
+  if (!r.ok()) return conn.Abort(r.status());
   if (PQntuples(r->get()) == 0) {
     r = conn.Exec("read leader lease",
                   absl::StrCat("SELECT ", kLeaseColumns, " FROM leader_lease WHERE id = 1").c_str(),
                   {});
-    if (!r.ok()) return fail(r.status());
+    if (!r.ok()) return conn.Abort(r.status());
     if (absl::StatusOr<Result> end = conn.Simple("acquire lease: end", "COMMIT"); !end.ok()) {
-      return fail(end.status());
+      return conn.Abort(end.status());
     }
     if (current != nullptr && PQntuples(r->get()) == 1) *current = ParseLease(r->get());
     return std::optional<int64_t>();
@@ -810,9 +796,9 @@ absl::StatusOr<std::optional<int64_t>> PostgresStorage::TryAcquireLease(const st
   // no row.
   r = conn.Exec("acquire lease: fence", "UPDATE log_head SET leader_epoch = $1::int8 WHERE id = 1",
                 {Int8(won.epoch)}, PGRES_COMMAND_OK);
-  if (!r.ok()) return fail(r.status());
+  if (!r.ok()) return conn.Abort(r.status());
   r = conn.Simple("acquire lease: commit", "COMMIT");
-  if (!r.ok()) return fail(r.status());
+  if (!r.ok()) return conn.Abort(r.status());
   if (std::strcmp(PQcmdStatus(r->get()), "COMMIT") != 0) {
     return absl::AbortedError("acquire lease: transaction rolled back");
   }

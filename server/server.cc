@@ -663,14 +663,16 @@ absl::Status Server::Poll() {
   // Applied every time, not only on a change: LogService marks the service
   // NOT_SERVING itself when it refuses a write, which serving_ does not see.
   // A standby serves reads: it is healthy while it can read the database.
+  bool lead = false;
   absl::Status h;
   absl::Status fatal;
   {
     absl::MutexLock l(&role_mu_);
-    h = leader_ ? absl::OkStatus() : standby_health_;
+    lead = leader_;
+    h = standby_health_;
     fatal = fatal_;
   }
-  if (h.ok() && leader()) h = log->health();
+  if (lead) h = log->health();
   const bool changed = h.ok() != serving_;
   SetServing(h.ok());
   if (changed) {

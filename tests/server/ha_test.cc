@@ -50,16 +50,6 @@ int LeaseTtlMs() {
 
 testutil::PostgresCluster* Cluster() { return testutil::PostgresCluster::Shared(); }
 
-// The value of an unlabelled metric in a /metrics body; -1 if absent.
-double Metric(const std::string& body, absl::string_view name) {
-  for (absl::string_view line : absl::StrSplit(body, '\n')) {
-    if (!absl::ConsumePrefix(&line, name) || !absl::ConsumePrefix(&line, " ")) continue;
-    double v = 0;
-    if (absl::SimpleAtod(line, &v)) return v;
-  }
-  return -1;
-}
-
 // Forwards TCP connections to PostgreSQL and, once armed, loses the reply
 // to the next COMMIT of a transaction that inserted entries: the COMMIT
 // reaches the database and takes effect, its answer never reaches the
@@ -255,8 +245,7 @@ class HaTest : public ::testing::Test {
   }
   ServerProcess& server(const std::string& name) { return *servers_.at(name); }
   bool IsLeader(const std::string& name) {
-    absl::StatusOr<std::string> m = HttpGet(server(name).metrics_port(), "/metrics");
-    return m.ok() && Metric(*m, "infratrail_leader") == 1;
+    return ScrapeMetric(server(name).metrics_port(), "infratrail_leader") == 1;
   }
   // Adds `events` at `address` until accepted (following nothing: any
   // refusal retries, for up to `within`); the response.
@@ -336,9 +325,7 @@ TEST_F(HaTest, StandbyServesTheLeadersCheckpointAndRefusesWritesNamingTheLeader)
   absl::StatusOr<Checkpoint> served = OpenLogCheckpoint(*tiles_cp, key_.verifier_key);
   ASSERT_TRUE(served.ok()) << served.status();
   EXPECT_GE(served->size, cp->size);
-  absl::StatusOr<std::string> m = HttpGet(server("b").metrics_port(), "/metrics");
-  ASSERT_TRUE(m.ok());
-  EXPECT_EQ(Metric(*m, "infratrail_leader"), 0);
+  EXPECT_EQ(ScrapeMetric(server("b").metrics_port(), "infratrail_leader"), 0);
   // Health: both serve the log; only the leader serves writes.
   HealthStatus status;
   ASSERT_TRUE(standby.CheckHealth("infratrail.v1.Log", &status).ok());
@@ -694,9 +681,7 @@ TEST_F(HaTest, ATransactionFailingMidCommitIsRolledBackAndTheRetryLands) {
   absl::StatusOr<Checkpoint> cp = AddAndWaitForCheckpoint(client, key_.verifier_key);
   ASSERT_TRUE(cp.ok()) << cp.status();
   EXPECT_EQ(cp->size, 8u);
-  absl::StatusOr<std::string> m = HttpGet(server("a").metrics_port(), "/metrics");
-  ASSERT_TRUE(m.ok());
-  EXPECT_EQ(Metric(*m, "infratrail_leader_stepdowns_total"), 1);
+  EXPECT_EQ(ScrapeMetric(server("a").metrics_port(), "infratrail_leader_stepdowns_total"), 1);
   EXPECT_TRUE(absl::StrContains(server("a").Stderr(), "injected fault"));
 }
 

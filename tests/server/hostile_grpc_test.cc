@@ -42,17 +42,8 @@ constexpr char kToken[] = "ci-token-0123456789abcdef";
 constexpr char kOtherToken[] = "batch-token-0123456789abcdef";
 constexpr char kPrlimit[] = "/usr/bin/prlimit";
 
-// The value of the metric line starting with `series` (name and labels
-// exactly as the server prints them), or -1 if there is none.
 double Metric(const ServerProcess& server, absl::string_view series) {
-  absl::StatusOr<std::string> text = HttpGet(server.metrics_port(), "/metrics");
-  if (!text.ok()) return -1;
-  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
-    if (!absl::ConsumePrefix(&line, series) || !absl::ConsumePrefix(&line, " ")) continue;
-    double v = 0;
-    if (absl::SimpleAtod(line, &v)) return v;
-  }
-  return -1;
+  return ScrapeMetric(server.metrics_port(), series);
 }
 
 // Polls until `done` or `timeout`; its last answer.

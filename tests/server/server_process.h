@@ -83,6 +83,11 @@ struct ServerOptions {
 // error naming what failed. For the server's /metrics.
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
 
+// The value of the /metrics line starting with `series` (name and labels
+// exactly as the server prints them) on the metrics port `port`, or -1 if
+// there is none (or no answer).
+double ScrapeMetric(int port, absl::string_view series);
+
 class ServerProcess {
  public:
   // Forks and execs the server; its stderr goes to a file in `work_dir`.

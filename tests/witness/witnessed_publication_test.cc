@@ -130,16 +130,6 @@ class WitnessedPublicationTest : public ::testing::Test {
   WitnessPolicy policy_;
 };
 
-// Polls a metric line of the server's /metrics until `pred` holds for its
-// value (bounded); the last value seen, or -1.
-double MetricValue(int port, const std::string& series) {
-  absl::StatusOr<std::string> m = HttpGet(port, "/metrics");
-  if (!m.ok()) return -1;
-  const size_t at = m->find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(m->substr(at + series.size() + 2));
-}
-
 TEST_F(WitnessedPublicationTest, TwoOfThreeQuorumStallResumeAndEmptyWitness) {
   for (const char* n : {"w1", "w2", "w3"}) ASSERT_NO_FATAL_FAILURE(AddWitness(n));
   const std::string policy = WritePolicy("policy.txt", 2);
@@ -211,7 +201,7 @@ TEST_F(WitnessedPublicationTest, TwoOfThreeQuorumStallResumeAndEmptyWitness) {
   absl::StatusOr<VerifiedCheckpoint> still = OpenWitnessed(note);
   ASSERT_TRUE(still.ok()) << still.status();
   EXPECT_EQ(still->checkpoint.size, published);
-  EXPECT_EQ(MetricValue(server->metrics_port(), "infratrail_checkpoint_publication_stalled"), 1);
+  EXPECT_EQ(ScrapeMetric(server->metrics_port(), "infratrail_checkpoint_publication_stalled"), 1);
   HealthStatus health;
   ASSERT_TRUE(client.CheckHealth("infratrail.v1.Log", &health).ok());
   EXPECT_EQ(health, HealthResponse::SERVING);
@@ -252,9 +242,10 @@ TEST_F(WitnessedPublicationTest, TwoOfThreeQuorumStallResumeAndEmptyWitness) {
   cp = OpenWitnessed(resp.checkpoint());
   ASSERT_TRUE(cp.ok()) << cp.status();
   EXPECT_THAT(cp->witness_names, ::testing::Contains("witness.example/w1"));
-  EXPECT_GE(MetricValue(server->metrics_port(),
-                        "infratrail_cosigning_requests_total{outcome=\"conflict\",witness=\"w1\"}"),
-            1);
+  EXPECT_GE(
+      ScrapeMetric(server->metrics_port(),
+                   "infratrail_cosigning_requests_total{outcome=\"conflict\",witness=\"w1\"}"),
+      1);
   EXPECT_EQ(server->Terminate().value_or(-1), 0) << server->Stderr();
 }
 
@@ -299,9 +290,10 @@ TEST_F(WitnessedPublicationTest, AForkCannotPublishUnderTheQuorumAndGossipCatche
     ASSERT_TRUE(served.ok()) << served.status();
     EXPECT_LT(served->checkpoint.size, honest->checkpoint.size);  // the copy's, from before
   }
-  EXPECT_EQ(MetricValue(b->metrics_port(),
-                        "infratrail_cosigning_requests_total{outcome=\"cosigned\",witness=\"w1\"}"),
-            -1);
+  EXPECT_EQ(
+      ScrapeMetric(b->metrics_port(),
+                   "infratrail_cosigning_requests_total{outcome=\"cosigned\",witness=\"w1\"}"),
+      -1);
   EXPECT_THAT(b->Stderr(), HasSubstr("checkpoint publication stalled"));
   ASSERT_EQ(b->Terminate().value_or(-1), 0) << b->Stderr();
 
@@ -324,7 +316,7 @@ TEST_F(WitnessedPublicationTest, AForkCannotPublishUnderTheQuorumAndGossipCatche
                                 honest_policy)
                      .ok());  // not under the honest quorum
   }
-  EXPECT_GE(MetricValue(b->metrics_port(), "infratrail_checkpoint_published_without_quorum_total"),
+  EXPECT_GE(ScrapeMetric(b->metrics_port(), "infratrail_checkpoint_published_without_quorum_total"),
             1);
   // The honest log grows past the fork's size, so a monitor following it
   // can ask it for a proof from the fork's size.
