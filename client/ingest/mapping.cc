@@ -1,0 +1,107 @@
+#include "client/ingest/mapping.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "core/hash.h"
+#include "proto/entry_validation.h"
+
+namespace infratrail::ingest {
+
+std::optional<simdjson::dom::element> Get(simdjson::dom::element e, std::string_view path) {
+  while (!path.empty()) {
+    const size_t dot = path.find('.');
+    const std::string_view key = path.substr(0, dot);
+    path = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
+    simdjson::dom::object obj;
+    if (e.get_object().get(obj) != simdjson::SUCCESS) return std::nullopt;
+    if (obj.at_key(key).get(e) != simdjson::SUCCESS) return std::nullopt;
+  }
+  if (e.is_null()) return std::nullopt;
+  return e;
+}
+
+std::optional<std::string_view> GetString(simdjson::dom::element e, std::string_view path) {
+  std::optional<simdjson::dom::element> v = Get(e, path);
+  std::string_view s;
+  if (!v.has_value() || v->get_string().get(s) != simdjson::SUCCESS) return std::nullopt;
+  return s;
+}
+
+std::optional<int64_t> GetInt(simdjson::dom::element e, std::string_view path) {
+  std::optional<simdjson::dom::element> v = Get(e, path);
+  if (!v.has_value()) return std::nullopt;
+  int64_t i;
+  if (v->get_int64().get(i) == simdjson::SUCCESS) return i;
+  std::string_view s;
+  if (v->get_string().get(s) == simdjson::SUCCESS && absl::SimpleAtoi(Av(s), &i)) return i;
+  return std::nullopt;
+}
+
+absl::Status SetOccurredAt(std::string_view rfc3339, std::string_view field,
+                           v1::InfraEvent* event) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, std::string(rfc3339), &t, &err)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Av(field), ": \"", Excerpt(rfc3339), "\" is not an RFC 3339 timestamp"));
+  }
+  if (t < absl::FromUnixSeconds(kMinTimestampSeconds) ||
+      t >= absl::FromUnixSeconds(kMaxTimestampSeconds + 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Av(field), ": \"", Excerpt(rfc3339), "\" is outside years 0001 to 9999"));
+  }
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  event->mutable_occurred_at()->set_seconds(seconds);
+  event->mutable_occurred_at()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+  return absl::OkStatus();
+}
+
+std::string Sha256Hex(std::string_view bytes) {
+  const Hash h = Sha256(Av(bytes));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * h.size());
+  for (uint8_t b : h) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xf]);
+  }
+  return out;
+}
+
+MappedItem Skipped(std::string reason, std::string where) {
+  MappedItem m;
+  m.kind = MappedItem::Kind::kSkipped;
+  m.reason = std::move(reason);
+  m.where = std::move(where);
+  return m;
+}
+
+MappedItem Unmapped(std::string reason, std::string where) {
+  MappedItem m;
+  m.kind = MappedItem::Kind::kUnmapped;
+  m.reason = std::move(reason);
+  m.where = std::move(where);
+  return m;
+}
+
+MappedItem Event(v1::InfraEvent event, std::string where) {
+  MappedItem m;
+  m.kind = MappedItem::Kind::kEvent;
+  m.event = std::move(event);
+  m.where = std::move(where);
+  return m;
+}
+
+std::string Excerpt(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t n = max;
+  // Back off to the start of a UTF-8 sequence.
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return absl::StrCat(Av(s.substr(0, n)), "...");
+}
+
+}  // namespace infratrail::ingest

@@ -1,0 +1,498 @@
+#include "client/ingest/record_reader.h"
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "client/ingest/mapping.h"
+#include "nlohmann/json.hpp"
+
+namespace infratrail::ingest {
+namespace {
+
+constexpr size_t kChunk = size_t{1} << 20;
+
+class Fd : public ByteSource {
+ public:
+  Fd(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  absl::StatusOr<size_t> Read(char* buf, size_t n) override {
+    for (;;) {
+      const ssize_t r = ::read(fd_, buf, n);
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno == EINTR) continue;
+      return absl::UnavailableError(absl::StrCat(name_, ": read failed: ", std::strerror(errno)));
+    }
+  }
+
+ private:
+  int fd_;
+  std::string name_;
+};
+
+class Memory : public ByteSource {
+ public:
+  explicit Memory(std::string_view bytes) : rest_(bytes) {}
+  absl::StatusOr<size_t> Read(char* buf, size_t n) override {
+    n = std::min(n, rest_.size());
+    std::memcpy(buf, rest_.data(), n);
+    rest_.remove_prefix(n);
+    return n;
+  }
+
+ private:
+  std::string_view rest_;
+};
+
+// Why `text` is not JSON, with the byte where it goes wrong: nlohmann's
+// parser reports positions where simdjson does not. Only on the error path.
+std::string JsonError(std::string_view text, simdjson::error_code code) {
+  struct Sax : nlohmann::json::json_sax_t {
+    std::string error;
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return true; }
+    bool key(string_t&) override { return true; }
+    bool end_object() override { return true; }
+    bool start_array(std::size_t) override { return true; }
+    bool end_array() override { return true; }
+    bool parse_error(std::size_t position, const std::string&,
+                     const nlohmann::json::exception& ex) override {
+      std::string what = ex.what();
+      // "[json.exception.parse_error.101] parse error at line 1, column 5: ..."
+      const size_t colon = what.find(": ");
+      error = absl::StrCat("byte ", position, ": ",
+                           colon == std::string::npos ? what : what.substr(colon + 2));
+      return false;
+    }
+  } sax;
+  nlohmann::json::sax_parse(text.begin(), text.end(), &sax);
+  if (!sax.error.empty()) return absl::StrCat("not JSON: syntax error at ", sax.error);
+  return absl::StrCat("not JSON: ", simdjson::error_message(code));
+}
+
+}  // namespace
+
+std::unique_ptr<ByteSource> FdSource(int fd, std::string name) {
+  return std::make_unique<Fd>(fd, std::move(name));
+}
+
+std::unique_ptr<ByteSource> MemorySource(std::string_view bytes) {
+  return std::make_unique<Memory>(bytes);
+}
+
+class RecordReader::Impl {
+ public:
+  Impl(std::unique_ptr<ByteSource> source, std::string name, std::vector<std::string_view> keys,
+       ReaderLimits limits)
+      : source_(std::move(source)),
+        name_(std::move(name)),
+        keys_(std::move(keys)),
+        limits_(limits) {}
+
+  ~Impl() {
+    if (gzip_) inflateEnd(&zs_);
+  }
+
+  bool Next(Record* r, absl::Status* status) {
+    r->error.clear();
+    r->raw = {};
+    for (;;) {
+      if (item_ < items_.size()) return NextItem(r);
+      items_.clear();
+      item_ = 0;
+      if (done_) return false;
+      if (mode_ == Mode::kDocumentDone) {
+        done_ = true;
+        return false;
+      }
+      bool too_long = false;
+      if (!ReadLine(&line_, &too_long, status)) {
+        done_ = true;
+        return false;
+      }
+      ++line_no_;
+      r->input_bytes = consumed_;
+      if (too_long) {
+        mode_ = Mode::kLines;
+        r->position = absl::StrCat(name_, ":", line_no_);
+        r->error = absl::StrCat("record longer than ", limits_.max_record_bytes,
+                                " bytes (--max-record-bytes): skipped");
+        return true;
+      }
+      if (absl::StripAsciiWhitespace(line_).empty()) continue;
+      value_line_ = line_no_;
+      text_ = &line_;
+      simdjson::error_code code = Parse(line_);
+      if (code != simdjson::SUCCESS && mode_ == Mode::kUnknown) {
+        // Not a line of JSON lines: perhaps one document spread over lines.
+        if (ReadDocument(status)) {
+          code = Parse(doc_);
+          if (code == simdjson::SUCCESS) {
+            mode_ = Mode::kDocumentDone;
+            text_ = &doc_;
+          } else if (!SecondLineIsJson()) {
+            mode_ = Mode::kDocumentDone;
+            r->position = absl::StrCat(name_, ":", value_line_);
+            r->error = absl::StrCat("document ", JsonError(doc_, code));
+            return true;
+          } else {
+            // JSON lines with a bad first line: go on line by line through
+            // what was read ahead.
+            pending_ = doc_.substr(line_.size() + 1);
+            doc_.clear();
+          }
+        } else if (!status->ok()) {
+          done_ = true;
+          return false;
+        }
+      }
+      if (mode_ == Mode::kUnknown) mode_ = Mode::kLines;
+      if (code != simdjson::SUCCESS) {
+        r->position = absl::StrCat(name_, ":", value_line_);
+        r->error = JsonError(line_, code);
+        return true;
+      }
+      if (!Split(r)) return true;  // a single record, or an error in r
+    }
+  }
+
+ private:
+  enum class Mode { kUnknown, kLines, kDocumentDone };
+
+  simdjson::error_code Parse(std::string& text) {
+    text.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+    return parser_.parse(text.data(), text.size(), false).get(value_);
+  }
+
+  // Decides whether the parsed value (value_, over *text_) is a container.
+  // Returns false with `r` filled when it is a record itself (or the
+  // container cannot be walked); true when items_ now holds its items.
+  bool Split(Record* r) {
+    r->position = absl::StrCat(name_, ":", value_line_);
+    std::string_view key;
+    bool container = value_.is_array();
+    if (!container && value_.is_object()) {
+      for (std::string_view k : keys_) {
+        simdjson::dom::element v;
+        if (value_.get_object().at_key(k).get(v) == simdjson::SUCCESS && v.is_array()) {
+          key = k;
+          container = true;
+          break;
+        }
+      }
+    }
+    if (!container) {
+      if (text_->size() > limits_.max_record_bytes) {
+        r->error = absl::StrCat("record longer than ", limits_.max_record_bytes,
+                                " bytes (--max-record-bytes): skipped");
+        return false;
+      }
+      r->raw = std::string_view(*text_);
+      r->json = value_;
+      return false;
+    }
+    // Walk the same bytes again on demand for each item's exact text.
+    container_ = std::string(key);
+    items_.clear();
+    item_ = 0;
+    simdjson::ondemand::document doc;
+    simdjson::padded_string_view padded(text_->data(), text_->size(), text_->capacity());
+    std::string error;
+    if (od_.iterate(padded).get(doc) != simdjson::SUCCESS) {
+      error = "cannot walk the container";
+    } else {
+      simdjson::ondemand::array arr;
+      simdjson::error_code code;
+      if (key.empty()) {
+        code = doc.get_array().get(arr);
+      } else {
+        simdjson::ondemand::object obj;
+        code = doc.get_object().get(obj);
+        if (code == simdjson::SUCCESS) code = obj.find_field_unordered(key).get_array().get(arr);
+      }
+      if (code == simdjson::SUCCESS) {
+        for (auto item : arr) {
+          simdjson::ondemand::object o;
+          std::string_view raw;
+          if (item.get_object().get(o) != simdjson::SUCCESS) {
+            items_.push_back({});  // not an object
+            continue;
+          }
+          if (o.raw_json().get(raw) != simdjson::SUCCESS) {
+            code = simdjson::TAPE_ERROR;
+            break;
+          }
+          items_.push_back(raw);
+        }
+      }
+      if (code != simdjson::SUCCESS) error = simdjson::error_message(code);
+    }
+    if (!error.empty()) {
+      items_.clear();
+      r->error = absl::StrCat("container: ", error);
+      return false;
+    }
+    return true;  // items_ may be empty: an empty container holds no record
+  }
+
+  bool NextItem(Record* r) {
+    const size_t i = item_++;
+    r->position = absl::StrCat(name_, ":", value_line_, ":", container_.empty() ? "" : container_,
+                               "[", i, "]");
+    const std::string_view raw = items_[i];
+    if (raw.empty()) {
+      r->error = "not a JSON object";
+      return true;
+    }
+    if (raw.size() > limits_.max_record_bytes) {
+      r->error = absl::StrCat("record longer than ", limits_.max_record_bytes,
+                              " bytes (--max-record-bytes): skipped");
+      return true;
+    }
+    item_text_.assign(raw.data(), raw.size());
+    item_text_.reserve(item_text_.size() + simdjson::SIMDJSON_PADDING);
+    simdjson::error_code code =
+        item_parser_.parse(item_text_.data(), item_text_.size(), false).get(r->json);
+    if (code != simdjson::SUCCESS) {
+      r->error = JsonError(item_text_, code);
+      return true;
+    }
+    r->raw = item_text_;
+    return true;
+  }
+
+  // The second non-blank line of doc_ (which starts with the first) parses
+  // on its own: the input is JSON lines, not a broken document.
+  bool SecondLineIsJson() {
+    std::string_view rest = std::string_view(doc_).substr(std::min(doc_.size(), line_.size() + 1));
+    while (!rest.empty()) {
+      const size_t nl = rest.find('\n');
+      std::string_view l = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      if (absl::StripAsciiWhitespace(Av(l)).empty()) continue;
+      std::string copy(l);
+      copy.reserve(copy.size() + simdjson::SIMDJSON_PADDING);
+      simdjson::dom::element ignored;
+      return probe_.parse(copy.data(), copy.size(), false).get(ignored) == simdjson::SUCCESS;
+    }
+    return false;
+  }
+
+  // Reads the rest of the input after line_ into doc_ (line_ first). False
+  // with *status set past max_document_bytes or on a read error.
+  bool ReadDocument(absl::Status* status) {
+    doc_ = line_;
+    doc_ += '\n';
+    std::string more;
+    bool too_long = false;
+    while (ReadLine(&more, &too_long, status)) {
+      if (too_long || doc_.size() + more.size() + 1 > limits_.max_document_bytes) {
+        *status = absl::InvalidArgumentError(
+            absl::StrCat(name_, ":", value_line_,
+                         ": the first line is not a JSON value, and the input as one "
+                         "document is longer than ",
+                         limits_.max_document_bytes, " bytes (--max-document-bytes): not read"));
+        return false;
+      }
+      doc_ += more;
+      doc_ += '\n';
+    }
+    return status->ok();
+  }
+
+  // One line without its '\n' (nor a '\r' before it). A line over
+  // max_record_bytes is consumed to its end but not kept (*too_long).
+  bool ReadLine(std::string* line, bool* too_long, absl::Status* status) {
+    line->clear();
+    *too_long = false;
+    if (pending_off_ < pending_.size()) {
+      // Lines read ahead by ReadDocument, each ending in '\n'.
+      size_t nl = pending_.find('\n', pending_off_);
+      if (nl == std::string::npos) nl = pending_.size();
+      *line = pending_.substr(pending_off_, nl - pending_off_);
+      pending_off_ = nl + 1;
+      if (line->size() > limits_.max_record_bytes) {
+        line->clear();
+        *too_long = true;
+      }
+      return true;
+    }
+    bool any = false;
+    for (;;) {
+      if (pos_ == end_) {
+        if (!Fill(status)) {
+          if (!status->ok()) return false;
+          if (any && !*too_long && !line->empty() && line->back() == '\r') line->pop_back();
+          return any;
+        }
+      }
+      any = true;
+      const char* start = buf_.data() + pos_;
+      const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
+      const size_t n = nl == nullptr ? end_ - pos_ : static_cast<size_t>(nl - start);
+      if (!*too_long) {
+        if (line->size() + n > limits_.max_record_bytes) {
+          *too_long = true;
+          line->clear();
+          line->shrink_to_fit();
+        } else {
+          line->append(start, n);
+        }
+      }
+      pos_ += n;
+      if (nl != nullptr) {
+        ++pos_;
+        if (!*too_long && !line->empty() && line->back() == '\r') line->pop_back();
+        return true;
+      }
+    }
+  }
+
+  // Refills buf_ with decompressed (or plain) bytes; false at the end or
+  // on an error (*status).
+  bool Fill(absl::Status* status) {
+    if (eof_) return false;
+    buf_.resize(kChunk);
+    pos_ = end_ = 0;
+    if (!started_) {
+      started_ = true;
+      absl::StatusOr<size_t> n = ReadRaw();
+      if (!n.ok()) return Fail(status, n.status());
+      if (*n >= 2 && static_cast<unsigned char>(in_[0]) == 0x1f &&
+          static_cast<unsigned char>(in_[1]) == 0x8b) {
+        gzip_ = true;
+        std::memset(&zs_, 0, sizeof zs_);
+        if (inflateInit2(&zs_, 15 + 16) != Z_OK) {
+          return Fail(status, absl::InternalError(absl::StrCat(name_, ": zlib init failed")));
+        }
+        zs_.next_in = reinterpret_cast<Bytef*>(in_.data());
+        zs_.avail_in = static_cast<uInt>(*n);
+      } else {
+        if (*n == 0) {
+          eof_ = true;
+          return false;
+        }
+        std::memcpy(buf_.data(), in_.data(), *n);
+        end_ = *n;
+        return true;
+      }
+    }
+    if (!gzip_) {
+      absl::StatusOr<size_t> n = source_->Read(buf_.data(), buf_.size());
+      if (!n.ok()) return Fail(status, n.status());
+      consumed_ += *n;
+      if (*n == 0) {
+        eof_ = true;
+        return false;
+      }
+      end_ = *n;
+      return true;
+    }
+    while (end_ == 0) {
+      if (zs_.avail_in == 0 && !in_eof_) {
+        absl::StatusOr<size_t> n = ReadRaw();
+        if (!n.ok()) return Fail(status, n.status());
+        zs_.next_in = reinterpret_cast<Bytef*>(in_.data());
+        zs_.avail_in = static_cast<uInt>(*n);
+      }
+      if (zs_.avail_in == 0 && in_eof_) {
+        eof_ = true;
+        if (member_open_) {
+          return Fail(status, absl::InvalidArgumentError(
+                                  absl::StrCat(name_, ": gzip data ends early (truncated after ",
+                                               consumed_, " compressed bytes)")));
+        }
+        return false;
+      }
+      zs_.next_out = reinterpret_cast<Bytef*>(buf_.data());
+      zs_.avail_out = static_cast<uInt>(buf_.size());
+      member_open_ = true;
+      const int rc = inflate(&zs_, Z_NO_FLUSH);
+      end_ = buf_.size() - zs_.avail_out;
+      decompressed_ += end_;
+      if (decompressed_ > limits_.max_decompressed_bytes) {
+        return Fail(status,
+                    absl::InvalidArgumentError(absl::StrCat(
+                        name_, ": decompresses to more than ", limits_.max_decompressed_bytes,
+                        " bytes (--max-decompressed-bytes): not read further")));
+      }
+      if (rc == Z_STREAM_END) {
+        member_open_ = false;
+        inflateReset(&zs_);  // a following gzip member, if any
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        return Fail(status, absl::InvalidArgumentError(
+                                absl::StrCat(name_, ": corrupt gzip data near compressed byte ",
+                                             consumed_ - zs_.avail_in, ": ",
+                                             zs_.msg != nullptr ? zs_.msg : "inflate failed")));
+      }
+    }
+    return true;
+  }
+
+  absl::StatusOr<size_t> ReadRaw() {
+    in_.resize(kChunk);
+    absl::StatusOr<size_t> n = source_->Read(in_.data(), in_.size());
+    if (n.ok()) {
+      consumed_ += *n;
+      if (*n == 0) in_eof_ = true;
+    }
+    return n;
+  }
+
+  bool Fail(absl::Status* status, absl::Status error) {
+    *status = std::move(error);
+    eof_ = true;
+    return false;
+  }
+
+  std::unique_ptr<ByteSource> source_;
+  const std::string name_;
+  const std::vector<std::string_view> keys_;
+  const ReaderLimits limits_;
+
+  // Input.
+  std::string in_;
+  std::string buf_;
+  size_t pos_ = 0, end_ = 0;
+  bool started_ = false, eof_ = false, in_eof_ = false;
+  bool gzip_ = false, member_open_ = false;
+  z_stream zs_{};
+  uint64_t consumed_ = 0, decompressed_ = 0;
+  std::string pending_;
+  size_t pending_off_ = 0;
+
+  // Values.
+  Mode mode_ = Mode::kUnknown;
+  bool done_ = false;
+  std::string line_, doc_, item_text_;
+  const std::string* text_ = nullptr;
+  int64_t line_no_ = 0, value_line_ = 0;
+  simdjson::dom::parser parser_, item_parser_, probe_;
+  simdjson::ondemand::parser od_;
+  simdjson::dom::element value_;
+  std::string container_;
+  std::vector<std::string_view> items_;
+  size_t item_ = 0;
+};
+
+RecordReader::RecordReader(std::unique_ptr<ByteSource> source, std::string name,
+                           std::vector<std::string_view> container_keys, ReaderLimits limits)
+    : impl_(std::make_unique<Impl>(std::move(source), std::move(name), std::move(container_keys),
+                                   limits)) {}
+
+RecordReader::~RecordReader() = default;
+
+bool RecordReader::Next(Record* record) { return impl_->Next(record, &status_); }
+
+}  // namespace infratrail::ingest
