@@ -5,6 +5,8 @@
 //                  [--sign-key F]... [--wait --log-key VKEY [--receipt-dir DIR]]
 //   infratrail checkpoint | prove | consistency | get --server HOST:PORT ...
 //   infratrail health --server HOST:PORT [--service NAME] [--timeout-ms N]
+//   infratrail ingest k8s-audit|cloudtrail|gcp-audit|terraform|deploy --server HOST:PORT
+//                     [--file F]... [--listen HOST:PORT] ...
 //
 // Exit codes: 0 ok, 1 verification failure, 2 usage error, 3 server or
 // network error.
@@ -21,6 +23,7 @@
 #include "client/add_command.h"
 #include "client/cli_util.h"
 #include "client/health_command.h"
+#include "client/ingest_command.h"
 #include "client/read_commands.h"
 #include "core/note_key.h"
 
@@ -76,6 +79,8 @@ int Main(int argc, char** argv) {
   cli::ReadCommands reads = cli::AddReadCommands(&app, &read_args);
   cli::HealthArgs health_args;
   CLI::App* health = cli::AddHealthCommand(&app, &health_args);
+  cli::IngestArgs ingest_args;
+  CLI::App* ingest = cli::AddIngestCommand(&app, &ingest_args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -99,6 +104,7 @@ int Main(int argc, char** argv) {
   if (reads.consistency->parsed()) return cli::RunConsistency(read_args, std::cout, std::cerr);
   if (reads.get->parsed()) return cli::RunGet(read_args, std::cout, std::cerr);
   if (health->parsed()) return cli::RunHealth(health_args, std::cout, std::cerr);
+  if (ingest->parsed()) return cli::RunIngest(ingest_args, std::cout, std::cerr);
   return kExitUsage;
 }
 

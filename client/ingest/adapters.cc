@@ -11,7 +11,13 @@ std::vector<std::string_view> MapperNames() {
 
 absl::StatusOr<std::unique_ptr<Mapper>> MakeMapper(std::string_view name,
                                                    const MapperOptions& options) {
-  if (name == "k8s-audit") return NewK8sAuditMapper(options);
+  if (name == "k8s-audit") {
+    if (options.cluster.empty()) {
+      return absl::InvalidArgumentError(
+          "--cluster: required for k8s-audit (resources are named k8s:<cluster>)");
+    }
+    return NewK8sAuditMapper(options);
+  }
   if (name == "cloudtrail") return NewCloudTrailMapper(options);
   if (name == "gcp-audit") return NewGcpAuditMapper(options);
   if (name == "terraform") {

@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/hash.h"
+#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 #include "proto/entry_validation.h"
 
 namespace infratrail::ingest {
@@ -70,6 +72,13 @@ std::string Sha256Hex(std::string_view bytes) {
     out.push_back(kHex[b & 0xf]);
   }
   return out;
+}
+
+std::string EventToSortedJson(const v1::InfraEvent& event) {
+  std::string json;
+  const auto st = google::protobuf::util::MessageToJsonString(event, &json);
+  if (!st.ok()) return nlohmann::json{{"error", st.ToString()}}.dump();
+  return nlohmann::json::parse(json).dump();  // std::map: keys sorted
 }
 
 MappedItem Skipped(std::string reason, std::string where) {

@@ -90,6 +90,10 @@ absl::Status SetOccurredAt(std::string_view rfc3339, std::string_view field, v1:
 // Lowercase hex SHA-256 of `bytes`.
 std::string Sha256Hex(std::string_view bytes);
 
+// The proto3 JSON of `event` with keys sorted, on one line (for --dry-run
+// and the golden files).
+std::string EventToSortedJson(const v1::InfraEvent& event);
+
 // Outcome builders.
 MappedItem Skipped(std::string reason, std::string where = "");
 MappedItem Unmapped(std::string reason, std::string where = "");

@@ -11,13 +11,6 @@
 
 namespace infratrail::ingest {
 
-std::string EventToSortedJson(const v1::InfraEvent& event) {
-  std::string json;
-  const auto st = google::protobuf::util::MessageToJsonString(event, &json);
-  if (!st.ok()) return absl::StrCat("{\"error\":\"", st.ToString(), "\"}");
-  return nlohmann::json::parse(json).dump();  // std::map: keys sorted
-}
-
 std::string RenderOutcomes(const Mapper& mapper, const std::string& path,
                            const ReaderLimits& limits) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);

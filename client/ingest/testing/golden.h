@@ -25,9 +25,6 @@
 
 namespace infratrail::ingest {
 
-// The proto3 JSON of `event` with keys sorted, on one line.
-std::string EventToSortedJson(const v1::InfraEvent& event);
-
 // Every outcome of mapping the file at `path` (positions name its basename),
 // one rendered line each, '\n'-terminated.
 std::string RenderOutcomes(const Mapper& mapper, const std::string& path,

@@ -1,0 +1,456 @@
+#include "client/ingest_command.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "client/batch_writer.h"
+#include "client/emitter_signature.h"
+#include "client/event_flags.h"
+#include "client/ingest/deploy.h"
+#include "client/ingest/filter.h"
+#include "client/ingest/record_reader.h"
+#include "client/ingest/stats.h"
+#include "client/ingest_webhook.h"
+#include "client/key_arg.h"
+#include "client/progress.h"
+#include "nlohmann/json.hpp"
+
+namespace infratrail::cli {
+namespace {
+
+using ingest::MappedItem;
+
+// Writes results in input order; owned by RunIngest.
+struct Results {
+  Results(std::ostream& o, std::ostream& e, std::string dir, ingest::IngestStats* s)
+      : out(o), err(e), receipt_dir(std::move(dir)), stats(s) {}
+
+  std::ostream& out;
+  std::ostream& err;
+  const std::string receipt_dir;
+  ingest::IngestStats* const stats;
+  absl::Mutex mu;
+  std::deque<std::string> positions ABSL_GUARDED_BY(mu);
+  int failure_exit ABSL_GUARDED_BY(mu) = kExitOk;
+
+  void Expect(std::string position) {
+    absl::MutexLock lock(&mu);
+    positions.push_back(std::move(position));
+  }
+
+  std::string NextUnreported() {
+    absl::MutexLock lock(&mu);
+    return positions.empty() ? "" : positions.front();
+  }
+
+  void Report(absl::Span<const AddResult> results) {
+    std::string text;
+    absl::MutexLock lock(&mu);
+    for (const AddResult& r : results) {
+      std::string position = std::move(positions.front());
+      positions.pop_front();
+      stats->Logged(r.duplicate);
+      if (r.receipt.has_value() && !receipt_dir.empty()) {
+        const std::string path = absl::StrCat(receipt_dir, "/", r.index, ".tlog-proof");
+        const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+        f << r.receipt->Format();
+        f.close();
+        std::error_code ec;
+        if (f) std::filesystem::rename(tmp, path, ec);
+        if (!f || ec) {
+          err << "ingest: " << position << ": --receipt-dir: cannot write " << path << "\n";
+          if (failure_exit == kExitOk) failure_exit = kExitUsage;
+        }
+      }
+      text += nlohmann::ordered_json{{"index", r.index},
+                                     {"leaf_hash", HashToBase64(r.leaf_hash)},
+                                     {"duplicate", r.duplicate},
+                                     {"source_position", position}}
+                  .dump();
+      text += '\n';
+    }
+    out << text;
+    out.flush();
+  }
+};
+
+bool ProgressEnabled(const std::string& mode) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  return isatty(STDERR_FILENO) == 1;
+}
+
+}  // namespace
+
+CLI::App* AddIngestCommand(CLI::App* app, IngestArgs* a) {
+  CLI::App* cmd = app->add_subcommand(
+      "ingest",
+      "Log the audit trails you already have: SOURCE is k8s-audit, cloudtrail, gcp-audit, "
+      "terraform or deploy (docs/ingest.md). Reads --file (gzipped or not; repeatable) or "
+      "stdin, or with k8s-audit --listen serves the audit webhook. Prints "
+      "{\"index\",\"leaf_hash\",\"duplicate\",\"source_position\"} per logged event; skipped "
+      "and unmapped records are counted and listed on stderr. Exit 0 ok, 1 verification "
+      "failure, 2 bad flags or input, 3 server or network error.");
+  cmd->add_option("source", a->source, "k8s-audit, cloudtrail, gcp-audit, terraform or deploy")
+      ->required()
+      ->check(CLI::IsMember({"k8s-audit", "cloudtrail", "gcp-audit", "terraform", "deploy"}));
+  AddConnectionFlags(cmd, &a->conn);
+  cmd->add_option("--file", a->files, "Input file, gzipped or not (repeatable; default stdin)");
+  cmd->add_option("--cluster", a->mapper.cluster,
+                  "k8s-audit: the cluster's name (resources get provider k8s:<cluster>)");
+  cmd->add_option("--repository", a->mapper.repository,
+                  "terraform, deploy: the source repository (InfraEvent.source)");
+  cmd->add_option("--commit", a->mapper.commit, "terraform, deploy: the source commit");
+  cmd->add_option("--pipeline", a->mapper.pipeline, "terraform, deploy: the pipeline run");
+  cmd->add_option("--actor", a->mapper.actor,
+                  "terraform, deploy: the principal that ran the apply or deploy");
+  cmd->add_option("--image", a->images,
+                  "deploy: an image REF@sha256:<hex> (repeatable; or one per line on stdin)");
+  cmd->add_option("--environment", a->environment, "deploy: where it was deployed");
+  cmd->add_option("--occurred-at", a->occurred_at,
+                  "deploy: RFC 3339 time of the deploy (default now; give the pipeline's "
+                  "start time so a re-run is deduplicated)");
+  cmd->add_option("--listen", a->listen,
+                  "k8s-audit: serve the audit webhook on HOST:PORT instead of reading files");
+  cmd->add_option("--listen-tls-cert", a->tls_cert,
+                  "--listen: serve HTTPS with this PEM certificate (--tls-cert is the client "
+                  "certificate for the log)");
+  cmd->add_option("--listen-tls-key", a->tls_key, "--listen: that certificate's PEM private key");
+  cmd->add_option("--max-body-bytes", a->max_body_bytes,
+                  "--listen: the largest POST body (413 beyond)")
+      ->capture_default_str();
+  cmd->add_option("--workers", a->workers, "--listen: POSTs processed at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--filter", a->filter,
+                  "YAML rules dropping noise (docs/ingest.md); replaces the source's defaults");
+  cmd->add_flag("--no-filter", a->no_filter, "Drop nothing by rule, not even the defaults");
+  cmd->add_flag("--strict", a->strict,
+                "Stop at the first unmapped or unreadable record (exit 2, naming its position)");
+  cmd->add_flag("--dry-run", a->dry_run,
+                "Print {\"source_position\",\"event\"} per mapped event instead of sending");
+  cmd->add_option("--report-unmapped", a->report_unmapped,
+                  "List at most this many unmapped or unreadable records on stderr (all are "
+                  "counted)")
+      ->capture_default_str();
+  cmd->add_option("--max-record-bytes", a->max_record_bytes, "Largest record (line or item)")
+      ->capture_default_str();
+  cmd->add_option("--max-document-bytes", a->max_document_bytes,
+                  "Largest input read as one multi-line JSON document")
+      ->capture_default_str();
+  cmd->add_option("--max-decompressed-bytes", a->max_decompressed_bytes,
+                  "Most bytes one gzip input may decompress to")
+      ->capture_default_str();
+  cmd->add_option("--sign-key", a->sign_keys, "Emitter key file: sign each event (repeatable)");
+  cmd->add_flag("--wait", a->wait,
+                "Wait until a verified checkpoint covers the events (needs --log-key or "
+                "--witness-policy)");
+  cmd->add_option("--receipt-dir", a->receipt_dir,
+                  "With --wait: write a verified <index>.tlog-proof receipt per event here");
+  cmd->add_option("--batch", a->batch, "Most events per request")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, kMaxEntriesPerAdd));
+  cmd->add_option("--in-flight", a->in_flight, "Most requests outstanding at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--linger", a->linger, "Send a partial batch once it is this old")
+      ->capture_default_str();
+  cmd->add_option("--progress", a->progress, "Progress bar on stderr: auto, always, never")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  cmd->final_callback([a, cmd] {
+    a->timeouts_given = cmd->count("--timeout") > 0 || cmd->count("--retry-for") > 0;
+  });
+  return cmd;
+}
+
+int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
+  const bool deploy = args.source == "deploy";
+  auto usage = [&](const std::string& message) {
+    err << "ingest: " << message << "\n";
+    return kExitUsage;
+  };
+  if (!args.listen.empty() && args.source != "k8s-audit") {
+    return usage("--listen: only k8s-audit has a webhook");
+  }
+  if (!args.listen.empty() && !args.files.empty()) {
+    return usage("--listen: cannot be combined with --file");
+  }
+  if (args.tls_cert.empty() != args.tls_key.empty()) {
+    return usage(args.tls_cert.empty() ? "--listen-tls-key: needs --listen-tls-cert"
+                                       : "--listen-tls-cert: needs --listen-tls-key");
+  }
+  if (!args.tls_cert.empty() && args.listen.empty())
+    return usage("--listen-tls-cert: needs --listen");
+  if (!args.images.empty() && !deploy) return usage("--image: only for deploy");
+  if (deploy && !args.images.empty() && !args.files.empty()) {
+    return usage("--image: cannot be combined with --file (give images one way)");
+  }
+  if (args.wait && !args.conn.verifies()) {
+    return usage(
+        "--wait: needs --log-key or --witness-policy (the checkpoint and proofs are "
+        "verified)");
+  }
+  if (!args.receipt_dir.empty() && !args.wait) {
+    return usage("--receipt-dir: needs --wait (a receipt needs a checkpoint)");
+  }
+  if (!args.filter.empty() && args.no_filter)
+    return usage("--filter: cannot be combined with --no-filter");
+  absl::StatusOr<absl::Duration> linger = ParseDurationArg(args.linger, "--linger");
+  if (!linger.ok()) return usage(std::string(linger.status().message()));
+
+  std::unique_ptr<ingest::Mapper> mapper;
+  if (!deploy) {
+    absl::StatusOr<std::unique_ptr<ingest::Mapper>> m =
+        ingest::MakeMapper(args.source, args.mapper);
+    if (!m.ok()) return usage(std::string(m.status().message()));
+    mapper = *std::move(m);
+  }
+  ingest::EventFilter filter;
+  if (!args.filter.empty()) {
+    absl::StatusOr<ingest::EventFilter> f = ingest::EventFilter::Load(args.filter);
+    if (!f.ok()) return usage(std::string(f.status().message()));
+    filter = *std::move(f);
+  } else if (!args.no_filter) {
+    filter = ingest::EventFilter::DefaultFor(args.source);
+  }
+  std::vector<NoteSigner> signers;
+  for (const std::string& file : args.sign_keys) {
+    absl::StatusOr<NoteSigner> key = ReadSignerKeyFile(file, "--sign-key");
+    if (!key.ok()) return usage(std::string(key.status().message()));
+    signers.push_back(*std::move(key));
+  }
+  if (!args.receipt_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(args.receipt_dir, ec);
+    if (ec) return usage(absl::StrCat("--receipt-dir ", args.receipt_dir, ": ", ec.message()));
+  }
+
+  ConnectionFlags conn = args.conn;
+  if (!args.listen.empty() && !args.timeouts_given) {
+    // The API server waits for the webhook's answer: give up on a down log
+    // soon enough to answer 503 before it times out (docs/ingest.md).
+    conn.timeout = "10s";
+    conn.retry_for = "10s";
+  }
+  std::unique_ptr<LogClient> client;
+  if (!args.dry_run) {
+    absl::StatusOr<std::unique_ptr<LogClient>> c = Connect(conn, err, "ingest");
+    if (!c.ok()) return usage(std::string(c.status().message()));
+    client = *std::move(c);
+  }
+
+  if (!args.listen.empty()) {
+    WebhookConfig config;
+    config.args = &args;
+    config.mapper = mapper.get();
+    config.filter = &filter;
+    config.signers = &signers;
+    config.client = client.get();
+    return RunWebhook(config, out, err);
+  }
+
+  ingest::IngestStats stats(args.source, nullptr);
+  Results results(out, err, args.receipt_dir, &stats);
+  std::unique_ptr<BatchWriter> writer;
+  if (!args.dry_run) {
+    BatchWriterOptions wopts;
+    wopts.max_batch_entries = args.batch;
+    wopts.max_in_flight = args.in_flight;
+    wopts.linger = *linger;
+    wopts.wait = args.wait;
+    absl::StatusOr<std::unique_ptr<BatchWriter>> w = BatchWriter::Create(
+        client.get(), wopts, [&](uint64_t, absl::Span<const AddResult> r) { results.Report(r); });
+    if (!w.ok()) return usage(std::string(w.status().message()));
+    writer = *std::move(w);
+  }
+
+  // Ends the run: everything queued before is sent and reported first.
+  auto stop = [&](int code, const std::string& message) {
+    if (writer != nullptr) {
+      absl::Status st = writer->Flush();
+      if (!st.ok()) {
+        const std::string at = results.NextUnreported();
+        err << "ingest: " << (at.empty() ? "" : absl::StrCat("stopped at ", at, ": "))
+            << st.message() << "\n";
+        err << "ingest: " << stats.Summary() << "\n";
+        return ExitCodeFor(st);
+      }
+    }
+    if (!message.empty()) err << "ingest: " << message << "\n";
+    err << "ingest: " << stats.Summary() << "\n";
+    if (code != kExitOk) return code;
+    absl::MutexLock lock(&results.mu);
+    return results.failure_exit;
+  };
+  size_t reported = 0;
+  // An unmapped or unreadable record: listed (up to --report-unmapped),
+  // counted; with --strict the end of the run. Returns true to go on.
+  auto problem = [&](const std::string& position, const std::string& what) {
+    if (args.strict) return false;
+    if (reported < args.report_unmapped) {
+      err << "ingest: " << position << ": " << what << "\n";
+    } else if (reported == args.report_unmapped) {
+      err << "ingest: more unmapped or unreadable records are counted, not listed "
+             "(--report-unmapped)\n";
+    }
+    ++reported;
+    return true;
+  };
+  // Queues one event; false (with *rc set) when the run must end.
+  auto queue = [&](const v1::InfraEvent& event, const std::string& position, int* rc) {
+    if (args.dry_run) {
+      out << nlohmann::ordered_json{{"source_position", position},
+                                    {"event",
+                                     nlohmann::json::parse(ingest::EventToSortedJson(event))}}
+                 .dump()
+          << "\n";
+      stats.Logged(false);
+      return true;
+    }
+    std::string bytes = SerializeEvent(event);
+    for (const NoteSigner& signer : signers) {
+      absl::StatusOr<std::string> s = SignEvent(bytes, signer);
+      if (!s.ok()) {
+        *rc = stop(kExitUsage, absl::StrCat(position, ": --sign-key: ", s.status().message()));
+        return false;
+      }
+      bytes = *std::move(s);
+    }
+    results.Expect(position);
+    absl::StatusOr<uint64_t> seq = writer->Add(std::move(bytes), absl::StrCat(position, ": event"));
+    if (!seq.ok()) {
+      *rc = stop(ExitCodeFor(seq.status()), std::string(seq.status().message()));
+      return false;
+    }
+    return true;
+  };
+
+  int rc = kExitOk;
+  if (deploy) {
+    std::vector<std::string> images = args.images;
+    std::vector<std::string> positions;
+    for (size_t i = 0; i < images.size(); ++i)
+      positions.push_back(absl::StrCat("--image[", i, "]"));
+    if (images.empty()) {
+      // One reference per line, from the files or stdin.
+      std::vector<std::string> files =
+          args.files.empty() ? std::vector<std::string>{"-"} : args.files;
+      for (const std::string& file : files) {
+        std::ifstream f;
+        std::istream* in = &std::cin;
+        if (file != "-") {
+          f.open(file);
+          if (!f) return usage(absl::StrCat("--file ", file, ": cannot open"));
+          in = &f;
+        }
+        std::string line;
+        int n = 0;
+        while (std::getline(*in, line)) {
+          ++n;
+          const absl::string_view t = absl::StripAsciiWhitespace(line);
+          if (t.empty() || t[0] == '#') continue;
+          images.emplace_back(t);
+          positions.push_back(absl::StrCat(file == "-" ? "<stdin>" : file, ":", n));
+        }
+      }
+    }
+    if (images.empty()) return usage("deploy: no images (--image, or one per line on stdin)");
+    ingest::DeployOptions d;
+    d.images = images;
+    d.repository = args.mapper.repository;
+    d.commit = args.mapper.commit;
+    d.pipeline = args.mapper.pipeline;
+    d.actor = args.mapper.actor;
+    d.environment = args.environment;
+    d.occurred_at = args.occurred_at;
+    absl::StatusOr<std::vector<v1::InfraEvent>> events = ingest::BuildDeployEvents(d);
+    if (!events.ok()) return usage(std::string(events.status().message()));
+    for (size_t i = 0; i < events->size(); ++i) {
+      stats.Record();
+      MappedItem item = ingest::Event((*events)[i]);
+      stats.Item(item);
+      if (!queue(item.event, positions[i], &rc)) return rc;
+    }
+    return stop(kExitOk, "");
+  }
+
+  ingest::ReaderLimits limits;
+  limits.max_record_bytes = args.max_record_bytes;
+  limits.max_document_bytes = args.max_document_bytes;
+  limits.max_decompressed_bytes = args.max_decompressed_bytes;
+  std::vector<std::string> files = args.files.empty() ? std::vector<std::string>{"-"} : args.files;
+  for (const std::string& file : files) {
+    int fd = STDIN_FILENO;
+    uint64_t total_bytes = 0;
+    if (file != "-") {
+      fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        return stop(kExitUsage, absl::StrCat("--file ", file, ": ", std::strerror(errno)));
+      }
+      struct stat st;
+      if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        total_bytes = static_cast<uint64_t>(st.st_size);
+    }
+    Progress progress(err, ProgressEnabled(args.progress), total_bytes);
+    ingest::RecordReader reader(ingest::FdSource(fd, file == "-" ? "<stdin>" : file),
+                                file == "-" ? "<stdin>" : file, mapper->container_keys(), limits);
+    ingest::Record r;
+    uint64_t n = 0;
+    bool go_on = true;
+    while (go_on && reader.Next(&r)) {
+      stats.Record();
+      progress.Update(++n, r.input_bytes);
+      if (!r.error.empty()) {
+        stats.Unreadable();
+        if (!problem(r.position, r.error)) {
+          progress.Finish();
+          if (fd != STDIN_FILENO) close(fd);
+          return stop(kExitUsage, absl::StrCat(r.position, ": ", r.error, " (--strict)"));
+        }
+        continue;
+      }
+      ingest::Mapping mapping = mapper->Map(r.json, r.raw);
+      ingest::ApplyFilter(filter, &mapping);
+      for (const MappedItem& item : mapping) {
+        stats.Item(item);
+        const std::string position =
+            item.where.empty() ? r.position : absl::StrCat(r.position, ":", item.where);
+        if (item.kind == MappedItem::Kind::kEvent) {
+          if (!queue(item.event, position, &rc)) {
+            go_on = false;
+            break;
+          }
+        } else if (item.kind == MappedItem::Kind::kUnmapped) {
+          if (!problem(position, absl::StrCat("unmapped: ", item.reason))) {
+            progress.Finish();
+            if (fd != STDIN_FILENO) close(fd);
+            return stop(kExitUsage,
+                        absl::StrCat(position, ": unmapped: ", item.reason, " (--strict)"));
+          }
+        }
+      }
+    }
+    progress.Finish();
+    if (fd != STDIN_FILENO) close(fd);
+    if (!go_on) return rc;
+    if (!reader.status().ok()) return stop(kExitUsage, std::string(reader.status().message()));
+  }
+  return stop(kExitOk, "");
+}
+
+}  // namespace infratrail::cli
