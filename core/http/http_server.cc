@@ -9,15 +9,21 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <optional>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "core/check.h"
+#include "core/io/file_util.h"
 
 namespace infratrail {
 namespace {
@@ -145,6 +151,88 @@ void Increment(prometheus::Counter* counter) {
   if (counter != nullptr) counter->Increment();
 }
 
+// The certificate and key files, read and checked as far as naming the
+// file at fault needs: GnuTLS has the last word (see Start).
+struct TlsFiles {
+  std::string cert;
+  std::string key;
+};
+
+absl::StatusOr<TlsFiles> ReadTlsFiles(const HttpServerOptions& options) {
+  const std::string cert_flag = absl::StrCat(options.tls_flag_prefix, "cert");
+  const std::string key_flag = absl::StrCat(options.tls_flag_prefix, "key");
+  if (options.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(key_flag, ": given without ", cert_flag));
+  }
+  if (options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(cert_flag, ": given without ", key_flag));
+  }
+  if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(cert_flag, ": this libmicrohttpd was built without TLS support"));
+  }
+  auto read = [](const std::string& flag, const std::string& path) -> absl::StatusOr<std::string> {
+    absl::StatusOr<std::string> pem = ReadRegularFileBounded(path, HttpServer::kMaxTlsFileBytes);
+    if (!pem.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": ", pem.status().message()));
+    }
+    // libmicrohttpd takes C strings: a NUL would cut the file short.
+    if (absl::StrContains(*pem, '\0')) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": contains a NUL byte"));
+    }
+    return pem;
+  };
+  absl::StatusOr<std::string> cert = read(cert_flag, options.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = read(key_flag, options.tls_key_file);
+  if (!key.ok()) return key.status();
+  if (!absl::StrContains(*cert, "-----BEGIN CERTIFICATE-----")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(cert_flag, " ", options.tls_cert_file,
+                     ": not a PEM certificate (no -----BEGIN CERTIFICATE----- line)"));
+  }
+  if (absl::StrContains(*key, "-----BEGIN ENCRYPTED PRIVATE KEY-----") ||
+      absl::StrContains(*key, "Proc-Type: 4,ENCRYPTED")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key_flag, " ", options.tls_key_file,
+                     ": an encrypted private key; give it unencrypted (protect the file instead)"));
+  }
+  if (!absl::StrContains(*key, "-----BEGIN ") || !absl::StrContains(*key, "PRIVATE KEY-----")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key_flag, " ", options.tls_key_file,
+                     ": not a PEM private key (no -----BEGIN ... PRIVATE KEY----- line)"));
+  }
+  return TlsFiles{.cert = *std::move(cert), .key = *std::move(key)};
+}
+
+// Why libmicrohttpd refused to start, from its messages: GnuTLS refusing
+// the certificate or key is the caller's InvalidArgument, anything else
+// (the address) Unavailable.
+absl::Status StartError(const HttpServerOptions& options, bool tls, const std::string& log) {
+  if (tls && log.empty()) {
+    // A libmicrohttpd built without messages does not say which.
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.flag_name, " ", options.address, ", ", options.tls_flag_prefix, "cert ",
+        options.tls_cert_file, ", ", options.tls_flag_prefix, "key ", options.tls_key_file,
+        ": cannot listen, or GnuTLS refused the certificate or key"));
+  }
+  if (tls && absl::StrContains(log, "Failed to initialize TLS")) {
+    const std::string files =
+        absl::StrCat(options.tls_flag_prefix, "cert ", options.tls_cert_file, ", ",
+                     options.tls_flag_prefix, "key ", options.tls_key_file);
+    // GNUTLS_E_CERTIFICATE_KEY_MISMATCH's text.
+    if (absl::StrContains(log, "do not match")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(files, ": the key does not match the certificate"));
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(files, ": GnuTLS refused the certificate or key: ",
+                     absl::StripAsciiWhitespace(absl::StrReplaceAll(log, {{"\n", " "}}))));
+  }
+  return absl::UnavailableError(absl::StrCat(options.flag_name, " ", options.address,
+                                             ": cannot listen (address in use or not local?)"));
+}
+
 }  // namespace
 
 // One connection, from Opened to Closed (its socket_context). fd and
@@ -264,6 +352,10 @@ struct HttpServerCallbacks {
                                                 upload_data_size, con_cls) == MHD_YES
                ? MHD_YES
                : MHD_NO;
+  }
+
+  static void Log(void* cls, const char* format, va_list args) {
+    static_cast<HttpServer*>(cls)->Log(format, args);
   }
 
   static HttpServer::Conn* ConnOf(MHD_Connection* connection) {
@@ -398,6 +490,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
   socklen_t len = 0;
   absl::StatusOr<sockaddr_storage> addr = ParseAddress(options.flag_name, options.address, &len);
   if (!addr.ok()) return addr.status();
+  const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
+  TlsFiles tls_files;
+  if (tls) {
+    absl::StatusOr<TlsFiles> files = ReadTlsFiles(options);
+    if (!files.ok()) return files.status();
+    tls_files = *std::move(files);
+  }
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->handler_ = handler;
   server->metrics_ = metrics;
@@ -414,9 +513,20 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
                  absl::Milliseconds(5), absl::Milliseconds(250));
   server->reaper_ = std::thread([s = server.get()] { s->Reap(); });
   // Suspend/resume (deferred answers) brings the inter-thread channel that
-  // wakes a polling thread when a parked connection resumes.
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+  // wakes a polling thread when a parked connection resumes. Messages go to
+  // Log, which keeps those of the start only.
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                   MHD_USE_ERROR_LOG;
   if (addr->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  // libmicrohttpd hands the PEM to GnuTLS while starting and keeps no
+  // pointer to it afterwards.
+  std::vector<MHD_OptionItem> tls_options;
+  if (tls) {
+    flags |= MHD_USE_TLS;
+    tls_options.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, tls_files.cert.data()});
+    tls_options.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0, tls_files.key.data()});
+  }
+  tls_options.push_back({MHD_OPTION_END, 0, nullptr});
   // The caps are enforced in Admit, which can count what it refuses.
   // libmicrohttpd splits its own limit between the polling threads and
   // stops accepting (leaving clients in the backlog) when a thread's share
@@ -424,16 +534,22 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
   const unsigned mhd_limit = (server->max_connections_ + 1) * threads;
   server->daemon_ = MHD_start_daemon(
       flags, 0, &HttpServerCallbacks::Accept, server.get(), &HttpServerCallbacks::Serve,
-      server.get(), MHD_OPTION_SOCK_ADDR, reinterpret_cast<const sockaddr*>(&*addr),
-      MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
-      MHD_OPTION_CONNECTION_TIMEOUT, idle_s, MHD_OPTION_NOTIFY_CONNECTION,
-      &HttpServerCallbacks::Connection, server.get(), MHD_OPTION_NOTIFY_COMPLETED,
-      &HttpServerCallbacks::Completed, server.get(), MHD_OPTION_UNESCAPE_CALLBACK, &KeepEscapes,
-      nullptr, MHD_OPTION_END);
+      server.get(), MHD_OPTION_EXTERNAL_LOGGER, &HttpServerCallbacks::Log, server.get(),
+      MHD_OPTION_ARRAY, tls_options.data(), MHD_OPTION_SOCK_ADDR,
+      reinterpret_cast<const sockaddr*>(&*addr), MHD_OPTION_THREAD_POOL_SIZE, threads,
+      MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
+      MHD_OPTION_NOTIFY_CONNECTION, &HttpServerCallbacks::Connection, server.get(),
+      MHD_OPTION_NOTIFY_COMPLETED, &HttpServerCallbacks::Completed, server.get(),
+      MHD_OPTION_UNESCAPE_CALLBACK, &KeepEscapes, nullptr, MHD_OPTION_END);
+  std::string start_log;
+  {
+    absl::MutexLock l(&server->log_mu_);
+    server->starting_ = false;
+    start_log = std::exchange(server->start_log_, "");
+  }
   if (server->daemon_ == nullptr) {
     server->Stop();
-    return absl::UnavailableError(absl::StrCat(options.flag_name, " ", options.address,
-                                               ": cannot listen (address in use or not local?)"));
+    return StartError(options, tls, start_log);
   }
   const MHD_DaemonInfo* info = MHD_get_daemon_info(server->daemon_, MHD_DAEMON_INFO_BIND_PORT);
   server->port_ = info == nullptr ? 0 : info->port;
@@ -586,6 +702,15 @@ void HttpServer::Reap() {
     }
     for (const std::shared_ptr<Request>& request : parked) Abandon(*request);
   }
+}
+
+void HttpServer::Log(const char* format, va_list args) {
+  constexpr size_t kMaxStartLog = 4096;
+  absl::MutexLock l(&log_mu_);
+  if (!starting_ || start_log_.size() >= kMaxStartLog) return;
+  char line[512];
+  const int n = vsnprintf(line, sizeof(line), format, args);
+  if (n > 0) start_log_.append(line, std::min(static_cast<size_t>(n), sizeof(line) - 1));
 }
 
 HttpReply TextReply(int status, std::string text, absl::string_view content_type) {

@@ -26,6 +26,17 @@
 //  - URLs are not percent-decoded, so the handler sees the exact bytes the
 //    client sent.
 //
+// HTTPS: given a certificate and key (HttpServerOptions::tls_cert_file),
+// the port speaks only TLS (libmicrohttpd's GnuTLS), and every defence
+// above holds unchanged: the caps are applied at accept, before the
+// handshake; the handshake counts against the head deadline, so a client
+// that never completes it (or speaks plaintext to the port) is cut like
+// one that never completes its head; the body cap and deadlines apply to
+// the decrypted stream. Shutting down a TLS connection's socket (the
+// reaper) makes GnuTLS's next read or write fail, and libmicrohttpd closes
+// the connection as for plaintext (its close_notify then fails quietly:
+// GnuTLS sends with MSG_NOSIGNAL). Client certificates are not checked.
+//
 // Deferred answers: a request the handler did not answer before Handle
 // returned is parked (MHD_suspend_connection) and holds no polling thread
 // until its responder runs (MHD_resume_connection). A parked request keeps
@@ -47,6 +58,7 @@
 #ifndef INFRATRAIL_CORE_HTTP_HTTP_SERVER_H_
 #define INFRATRAIL_CORE_HTTP_HTTP_SERVER_H_
 
+#include <cstdarg>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -169,6 +181,17 @@ struct HttpServerOptions {
   // How address errors name the setting (the tile server's flag, the
   // witness's `--listen`).
   std::string flag_name = "--http-addr";
+  // HTTPS: PEM files of the certificate (the server's first, then any
+  // intermediates) and of its unencrypted private key, both or neither;
+  // read once by Start, each at most kMaxTlsFileBytes. Empty: plain HTTP.
+  // (No client certificates: libmicrohttpd 0.9.75 can ask for one, with
+  // MHD_OPTION_HTTPS_MEM_TRUST, but leaves checking it to GnuTLS calls of
+  // the application's own.)
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // How TLS errors name the settings: `<prefix>cert` and `<prefix>key`
+  // (`--tls-cert`, `--tls-key`).
+  std::string tls_flag_prefix = "--tls-";
 };
 
 class HttpServer {
@@ -176,6 +199,12 @@ class HttpServer {
   // Listens and serves `handler` (which must outlive the server).
   // InvalidArgument for a malformed address; Unavailable if it cannot
   // listen. Both name options.flag_name and the address.
+  // With TLS, InvalidArgument naming the flag (tls_flag_prefix) and file
+  // when only one of the two files is given, a file cannot be read or is
+  // larger than kMaxTlsFileBytes, the certificate file holds no PEM
+  // certificate, the key file no unencrypted PEM private key, or GnuTLS
+  // refuses the pair (e.g. "the key does not match the certificate");
+  // FailedPrecondition if libmicrohttpd was built without TLS.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
                                                            HttpHandler* handler,
                                                            HttpServerMetrics metrics);
@@ -199,6 +228,8 @@ class HttpServer {
 
   // How long Stop waits for answers still pending.
   static constexpr absl::Duration kStopGrace = absl::Seconds(1);
+  // The largest certificate or key file Start reads.
+  static constexpr size_t kMaxTlsFileBytes = size_t{1} << 20;
 
  private:
   struct Conn;
@@ -227,6 +258,9 @@ class HttpServer {
   static void Abandon(Request& request);
   void SetDeadline(Conn* conn, Deadline kind, absl::Duration after);
   void Reap();
+  // libmicrohttpd's messages, kept only while Start runs (to tell why it
+  // failed); later ones, one per misbehaving client, are dropped.
+  void Log(const char* format, va_list args);
 
   friend struct HttpServerCallbacks;
 
@@ -258,6 +292,10 @@ class HttpServer {
   // its request's own state tells for sure.
   absl::flat_hash_map<Conn*, std::shared_ptr<Request>> parked_ ABSL_GUARDED_BY(mu_);
   absl::Duration reap_every_;
+
+  absl::Mutex log_mu_;
+  bool starting_ ABSL_GUARDED_BY(log_mu_) = true;
+  std::string start_log_ ABSL_GUARDED_BY(log_mu_);
 };
 
 }  // namespace infratrail

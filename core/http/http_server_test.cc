@@ -1,6 +1,6 @@
 // The HTTP transport on its own, with a test handler: request bodies,
 // deferred answers, Stop with answers pending, the response headers, the
-// connection caps and the deadlines.
+// connection caps and the deadlines; and all of it again over HTTPS.
 #include "core/http/http_server.h"
 
 #include <sys/resource.h>
@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <deque>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -21,7 +23,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/http/http_fetcher.h"
 #include "core/testing/http_test_client.h"
+#include "core/testing/tls_test_util.h"
 #include "gtest/gtest.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -623,6 +627,269 @@ TEST_F(HttpServerTest, ASlowReaderIsCutOffAtTheSendDeadlineAndTheBodyReleased) {
   EXPECT_EQ(cut_send_.Value(), 1);
   EXPECT_EQ(handler_.big_.use_count(), 1);
   EXPECT_TRUE(stalled.ClosedByServer(absl::Seconds(10)));
+}
+
+// HTTPS: the same transport behind a certificate made for the test.
+class HttpServerTlsTest : public HttpServerTest {
+ protected:
+  void SetUp() override {
+    cert_ = testutil::MakeSelfSignedCert(dir_.path(), "server");
+    ASSERT_FALSE(cert_.cert_file.empty()) << "could not make a test certificate";
+  }
+
+  std::unique_ptr<HttpServer> StartTlsServer(HttpServerOptions options = {}) {
+    options.tls_cert_file = cert_.cert_file;
+    options.tls_key_file = cert_.key_file;
+    return StartServer("127.0.0.1:0", options);
+  }
+
+  // A client that trusts only the test certificate.
+  std::unique_ptr<HttpFetcher> Fetcher() {
+    HttpFetcherOptions options;
+    options.ca_file = cert_.cert_file;
+    options.timeout = std::chrono::seconds(20);
+    absl::StatusOr<std::unique_ptr<HttpFetcher>> f = HttpFetcher::Create(options);
+    EXPECT_TRUE(f.ok()) << f.status();
+    return f.ok() ? *std::move(f) : nullptr;
+  }
+
+  static std::string Url(const HttpServer& server, absl::string_view path) {
+    return absl::StrCat("https://127.0.0.1:", server.port(), path);
+  }
+
+  absl::StatusOr<std::unique_ptr<HttpServer>> TryStart(HttpServerOptions options) {
+    options.address = "127.0.0.1:0";
+    return HttpServer::Start(options, &handler_, Metrics());
+  }
+
+  std::string WriteFile(const std::string& name, absl::string_view text) {
+    const std::string path = absl::StrCat(dir_.path(), "/", name);
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  testutil::TlsTempDir dir_;
+  testutil::SelfSignedCert cert_;
+};
+
+TEST_F(HttpServerTlsTest, AGetIsServedOverHttpsCheckedAgainstTheCertificate) {
+  std::unique_ptr<HttpServer> server = StartTlsServer();
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<HttpFetcher> fetcher = Fetcher();
+  ASSERT_NE(fetcher, nullptr);
+  absl::StatusOr<HttpResponse> r = fetcher->Get(Url(*server, "/hello"), 1 << 20);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hello\n");
+  // Kept alive: the next request reuses the TLS connection.
+  absl::StatusOr<HttpResponse> body = fetcher->Get(Url(*server, "/body"), 1 << 20);
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(body->body, "shared body bytes");
+  EXPECT_EQ(server->connections(), 1u);
+  // A client that does not trust the certificate gets nowhere.
+  HttpFetcherOptions system_cas;
+  absl::StatusOr<std::unique_ptr<HttpFetcher>> untrusting = HttpFetcher::Create(system_cas);
+  ASSERT_TRUE(untrusting.ok());
+  EXPECT_EQ((*untrusting)->Get(Url(*server, "/hello"), 1 << 20).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(handler_.calls(), 2);
+}
+
+TEST_F(HttpServerTlsTest, APostBodyArrivesWholeOverHttps) {
+  HttpServerOptions options;
+  options.max_body_bytes = 256 << 10;
+  std::unique_ptr<HttpServer> server = StartTlsServer(options);
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<HttpFetcher> fetcher = Fetcher();
+  ASSERT_NE(fetcher, nullptr);
+  // Larger than a TLS record (16 KiB): the body arrives in many.
+  std::string binary;
+  for (int i = 0; i < 200 << 10; ++i)
+    binary.push_back(static_cast<char>((i * 13 + i / 512) & 0xff));
+  absl::StatusOr<HttpResponse> r =
+      fetcher->Post(Url(*server, "/echo"), binary, "application/octet-stream", 1 << 20);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, binary);
+  EXPECT_EQ(handler_.last_body(), binary);
+  EXPECT_EQ(handler_.last_content_type(), "application/octet-stream");
+}
+
+// A parked TLS connection holds no polling thread, and resumes with its
+// session intact.
+TEST_F(HttpServerTlsTest, ADeferredAnswerArrivesOverHttpsAndOthersAreServedMeanwhile) {
+  HttpServerOptions options;
+  options.threads = 1;
+  std::unique_ptr<HttpServer> server = StartTlsServer(options);
+  ASSERT_NE(server, nullptr);
+  absl::StatusOr<HttpResponse> later = absl::UnknownError("not run");
+  std::thread waiting([&] {
+    std::unique_ptr<HttpFetcher> fetcher = Fetcher();
+    if (fetcher != nullptr) later = fetcher->Get(Url(*server, "/hold"), 1 << 20);
+  });
+  HttpResponder respond = handler_.held_.Take();
+  ASSERT_NE(respond, nullptr);
+  std::unique_ptr<HttpFetcher> other = Fetcher();
+  ASSERT_NE(other, nullptr);
+  absl::StatusOr<HttpResponse> meanwhile = other->Get(Url(*server, "/hello"), 1 << 20);
+  ASSERT_TRUE(meanwhile.ok()) << meanwhile.status();
+  EXPECT_EQ(meanwhile->status, 200);
+  std::move(respond)(Text(200, "answered later\n"));
+  waiting.join();
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(later->status, 200);
+  EXPECT_EQ(later->body, "answered later\n");
+}
+
+TEST_F(HttpServerTlsTest, ADeclaredBodyOverTheCapIs413OverHttpsAndTheConnectionClosed) {
+  HttpServerOptions options;
+  options.max_body_bytes = 100;
+  std::unique_ptr<HttpServer> server = StartTlsServer(options);
+  ASSERT_NE(server, nullptr);
+  testutil::TlsTestConnection c(server->port(), cert_.cert_file);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.Write("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\n\r\n"));
+  EXPECT_TRUE(c.ReadUntil("at most 100 bytes", absl::Seconds(10))) << c.received();
+  EXPECT_TRUE(absl::StartsWith(c.received(), "HTTP/1.1 413 ")) << c.received();
+  EXPECT_TRUE(c.ClosedByServer(absl::Seconds(10)));
+  EXPECT_EQ(handler_.calls(), 0);
+  EXPECT_EQ(body_too_large_.Value(), 1);
+}
+
+// The port speaks only TLS. A plaintext client gets no answer and is
+// closed (GnuTLS fails the handshake); one that sends nothing is cut at
+// the head deadline, which covers the handshake.
+TEST_F(HttpServerTlsTest, APlaintextOrSilentClientIsClosedWithoutAnAnswer) {
+  HttpServerOptions options;
+  options.head_timeout = absl::Milliseconds(500);
+  options.idle_timeout = absl::Seconds(120);  // never the one that fires here
+  std::unique_ptr<HttpServer> server = StartTlsServer(options);
+  ASSERT_NE(server, nullptr);
+  Connection plaintext(server->port());
+  ASSERT_TRUE(plaintext.Write("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_TRUE(plaintext.ClosedByServer(absl::Seconds(20)));
+  Connection silent(server->port());
+  ASSERT_TRUE(silent.ok());
+  EXPECT_TRUE(silent.ClosedByServer(absl::Seconds(20)));
+  EXPECT_TRUE(server->WaitForConnectionsAtMost(0, absl::Seconds(10)));
+  EXPECT_GE(cut_head_.Value(), 1);
+  EXPECT_EQ(handler_.calls(), 0);
+  std::unique_ptr<HttpFetcher> fetcher = Fetcher();
+  ASSERT_NE(fetcher, nullptr);
+  absl::StatusOr<HttpResponse> r = fetcher->Get(Url(*server, "/hello"), 1 << 20);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+}
+
+// The reaper's shutdown of a TLS connection's socket: a parked request and
+// a slow reader are both cut, and the server serves on.
+TEST_F(HttpServerTlsTest, TheDeadlinesCutTlsConnections) {
+  HttpServerOptions options;
+  options.head_timeout = absl::Milliseconds(300);
+  options.send_timeout = absl::Milliseconds(300);
+  options.idle_timeout = absl::Seconds(120);  // never the one that fires here
+  std::unique_ptr<HttpServer> server = StartTlsServer(options);
+  ASSERT_NE(server, nullptr);
+  testutil::TlsTestConnection parked(server->port(), cert_.cert_file);
+  ASSERT_TRUE(parked.ok());
+  ASSERT_TRUE(parked.Write("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
+  HttpResponder respond = handler_.held_.Take();
+  ASSERT_NE(respond, nullptr);
+  EXPECT_TRUE(parked.ClosedByServer(absl::Seconds(20)));
+  EXPECT_EQ(parked.received(), "");
+  EXPECT_TRUE(server->WaitForConnectionsAtMost(0, absl::Seconds(10)));
+  EXPECT_EQ(cut_head_.Value(), 1);
+  std::move(respond)(Text(200, "too late\n"));  // a no-op
+
+  testutil::TlsTestConnection stalled(server->port(), cert_.cert_file, 4096);
+  ASSERT_TRUE(stalled.ok());
+  ASSERT_TRUE(stalled.Write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(stalled.ReadUntil("HTTP/1.1 200", absl::Seconds(10)));
+  EXPECT_TRUE(server->WaitForConnectionsAtMost(0, absl::Seconds(20)));
+  EXPECT_EQ(cut_send_.Value(), 1);
+  EXPECT_EQ(handler_.big_.use_count(), 1);
+
+  std::unique_ptr<HttpFetcher> fetcher = Fetcher();
+  ASSERT_NE(fetcher, nullptr);
+  absl::StatusOr<HttpResponse> r = fetcher->Get(Url(*server, "/hello"), 1 << 20);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+}
+
+// The cap is applied at accept, before any handshake.
+TEST_F(HttpServerTlsTest, ThePerAddressLimitHoldsOverHttps) {
+  HttpServerOptions options;
+  options.max_connections_per_address = 4;
+  options.threads = 1;  // one acceptor: connections are admitted in order
+  std::unique_ptr<HttpServer> server = StartTlsServer(options);
+  ASSERT_NE(server, nullptr);
+  // Four TLS connections, admitted (their handshakes completed), idle.
+  std::vector<std::unique_ptr<testutil::TlsTestConnection>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<testutil::TlsTestConnection>(server->port(), cert_.cert_file));
+    ASSERT_TRUE(held.back()->ok()) << i;
+  }
+  for (int i = 0; i < 10; ++i) {
+    Connection more(server->port());
+    ASSERT_TRUE(more.ok());
+    EXPECT_TRUE(more.ClosedByServer(absl::Seconds(10))) << "connection " << i;
+  }
+  EXPECT_EQ(refused_per_address_.Value(), 10);
+  EXPECT_EQ(server->connections(), 4u);
+  testutil::TlsTestConnection refused(server->port(), cert_.cert_file);
+  EXPECT_FALSE(refused.ok());
+  held.pop_back();
+  ASSERT_TRUE(server->WaitForConnectionsAtMost(3, absl::Seconds(10)));
+  std::unique_ptr<HttpFetcher> fetcher = Fetcher();
+  ASSERT_NE(fetcher, nullptr);
+  absl::StatusOr<HttpResponse> r = fetcher->Get(Url(*server, "/hello"), 1 << 20);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(HttpServerTlsTest, BadCertificateOrKeyFilesAreRefusedNamingTheFlag) {
+  auto refusal = [&](const std::string& cert, const std::string& key,
+                     const std::string& prefix = "--tls-") {
+    HttpServerOptions options;
+    options.tls_cert_file = cert;
+    options.tls_key_file = key;
+    options.tls_flag_prefix = prefix;
+    absl::StatusOr<std::unique_ptr<HttpServer>> s = TryStart(options);
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << s.status();
+    return std::string(s.status().message());
+  };
+  const std::string missing = absl::StrCat(dir_.path(), "/missing.crt");
+  EXPECT_EQ(refusal(missing, cert_.key_file),
+            absl::StrCat("--tls-cert: read ", missing, ": No such file or directory"));
+  EXPECT_EQ(refusal("", cert_.key_file), "--tls-key: given without --tls-cert");
+  EXPECT_EQ(refusal(cert_.cert_file, ""), "--tls-cert: given without --tls-key");
+  EXPECT_EQ(refusal(cert_.cert_file, dir_.path()),
+            absl::StrCat("--tls-key: read ", dir_.path(), ": is a directory"));
+  const std::string garbage = WriteFile("garbage.crt", "not a certificate\n");
+  EXPECT_EQ(refusal(garbage, cert_.key_file),
+            absl::StrCat("--tls-cert ", garbage,
+                         ": not a PEM certificate (no -----BEGIN CERTIFICATE----- line)"));
+  // The key given as the certificate, and the other way round.
+  EXPECT_TRUE(absl::StrContains(refusal(cert_.key_file, cert_.key_file), "not a PEM certificate"));
+  EXPECT_TRUE(
+      absl::StrContains(refusal(cert_.cert_file, cert_.cert_file), "not a PEM private key"));
+  EXPECT_TRUE(
+      absl::StartsWith(refusal(garbage, cert_.key_file, "--http-tls-"), "--http-tls-cert "));
+  // Well framed, but not a certificate inside: GnuTLS says so.
+  const std::string mangled =
+      WriteFile("mangled.crt", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+  const std::string why = refusal(mangled, cert_.key_file);
+  EXPECT_TRUE(absl::StartsWith(why, absl::StrCat("--tls-cert ", mangled, ", --tls-key ")) &&
+              absl::StrContains(why, "GnuTLS refused the certificate or key"))
+      << why;
+  // Another key than the certificate's.
+  const testutil::SelfSignedCert other = testutil::MakeSelfSignedCert(dir_.path(), "other");
+  ASSERT_FALSE(other.key_file.empty());
+  EXPECT_EQ(refusal(cert_.cert_file, other.key_file),
+            absl::StrCat("--tls-cert ", cert_.cert_file, ", --tls-key ", other.key_file,
+                         ": the key does not match the certificate"));
+  const std::string big = WriteFile("big.crt", std::string(HttpServer::kMaxTlsFileBytes + 1, 'x'));
+  EXPECT_TRUE(absl::StrContains(refusal(big, cert_.key_file), "larger than the limit"));
 }
 
 }  // namespace
