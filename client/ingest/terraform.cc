@@ -4,9 +4,9 @@
 // One record is one plan; each entry of resource_changes gives its outcomes.
 // The events say what the plan changes, under the address Terraform gives
 // the resource (`module.net.aws_subnet.private["a"]`): the address is known
-// before apply (a new object's cloud id is not), stays the same across
-// replacements, and names the declaration in the repository that the
-// event's source points to. The cloud's own id goes in terraform.cloud_id.
+// before apply (a new object's cloud id is not) and stays the same across
+// replacements, so a PROVISION and its DEPROVISION name one resource. The
+// cloud's own id goes in terraform.cloud_id.
 #include <optional>
 #include <string>
 #include <string_view>
