@@ -44,6 +44,19 @@ constexpr std::array<std::string_view, 15> kConfigVerbs = {
     "Modify", "Put",    "Update",  "Attach", "Detach", "Associate", "Disassociate", "Authorize",
     "Revoke", "Enable", "Disable", "Add",    "Remove", "Tag",       "Untag"};
 
+// True if `noun` (an eventName after its verb) names a part of a resource
+// rather than a resource: "BucketPolicy", "Tags". A bare "Policy"
+// (iam:DeletePolicy) is a resource of its own.
+bool IsPartOfResource(std::string_view noun) {
+  constexpr std::array<std::string_view, 9> kParts = {
+      "Policy",    "Tags", "Tagging", "Configuration",    "Encryption",
+      "Lifecycle", "Cors", "Website", "PublicAccessBlock"};
+  for (std::string_view part : kParts) {
+    if (noun.size() > part.size() && noun.substr(noun.size() - part.size()) == part) return true;
+  }
+  return noun == "Tags";
+}
+
 // What an eventName is, before the record's other fields are looked at.
 struct Rule {
   // EVENT_KIND_UNSPECIFIED: not in the mapping table (unless read_only).
@@ -109,6 +122,12 @@ Rule Classify(std::string_view name, std::string_view source, element record) {
     Rule r;
     r.read_only = true;
     return r;
+  }
+  // Creating or deleting a part of a resource (DeleteBucketPolicy,
+  // CreateTags, DeleteRolePolicy) changes the resource's configuration; the
+  // resource found is the whole (the bucket, the role).
+  if ((HasVerb(name, "Create") || HasVerb(name, "Delete")) && IsPartOfResource(name.substr(6))) {
+    return Kind(v1::CONFIG_CHANGE);
   }
   if (HasVerb(name, "Create")) return Kind(v1::PROVISION);
   if (HasVerb(name, "Delete")) return Kind(v1::DEPROVISION);
