@@ -276,8 +276,9 @@ int RunWebhook(const WebhookConfig& config, std::ostream& out, std::ostream& err
   // A POST is answered once its events are durable, which may take the
   // client's retry budget (10 s by default with --listen).
   opts.head_timeout = absl::Seconds(60);
-  // TLS-MERGE opts.tls_cert_file = a.tls_cert;
-  // TLS-MERGE opts.tls_key_file = a.tls_key;
+  opts.tls_cert_file = a.tls_cert;
+  opts.tls_flag_prefix = "--listen-tls-";
+  opts.tls_key_file = a.tls_key;
   absl::StatusOr<std::unique_ptr<HttpServer>> server =
       HttpServer::Start(opts, webhook.get(), HttpServerMetrics{});
   if (!server.ok()) {

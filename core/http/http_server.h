@@ -187,8 +187,8 @@ struct HttpServerOptions {
   // (No client certificates: libmicrohttpd 0.9.75 can ask for one, with
   // MHD_OPTION_HTTPS_MEM_TRUST, but leaves checking it to GnuTLS calls of
   // the application's own.)
-  std::string tls_cert_file;
-  std::string tls_key_file;
+  std::string tls_cert_file = "";
+  std::string tls_key_file = "";
   // How TLS errors name the settings: `<prefix>cert` and `<prefix>key`
   // (`--tls-cert`, `--tls-key`).
   std::string tls_flag_prefix = "--tls-";
