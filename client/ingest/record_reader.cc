@@ -126,8 +126,8 @@ class RecordReader::Impl {
       if (too_long) {
         mode_ = Mode::kLines;
         r->position = absl::StrCat(name_, ":", line_no_);
-        r->error = absl::StrCat("record longer than ", limits_.max_record_bytes,
-                                " bytes (--max-record-bytes): skipped");
+        r->error = absl::StrCat("line longer than ", LineLimit(),
+                                " bytes (--max-document-bytes): skipped");
         return true;
       }
       if (absl::StripAsciiWhitespace(line_).empty()) continue;
@@ -312,7 +312,7 @@ class RecordReader::Impl {
   }
 
   // One line without its '\n' (nor a '\r' before it). A line over
-  // max_record_bytes is consumed to its end but not kept (*too_long).
+  // LineLimit() is consumed to its end but not kept (*too_long).
   bool ReadLine(std::string* line, bool* too_long, absl::Status* status) {
     line->clear();
     *too_long = false;
@@ -322,7 +322,7 @@ class RecordReader::Impl {
       if (nl == std::string::npos) nl = pending_.size();
       *line = pending_.substr(pending_off_, nl - pending_off_);
       pending_off_ = nl + 1;
-      if (line->size() > limits_.max_record_bytes) {
+      if (line->size() > LineLimit()) {
         line->clear();
         *too_long = true;
       }
@@ -342,7 +342,7 @@ class RecordReader::Impl {
       const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
       const size_t n = nl == nullptr ? end_ - pos_ : static_cast<size_t>(nl - start);
       if (!*too_long) {
-        if (line->size() + n > limits_.max_record_bytes) {
+        if (line->size() + n > LineLimit()) {
           *too_long = true;
           line->clear();
           line->shrink_to_fit();
@@ -438,6 +438,13 @@ class RecordReader::Impl {
       }
     }
     return true;
+  }
+
+  // A line may hold a container of many records (CloudTrail writes each
+  // file as one line): lines are bounded as documents are, records inside
+  // them by max_record_bytes.
+  size_t LineLimit() const {
+    return std::max(limits_.max_record_bytes, limits_.max_document_bytes);
   }
 
   absl::StatusOr<size_t> ReadRaw() {

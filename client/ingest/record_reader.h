@@ -6,8 +6,10 @@
 //    another; the decompressed bytes are then read as below. At most
 //    `max_decompressed_bytes` come out of one input, so a gzip bomb ends
 //    with an error and not with a full memory or disk.
-//  - JSON lines: each non-blank line is a JSON value. Positions are
-//    "NAME:LINE".
+//  - JSON lines: each non-blank line is a JSON value, at most
+//    max(max_record_bytes, max_document_bytes) long (a line may be a whole
+//    CloudTrail file); a record longer than max_record_bytes is refused
+//    after it is read. Positions are "NAME:LINE".
 //  - One JSON document spread over lines (pretty-printed, as `terraform
 //    show -json | jq` or `gcloud logging read --format=json` write it): used
 //    when the first non-blank line is not a complete JSON value. It is read
