@@ -23,7 +23,11 @@ struct EventFilter::Rule {
   std::vector<std::pair<std::string, GlobSet>> attributes;
 
   bool Matches(const v1::InfraEvent& e) const {
-    if (kinds != 0 && (kinds & (uint64_t{1} << e.kind())) == 0) return false;
+    if (kinds != 0) {
+      // Proto enums are open: a kind past the mask's 64 bits is none of them.
+      const int k = e.kind();
+      if (k < 0 || k >= 64 || (kinds & (uint64_t{1} << k)) == 0) return false;
+    }
     if (actor && !actor->Match(e.actor().principal())) return false;
     if (provider && !provider->Match(e.resource().provider())) return false;
     if (type && !type->Match(e.resource().type())) return false;
@@ -166,7 +170,16 @@ absl::StatusOr<EventFilter> EventFilter::Parse(std::string_view yaml, const std:
   EventFilter filter;
   Loader loader(name);
   try {
-    const YAML::Node root = YAML::Load(std::string(yaml));
+    // Every document, so that rules after a "---" (two files joined) are
+    // refused rather than dropped without a word.
+    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
+    for (size_t i = 1; i < docs.size(); ++i) {
+      if (docs[i].IsNull()) continue;
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ":", docs[i].Mark().line + 1, ":", docs[i].Mark().column + 1,
+                       ": filter: more than one YAML document (---): put every rule in the first"));
+    }
+    const YAML::Node root = docs.empty() ? YAML::Node() : docs[0];
     if (absl::Status s = loader.Top(root, &filter.rules_); !s.ok()) return s;
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(name, ":", e.mark.line + 1, ":",

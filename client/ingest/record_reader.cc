@@ -17,6 +17,17 @@ namespace infratrail::ingest {
 namespace {
 
 constexpr size_t kChunk = size_t{1} << 20;
+constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+
+// The bytes of a JSON value without the whitespace simdjson's raw_json()
+// keeps after it.
+std::string_view TrimJsonWhitespace(std::string_view raw) {
+  while (!raw.empty() &&
+         (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\n' || raw.back() == '\r')) {
+    raw.remove_suffix(1);
+  }
+  return raw;
+}
 
 class Fd : public ByteSource {
  public:
@@ -117,17 +128,19 @@ class RecordReader::Impl {
         return false;
       }
       bool too_long = false;
-      if (!ReadLine(&line_, &too_long, status)) {
+      if (!ReadLine(&line_, limits_.max_record_bytes, &too_long, status)) {
         done_ = true;
         return false;
       }
+      // A UTF-8 byte order mark (Windows editors write one) is not data.
+      if (line_no_ == 0 && line_.starts_with(kByteOrderMark)) line_.erase(0, kByteOrderMark.size());
       ++line_no_;
       r->input_bytes = consumed_;
       if (too_long) {
         mode_ = Mode::kLines;
         r->position = absl::StrCat(name_, ":", line_no_);
-        r->error = absl::StrCat("line longer than ", LineLimit(),
-                                " bytes (--max-document-bytes): skipped");
+        r->error = absl::StrCat("record longer than ", limits_.max_record_bytes,
+                                " bytes (--max-record-bytes): skipped");
         return true;
       }
       if (absl::StripAsciiWhitespace(line_).empty()) continue;
@@ -217,9 +230,22 @@ class RecordReader::Impl {
       if (key.empty()) {
         code = doc.get_array().get(arr);
       } else {
+        // The first field named `key` once unescaped, as the DOM's at_key()
+        // found it: find_field() compares keys as written.
         simdjson::ondemand::object obj;
         code = doc.get_object().get(obj);
-        if (code == simdjson::SUCCESS) code = obj.find_field_unordered(key).get_array().get(arr);
+        bool found = false;
+        for (auto field : obj) {
+          if (code != simdjson::SUCCESS) break;
+          std::string_view k;
+          code = field.unescaped_key().get(k);
+          if (code == simdjson::SUCCESS && k == key) {
+            code = field.value().get_array().get(arr);
+            found = true;
+            break;
+          }
+        }
+        if (code == simdjson::SUCCESS && !found) code = simdjson::NO_SUCH_FIELD;
       }
       if (code == simdjson::SUCCESS) {
         for (auto item : arr) {
@@ -233,7 +259,7 @@ class RecordReader::Impl {
             code = simdjson::TAPE_ERROR;
             break;
           }
-          items_.push_back(raw);
+          items_.push_back(TrimJsonWhitespace(raw));
         }
       }
       if (code != simdjson::SUCCESS) error = simdjson::error_message(code);
@@ -290,14 +316,34 @@ class RecordReader::Impl {
   }
 
   // Reads the rest of the input after line_ into doc_ (line_ first). False
-  // with *status set past max_document_bytes or on a read error.
+  // with *status set past max_document_bytes or on a read error. False with
+  // *status OK when the bound is reached but the input is JSON lines with a
+  // bad first line: what was read ahead is then in pending_.
   bool ReadDocument(absl::Status* status) {
     doc_ = line_;
     doc_ += '\n';
     std::string more;
     bool too_long = false;
-    while (ReadLine(&more, &too_long, status)) {
+    // A line of a document may be longer than a record; the document is
+    // bounded as a whole.
+    auto max_line = [&] {
+      const size_t room =
+          limits_.max_document_bytes - std::min(doc_.size(), limits_.max_document_bytes);
+      return std::max(limits_.max_record_bytes, room);
+    };
+    while (ReadLine(&more, max_line(), &too_long, status)) {
       if (too_long || doc_.size() + more.size() + 1 > limits_.max_document_bytes) {
+        if (SecondLineIsJson()) {
+          pending_ = doc_.substr(line_.size() + 1);
+          if (too_long) {
+            pending_too_long_ = true;
+          } else {
+            pending_ += more;
+            pending_ += '\n';
+          }
+          doc_.clear();
+          return false;
+        }
         *status = absl::InvalidArgumentError(
             absl::StrCat(name_, ":", value_line_,
                          ": the first line is not a JSON value, and the input as one "
@@ -311,9 +357,9 @@ class RecordReader::Impl {
     return status->ok();
   }
 
-  // One line without its '\n' (nor a '\r' before it). A line over
-  // LineLimit() is consumed to its end but not kept (*too_long).
-  bool ReadLine(std::string* line, bool* too_long, absl::Status* status) {
+  // One line without its '\n' (nor a '\r' before it). A line over `max`
+  // bytes is consumed to its end but not kept (*too_long).
+  bool ReadLine(std::string* line, size_t max, bool* too_long, absl::Status* status) {
     line->clear();
     *too_long = false;
     if (pending_off_ < pending_.size()) {
@@ -322,10 +368,15 @@ class RecordReader::Impl {
       if (nl == std::string::npos) nl = pending_.size();
       *line = pending_.substr(pending_off_, nl - pending_off_);
       pending_off_ = nl + 1;
-      if (line->size() > LineLimit()) {
+      if (line->size() > max) {
         line->clear();
         *too_long = true;
       }
+      return true;
+    }
+    if (pending_too_long_) {  // consumed by ReadDocument after pending_
+      pending_too_long_ = false;
+      *too_long = true;
       return true;
     }
     bool any = false;
@@ -342,7 +393,7 @@ class RecordReader::Impl {
       const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
       const size_t n = nl == nullptr ? end_ - pos_ : static_cast<size_t>(nl - start);
       if (!*too_long) {
-        if (line->size() + n > LineLimit()) {
+        if (line->size() + n > max) {
           *too_long = true;
           line->clear();
           line->shrink_to_fit();
@@ -365,9 +416,10 @@ class RecordReader::Impl {
     if (eof_) return false;
     buf_.resize(kChunk);
     pos_ = end_ = 0;
+    if (bound_reached_) return Fail(status, DecompressedBoundError());
     if (!started_) {
       started_ = true;
-      absl::StatusOr<size_t> n = ReadRaw();
+      absl::StatusOr<size_t> n = ReadMagic();
       if (!n.ok()) return Fail(status, n.status());
       if (*n >= 2 && static_cast<unsigned char>(in_[0]) == 0x1f &&
           static_cast<unsigned char>(in_[1]) == 0x8b) {
@@ -389,6 +441,10 @@ class RecordReader::Impl {
       }
     }
     if (!gzip_) {
+      if (in_eof_) {
+        eof_ = true;
+        return false;
+      }
       absl::StatusOr<size_t> n = source_->Read(buf_.data(), buf_.size());
       if (!n.ok()) return Fail(status, n.status());
       consumed_ += *n;
@@ -415,18 +471,23 @@ class RecordReader::Impl {
         }
         return false;
       }
+      // One byte more than the bound allows tells a bomb from an input of
+      // exactly the bound; what fits comes out before the error.
+      const uint64_t room = limits_.max_decompressed_bytes - decompressed_;
       zs_.next_out = reinterpret_cast<Bytef*>(buf_.data());
-      zs_.avail_out = static_cast<uInt>(buf_.size());
+      zs_.avail_out = static_cast<uInt>(std::min<uint64_t>(buf_.size(), room + 1));
+      const size_t out_size = zs_.avail_out;
       member_open_ = true;
       const int rc = inflate(&zs_, Z_NO_FLUSH);
-      end_ = buf_.size() - zs_.avail_out;
-      decompressed_ += end_;
-      if (decompressed_ > limits_.max_decompressed_bytes) {
-        return Fail(status,
-                    absl::InvalidArgumentError(absl::StrCat(
-                        name_, ": decompresses to more than ", limits_.max_decompressed_bytes,
-                        " bytes (--max-decompressed-bytes): not read further")));
+      end_ = out_size - zs_.avail_out;
+      if (end_ > room) {
+        end_ = static_cast<size_t>(room);
+        decompressed_ += end_;
+        if (end_ == 0) return Fail(status, DecompressedBoundError());
+        bound_reached_ = true;
+        return true;
       }
+      decompressed_ += end_;
       if (rc == Z_STREAM_END) {
         member_open_ = false;
         inflateReset(&zs_);  // a following gzip member, if any
@@ -440,11 +501,28 @@ class RecordReader::Impl {
     return true;
   }
 
-  // A line may hold a container of many records (CloudTrail writes each
-  // file as one line): lines are bounded as documents are, records inside
-  // them by max_record_bytes.
-  size_t LineLimit() const {
-    return std::max(limits_.max_record_bytes, limits_.max_document_bytes);
+  absl::Status DecompressedBoundError() const {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name_, ": decompresses to more than ", limits_.max_decompressed_bytes,
+                     " bytes (--max-decompressed-bytes): not read further"));
+  }
+
+  // The first bytes, at least the two of a gzip header unless the input is
+  // shorter: a pipe may return fewer.
+  absl::StatusOr<size_t> ReadMagic() {
+    in_.resize(kChunk);
+    size_t have = 0;
+    while (have < 2) {
+      absl::StatusOr<size_t> n = source_->Read(in_.data() + have, in_.size() - have);
+      if (!n.ok()) return n.status();
+      consumed_ += *n;
+      if (*n == 0) {
+        in_eof_ = true;
+        break;
+      }
+      have += *n;
+    }
+    return have;
   }
 
   absl::StatusOr<size_t> ReadRaw() {
@@ -473,11 +551,12 @@ class RecordReader::Impl {
   std::string buf_;
   size_t pos_ = 0, end_ = 0;
   bool started_ = false, eof_ = false, in_eof_ = false;
-  bool gzip_ = false, member_open_ = false;
+  bool gzip_ = false, member_open_ = false, bound_reached_ = false;
   z_stream zs_{};
   uint64_t consumed_ = 0, decompressed_ = 0;
   std::string pending_;
   size_t pending_off_ = 0;
+  bool pending_too_long_ = false;
 
   // Values.
   Mode mode_ = Mode::kUnknown;

@@ -4,17 +4,18 @@
 // Layouts, told apart without options:
 //  - gzip (first bytes 1f 8b): decompressed as it is read, members one after
 //    another; the decompressed bytes are then read as below. At most
-//    `max_decompressed_bytes` come out of one input, so a gzip bomb ends
-//    with an error and not with a full memory or disk.
-//  - JSON lines: each non-blank line is a JSON value, at most
-//    max(max_record_bytes, max_document_bytes) long (a line may be a whole
-//    CloudTrail file); a record longer than max_record_bytes is refused
-//    after it is read. Positions are "NAME:LINE".
+//    `max_decompressed_bytes` come out of one input (the records within
+//    them are returned), so a gzip bomb ends with an error and not with a
+//    full memory or disk. A UTF-8 byte order mark at the start is skipped.
+//  - JSON lines: each non-blank line is a JSON value. Positions are
+//    "NAME:LINE".
 //  - One JSON document spread over lines (pretty-printed, as `terraform
 //    show -json | jq` or `gcloud logging read --format=json` write it): used
 //    when the first non-blank line is not a complete JSON value. It is read
-//    whole, up to `max_document_bytes`. Positions are "NAME:LINE" of the
-//    line it starts on.
+//    whole, up to `max_document_bytes` (its lines may be longer than
+//    `max_record_bytes`). Positions are "NAME:LINE" of the line it starts
+//    on. If it does not parse, or passes the bound, and its second non-blank
+//    line is a JSON value, the input is JSON lines with a bad first line.
 // Each value is a record, except a top-level array, and an object with one
 // of the mapper's container keys holding an array ({"Records": [...]},
 // {"items": [...]}): their items are the records, positioned
