@@ -276,7 +276,8 @@ class CloudTrailMapper : public Mapper {
   Mapping Map(element record, std::string_view raw) const override;
 
  private:
-  Mapping PerInstance(element record, std::string_view event_name, v1::InfraEvent base) const;
+  Mapping PerInstance(element record, std::string_view event_name,
+                      const v1::InfraEvent& base) const;
 };
 
 Mapping CloudTrailMapper::Map(element record, std::string_view) const {
@@ -367,7 +368,7 @@ Mapping CloudTrailMapper::Map(element record, std::string_view) const {
 // One event per instance: RunInstances starts several at once and
 // TerminateInstances stops several, each its own resource.
 Mapping CloudTrailMapper::PerInstance(element record, std::string_view event_name,
-                                      v1::InfraEvent base) const {
+                                      const v1::InfraEvent& base) const {
   std::string_view field = "responseElements.instancesSet.items";
   std::optional<element> items = Get(record, field);
   if (!items.has_value() && event_name == "TerminateInstances") {

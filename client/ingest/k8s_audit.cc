@@ -76,9 +76,8 @@ class K8sAuditMapper : public Mapper {
     const bool read = In(*verb, {"get", "list", "watch"});
 
     v1::EventKind k = v1::EVENT_KIND_UNSPECIFIED;
-    if (resource == "pods" && In(subresource, {"exec", "attach", "portforward"})) {
-      k = v1::ACCESS;
-    } else if (resource == "secrets" && subresource.empty() && read) {
+    if ((resource == "pods" && In(subresource, {"exec", "attach", "portforward"})) ||
+        (resource == "secrets" && subresource.empty() && read)) {
       k = v1::ACCESS;
     } else if (read) {
       return {Skipped("read-only")};
