@@ -352,7 +352,7 @@ Mapping CloudTrailMapper::Map(element record, std::string_view) const {
   if (error.has_value()) attrs["aws.error_code"] = std::string(*error);
   event.mutable_resource()->set_provider("aws");
 
-  if (rule.per_instance) return PerInstance(record, *event_name, std::move(event));
+  if (rule.per_instance) return PerInstance(record, *event_name, event);
   std::string_view id_field;
   if (!FindResource(record, rule, ServiceOf(event_source), &event, &id_field)) {
     return One(Unmapped(std::string(
