@@ -3,6 +3,10 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -201,6 +205,44 @@ absl::StatusOr<TlsFiles> ReadTlsFiles(const HttpServerOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat(key_flag, " ", options.tls_key_file,
                      ": not a PEM private key (no -----BEGIN ... PRIVATE KEY----- line)"));
+  }
+  // OpenSSL parses both and checks that they belong together, so the
+  // common mistakes are named here. (GnuTLS, which libmicrohttpd uses, also
+  // leaks the parsed certificate when the key does not match it.)
+  const std::string files = absl::StrCat(cert_flag, " ", options.tls_cert_file, ", ", key_flag, " ",
+                                         options.tls_key_file);
+  auto openssl_error = [] {
+    const unsigned long code = ERR_peek_last_error();  // NOLINT(google-runtime-int)
+    char text[256] = {0};
+    if (code != 0) ERR_error_string_n(code, text, sizeof text);
+    ERR_clear_error();
+    return std::string(code != 0 ? text : "unknown error");
+  };
+  std::unique_ptr<BIO, decltype(&BIO_free)> cert_bio(
+      BIO_new_mem_buf(cert->data(), static_cast<int>(cert->size())), &BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> x509(
+      cert_bio == nullptr ? nullptr : PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr),
+      &X509_free);
+  if (x509 == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(cert_flag, " ", options.tls_cert_file,
+                     ": not a readable certificate (OpenSSL: ", openssl_error(), ")"));
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
+      BIO_new_mem_buf(key->data(), static_cast<int>(key->size())), &BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
+      key_bio == nullptr ? nullptr
+                         : PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr),
+      &EVP_PKEY_free);
+  if (pkey == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key_flag, " ", options.tls_key_file,
+                     ": not a readable private key (OpenSSL: ", openssl_error(), ")"));
+  }
+  if (X509_check_private_key(x509.get(), pkey.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        absl::StrCat(files, ": the key does not match the certificate"));
   }
   return TlsFiles{.cert = *std::move(cert), .key = *std::move(key)};
 }

@@ -875,13 +875,19 @@ TEST_F(HttpServerTlsTest, BadCertificateOrKeyFilesAreRefusedNamingTheFlag) {
       absl::StrContains(refusal(cert_.cert_file, cert_.cert_file), "not a PEM private key"));
   EXPECT_TRUE(
       absl::StartsWith(refusal(garbage, cert_.key_file, "--http-tls-"), "--http-tls-cert "));
-  // Well framed, but not a certificate inside: GnuTLS says so.
+  // Well framed, but not a certificate or key inside.
   const std::string mangled =
       WriteFile("mangled.crt", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
   const std::string why = refusal(mangled, cert_.key_file);
-  EXPECT_TRUE(absl::StartsWith(why, absl::StrCat("--tls-cert ", mangled, ", --tls-key ")) &&
-              absl::StrContains(why, "GnuTLS refused the certificate or key"))
+  EXPECT_TRUE(absl::StartsWith(
+      why, absl::StrCat("--tls-cert ", mangled, ": not a readable certificate (OpenSSL: ")))
       << why;
+  const std::string mangled_key =
+      WriteFile("mangled.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+  const std::string key_why = refusal(cert_.cert_file, mangled_key);
+  EXPECT_TRUE(absl::StartsWith(
+      key_why, absl::StrCat("--tls-key ", mangled_key, ": not a readable private key (OpenSSL: ")))
+      << key_why;
   // Another key than the certificate's.
   const testutil::SelfSignedCert other = testutil::MakeSelfSignedCert(dir_.path(), "other");
   ASSERT_FALSE(other.key_file.empty());
