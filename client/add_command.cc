@@ -4,9 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <deque>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -14,81 +12,15 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "client/batch_writer.h"
 #include "client/emitter_signature.h"
 #include "client/event_json.h"
 #include "client/key_arg.h"
 #include "client/progress.h"
+#include "client/result_reporter.h"
 #include "infratrail/v1/event.pb.h"
-#include "nlohmann/json.hpp"
 
 namespace infratrail::cli {
-namespace {
-
-// Everything the result callback touches, owned by RunAdd.
-struct Reporter {
-  Reporter(std::ostream& o, std::ostream& e, std::string dir)
-      : out(o), err(e), receipt_dir(std::move(dir)) {}
-
-  std::ostream& out;
-  std::ostream& err;
-  std::string receipt_dir;
-  absl::Mutex mu;
-  std::deque<int> lines ABSL_GUARDED_BY(mu);  // input line of each unreported entry
-  uint64_t reported ABSL_GUARDED_BY(mu) = 0;
-  int first_failure_exit ABSL_GUARDED_BY(mu) = kExitOk;
-
-  void Expect(int line) {
-    absl::MutexLock lock(&mu);
-    lines.push_back(line);
-  }
-
-  int NextUnreportedLine() {
-    absl::MutexLock lock(&mu);
-    return lines.empty() ? 0 : lines.front();
-  }
-
-  void Report(uint64_t first_seq, absl::Span<const AddResult> results) {
-    std::string text;
-    for (const AddResult& r : results) {
-      const nlohmann::ordered_json line = {
-          {"index", r.index}, {"leaf_hash", HashToBase64(r.leaf_hash)}, {"duplicate", r.duplicate}};
-      text += line.dump();
-      text += '\n';
-    }
-    absl::MutexLock lock(&mu);
-    for (const AddResult& r : results) {
-      const int line = lines.front();
-      lines.pop_front();
-      ++reported;
-      if (r.receipt.has_value() && !receipt_dir.empty()) {
-        // Atomic, not fsync'd: a lost receipt is fetched again with `prove`.
-        const std::string path = absl::StrCat(receipt_dir, "/", r.index, ".tlog-proof");
-        const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        f << r.receipt->Format();
-        f.close();
-        std::error_code ec;
-        if (f) std::filesystem::rename(tmp, path, ec);
-        if (!f || ec) {
-          err << "add: line " << line << ": --receipt-dir: cannot write " << path << "\n";
-          if (first_failure_exit == kExitOk) first_failure_exit = kExitUsage;
-        }
-      }
-    }
-    out << text;
-    out.flush();
-  }
-};
-
-bool ProgressEnabled(const std::string& mode) {
-  if (mode == "always") return true;
-  if (mode == "never") return false;
-  return isatty(STDERR_FILENO) == 1;
-}
-
-}  // namespace
 
 CLI::App* AddAddCommand(CLI::App* app, AddArgs* a) {
   CLI::App* add = app->add_subcommand(
@@ -183,15 +115,14 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
     return kExitUsage;
   }
 
-  Reporter reporter(out, err, args.receipt_dir);
+  ResultReporter reporter(out, err, {.command = "add", .receipt_dir = args.receipt_dir});
   BatchWriterOptions wopts;
   wopts.max_batch_entries = args.batch;
   wopts.max_in_flight = args.in_flight;
   wopts.linger = *linger;
   wopts.wait = args.wait;
   absl::StatusOr<std::unique_ptr<BatchWriter>> writer = BatchWriter::Create(
-      client->get(), wopts,
-      [&](uint64_t seq, absl::Span<const AddResult> r) { reporter.Report(seq, r); });
+      client->get(), wopts, [&](uint64_t, absl::Span<const AddResult> r) { reporter.Report(r); });
   if (!writer.ok()) {
     err << "add: " << writer.status().message() << "\n";
     return kExitUsage;
@@ -201,12 +132,9 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
   auto stop = [&](int code, const std::string& message) {
     absl::Status st = (*writer)->Flush();
     if (!st.ok()) {
-      const int line = reporter.NextUnreportedLine();
-      if (line > 0)
-        err << "add: stopped at line " << line << ": ";
-      else
-        err << "add: ";
-      err << st.message() << "\n";
+      const std::string at = reporter.NextUnreported();
+      err << "add: " << (at.empty() ? "" : absl::StrCat("stopped at ", at, ": ")) << st.message()
+          << "\n";
       return ExitCodeFor(st);
     }
     if (!message.empty()) err << "add: " << message << "\n";
@@ -222,7 +150,7 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
       }
       bytes = *std::move(signed_bytes);
     }
-    reporter.Expect(line);
+    reporter.Expect(line > 0 ? absl::StrCat("line ", line) : "");
     // Validated by the writer, before anything of it is queued.
     absl::StatusOr<uint64_t> seq = (*writer)->Add(
         std::move(bytes), line > 0 ? absl::StrCat("line ", line, ": event") : "event");
@@ -249,7 +177,7 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
       total_bytes = static_cast<uint64_t>(st.st_size);
     }
   }
-  Progress progress(err, ProgressEnabled(args.progress), total_bytes);
+  Progress progress(err, ProgressWanted(args.progress), total_bytes);
   std::string line;
   int line_no = 0;
   uint64_t bytes_read = 0;
@@ -275,8 +203,7 @@ int RunAdd(const AddArgs& args, std::istream& in, std::ostream& out, std::ostrea
   const int rc = stop(kExitOk, "");
   progress.Finish();
   if (rc != kExitOk) return rc;
-  absl::MutexLock lock(&reporter.mu);
-  return reporter.first_failure_exit;
+  return reporter.failure_exit();
 }
 
 }  // namespace infratrail::cli

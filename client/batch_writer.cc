@@ -42,6 +42,15 @@ BatchWriter::~BatchWriter() {
 absl::StatusOr<uint64_t> BatchWriter::Add(std::string entry, absl::string_view name) {
   // Validated off the lock (it parses the event); senders keep reporting.
   const absl::Status valid = ValidateEntry(entry, name.empty() ? "entry" : name);
+  return Queue(std::move(entry), valid, name);
+}
+
+absl::StatusOr<uint64_t> BatchWriter::AddValidated(std::string entry) {
+  return Queue(std::move(entry), absl::OkStatus(), "");
+}
+
+absl::StatusOr<uint64_t> BatchWriter::Queue(std::string entry, const absl::Status& valid,
+                                            absl::string_view name) {
   absl::MutexLock lock(&mu_);
   if (!error_.ok()) return error_;
   const uint64_t seq = next_seq_;

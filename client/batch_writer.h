@@ -66,11 +66,19 @@ class BatchWriter {
   // failed for good.
   absl::StatusOr<uint64_t> Add(std::string entry, absl::string_view name = "");
 
+  // Add for an entry the caller has already validated (ValidateEntry, or
+  // for events it built itself ingest::ValidateMappedEvent).
+  absl::StatusOr<uint64_t> AddValidated(std::string entry);
+
   // Sends the partial batch and waits until every entry added so far is
   // reported. Returns the error that stopped the writer, if any.
   absl::Status Flush();
 
  private:
+  // Queues `entry` unless the writer has failed or `valid` is not OK.
+  absl::StatusOr<uint64_t> Queue(std::string entry, const absl::Status& valid,
+                                 absl::string_view name);
+
   struct Batch {
     uint64_t first_seq = 0;
     std::vector<std::string> entries;

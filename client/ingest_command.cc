@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -15,86 +14,23 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "client/batch_writer.h"
 #include "client/emitter_signature.h"
 #include "client/event_flags.h"
 #include "client/ingest/deploy.h"
+#include "client/ingest/event_pipe.h"
 #include "client/ingest/filter.h"
 #include "client/ingest/record_reader.h"
 #include "client/ingest/stats.h"
 #include "client/ingest_webhook.h"
 #include "client/key_arg.h"
 #include "client/progress.h"
+#include "client/result_reporter.h"
 #include "nlohmann/json.hpp"
+#include "proto/entry_validation.h"
 
 namespace infratrail::cli {
-namespace {
-
 using ingest::MappedItem;
-
-// Writes results in input order; owned by RunIngest.
-struct Results {
-  Results(std::ostream& o, std::ostream& e, std::string dir, ingest::IngestStats* s)
-      : out(o), err(e), receipt_dir(std::move(dir)), stats(s) {}
-
-  std::ostream& out;
-  std::ostream& err;
-  const std::string receipt_dir;
-  ingest::IngestStats* const stats;
-  absl::Mutex mu;
-  std::deque<std::string> positions ABSL_GUARDED_BY(mu);
-  int failure_exit ABSL_GUARDED_BY(mu) = kExitOk;
-
-  void Expect(std::string position) {
-    absl::MutexLock lock(&mu);
-    positions.push_back(std::move(position));
-  }
-
-  std::string NextUnreported() {
-    absl::MutexLock lock(&mu);
-    return positions.empty() ? "" : positions.front();
-  }
-
-  void Report(absl::Span<const AddResult> results) {
-    std::string text;
-    absl::MutexLock lock(&mu);
-    for (const AddResult& r : results) {
-      std::string position = std::move(positions.front());
-      positions.pop_front();
-      stats->Logged(r.duplicate);
-      if (r.receipt.has_value() && !receipt_dir.empty()) {
-        const std::string path = absl::StrCat(receipt_dir, "/", r.index, ".tlog-proof");
-        const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        f << r.receipt->Format();
-        f.close();
-        std::error_code ec;
-        if (f) std::filesystem::rename(tmp, path, ec);
-        if (!f || ec) {
-          err << "ingest: " << position << ": --receipt-dir: cannot write " << path << "\n";
-          if (failure_exit == kExitOk) failure_exit = kExitUsage;
-        }
-      }
-      text += nlohmann::ordered_json{{"index", r.index},
-                                     {"leaf_hash", HashToBase64(r.leaf_hash)},
-                                     {"duplicate", r.duplicate},
-                                     {"source_position", position}}
-                  .dump();
-      text += '\n';
-    }
-    out << text;
-    out.flush();
-  }
-};
-
-bool ProgressEnabled(const std::string& mode) {
-  if (mode == "always") return true;
-  if (mode == "never") return false;
-  return isatty(STDERR_FILENO) == 1;
-}
-
-}  // namespace
 
 CLI::App* AddIngestCommand(CLI::App* app, IngestArgs* a) {
   CLI::App* cmd = app->add_subcommand(
@@ -265,7 +201,11 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
   }
 
   ingest::IngestStats stats(args.source, nullptr);
-  Results results(out, err, args.receipt_dir, &stats);
+  ResultReporter results(out, err,
+                         {.command = "ingest",
+                          .receipt_dir = args.receipt_dir,
+                          .print_position = true,
+                          .on_result = [&](const AddResult& r) { stats.Logged(r.duplicate); }});
   std::unique_ptr<BatchWriter> writer;
   if (!args.dry_run) {
     BatchWriterOptions wopts;
@@ -294,8 +234,7 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
     if (!message.empty()) err << "ingest: " << message << "\n";
     err << "ingest: " << stats.Summary() << "\n";
     if (code != kExitOk) return code;
-    absl::MutexLock lock(&results.mu);
-    return results.failure_exit;
+    return results.failure_exit();
   };
   size_t reported = 0;
   // An unmapped or unreadable record: listed (up to --report-unmapped),
@@ -311,8 +250,14 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
     ++reported;
     return true;
   };
-  // Queues one event; false (with *rc set) when the run must end.
-  auto queue = [&](const v1::InfraEvent& event, const std::string& position, int* rc) {
+  // Queues one event; false (with `failure` set) when the run must end.
+  // Runs on the pipe's thread (or the only one, for deploy).
+  struct Failure {
+    int code = kExitOk;
+    std::string message;
+  };
+  Failure failure;
+  auto queue = [&](const v1::InfraEvent& event, const std::string& position) {
     if (args.dry_run) {
       out << nlohmann::ordered_json{{"source_position", position},
                                     {"event",
@@ -326,21 +271,29 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
     for (const NoteSigner& signer : signers) {
       absl::StatusOr<std::string> s = SignEvent(bytes, signer);
       if (!s.ok()) {
-        *rc = stop(kExitUsage, absl::StrCat(position, ": --sign-key: ", s.status().message()));
+        failure = {kExitUsage, absl::StrCat(position, ": --sign-key: ", s.status().message())};
         return false;
       }
       bytes = *std::move(s);
     }
+    // Unsigned, the event is checked as built (a third of the cost of
+    // parsing it back); signed, its bytes are checked whole.
+    absl::Status valid = signers.empty() ? ingest::ValidateMappedEvent(
+                                               event, bytes, absl::StrCat(position, ": event"))
+                                         : ValidateEntry(bytes, absl::StrCat(position, ": event"));
+    if (!valid.ok()) {
+      failure = {kExitUsage, std::string(valid.message())};
+      return false;
+    }
     results.Expect(position);
-    absl::StatusOr<uint64_t> seq = writer->Add(std::move(bytes), absl::StrCat(position, ": event"));
+    absl::StatusOr<uint64_t> seq = writer->AddValidated(std::move(bytes));
     if (!seq.ok()) {
-      *rc = stop(ExitCodeFor(seq.status()), std::string(seq.status().message()));
+      failure = {ExitCodeFor(seq.status()), std::string(seq.status().message())};
       return false;
     }
     return true;
   };
 
-  int rc = kExitOk;
   if (deploy) {
     std::vector<std::string> images = args.images;
     std::vector<std::string> positions;
@@ -384,7 +337,7 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
       stats.Record();
       MappedItem item = ingest::Event((*events)[i]);
       stats.Item(item);
-      if (!queue(item.event, positions[i], &rc)) return rc;
+      if (!queue(item.event, positions[i])) return stop(failure.code, failure.message);
     }
     return stop(kExitOk, "");
   }
@@ -393,6 +346,15 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
   limits.max_record_bytes = args.max_record_bytes;
   limits.max_document_bytes = args.max_document_bytes;
   limits.max_decompressed_bytes = args.max_decompressed_bytes;
+  // This thread reads and maps; the pipe's serializes, signs and queues.
+  ingest::EventPipe pipe(
+      [&](const ingest::EventPipe::Item& item) { return queue(item.event, item.position); });
+  // Ends the run early: what was pushed before is queued (or the pipe
+  // stopped on its own failure, which then wins).
+  auto end = [&](int code, const std::string& message) {
+    if (!pipe.Finish()) return stop(failure.code, failure.message);
+    return stop(code, message);
+  };
   std::vector<std::string> files = args.files.empty() ? std::vector<std::string>{"-"} : args.files;
   for (const std::string& file : files) {
     int fd = STDIN_FILENO;
@@ -400,57 +362,56 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
     if (file != "-") {
       fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
-        return stop(kExitUsage, absl::StrCat("--file ", file, ": ", std::strerror(errno)));
+        return end(kExitUsage, absl::StrCat("--file ", file, ": ", std::strerror(errno)));
       }
       struct stat st;
       if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
         total_bytes = static_cast<uint64_t>(st.st_size);
     }
-    Progress progress(err, ProgressEnabled(args.progress), total_bytes);
+    Progress progress(err, ProgressWanted(args.progress), total_bytes);
     ingest::RecordReader reader(ingest::FdSource(fd, file == "-" ? "<stdin>" : file),
                                 file == "-" ? "<stdin>" : file, mapper->container_keys(), limits);
+    auto finish_file = [&] {
+      progress.Finish();
+      if (fd != STDIN_FILENO) close(fd);
+    };
     ingest::Record r;
     uint64_t n = 0;
-    bool go_on = true;
-    while (go_on && reader.Next(&r)) {
+    while (reader.Next(&r)) {
       stats.Record();
       progress.Update(++n, r.input_bytes);
       if (!r.error.empty()) {
         stats.Unreadable();
         if (!problem(r.position, r.error)) {
-          progress.Finish();
-          if (fd != STDIN_FILENO) close(fd);
-          return stop(kExitUsage, absl::StrCat(r.position, ": ", r.error, " (--strict)"));
+          finish_file();
+          return end(kExitUsage, absl::StrCat(r.position, ": ", r.error, " (--strict)"));
         }
         continue;
       }
       ingest::Mapping mapping = mapper->Map(r.json, r.raw);
       ingest::ApplyFilter(filter, &mapping);
-      for (const MappedItem& item : mapping) {
+      for (MappedItem& item : mapping) {
         stats.Item(item);
-        const std::string position =
+        std::string position =
             item.where.empty() ? r.position : absl::StrCat(r.position, ":", item.where);
         if (item.kind == MappedItem::Kind::kEvent) {
-          if (!queue(item.event, position, &rc)) {
-            go_on = false;
-            break;
+          if (!pipe.Push(std::move(item.event), std::move(position))) {
+            finish_file();
+            return end(kExitOk, "");
           }
         } else if (item.kind == MappedItem::Kind::kUnmapped) {
           if (!problem(position, absl::StrCat("unmapped: ", item.reason))) {
-            progress.Finish();
-            if (fd != STDIN_FILENO) close(fd);
-            return stop(kExitUsage,
-                        absl::StrCat(position, ": unmapped: ", item.reason, " (--strict)"));
+            finish_file();
+            return end(kExitUsage,
+                       absl::StrCat(position, ": unmapped: ", item.reason, " (--strict)"));
           }
         }
       }
     }
-    progress.Finish();
-    if (fd != STDIN_FILENO) close(fd);
-    if (!go_on) return rc;
-    if (!reader.status().ok()) return stop(kExitUsage, std::string(reader.status().message()));
+    finish_file();
+    if (!reader.status().ok()) return end(kExitUsage, std::string(reader.status().message()));
   }
-  return stop(kExitOk, "");
+  return end(kExitOk, "");
 }
 
 }  // namespace infratrail::cli

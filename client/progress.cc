@@ -1,5 +1,7 @@
 #include "client/progress.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -9,6 +11,12 @@
 #include "absl/strings/str_format.h"
 
 namespace infratrail {
+
+bool ProgressWanted(const std::string& mode) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  return isatty(STDERR_FILENO) == 1;
+}
 namespace {
 
 constexpr absl::string_view kEraseToEndOfLine = "\x1b[K";

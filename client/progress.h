@@ -10,11 +10,16 @@
 #include <deque>
 #include <functional>
 #include <ostream>
+#include <string>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace infratrail {
+
+// The --progress flag: "always", "never", or "auto" (when stderr is a
+// terminal).
+bool ProgressWanted(const std::string& mode);
 
 // Not thread-safe: one thread, the one reading the input, calls Update and
 // Finish. `out` must outlive the Progress.

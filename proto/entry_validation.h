@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "infratrail/v1/event.pb.h"
 
 namespace infratrail {
 
@@ -43,6 +44,12 @@ inline constexpr int32_t kMaxTimestampNanos = 999999999;
 // for the re-serialization, sized by the largest entry it has validated (at
 // most kMaxEntryBytes each). Cost: docs/formats.md.
 absl::Status ValidateEntry(absl::string_view data, absl::string_view field);
+
+// The checks of ValidateEntry on the fields of a message (kind, resource id,
+// enum values, occurred_at), with the same messages; not the size, the
+// encoding, unknown fields or UTF-8, which only the bytes show. For code
+// that builds events itself and checks the rest by construction.
+absl::Status ValidateEventFields(const v1::InfraEvent& event, absl::string_view field);
 
 }  // namespace infratrail
 

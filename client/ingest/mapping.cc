@@ -9,6 +9,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 #include "proto/entry_validation.h"
+#include "proto/limits.h"
 
 namespace infratrail::ingest {
 
@@ -111,6 +112,45 @@ std::string Excerpt(std::string_view s, size_t max) {
   // Back off to the start of a UTF-8 sequence.
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
   return absl::StrCat(Av(s.substr(0, n)), "...");
+}
+
+absl::Status ValidateMappedEvent(const v1::InfraEvent& event, absl::string_view data,
+                                 absl::string_view field) {
+  if (data.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ".data: empty"));
+  if (data.size() > kMaxEntryBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".data: ", data.size(),
+                                                   " bytes exceeds the limit of ", kMaxEntryBytes));
+  }
+  if (event.signatures_size() > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".signatures: a signed event goes through ValidateEntry"));
+  }
+  if (absl::Status st = ValidateEventFields(event, field); !st.ok()) return st;
+  // The schema's strings (ingest's tests check this list against it).
+  const std::pair<std::string_view, const std::string*> strings[] = {
+      {".resource.provider", &event.resource().provider()},
+      {".resource.type", &event.resource().type()},
+      {".resource.id", &event.resource().id()},
+      {".actor.principal", &event.actor().principal()},
+      {".source.repository", &event.source().repository()},
+      {".source.commit", &event.source().commit()},
+      {".source.pipeline", &event.source().pipeline()},
+      {".artifact_digest", &event.artifact_digest()},
+      {".justification", &event.justification()},
+      {".ticket", &event.ticket()},
+  };
+  auto utf8 = [](const std::string& s) { return simdjson::validate_utf8(s.data(), s.size()); };
+  for (const auto& [name, value] : strings) {
+    if (!utf8(*value))
+      return absl::InvalidArgumentError(absl::StrCat(field, Av(name), ": not UTF-8"));
+  }
+  for (const auto& [key, value] : event.attributes()) {
+    if (!utf8(key) || !utf8(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".attributes[", Excerpt(key), "]: not UTF-8"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace infratrail::ingest

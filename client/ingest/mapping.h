@@ -94,6 +94,16 @@ std::string Sha256Hex(std::string_view bytes);
 // and the golden files).
 std::string EventToSortedJson(const v1::InfraEvent& event);
 
+// ValidateEntry (proto/entry_validation.h) for an event a mapper built and
+// `data`, its serialization by SerializeEvent, without parsing `data` back:
+// the same size and field checks and messages, and every string valid
+// UTF-8 (what parsing would check). A built event has no unknown fields and
+// SerializeEvent is deterministic, so the encoding is canonical by
+// construction. An event with signatures (bytes no longer SerializeEvent's)
+// must go through ValidateEntry.
+absl::Status ValidateMappedEvent(const v1::InfraEvent& event, absl::string_view data,
+                                 absl::string_view field);
+
 // Outcome builders.
 MappedItem Skipped(std::string reason, std::string where = "");
 MappedItem Unmapped(std::string reason, std::string where = "");

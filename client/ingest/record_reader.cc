@@ -215,10 +215,18 @@ class RecordReader::Impl {
       r->json = value_;
       return false;
     }
-    // Walk the same bytes again on demand for each item's exact text.
+    // The items as parsed (the DOM of the whole value), and their exact
+    // text from walking the same bytes again on demand.
     container_ = std::string(key);
     items_.clear();
+    item_elements_.clear();
     item_ = 0;
+    simdjson::dom::array elements;
+    if ((key.empty()
+             ? value_.get_array().get(elements)
+             : value_.get_object().at_key(key).get_array().get(elements)) == simdjson::SUCCESS) {
+      for (simdjson::dom::element e : elements) item_elements_.push_back(e);
+    }
     simdjson::ondemand::document doc;
     simdjson::padded_string_view padded(text_->data(), text_->size(), text_->capacity());
     std::string error;
@@ -263,6 +271,9 @@ class RecordReader::Impl {
         }
       }
       if (code != simdjson::SUCCESS) error = simdjson::error_message(code);
+      if (error.empty() && items_.size() != item_elements_.size()) {
+        error = absl::StrCat(items_.size(), " items walked, ", item_elements_.size(), " parsed");
+      }
     }
     if (!error.empty()) {
       items_.clear();
@@ -286,15 +297,8 @@ class RecordReader::Impl {
                               " bytes (--max-record-bytes): skipped");
       return true;
     }
-    item_text_.assign(raw.data(), raw.size());
-    item_text_.reserve(item_text_.size() + simdjson::SIMDJSON_PADDING);
-    simdjson::error_code code =
-        item_parser_.parse(item_text_.data(), item_text_.size(), false).get(r->json);
-    if (code != simdjson::SUCCESS) {
-      r->error = JsonError(item_text_, code);
-      return true;
-    }
-    r->raw = item_text_;
+    r->json = item_elements_[i];
+    r->raw = raw;
     return true;
   }
 
@@ -561,14 +565,15 @@ class RecordReader::Impl {
   // Values.
   Mode mode_ = Mode::kUnknown;
   bool done_ = false;
-  std::string line_, doc_, item_text_;
+  std::string line_, doc_;
   const std::string* text_ = nullptr;
   int64_t line_no_ = 0, value_line_ = 0;
-  simdjson::dom::parser parser_, item_parser_, probe_;
+  simdjson::dom::parser parser_, probe_;
   simdjson::ondemand::parser od_;
   simdjson::dom::element value_;
   std::string container_;
   std::vector<std::string_view> items_;
+  std::vector<simdjson::dom::element> item_elements_;
   size_t item_ = 0;
 };
 

@@ -1,0 +1,106 @@
+#include "client/ingest/mapping.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "client/event_flags.h"
+#include "google/protobuf/descriptor.h"
+#include "gtest/gtest.h"
+#include "proto/entry_validation.h"
+
+namespace infratrail::ingest {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+v1::InfraEvent Valid() {
+  v1::InfraEvent e;
+  e.set_kind(v1::PROVISION);
+  e.mutable_resource()->set_id("i-0123");
+  e.mutable_occurred_at()->set_seconds(1700000000);
+  (*e.mutable_attributes())["aws.event_id"] = "abc";
+  return e;
+}
+
+// The same verdict as ValidateEntry on the serialized bytes.
+void ExpectAgreement(const v1::InfraEvent& e, const std::string& what) {
+  const std::string bytes = SerializeEvent(e);
+  const absl::Status fast = ValidateMappedEvent(e, bytes, "ev");
+  const absl::Status full = ValidateEntry(bytes, "ev");
+  EXPECT_EQ(fast.ok(), full.ok()) << what << ": " << fast << " / " << full;
+}
+
+TEST(ValidateMappedEventTest, AgreesWithValidateEntryOnFields) {
+  ExpectAgreement(Valid(), "valid");
+  v1::InfraEvent e = Valid();
+  e.set_kind(v1::EVENT_KIND_UNSPECIFIED);
+  ExpectAgreement(e, "no kind");
+  EXPECT_EQ(ValidateMappedEvent(e, SerializeEvent(e), "ev").message(), "ev.kind: missing");
+  e = Valid();
+  e.mutable_resource()->clear_id();
+  ExpectAgreement(e, "no id");
+  e = Valid();
+  e.mutable_occurred_at()->set_nanos(-1);
+  ExpectAgreement(e, "bad nanos");
+  e = Valid();
+  e.mutable_actor()->set_via(static_cast<v1::Channel>(77));
+  ExpectAgreement(e, "unknown via");
+  e = Valid();
+  e.set_justification(std::string(70 * 1024, 'x'));
+  ExpectAgreement(e, "too big");
+  EXPECT_TRUE(absl::StrContains(ValidateMappedEvent(e, SerializeEvent(e), "ev").message(),
+                                "bytes exceeds the limit"));
+}
+
+// Sets every string field reachable from `m` (not in maps) to `value` in
+// turn, calling `check` with the field's path each time.
+void EachStringField(Message* m, const std::string& path, const std::string& value,
+                     const std::function<void(const std::string&)>& check) {
+  const Descriptor* d = m->GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->is_map() || f->is_repeated()) continue;
+    const std::string p = path + "." + f->name();
+    if (f->type() == FieldDescriptor::TYPE_STRING) {
+      const std::string old = m->GetReflection()->GetString(*m, f);
+      m->GetReflection()->SetString(m, f, value);
+      check(p);
+      m->GetReflection()->SetString(m, f, old);
+    } else if (f->type() == FieldDescriptor::TYPE_MESSAGE) {
+      EachStringField(m->GetReflection()->MutableMessage(m, f), p, value, check);
+    }
+  }
+}
+
+TEST(ValidateMappedEventTest, EveryStringFieldOfTheSchemaIsCheckedForUtf8) {
+  v1::InfraEvent e = Valid();
+  int fields = 0;
+  EachStringField(&e, "ev", "bad \xff byte", [&](const std::string& path) {
+    ++fields;
+    const std::string bytes = SerializeEvent(e);
+    const absl::Status st = ValidateMappedEvent(e, bytes, "ev");
+    EXPECT_EQ(st.message(), path + ": not UTF-8") << path;
+    EXPECT_FALSE(ValidateEntry(bytes, "ev").ok()) << path;  // which agrees
+  });
+  EXPECT_GE(fields, 10);
+  for (const bool in_key : {true, false}) {
+    v1::InfraEvent a = Valid();
+    (*a.mutable_attributes())[in_key ? "k\xff" : "k"] = in_key ? "v" : "v\xff";
+    EXPECT_TRUE(absl::StrContains(ValidateMappedEvent(a, SerializeEvent(a), "ev").message(),
+                                  "ev.attributes["));
+    ExpectAgreement(a, "attribute");
+  }
+}
+
+TEST(ValidateMappedEventTest, SignedEventsAreSentToValidateEntry) {
+  v1::InfraEvent e = Valid();
+  e.add_signatures()->set_key_name("k");
+  EXPECT_FALSE(ValidateMappedEvent(e, SerializeEvent(e), "ev").ok());
+}
+
+}  // namespace
+}  // namespace infratrail::ingest
