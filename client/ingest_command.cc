@@ -83,10 +83,11 @@ CLI::App* AddIngestCommand(CLI::App* app, IngestArgs* a) {
                   "List at most this many unmapped or unreadable records on stderr (all are "
                   "counted)")
       ->capture_default_str();
-  cmd->add_option("--max-record-bytes", a->max_record_bytes, "Largest record (line or item)")
+  cmd->add_option("--max-record-bytes", a->max_record_bytes,
+                  "Largest record (a line that is not a container, or an item)")
       ->capture_default_str();
   cmd->add_option("--max-document-bytes", a->max_document_bytes,
-                  "Largest input read as one multi-line JSON document")
+                  "Largest multi-line JSON document, or line (a CloudTrail file is one)")
       ->capture_default_str();
   cmd->add_option("--max-decompressed-bytes", a->max_decompressed_bytes,
                   "Most bytes one gzip input may decompress to")
@@ -227,12 +228,12 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
         const std::string at = results.NextUnreported();
         err << "ingest: " << (at.empty() ? "" : absl::StrCat("stopped at ", at, ": "))
             << st.message() << "\n";
-        err << "ingest: " << stats.Summary() << "\n";
+        err << "ingest: " << stats.Summary(args.dry_run) << "\n";
         return ExitCodeFor(st);
       }
     }
     if (!message.empty()) err << "ingest: " << message << "\n";
-    err << "ingest: " << stats.Summary() << "\n";
+    err << "ingest: " << stats.Summary(args.dry_run) << "\n";
     if (code != kExitOk) return code;
     return results.failure_exit();
   };

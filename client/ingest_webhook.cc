@@ -16,6 +16,7 @@
 #include "client/event_flags.h"
 #include "client/ingest/record_reader.h"
 #include "client/ingest/stats.h"
+#include "client/result_reporter.h"
 #include "core/hash.h"
 #include "core/http/http_server.h"
 #include "nlohmann/json.hpp"
@@ -218,12 +219,7 @@ class Webhook : public HttpHandler {
         const AddResult& res = results[i];
         stats_.Logged(res.duplicate);
         if (res.duplicate) ++duplicates;
-        lines += nlohmann::ordered_json{{"index", res.index},
-                                        {"leaf_hash", HashToBase64(res.leaf_hash)},
-                                        {"duplicate", res.duplicate},
-                                        {"source_position", position}}
-                     .dump();
-        lines += '\n';
+        AppendResultLine(res, &position, &lines);
       }
     }
     {
@@ -294,7 +290,8 @@ int RunWebhook(const WebhookConfig& config, std::ostream& out, std::ostream& err
   (*server)->Stop();
   server->reset();
   webhook->Drain();  // finishes the requests being processed
-  err << "ingest: stopped by signal " << sig << "; " << webhook->stats().Summary() << "\n";
+  err << "ingest: stopped by signal " << sig << "; "
+      << webhook->stats().Summary(config.client == nullptr) << "\n";
   return kExitOk;
 }
 

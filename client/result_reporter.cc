@@ -15,6 +15,20 @@
 
 namespace infratrail::cli {
 
+void AppendResultLine(const AddResult& r, const std::string* position, std::string* out) {
+  // Built around nlohmann's string escaping (a file name that is not UTF-8
+  // gets U+FFFD): a JSON object per entry cost as much as mapping the
+  // record.
+  absl::StrAppend(out, "{\"index\":", r.index, ",\"leaf_hash\":\"", HashToBase64(r.leaf_hash),
+                  "\",\"duplicate\":", r.duplicate ? "true" : "false");
+  if (position != nullptr) {
+    absl::StrAppend(
+        out, ",\"source_position\":",
+        nlohmann::json(*position).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  *out += "}\n";
+}
+
 ResultReporter::ResultReporter(std::ostream& out, std::ostream& err, Options options)
     : out_(out), err_(err), options_(std::move(options)), failure_exit_(kExitOk) {}
 
@@ -34,9 +48,6 @@ int ResultReporter::failure_exit() {
 }
 
 void ResultReporter::Report(absl::Span<const AddResult> results) {
-  // The lines are built around nlohmann's string escaping (a file name
-  // that is not UTF-8 gets U+FFFD): a JSON object per entry cost as much as
-  // mapping the record.
   std::string text;
   text.reserve(results.size() * (options_.print_position ? 160 : 100));
   absl::MutexLock lock(&mu_);
@@ -58,14 +69,7 @@ void ResultReporter::Report(absl::Span<const AddResult> results) {
         if (failure_exit_ == kExitOk) failure_exit_ = kExitUsage;
       }
     }
-    absl::StrAppend(&text, "{\"index\":", r.index, ",\"leaf_hash\":\"", HashToBase64(r.leaf_hash),
-                    "\",\"duplicate\":", r.duplicate ? "true" : "false");
-    if (options_.print_position) {
-      absl::StrAppend(&text, ",\"source_position\":",
-                      nlohmann::json(std::move(position))
-                          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    }
-    text += "}\n";
+    AppendResultLine(r, options_.print_position ? &position : nullptr, &text);
   }
   out_ << text;
   out_.flush();

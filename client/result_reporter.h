@@ -17,6 +17,10 @@
 
 namespace infratrail::cli {
 
+// Appends the result line of `r` ({"index","leaf_hash","duplicate"}, and
+// "source_position" when `position` is given) and a newline to `out`.
+void AppendResultLine(const AddResult& r, const std::string* position, std::string* out);
+
 class ResultReporter {
  public:
   struct Options {

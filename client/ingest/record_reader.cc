@@ -127,8 +127,12 @@ class RecordReader::Impl {
         done_ = true;
         return false;
       }
+      // A line is bounded as a document is: CloudTrail writes a file's
+      // records as one line ({"Records":[...]}), and its records are then
+      // bounded one by one.
       bool too_long = false;
-      if (!ReadLine(&line_, limits_.max_record_bytes, &too_long, status)) {
+      cut_short_ = false;
+      if (!ReadLine(&line_, limits_.max_document_bytes, &too_long, status, /*stop_early=*/true)) {
         done_ = true;
         return false;
       }
@@ -136,6 +140,15 @@ class RecordReader::Impl {
       if (line_no_ == 0 && line_.starts_with(kByteOrderMark)) line_.erase(0, kByteOrderMark.size());
       ++line_no_;
       r->input_bytes = consumed_;
+      if (too_long && cut_short_) {
+        // Not read to its end (zeros from a device never end): the input
+        // stops here.
+        done_ = true;
+        *status = absl::InvalidArgumentError(
+            absl::StrCat(name_, ":", line_no_, ": a line longer than ", limits_.max_document_bytes,
+                         " bytes (--max-document-bytes): not read further"));
+        return false;
+      }
       if (too_long) {
         mode_ = Mode::kLines;
         r->position = absl::StrCat(name_, ":", line_no_);
@@ -363,7 +376,10 @@ class RecordReader::Impl {
 
   // One line without its '\n' (nor a '\r' before it). A line over `max`
   // bytes is consumed to its end but not kept (*too_long).
-  bool ReadLine(std::string* line, size_t max, bool* too_long, absl::Status* status) {
+  // With `stop_early`, a line over `max` is not consumed further (and
+  // cut_short_ is set): the caller must not read on.
+  bool ReadLine(std::string* line, size_t max, bool* too_long, absl::Status* status,
+                bool stop_early = false) {
     line->clear();
     *too_long = false;
     if (pending_off_ < pending_.size()) {
@@ -401,6 +417,10 @@ class RecordReader::Impl {
           *too_long = true;
           line->clear();
           line->shrink_to_fit();
+          if (stop_early) {
+            cut_short_ = true;
+            return true;
+          }
         } else {
           line->append(start, n);
         }
@@ -561,6 +581,7 @@ class RecordReader::Impl {
   std::string pending_;
   size_t pending_off_ = 0;
   bool pending_too_long_ = false;
+  bool cut_short_ = false;  // the last line read was over its bound, not to its end
 
   // Values.
   Mode mode_ = Mode::kUnknown;

@@ -8,7 +8,11 @@
 //    them are returned), so a gzip bomb ends with an error and not with a
 //    full memory or disk. A UTF-8 byte order mark at the start is skipped.
 //  - JSON lines: each non-blank line is a JSON value. Positions are
-//    "NAME:LINE".
+//    "NAME:LINE". A line is bounded by `max_document_bytes` (CloudTrail
+//    writes a whole file of records on one line); the records in it by
+//    `max_record_bytes`. A line longer than `max_document_bytes` ends the
+//    input with an error (it is not read to its end: zeros from a device
+//    have none).
 //  - One JSON document spread over lines (pretty-printed, as `terraform
 //    show -json | jq` or `gcloud logging read --format=json` write it): used
 //    when the first non-blank line is not a complete JSON value. It is read
@@ -42,9 +46,10 @@
 namespace infratrail::ingest {
 
 struct ReaderLimits {
-  // One JSON line, or one item of a container (--max-record-bytes).
+  // One record: a JSON line that is not a container, or one item of a
+  // container (--max-record-bytes).
   size_t max_record_bytes = size_t{16} << 20;
-  // A whole multi-line document (--max-document-bytes).
+  // A whole multi-line document, or one line (--max-document-bytes).
   size_t max_document_bytes = size_t{256} << 20;
   // What one gzip input may decompress to (--max-decompressed-bytes).
   uint64_t max_decompressed_bytes = uint64_t{4} << 30;

@@ -335,19 +335,50 @@ TEST(RecordReaderHuge, HundredMegabyteFirstLineIsOneErrorNotADocument) {
   EXPECT_EQ(r.records[1], Ok("in:2", "{\"b\":2}"));
 }
 
-TEST(RecordReaderHuge, HundredMegabyteItemOfAOneLineContainerFailsTheWholeLine) {
-  // max_record_bytes bounds a line before it is parsed: a container on one
-  // line longer than the bound is one error, its small items included.
+TEST(RecordReaderHuge, HundredMegabyteItemOfAOneLineContainerIsOneItemError) {
+  // A line is bounded as a document: the items of a one-line container
+  // (a CloudTrail file) are bounded one by one.
   LazySource* src = new LazySource();
   src->Add("{\"Records\":[{\"a\":1},{\"big\":\"")
       .Repeat('x', uint64_t{100} << 20)
       .Add("\"},{\"b\":2}]}\n{\"c\":3}\n");
   Result r = ReadAll(std::unique_ptr<ByteSource>(src));
   EXPECT_TRUE(r.status.ok()) << r.status;
-  ASSERT_EQ(r.records.size(), 2u);
-  EXPECT_EQ(r.records[0].position, "in:1");
-  EXPECT_THAT(r.records[0].error, HasSubstr("(--max-record-bytes)"));
-  EXPECT_EQ(r.records[1], Ok("in:2", "{\"c\":3}"));
+  ASSERT_EQ(r.records.size(), 4u);
+  EXPECT_EQ(r.records[0], Ok("in:1:Records[0]", "{\"a\":1}"));
+  EXPECT_EQ(r.records[1].position, "in:1:Records[1]");
+  EXPECT_EQ(r.records[1].error, "record longer than 16777216 bytes (--max-record-bytes): skipped");
+  EXPECT_EQ(r.records[2], Ok("in:1:Records[2]", "{\"b\":2}"));
+  EXPECT_EQ(r.records[3], Ok("in:2", "{\"c\":3}"));
+}
+
+TEST(RecordReaderHuge, AOneLineContainerLongerThanARecordIsRead) {
+  // 40 items of 100 bytes on one line, records bounded at 1000 bytes.
+  std::string line = "{\"Records\":[";
+  for (int i = 0; i < 40; ++i) {
+    absl::StrAppend(&line, i == 0 ? "" : ",", "{\"n\":", i, ",\"pad\":\"", std::string(80, 'p'),
+                    "\"}");
+  }
+  line += "]}\n";
+  ReaderLimits limits;
+  limits.max_record_bytes = 1000;
+  Result r = ReadString(line, limits);
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.records.size(), 40u);
+  for (const auto& rec : r.records) EXPECT_EQ(rec.error, "") << rec.position;
+}
+
+TEST(RecordReaderHuge, ALineLongerThanADocumentEndsTheInputWithoutReadingItAll) {
+  // Zeros, as from --file /dev/zero: one line that never ends.
+  LazySource* src = new LazySource();
+  src->Add("{\"a\":1}\n").Repeat('\0', uint64_t{1} << 40);
+  ReaderLimits limits;
+  limits.max_document_bytes = 1 << 20;
+  Result r = ReadAll(std::unique_ptr<ByteSource>(src), limits);
+  EXPECT_THAT(r.records, ElementsAre(Ok("in:1", "{\"a\":1}")));
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status.message(),
+            "in:2: a line longer than 1048576 bytes (--max-document-bytes): not read further");
 }
 
 TEST(RecordReaderHuge, OverlongItemOfAPrettyContainerIsOneItemError) {

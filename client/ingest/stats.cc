@@ -72,7 +72,7 @@ void IngestStats::Logged(bool duplicate) {
   }
 }
 
-std::string IngestStats::Summary() const {
+std::string IngestStats::Summary(bool dry_run) const {
   absl::MutexLock lock(&mu_);
   uint64_t skipped = 0;
   std::vector<std::string> reasons;
@@ -80,8 +80,10 @@ std::string IngestStats::Summary() const {
     skipped += n;
     reasons.push_back(absl::StrCat(reason, " ", n));
   }
-  return absl::StrCat(records_, " records: ", logged_, " events logged (", duplicates_,
-                      " duplicates), ", skipped, " skipped",
+  return absl::StrCat(records_, " records: ", logged_,
+                      dry_run ? " events mapped (dry run: nothing sent)"
+                              : absl::StrCat(" events logged (", duplicates_, " duplicates)"),
+                      ", ", skipped, " skipped",
                       reasons.empty() ? "" : absl::StrCat(" (", absl::StrJoin(reasons, ", "), ")"),
                       ", ", unmapped_, " unmapped, ", unreadable_, " unreadable");
 }

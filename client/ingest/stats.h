@@ -27,8 +27,9 @@ class IngestStats {
   void Logged(bool duplicate);
 
   // "12 records: 9 events logged (2 duplicates), 2 skipped (read-only 1,
-  // filter system-controllers 1), 1 unmapped, 0 unreadable"
-  std::string Summary() const;
+  // filter system-controllers 1), 1 unmapped, 0 unreadable"; with `dry_run`
+  // "9 events mapped (dry run: nothing sent)" instead of the logged part.
+  std::string Summary(bool dry_run = false) const;
 
   uint64_t unmapped() const;
   uint64_t unreadable() const;

@@ -17,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "core/http/http_fetcher.h"
+#include "core/testing/tls_test_util.h"
 #include "infratrail/v1/event.pb.h"
 #include "nlohmann/json.hpp"
 #include "tests/server/cli_fixture.h"
@@ -90,7 +92,7 @@ class IngestE2eTest : public CliTest {
  protected:
   // Starts `infratrail ingest k8s-audit --listen` against `server`; its port.
   int StartWebhook(ServerProcess& server, const std::string& name,
-                   std::vector<std::string> extra = {}, int port = 0) {
+                   std::vector<std::string> extra = {}, int port = 0, bool tls = false) {
     std::vector<std::string> argv = {INFRATRAIL_CLI_BIN,
                                      "ingest",
                                      "k8s-audit",
@@ -106,12 +108,14 @@ class IngestE2eTest : public CliTest {
     EXPECT_TRUE(pid.ok()) << pid.status();
     webhook_pid_ = pid.value_or(-1);
     // Its stderr names the bound port once it listens.
+    const std::string listening =
+        absl::StrCat("listening on ", tls ? "https" : "http", "://127.0.0.1:");
     for (int tries = 0; tries < 3000; ++tries) {
       const std::string text = ReadFileOrEmpty(err);
-      const size_t at = text.find("listening on http://127.0.0.1:");
+      const size_t at = text.find(listening);
       if (at != std::string::npos) {
         int p = 0;
-        const std::string rest = text.substr(at + 30);
+        const std::string rest = text.substr(at + listening.size());
         if (absl::SimpleAtoi(rest.substr(0, rest.find('/')), &p)) return p;
       }
       if (WaitPid(webhook_pid_, absl::Milliseconds(10)).ok()) break;  // exited
@@ -262,6 +266,56 @@ TEST_F(IngestE2eTest, FileIngestedTwiceIsLoggedOnce) {
   EXPECT_TRUE(absl::StrContains(err_, file + ":501: not JSON")) << err_;
   EXPECT_TRUE(absl::StrContains(err_, "(--strict)")) << err_;
   EXPECT_EQ(Entries(*server, 500).size(), 500u);
+}
+
+TEST_F(IngestE2eTest, WebhookOverHttpsLogsWhatIsPostedAndRefusesPlainHttp) {
+  std::unique_ptr<ServerProcess> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  const testutil::SelfSignedCert cert = testutil::MakeSelfSignedCert(dir_->path(), "webhook");
+  ASSERT_FALSE(cert.cert_file.empty());
+  const int port = StartWebhook(
+      *server, "webhook", {"--listen-tls-cert", cert.cert_file, "--listen-tls-key", cert.key_file},
+      0, /*tls=*/true);
+  ASSERT_GT(port, 0);
+  HttpFetcherOptions options;
+  options.ca_file = cert.cert_file;  // the API server's kubeconfig names the CA the same way
+  absl::StatusOr<std::unique_ptr<HttpFetcher>> fetcher = HttpFetcher::Create(options);
+  ASSERT_TRUE(fetcher.ok()) << fetcher.status();
+  absl::StatusOr<HttpResponse> r = (*fetcher)->Post(absl::StrCat("https://127.0.0.1:", port, "/"),
+                                                    EventList(0, 50), "application/json", 1 << 20);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(nlohmann::json::parse(r->body).value("events", -1), 50) << r->body;
+  // Plain HTTP to the HTTPS port gets no answer.
+  EXPECT_FALSE(HttpPost(port, EventList(50, 1)).ok());
+  const std::vector<std::string> entries = Entries(*server, 50);
+  ASSERT_EQ(entries.size(), 50u);
+  std::set<std::string> audit_ids;
+  for (const std::string& e : entries) {
+    v1::InfraEvent event;
+    ASSERT_TRUE(event.ParseFromString(e));
+    audit_ids.insert(event.attributes().at("k8s.audit_id"));
+  }
+  EXPECT_EQ(audit_ids.size(), 50u);
+  EXPECT_TRUE(audit_ids.contains("e2e-000000") && audit_ids.contains("e2e-000049"));
+}
+
+TEST_F(IngestE2eTest, DryRunPrintsTheMappedEventsAndSendsNothing) {
+  std::string lines;
+  for (int i = 0; i < 8; ++i) lines += AuditEvent(i) + "\n";
+  const std::string file = Write("audit.log", lines);
+  // No server at all: --dry-run does not connect.
+  ASSERT_EQ(Cli({"ingest", "k8s-audit", "--dry-run", "--cluster", "e2e", "--file", file}), 0)
+      << err_;
+  const std::vector<std::string> out = Lines(out_);
+  ASSERT_EQ(out.size(), 8u);
+  const auto first = nlohmann::json::parse(out[0]);
+  EXPECT_EQ(first["source_position"], file + ":1");
+  EXPECT_EQ(first["event"]["kind"], "PROVISION");
+  EXPECT_EQ(first["event"]["attributes"]["k8s.audit_id"], "e2e-000000");
+  EXPECT_TRUE(absl::StrContains(err_, "8 records: 8 events mapped (dry run: nothing sent)"))
+      << err_;
+  EXPECT_FALSE(absl::StrContains(err_, "logged")) << err_;
 }
 
 }  // namespace
