@@ -19,25 +19,6 @@ namespace {
 
 using simdjson::dom::element;
 
-// One value copied into an event is at most this long; an entry is at most
-// 64 KiB and an event copies about ten values. ARNs are at most 2048 bytes.
-constexpr size_t kMaxValueBytes = 2048;
-
-// True if `name` is `verb` or `verb` followed by the next CamelCase word
-// ("Create" matches "CreateBucket", not "Createx").
-bool HasVerb(std::string_view name, std::string_view verb) {
-  if (name.size() < verb.size() || name.compare(0, verb.size(), verb) != 0) return false;
-  return name.size() == verb.size() || (name[verb.size()] >= 'A' && name[verb.size()] <= 'Z');
-}
-
-template <size_t N>
-bool HasAnyVerb(std::string_view name, const std::array<std::string_view, N>& verbs) {
-  for (std::string_view v : verbs) {
-    if (HasVerb(name, v)) return true;
-  }
-  return false;
-}
-
 constexpr std::array<std::string_view, 5> kReadVerbs = {"Describe", "Get", "List", "Head",
                                                         "Lookup"};
 constexpr std::array<std::string_view, 15> kConfigVerbs = {
@@ -333,12 +314,7 @@ Mapping CloudTrailMapper::Map(element record, std::string_view) const {
       {"errorCode", error.value_or("")},
       {"userIdentity", principal},
   }};
-  for (const auto& [field, value] : values) {
-    if (value.size() > kMaxValueBytes) {
-      return One(Unmapped(absl::StrCat(Av(field), ": ", value.size(), " bytes, more than ",
-                                       kMaxValueBytes, ": \"", Excerpt(value), "\"")));
-    }
-  }
+  if (std::string why = FirstOverlongValue(values); !why.empty()) return One(Unmapped(why));
   v1::Actor* actor = event.mutable_actor();
   actor->set_principal(std::move(principal));
   actor->set_via(Via(record, event_type));

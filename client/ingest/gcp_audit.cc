@@ -16,28 +16,6 @@ namespace {
 using simdjson::dom::element;
 
 constexpr std::string_view kAuditLogType = "type.googleapis.com/google.cloud.audit.AuditLog";
-// As in cloudtrail.cc: one value copied into an event is at most this long.
-constexpr size_t kMaxValueBytes = 2048;
-
-// True if `name` is `verb` or `verb` followed by the next camelCase word,
-// the verb's first letter in either case: Cloud APIs write "insert",
-// "setIamPolicy" and "CreateCryptoKey". `verb` is lower camelCase.
-bool HasVerb(std::string_view name, std::string_view verb) {
-  if (name.size() < verb.size() || verb.empty()) return false;
-  const char c =
-      name[0] >= 'A' && name[0] <= 'Z' ? static_cast<char>(name[0] - 'A' + 'a') : name[0];
-  if (c != verb[0] || name.compare(1, verb.size() - 1, verb.substr(1)) != 0) return false;
-  return name.size() == verb.size() || (name[verb.size()] >= 'A' && name[verb.size()] <= 'Z');
-}
-
-template <size_t N>
-bool HasAnyVerb(std::string_view name, const std::array<std::string_view, N>& verbs) {
-  for (std::string_view v : verbs) {
-    if (HasVerb(name, v)) return true;
-  }
-  return false;
-}
-
 constexpr std::array<std::string_view, 5> kReadVerbs = {"get", "list", "aggregatedList", "search",
                                                         "testIamPermissions"};
 constexpr std::array<std::string_view, 9> kConfigVerbs = {
@@ -215,12 +193,7 @@ Mapping GcpAuditMapper::Map(element record, std::string_view) const {
       {"protoPayload.requestMetadata.callerIp", caller_ip},
       {"protoPayload.authenticationInfo", principal},
   }};
-  for (const auto& [field, value] : values) {
-    if (value.size() > kMaxValueBytes) {
-      return One(Unmapped(absl::StrCat(Av(field), ": ", value.size(), " bytes, more than ",
-                                       kMaxValueBytes, ": \"", Excerpt(value), "\"")));
-    }
-  }
+  if (std::string why = FirstOverlongValue(values); !why.empty()) return One(Unmapped(why));
 
   event.set_kind(rule.kind);
   v1::Resource* resource = event.mutable_resource();

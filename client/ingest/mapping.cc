@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -63,17 +64,7 @@ absl::Status SetOccurredAt(std::string_view rfc3339, std::string_view field,
   return absl::OkStatus();
 }
 
-std::string Sha256Hex(std::string_view bytes) {
-  const Hash h = Sha256(Av(bytes));
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * h.size());
-  for (uint8_t b : h) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xf]);
-  }
-  return out;
-}
+std::string Sha256Hex(std::string_view bytes) { return HashToHex(Sha256(Av(bytes))); }
 
 std::string EventToSortedJson(const v1::InfraEvent& event) {
   std::string json;
@@ -82,20 +73,24 @@ std::string EventToSortedJson(const v1::InfraEvent& event) {
   return nlohmann::json::parse(json).dump();  // std::map: keys sorted
 }
 
-MappedItem Skipped(std::string reason, std::string where) {
+namespace {
+
+MappedItem Outcome(MappedItem::Kind kind, std::string reason, std::string where) {
   MappedItem m;
-  m.kind = MappedItem::Kind::kSkipped;
+  m.kind = kind;
   m.reason = std::move(reason);
   m.where = std::move(where);
   return m;
 }
 
+}  // namespace
+
+MappedItem Skipped(std::string reason, std::string where) {
+  return Outcome(MappedItem::Kind::kSkipped, std::move(reason), std::move(where));
+}
+
 MappedItem Unmapped(std::string reason, std::string where) {
-  MappedItem m;
-  m.kind = MappedItem::Kind::kUnmapped;
-  m.reason = std::move(reason);
-  m.where = std::move(where);
-  return m;
+  return Outcome(MappedItem::Kind::kUnmapped, std::move(reason), std::move(where));
 }
 
 MappedItem Event(v1::InfraEvent event, std::string where) {
@@ -112,6 +107,35 @@ std::string Excerpt(std::string_view s, size_t max) {
   // Back off to the start of a UTF-8 sequence.
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
   return absl::StrCat(Av(s.substr(0, n)), "...");
+}
+
+std::string FirstOverlongValue(
+    absl::Span<const std::pair<std::string_view, std::string_view>> values) {
+  for (const auto& [field, value] : values) {
+    if (value.size() > kMaxValueBytes) {
+      return absl::StrCat(Av(field), ": ", value.size(), " bytes, more than ", kMaxValueBytes,
+                          ": \"", Excerpt(value), "\"");
+    }
+  }
+  return "";
+}
+
+bool HasVerb(std::string_view name, std::string_view verb) {
+  if (verb.empty() || name.size() < verb.size()) return false;
+  if (absl::ascii_tolower(static_cast<unsigned char>(name[0])) !=
+          absl::ascii_tolower(static_cast<unsigned char>(verb[0])) ||
+      name.compare(1, verb.size() - 1, verb.substr(1)) != 0) {
+    return false;
+  }
+  return name.size() == verb.size() ||
+         absl::ascii_isupper(static_cast<unsigned char>(name[verb.size()]));
+}
+
+bool HasAnyVerb(std::string_view name, absl::Span<const std::string_view> verbs) {
+  for (std::string_view v : verbs) {
+    if (HasVerb(name, v)) return true;
+  }
+  return false;
 }
 
 absl::Status ValidateMappedEvent(const v1::InfraEvent& event, absl::string_view data,

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -103,6 +104,23 @@ std::string EventToSortedJson(const v1::InfraEvent& event);
 // must go through ValidateEntry.
 absl::Status ValidateMappedEvent(const v1::InfraEvent& event, absl::string_view data,
                                  absl::string_view field);
+
+// One value a mapper copies into an event is at most this long: an entry
+// is at most 64 KiB and an event copies about ten values (an AWS ARN is at
+// most 2048 bytes).
+inline constexpr size_t kMaxValueBytes = 2048;
+
+// "" if every (field, value) is at most kMaxValueBytes; else why the first
+// is not, for Unmapped: `eventID: 3000 bytes, more than 2048: "abc..."`.
+std::string FirstOverlongValue(
+    absl::Span<const std::pair<std::string_view, std::string_view>> values);
+
+// True if `name` begins with the word `verb`: `verb`, then the end or an
+// upper-case letter, the first letters compared in either case ("Create"
+// and "create" match "CreateBucket" and "createBucket", not "Createx").
+// CloudTrail's eventName and Cloud Audit Logs' methods are named so.
+bool HasVerb(std::string_view name, std::string_view verb);
+bool HasAnyVerb(std::string_view name, absl::Span<const std::string_view> verbs);
 
 // Outcome builders.
 MappedItem Skipped(std::string reason, std::string where = "");

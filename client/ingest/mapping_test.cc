@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "client/event_flags.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
@@ -100,6 +101,38 @@ TEST(ValidateMappedEventTest, SignedEventsAreSentToValidateEntry) {
   v1::InfraEvent e = Valid();
   e.add_signatures()->set_key_name("k");
   EXPECT_FALSE(ValidateMappedEvent(e, SerializeEvent(e), "ev").ok());
+}
+
+}  // namespace
+}  // namespace infratrail::ingest
+
+namespace infratrail::ingest {
+namespace {
+
+TEST(HasVerbTest, AWholeLeadingWordInEitherCase) {
+  EXPECT_TRUE(HasVerb("CreateBucket", "Create"));
+  EXPECT_TRUE(HasVerb("createBucket", "create"));
+  EXPECT_TRUE(HasVerb("CreateBucket", "create"));  // CloudKMS writes "CreateCryptoKey"
+  EXPECT_TRUE(HasVerb("Create", "Create"));
+  EXPECT_FALSE(HasVerb("Createx", "Create"));
+  EXPECT_FALSE(HasVerb("Cre", "Create"));
+  EXPECT_FALSE(HasVerb("RecreateBucket", "create"));
+  EXPECT_FALSE(HasVerb("CreateBucket", ""));
+  const std::string_view verbs[] = {"Get", "List"};
+  EXPECT_TRUE(HasAnyVerb("listBuckets", verbs));
+  EXPECT_FALSE(HasAnyVerb("Getaway", verbs));
+}
+
+TEST(FirstOverlongValueTest, NamesTheFirstValueOverTheBound) {
+  const std::string big(kMaxValueBytes + 1, 'a');
+  const std::pair<std::string_view, std::string_view> ok[] = {
+      {"a", "x"}, {"b", std::string(kMaxValueBytes, 'b')}};
+  EXPECT_EQ(FirstOverlongValue(ok), "");
+  const std::pair<std::string_view, std::string_view> bad[] = {
+      {"a", "x"}, {"eventID", big}, {"c", big}};
+  EXPECT_EQ(FirstOverlongValue(bad),
+            absl::StrCat("eventID: ", big.size(), " bytes, more than ", kMaxValueBytes, ": \"",
+                         std::string(80, 'a'), "...\""));
 }
 
 }  // namespace
