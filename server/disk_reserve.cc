@@ -2,7 +2,9 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -21,28 +23,39 @@ absl::StatusOr<uint64_t> DiskReserve::StatvfsFreeBytes(const std::string& path) 
   return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
-absl::Status DiskReserve::Check() {
+absl::Status DiskReserve::Check(uint64_t writing) {
   const absl::Time now = absl::Now();
+  // Entries, then the write-ahead log and the indexes: about twice.
+  const uint64_t cost = 2 * writing;
   absl::MutexLock l(&mu_);
-  if (now - checked_at_ < options_.refresh) return last_;
+  const bool fresh = now - checked_at_ < options_.refresh;
+  const bool room = last_.ok() && least_free_ >= options_.min_free_bytes &&
+                    least_free_ - options_.min_free_bytes >= written_since_ + cost;
+  if (fresh && (!last_.ok() || room)) {
+    if (last_.ok()) written_since_ += cost;
+    return last_;
+  }
   checked_at_ = now;
-  last_ = absl::OkStatus();
+  last_ = Read();
+  written_since_ = last_.ok() ? cost : 0;
+  return last_;
+}
+
+absl::Status DiskReserve::Read() {
+  least_free_ = UINT64_MAX;
   for (const std::string& path : options_.paths) {
     absl::StatusOr<uint64_t> free = free_bytes_(path);
-    if (!free.ok()) {
-      last_ = free.status();
-      break;
-    }
+    if (!free.ok()) return free.status();
+    least_free_ = std::min(least_free_, *free);
     if (*free < options_.min_free_bytes) {
-      last_ = absl::ResourceExhaustedError(
+      return absl::ResourceExhaustedError(
           absl::StrCat("disk nearly full: ", path, " has ", *free >> 20, " MiB free, below the ",
                        options_.min_free_bytes >> 20,
                        " MiB reserve (--min-free-disk-mb); writes are refused until space is "
                        "freed"));
-      break;
     }
   }
-  return last_;
+  return absl::OkStatus();
 }
 
 }  // namespace infratrail

@@ -43,7 +43,13 @@ class DiskReserve {
   // OK while every path has at least min_free_bytes free.
   // ResourceExhausted naming the path, what is free and the reserve
   // otherwise; Unavailable if the free space cannot be read.
-  absl::Status Check();
+  //
+  // `writing`: the bytes of entries the caller is about to commit when OK.
+  // A reading is reused for `refresh`, less what was committed since
+  // (counted twice, for the write-ahead log and the indexes): once that
+  // could reach the reserve, the space is read again. So a fast writer
+  // cannot fill the disk between two readings.
+  absl::Status Check(uint64_t writing = 0);
 
   static absl::StatusOr<uint64_t> StatvfsFreeBytes(const std::string& path);
 
@@ -51,8 +57,14 @@ class DiskReserve {
   const DiskReserveOptions options_;
   const FreeBytesFn free_bytes_;
   absl::Mutex mu_;
+  absl::Status Read() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   absl::Time checked_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Status last_ ABSL_GUARDED_BY(mu_);
+  // The least free space over the paths at the last reading, and what was
+  // committed since (estimated).
+  uint64_t least_free_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t written_since_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace infratrail

@@ -75,6 +75,27 @@ TEST(DiskReserve, AReadingIsReusedWithinTheRefreshInterval) {
   EXPECT_EQ(disk.readings.load(), 3);
 }
 
+TEST(DiskReserve, WritesSinceAReadingBringTheNextReadingForward) {
+  // The reading is reused for ever, but 1000 MiB free less the reserve
+  // (100) is 900 MiB: what is committed since (counted twice) uses it up.
+  FakeDisk disk;
+  DiskReserve reserve(Opts({"/data"}, absl::InfiniteDuration()), disk.Fn());
+  EXPECT_TRUE(reserve.Check(100 * kMiB).ok());  // 200 of 900 used
+  EXPECT_EQ(disk.readings.load(), 1);
+  EXPECT_TRUE(reserve.Check(300 * kMiB).ok());  // 800 of 900
+  EXPECT_TRUE(reserve.Check().ok());            // nothing written: the cache answers
+  EXPECT_EQ(disk.readings.load(), 1);
+  // The disk really did fill meanwhile (a writer as fast as the cache is
+  // long would have filled it before the next timed reading).
+  disk.free = 150 * kMiB;
+  const absl::Status st = reserve.Check(60 * kMiB);  // 920 > 900: read again
+  EXPECT_EQ(disk.readings.load(), 2);
+  EXPECT_TRUE(st.ok()) << st;  // 150 - 100 = 50 MiB of room, 120 used
+  disk.free = 90 * kMiB;
+  EXPECT_FALSE(reserve.Check(1).ok());  // over the room: read, and refused
+  EXPECT_EQ(disk.readings.load(), 3);
+}
+
 TEST(DiskReserve, UnreadableFreeSpaceIsUnavailableNotFull) {
   DiskReserve reserve(Opts({"/data"}, absl::ZeroDuration()),
                       [](const std::string&) -> absl::StatusOr<uint64_t> {

@@ -169,7 +169,11 @@ void Sequencer::Run() {
     // (in memory or on disk): the refusal is not a failure, and later
     // batches go ahead once space is freed.
     if (options_.disk_reserve != nullptr) {
-      if (absl::Status full = options_.disk_reserve->Check(); !full.ok()) {
+      uint64_t batch_bytes = 0;
+      for (const Request& r : batch) {
+        for (const PendingEntry& e : r.entries) batch_bytes += e.data.size();
+      }
+      if (absl::Status full = options_.disk_reserve->Check(batch_bytes); !full.ok()) {
         metrics_->rejected_disk_reserve.Increment();
         for (Request& r : batch) r.done(full, {});
         continue;

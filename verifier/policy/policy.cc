@@ -1,11 +1,15 @@
 // Policy::Evaluate: the rules run in file order over one event; see policy.h
 // for the semantics and policy_loader.cc for how rules are compiled.
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "client/emitter_signature.h"
 #include "verifier/policy/policy_impl.h"
 
@@ -125,6 +129,46 @@ absl::string_view KeyField(absl::string_view field, std::string* buffer) {
 
 }  // namespace
 
+std::optional<std::string> TerraformDeclaration(absl::string_view address) {
+  auto name = [](absl::string_view* s) {
+    size_t n = 0;
+    while (n < s->size() && (absl::ascii_isalnum(static_cast<unsigned char>((*s)[n])) ||
+                             (*s)[n] == '_' || (*s)[n] == '-')) {
+      ++n;
+    }
+    absl::string_view out = s->substr(0, n);
+    s->remove_prefix(n);
+    return out;
+  };
+  // An instance key: [0] or ["a.b"], quotes escaped with a backslash.
+  auto index = [](absl::string_view* s) {
+    if (s->empty() || s->front() != '[') return true;
+    bool quoted = false;
+    for (size_t i = 1; i < s->size(); ++i) {
+      const char c = (*s)[i];
+      if (quoted && c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        quoted = !quoted;
+      } else if (c == ']' && !quoted) {
+        s->remove_prefix(i + 1);
+        return true;
+      }
+    }
+    return false;
+  };
+  absl::string_view s = address;
+  while (absl::ConsumePrefix(&s, "module.")) {
+    if (name(&s).empty() || !index(&s) || !absl::ConsumePrefix(&s, ".")) return std::nullopt;
+  }
+  absl::ConsumePrefix(&s, "data.");
+  const absl::string_view type = name(&s);
+  if (type.empty() || !absl::ConsumePrefix(&s, ".")) return std::nullopt;
+  const absl::string_view resource = name(&s);
+  if (resource.empty() || !index(&s) || !s.empty()) return std::nullopt;
+  return absl::StrCat("\"", type, "\" \"", resource, "\"");
+}
+
 std::array<uint8_t, 16> ResourceKeyOf(Hasher* hasher, const v1::InfraEvent& ev) {
   constexpr absl::string_view kSep("\0", 1);
   // Strings from the log may hold \0: ("a\0b", "c") and ("a", "b\0c") must
@@ -228,12 +272,23 @@ absl::Status PolicyImpl::EvaluateRule(size_t index, const PolicyEvent& e, const 
                                  " is not reachable from ", repo.ref, " in ", repo.clone)
                   : reach->reason;
       } else if (repo.declares_resource.has_value()) {
-        absl::StatusOr<RepoChecker::Result> decl = repo.checker->Declares(
-            ev.source().commit(), *repo.declares_resource, ev.resource().id());
+        // An event from `infratrail ingest terraform` names the resource by
+        // its address; the files declare it as `resource "TYPE" "NAME"`.
+        std::optional<std::string> declaration;
+        if (const auto it = ev.attributes().find("terraform.address");
+            it != ev.attributes().end() && it->second == ev.resource().id()) {
+          declaration = TerraformDeclaration(ev.resource().id());
+        }
+        absl::StatusOr<RepoChecker::Result> decl =
+            repo.checker->Declares(ev.source().commit(), *repo.declares_resource,
+                                   declaration.has_value() ? *declaration : ev.resource().id());
         if (!decl.ok()) return annotate(decl.status());
         if (!decl->ok) {
           why = decl->reason.empty()
                     ? absl::StrCat("resource.id ", Quote(ev.resource().id()),
+                                   declaration.has_value()
+                                       ? absl::StrCat(" (Terraform: ", *declaration, ")")
+                                       : "",
                                    " is not declared under ", *repo.declares_resource,
                                    " at commit ", Quote(ev.source().commit()))
                     : decl->reason;

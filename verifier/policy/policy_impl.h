@@ -103,6 +103,12 @@ class PolicyImpl : public Policy {
   std::optional<absl::Time> now_;
 };
 
+// The text that declares the resource a Terraform address names
+// (`module.net.aws_subnet.private["a"]` -> `"aws_subnet" "private"`, as in
+// `resource "aws_subnet" "private" {` laid out by `terraform fmt`); nullopt
+// when `address` is not one.
+std::optional<std::string> TerraformDeclaration(absl::string_view address);
+
 // The resource key of `ev`: the first 16 bytes of SHA-256(provider \0 type
 // \0 id), each field with \x01 written \x01\x01 and \0 written \x01\x02 (so
 // the \0s are separators only; fields without either are unchanged).

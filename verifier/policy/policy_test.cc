@@ -27,6 +27,7 @@
 namespace infratrail {
 namespace {
 
+using policy_internal::TerraformDeclaration;
 using testutil::FakeRepoState;
 using testutil::LoggedEvent;
 
@@ -155,6 +156,46 @@ TEST_F(PolicyTest, EachRequirementFiresOnItsViolationOnly) {
     EXPECT_EQ(v[0].requirement, c.requirement);
     EXPECT_TRUE(absl::StrContains(v[0].message, c.message)) << v[0].message;
   }
+}
+
+TEST(TerraformDeclarationTest, AddressesBecomeTheirDeclarationText) {
+  EXPECT_EQ(TerraformDeclaration("aws_instance.web"), "\"aws_instance\" \"web\"");
+  EXPECT_EQ(TerraformDeclaration("aws_instance.web[0]"), "\"aws_instance\" \"web\"");
+  EXPECT_EQ(TerraformDeclaration("module.net.aws_subnet.private[\"a\"]"),
+            "\"aws_subnet\" \"private\"");
+  EXPECT_EQ(TerraformDeclaration("module.a[\"x.y]\"].module.b[2].google_kms_key_ring.ring"),
+            "\"google_kms_key_ring\" \"ring\"");
+  EXPECT_EQ(TerraformDeclaration("data.aws_ami.ubuntu"), "\"aws_ami\" \"ubuntu\"");
+  for (const char* not_one : {"prod-db-1", "i-0abc", "aws_instance.", ".web", "aws_instance.web.x",
+                              "aws_instance.web[0", "module.net", "arn:aws:s3:::bucket", ""}) {
+    EXPECT_EQ(TerraformDeclaration(not_one), std::nullopt) << not_one;
+  }
+}
+
+TEST_F(PolicyTest, DeclaresResourceLooksForATerraformAddresssDeclaration) {
+  std::unique_ptr<Policy> p = Load(
+      "version: 1\nrules:\n  - id: r\n    require: {source_in_repo: {repository: "
+      "'https://github.com/example/infra', clone: repos/infra, ref: refs/heads/main, "
+      "declares_resource: terraform/}}\n");
+  ASSERT_NE(p, nullptr);
+  repo_->declared.insert({kCommit, "terraform/", "\"aws_subnet\" \"private\""});
+  v1::InfraEvent e = GoodEvent();
+  e.mutable_resource()->set_id("module.net.aws_subnet.private[\"a\"]");
+  (*e.mutable_attributes())["terraform.address"] = e.resource().id();
+  EXPECT_TRUE(Eval(*p, LoggedEvent::Of(e)).empty());
+  // Another resource of the same type is not declared by that block.
+  e.mutable_resource()->set_id("module.net.aws_subnet.public[\"a\"]");
+  (*e.mutable_attributes())["terraform.address"] = e.resource().id();
+  std::vector<PolicyViolation> v = Eval(*p, LoggedEvent::Of(e));
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(v[0].message, "\"aws_subnet\" \"public\" is not declared"))
+      << v[0].message;
+  // Without the attribute (not from `ingest terraform`) the id is searched as it is.
+  e.mutable_attributes()->erase("terraform.address");
+  v = Eval(*p, LoggedEvent::Of(e));
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(v[0].message, "module.net.aws_subnet.public[\"a\"] is not"))
+      << v[0].message;
 }
 
 TEST_F(PolicyTest, SignaturesCountDistinctConfiguredKeysThatVerify) {
