@@ -272,9 +272,10 @@ Mapping CloudTrailMapper::Map(element record, std::string_view) const {
   // Insights report unusual call rates, not calls.
   if (event_type == "AwsCloudTrailInsight") return One(Skipped("insight"));
   const std::optional<std::string_view> event_id = GetString(record, "eventID");
-  if (!event_id.has_value() || event_id->empty()) return One(Unmapped("eventID: missing"));
+  if (!event_id.has_value() || event_id->empty()) return One(Unmapped(NoString(record, "eventID")));
   const std::optional<std::string_view> event_name = GetString(record, "eventName");
-  if (!event_name.has_value() || event_name->empty()) return One(Unmapped("eventName: missing"));
+  if (!event_name.has_value() || event_name->empty())
+    return One(Unmapped(NoString(record, "eventName")));
   const std::string_view event_source = GetString(record, "eventSource").value_or("");
 
   const Rule rule = Classify(*event_name, event_source, record);

@@ -138,10 +138,11 @@ Mapping GcpAuditMapper::Map(element record, std::string_view) const {
                                      Av(kAuditLogType), "\"")));
   }
   const std::optional<std::string_view> insert_id = GetString(record, "insertId");
-  if (!insert_id.has_value() || insert_id->empty()) return One(Unmapped("insertId: missing"));
+  if (!insert_id.has_value() || insert_id->empty())
+    return One(Unmapped(NoString(record, "insertId")));
   const std::optional<std::string_view> method = GetString(*payload, "methodName");
   if (!method.has_value() || method->empty()) {
-    return One(Unmapped("protoPayload.methodName: missing"));
+    return One(Unmapped(NoString(record, "protoPayload.methodName")));
   }
   const std::string_view service = GetString(*payload, "serviceName").value_or("");
   const std::string_view log = ShortLogName(GetString(record, "logName").value_or(""));

@@ -66,9 +66,9 @@ class K8sAuditMapper : public Mapper {
     if (!stage.has_value()) return {Unmapped("stage: missing")};
     if (*stage != "ResponseComplete") return {Skipped("stage")};
     const std::optional<std::string_view> audit_id = GetString(r, "auditID");
-    if (!audit_id.has_value() || audit_id->empty()) return {Unmapped("auditID: missing")};
+    if (!audit_id.has_value() || audit_id->empty()) return {Unmapped(NoString(r, "auditID"))};
     const std::optional<std::string_view> verb = GetString(r, "verb");
-    if (!verb.has_value() || verb->empty()) return {Unmapped("verb: missing")};
+    if (!verb.has_value() || verb->empty()) return {Unmapped(NoString(r, "verb"))};
 
     const std::optional<simdjson::dom::element> ref = Get(r, "objectRef");
     const std::string_view resource = ref ? GetString(*ref, "resource").value_or("") : "";
@@ -138,7 +138,7 @@ class K8sAuditMapper : public Mapper {
     }
     res->set_id(std::move(id));
     const std::optional<std::string_view> user = GetString(r, "user.username");
-    if (!user.has_value() || user->empty()) return {Unmapped("user.username: missing")};
+    if (!user.has_value() || user->empty()) return {Unmapped(NoString(r, "user.username"))};
     e.mutable_actor()->set_principal(std::string(*user));
     e.mutable_actor()->set_via(v1::API);
     const std::optional<std::string_view> when = GetString(r, "requestReceivedTimestamp");

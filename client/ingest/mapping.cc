@@ -34,6 +34,32 @@ std::optional<std::string_view> GetString(simdjson::dom::element e, std::string_
   return s;
 }
 
+std::string NoString(simdjson::dom::element e, std::string_view path) {
+  std::optional<simdjson::dom::element> v = Get(e, path);
+  if (!v.has_value()) return absl::StrCat(Av(path), ": missing");
+  std::string_view what;
+  switch (v->type()) {
+    case simdjson::dom::element_type::STRING:
+      return absl::StrCat(Av(path),
+                          v->get_string().value_unsafe().empty() ? ": empty" : ": usable");
+    case simdjson::dom::element_type::ARRAY:
+      what = "an array";
+      break;
+    case simdjson::dom::element_type::OBJECT:
+      what = "an object";
+      break;
+    case simdjson::dom::element_type::BOOL:
+      what = "a boolean";
+      break;
+    case simdjson::dom::element_type::NULL_VALUE:
+      return absl::StrCat(Av(path), ": missing");
+    default:
+      what = "a number";
+      break;
+  }
+  return absl::StrCat(Av(path), ": ", Av(what), ", not a string");
+}
+
 std::optional<int64_t> GetInt(simdjson::dom::element e, std::string_view path) {
   std::optional<simdjson::dom::element> v = Get(e, path);
   if (!v.has_value()) return std::nullopt;

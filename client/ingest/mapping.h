@@ -77,6 +77,9 @@ inline absl::string_view Av(std::string_view s) { return absl::string_view(s.dat
 // The string at `path`, or nullopt when any step is missing, null or not of
 // the right type.
 std::optional<std::string_view> GetString(simdjson::dom::element e, std::string_view path);
+// Why the string at `path` cannot be used, for Unmapped: "eventName:
+// missing", "eventName: empty", "eventName: a number, not a string".
+std::string NoString(simdjson::dom::element e, std::string_view path);
 // The element at `path`, or nullopt when any step is missing or null.
 std::optional<simdjson::dom::element> Get(simdjson::dom::element e, std::string_view path);
 // The integer at `path` (a JSON integer, or a string holding one: Kubernetes

@@ -137,3 +137,24 @@ TEST(FirstOverlongValueTest, NamesTheFirstValueOverTheBound) {
 
 }  // namespace
 }  // namespace infratrail::ingest
+
+namespace infratrail::ingest {
+namespace {
+
+TEST(NoStringTest, SaysWhatIsThereInstead) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element e = parser.parse(
+      std::string_view(R"({"a":42,"b":"","c":null,"d":{"e":[1]},"f":true,"g":1.5,"h":{}})"));
+  EXPECT_EQ(NoString(e, "a"), "a: a number, not a string");
+  EXPECT_EQ(NoString(e, "b"), "b: empty");
+  EXPECT_EQ(NoString(e, "c"), "c: missing");
+  EXPECT_EQ(NoString(e, "zz"), "zz: missing");
+  EXPECT_EQ(NoString(e, "d.e"), "d.e: an array, not a string");
+  EXPECT_EQ(NoString(e, "d.x"), "d.x: missing");
+  EXPECT_EQ(NoString(e, "f"), "f: a boolean, not a string");
+  EXPECT_EQ(NoString(e, "g"), "g: a number, not a string");
+  EXPECT_EQ(NoString(e, "h"), "h: an object, not a string");
+}
+
+}  // namespace
+}  // namespace infratrail::ingest
