@@ -48,6 +48,7 @@ if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
   # The same clang build checks the thread-safety annotations
   # (-Wthread-safety -Werror=thread-safety) of everything the programs link.
   cmake --build build-fuzz --parallel "$jobs" --target parsers_fuzz event_json_fuzz entry_validation_fuzz monitor_fuzz policy_fuzz witness_fuzz \
+    ingest_fuzz \
     infratrail-server infratrail infratrail-verifier
   (cd build-fuzz && ctest --output-on-failure -R '_fuzz_smoke$')
 fi

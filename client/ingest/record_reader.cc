@@ -1,10 +1,6 @@
 #include "client/ingest/record_reader.h"
 
-#include <unistd.h>
-#include <zlib.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -16,7 +12,6 @@
 namespace infratrail::ingest {
 namespace {
 
-constexpr size_t kChunk = size_t{1} << 20;
 constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 
 // The bytes of a JSON value without the whitespace simdjson's raw_json()
@@ -28,37 +23,6 @@ std::string_view TrimJsonWhitespace(std::string_view raw) {
   }
   return raw;
 }
-
-class Fd : public ByteSource {
- public:
-  Fd(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
-  absl::StatusOr<size_t> Read(char* buf, size_t n) override {
-    for (;;) {
-      const ssize_t r = ::read(fd_, buf, n);
-      if (r >= 0) return static_cast<size_t>(r);
-      if (errno == EINTR) continue;
-      return absl::UnavailableError(absl::StrCat(name_, ": read failed: ", std::strerror(errno)));
-    }
-  }
-
- private:
-  int fd_;
-  std::string name_;
-};
-
-class Memory : public ByteSource {
- public:
-  explicit Memory(std::string_view bytes) : rest_(bytes) {}
-  absl::StatusOr<size_t> Read(char* buf, size_t n) override {
-    n = std::min(n, rest_.size());
-    std::memcpy(buf, rest_.data(), n);
-    rest_.remove_prefix(n);
-    return n;
-  }
-
- private:
-  std::string_view rest_;
-};
 
 // Why `text` is not JSON, with the byte where it goes wrong: nlohmann's
 // parser reports positions where simdjson does not. Only on the error path.
@@ -94,26 +58,14 @@ std::string JsonError(std::string_view text, simdjson::error_code code) {
 
 }  // namespace
 
-std::unique_ptr<ByteSource> FdSource(int fd, std::string name) {
-  return std::make_unique<Fd>(fd, std::move(name));
-}
-
-std::unique_ptr<ByteSource> MemorySource(std::string_view bytes) {
-  return std::make_unique<Memory>(bytes);
-}
-
 class RecordReader::Impl {
  public:
   Impl(std::unique_ptr<ByteSource> source, std::string name, std::vector<std::string_view> keys,
        ReaderLimits limits)
-      : source_(std::move(source)),
+      : input_(std::move(source), name, limits.max_decompressed_bytes),
         name_(std::move(name)),
         keys_(std::move(keys)),
         limits_(limits) {}
-
-  ~Impl() {
-    if (gzip_) inflateEnd(&zs_);
-  }
 
   bool Next(Record* r, absl::Status* status) {
     r->error.clear();
@@ -139,7 +91,7 @@ class RecordReader::Impl {
       // A UTF-8 byte order mark (Windows editors write one) is not data.
       if (line_no_ == 0 && line_.starts_with(kByteOrderMark)) line_.erase(0, kByteOrderMark.size());
       ++line_no_;
-      r->input_bytes = consumed_;
+      r->input_bytes = input_.consumed();
       if (too_long && cut_short_) {
         // Not read to its end (zeros from a device never end): the input
         // stops here.
@@ -401,17 +353,17 @@ class RecordReader::Impl {
     }
     bool any = false;
     for (;;) {
-      if (pos_ == end_) {
-        if (!Fill(status)) {
+      if (input_.size() == 0) {
+        if (!input_.Fill(status)) {
           if (!status->ok()) return false;
           if (any && !*too_long && !line->empty() && line->back() == '\r') line->pop_back();
           return any;
         }
       }
       any = true;
-      const char* start = buf_.data() + pos_;
-      const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
-      const size_t n = nl == nullptr ? end_ - pos_ : static_cast<size_t>(nl - start);
+      const char* start = input_.data();
+      const char* nl = static_cast<const char*>(std::memchr(start, '\n', input_.size()));
+      const size_t n = nl == nullptr ? input_.size() : static_cast<size_t>(nl - start);
       if (!*too_long) {
         if (line->size() + n > max) {
           *too_long = true;
@@ -425,159 +377,20 @@ class RecordReader::Impl {
           line->append(start, n);
         }
       }
-      pos_ += n;
+      input_.Consume(n);
       if (nl != nullptr) {
-        ++pos_;
+        input_.Consume(1);
         if (!*too_long && !line->empty() && line->back() == '\r') line->pop_back();
         return true;
       }
     }
   }
 
-  // Refills buf_ with decompressed (or plain) bytes; false at the end or
-  // on an error (*status).
-  bool Fill(absl::Status* status) {
-    if (eof_) return false;
-    buf_.resize(kChunk);
-    pos_ = end_ = 0;
-    if (bound_reached_) return Fail(status, DecompressedBoundError());
-    if (!started_) {
-      started_ = true;
-      absl::StatusOr<size_t> n = ReadMagic();
-      if (!n.ok()) return Fail(status, n.status());
-      if (*n >= 2 && static_cast<unsigned char>(in_[0]) == 0x1f &&
-          static_cast<unsigned char>(in_[1]) == 0x8b) {
-        gzip_ = true;
-        std::memset(&zs_, 0, sizeof zs_);
-        if (inflateInit2(&zs_, 15 + 16) != Z_OK) {
-          return Fail(status, absl::InternalError(absl::StrCat(name_, ": zlib init failed")));
-        }
-        zs_.next_in = reinterpret_cast<Bytef*>(in_.data());
-        zs_.avail_in = static_cast<uInt>(*n);
-      } else {
-        if (*n == 0) {
-          eof_ = true;
-          return false;
-        }
-        std::memcpy(buf_.data(), in_.data(), *n);
-        end_ = *n;
-        return true;
-      }
-    }
-    if (!gzip_) {
-      if (in_eof_) {
-        eof_ = true;
-        return false;
-      }
-      absl::StatusOr<size_t> n = source_->Read(buf_.data(), buf_.size());
-      if (!n.ok()) return Fail(status, n.status());
-      consumed_ += *n;
-      if (*n == 0) {
-        eof_ = true;
-        return false;
-      }
-      end_ = *n;
-      return true;
-    }
-    while (end_ == 0) {
-      if (zs_.avail_in == 0 && !in_eof_) {
-        absl::StatusOr<size_t> n = ReadRaw();
-        if (!n.ok()) return Fail(status, n.status());
-        zs_.next_in = reinterpret_cast<Bytef*>(in_.data());
-        zs_.avail_in = static_cast<uInt>(*n);
-      }
-      if (zs_.avail_in == 0 && in_eof_) {
-        eof_ = true;
-        if (member_open_) {
-          return Fail(status, absl::InvalidArgumentError(
-                                  absl::StrCat(name_, ": gzip data ends early (truncated after ",
-                                               consumed_, " compressed bytes)")));
-        }
-        return false;
-      }
-      // One byte more than the bound allows tells a bomb from an input of
-      // exactly the bound; what fits comes out before the error.
-      const uint64_t room = limits_.max_decompressed_bytes - decompressed_;
-      zs_.next_out = reinterpret_cast<Bytef*>(buf_.data());
-      zs_.avail_out = static_cast<uInt>(std::min<uint64_t>(buf_.size(), room + 1));
-      const size_t out_size = zs_.avail_out;
-      member_open_ = true;
-      const int rc = inflate(&zs_, Z_NO_FLUSH);
-      end_ = out_size - zs_.avail_out;
-      if (end_ > room) {
-        end_ = static_cast<size_t>(room);
-        decompressed_ += end_;
-        if (end_ == 0) return Fail(status, DecompressedBoundError());
-        bound_reached_ = true;
-        return true;
-      }
-      decompressed_ += end_;
-      if (rc == Z_STREAM_END) {
-        member_open_ = false;
-        inflateReset(&zs_);  // a following gzip member, if any
-      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-        return Fail(status, absl::InvalidArgumentError(
-                                absl::StrCat(name_, ": corrupt gzip data near compressed byte ",
-                                             consumed_ - zs_.avail_in, ": ",
-                                             zs_.msg != nullptr ? zs_.msg : "inflate failed")));
-      }
-    }
-    return true;
-  }
-
-  absl::Status DecompressedBoundError() const {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name_, ": decompresses to more than ", limits_.max_decompressed_bytes,
-                     " bytes (--max-decompressed-bytes): not read further"));
-  }
-
-  // The first bytes, at least the two of a gzip header unless the input is
-  // shorter: a pipe may return fewer.
-  absl::StatusOr<size_t> ReadMagic() {
-    in_.resize(kChunk);
-    size_t have = 0;
-    while (have < 2) {
-      absl::StatusOr<size_t> n = source_->Read(in_.data() + have, in_.size() - have);
-      if (!n.ok()) return n.status();
-      consumed_ += *n;
-      if (*n == 0) {
-        in_eof_ = true;
-        break;
-      }
-      have += *n;
-    }
-    return have;
-  }
-
-  absl::StatusOr<size_t> ReadRaw() {
-    in_.resize(kChunk);
-    absl::StatusOr<size_t> n = source_->Read(in_.data(), in_.size());
-    if (n.ok()) {
-      consumed_ += *n;
-      if (*n == 0) in_eof_ = true;
-    }
-    return n;
-  }
-
-  bool Fail(absl::Status* status, absl::Status error) {
-    *status = std::move(error);
-    eof_ = true;
-    return false;
-  }
-
-  std::unique_ptr<ByteSource> source_;
+  DecodedInput input_;
   const std::string name_;
   const std::vector<std::string_view> keys_;
   const ReaderLimits limits_;
 
-  // Input.
-  std::string in_;
-  std::string buf_;
-  size_t pos_ = 0, end_ = 0;
-  bool started_ = false, eof_ = false, in_eof_ = false;
-  bool gzip_ = false, member_open_ = false, bound_reached_ = false;
-  z_stream zs_{};
-  uint64_t consumed_ = 0, decompressed_ = 0;
   std::string pending_;
   size_t pending_off_ = 0;
   bool pending_too_long_ = false;

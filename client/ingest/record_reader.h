@@ -41,6 +41,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "client/ingest/input.h"
 #include "simdjson.h"
 
 namespace infratrail::ingest {
@@ -66,19 +67,6 @@ struct Record {
   // Input bytes consumed so far (compressed bytes for gzip), for progress.
   uint64_t input_bytes = 0;
 };
-
-// A source of bytes: a file descriptor, or memory.
-class ByteSource {
- public:
-  virtual ~ByteSource() = default;
-  // Reads up to `n` bytes into `buf`; 0 at the end. Errors name the input.
-  virtual absl::StatusOr<size_t> Read(char* buf, size_t n) = 0;
-};
-
-// Reads `fd` (not closed by the source). `name` is used in errors.
-std::unique_ptr<ByteSource> FdSource(int fd, std::string name);
-// Reads `bytes`, which must outlive the source.
-std::unique_ptr<ByteSource> MemorySource(std::string_view bytes);
 
 class RecordReader {
  public:
