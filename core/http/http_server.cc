@@ -467,7 +467,7 @@ int HttpServer::AnswerOrPark(MHD_Connection* connection, const std::shared_ptr<R
       bool park = false;
       {
         absl::MutexLock s(&mu_);
-        park = !refuse_parking_;
+        park = !closing_;
         if (park) parked_[conn] = request;
       }
       if (park) {
@@ -604,13 +604,13 @@ void HttpServer::Stop() {
   if (daemon_ != nullptr) {
     {
       absl::MutexLock l(&mu_);
-      refuse_parking_ = true;
+      closing_ = true;
     }
-    // Stop accepting: new clients are refused at once rather than left in
-    // the backlog. The descriptor stays open until the daemon is stopped
-    // (a polling thread may still be using it).
-    const int listen_fd = MHD_quiesce_daemon(daemon_);
-    if (listen_fd >= 0) shutdown(listen_fd, SHUT_RDWR);
+    // From here Admit refuses every new client, so it is closed at once
+    // rather than served or left waiting. (MHD_quiesce_daemon would take
+    // the listener out of the polling threads' epoll sets, but it races the
+    // threads doing the same and libmicrohttpd 0.9.75 aborts the process
+    // when it loses.) MHD_stop_daemon closes the listener.
     // libmicrohttpd must not be stopped with a connection suspended: wait a
     // little for the answers still pending (the reaper keeps enforcing
     // their deadlines meanwhile), then give up on the rest.
@@ -627,7 +627,6 @@ void HttpServer::Stop() {
     // connection (Completed, Closed).
     MHD_stop_daemon(daemon_);
     daemon_ = nullptr;
-    if (listen_fd >= 0) close(listen_fd);
   }
   {
     absl::MutexLock l(&mu_);
@@ -648,6 +647,11 @@ bool HttpServer::WaitForConnectionsAtMost(size_t n, absl::Duration timeout) cons
   return mu_.AwaitWithTimeout(absl::Condition(&at_most), timeout);
 }
 
+bool HttpServer::WaitForStopping(absl::Duration timeout) const {
+  absl::MutexLock l(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&closing_), timeout);
+}
+
 // Runs on the accepting polling thread, just before libmicrohttpd builds
 // the connection and calls Opened on the same thread.
 bool HttpServer::Admit(const void* addr, size_t addr_len) {
@@ -662,6 +666,7 @@ bool HttpServer::Admit(const void* addr, size_t addr_len) {
     }
     pending_.erase(it);
   }
+  if (closing_) return false;  // Stop has begun
   if (open_ >= max_connections_) {
     Increment(metrics_.refused_total_cap);
     return false;

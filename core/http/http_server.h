@@ -218,6 +218,9 @@ class HttpServer {
   // Waits until at most `n` connections are held (for tests and draining);
   // false if that did not happen within `timeout`.
   bool WaitForConnectionsAtMost(size_t n, absl::Duration timeout) const;
+  // Waits until Stop has begun (from then on new clients are closed at
+  // once); false if it did not within `timeout`.
+  bool WaitForStopping(absl::Duration timeout) const;
 
   // Stops accepting at once; gives requests still waiting for their answer
   // up to kStopGrace (or their head deadline, if sooner) to get it; closes
@@ -274,9 +277,9 @@ class HttpServer {
 
   mutable absl::Mutex mu_;
   absl::CondVar reaper_wake_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;        // the reaper ends
-  bool refuse_parking_ ABSL_GUARDED_BY(mu_) = false;  // Stop has begun
-  size_t open_ ABSL_GUARDED_BY(mu_) = 0;              // admitted, not yet closed
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // the reaper ends
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;   // Stop has begun
+  size_t open_ ABSL_GUARDED_BY(mu_) = 0;        // admitted, not yet closed
   // Admitted connections per address key (see Admit).
   absl::flat_hash_map<std::string, unsigned> per_address_ ABSL_GUARDED_BY(mu_);
   // An admission by this polling thread not yet claimed by Opened (the

@@ -407,6 +407,28 @@ TEST_F(HttpServerTest, StopWaitsForAnAnswerGivenWithinTheGrace) {
   }
 }
 
+TEST_F(HttpServerTest, WhileStopWaitsForAnAnswerNewClientsAreClosedAtOnce) {
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");
+  ASSERT_NE(server, nullptr);
+  Connection c(server->port());
+  ASSERT_TRUE(c.Write("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
+  HttpResponder respond = handler_.held_.Take();
+  ASSERT_NE(respond, nullptr);
+  std::thread stopper([&] { server->Stop(); });
+  ASSERT_TRUE(server->WaitForStopping(absl::Seconds(10)));
+  Connection late(server->port());
+  if (late.ok()) {  // accepted by the kernel, then closed unserved
+    EXPECT_TRUE(late.ClosedByServer(absl::Seconds(10)));
+  }
+  EXPECT_EQ(refused_per_address_.Value(), 0);  // not counted as a refusal
+  std::move(respond)(Text(200, "answered\n"));
+  stopper.join();
+  Reply r = c.Read();
+  if (r.status != 0) {
+    EXPECT_EQ(r.body, "answered\n");
+  }
+}
+
 TEST_F(HttpServerTest, RepliesCarryTheirHeadersAndBodiesAsSet) {
   std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");
   ASSERT_NE(server, nullptr);
