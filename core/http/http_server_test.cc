@@ -187,6 +187,13 @@ class HttpServerTest : public ::testing::Test {
     return s.ok() ? *std::move(s) : nullptr;
   }
 
+  // Sends a request the handler holds; returns its responder (null if the
+  // request could not be sent or never reached the handler).
+  HttpResponder Hold(Connection& c) {
+    if (!c.Write("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")) return nullptr;
+    return handler_.held_.Take();
+  }
+
   // Declared before the handler: a test's server stops before the
   // handler (and its threads) go.
   prometheus::Registry registry_;
@@ -316,8 +323,7 @@ TEST_F(HttpServerTest, ADeferredAnswerArrivesAndOthersAreServedMeanwhile) {
   std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0", options);
   ASSERT_NE(server, nullptr);
   Connection pending(server->port());
-  ASSERT_TRUE(pending.Write("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
-  HttpResponder respond = handler_.held_.Take();
+  HttpResponder respond = Hold(pending);
   ASSERT_NE(respond, nullptr);
   for (int i = 0; i < 3; ++i) {
     Connection other(server->port());
@@ -364,8 +370,7 @@ TEST_F(HttpServerTest, AnUnansweredRequestIsCutAtItsHeadDeadline) {
   std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0", options);
   ASSERT_NE(server, nullptr);
   Connection c(server->port());
-  ASSERT_TRUE(c.Write("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
-  HttpResponder respond = handler_.held_.Take();
+  HttpResponder respond = Hold(c);
   ASSERT_NE(respond, nullptr);
   EXPECT_TRUE(c.ClosedByServer(absl::Seconds(20)));
   EXPECT_TRUE(server->WaitForConnectionsAtMost(0, absl::Seconds(10)));
@@ -379,8 +384,7 @@ TEST_F(HttpServerTest, StopWithAnAnswerPendingNeitherHangsNorCrashes) {
   std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");
   ASSERT_NE(server, nullptr);
   Connection c(server->port());
-  ASSERT_TRUE(c.Write("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
-  HttpResponder respond = handler_.held_.Take();
+  HttpResponder respond = Hold(c);
   ASSERT_NE(respond, nullptr);
   const absl::Time start = absl::Now();
   server->Stop();
@@ -394,8 +398,7 @@ TEST_F(HttpServerTest, StopWaitsForAnAnswerGivenWithinTheGrace) {
   std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");
   ASSERT_NE(server, nullptr);
   Connection c(server->port());
-  ASSERT_TRUE(c.Write("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
-  HttpResponder respond = handler_.held_.Take();
+  HttpResponder respond = Hold(c);
   ASSERT_NE(respond, nullptr);
   std::thread stopper([&] { server->Stop(); });
   std::move(respond)(Text(200, "just in time\n"));
@@ -411,8 +414,7 @@ TEST_F(HttpServerTest, WhileStopWaitsForAnAnswerNewClientsAreClosedAtOnce) {
   std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");
   ASSERT_NE(server, nullptr);
   Connection c(server->port());
-  ASSERT_TRUE(c.Write("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
-  HttpResponder respond = handler_.held_.Take();
+  HttpResponder respond = Hold(c);
   ASSERT_NE(respond, nullptr);
   std::thread stopper([&] { server->Stop(); });
   ASSERT_TRUE(server->WaitForStopping(absl::Seconds(10)));
