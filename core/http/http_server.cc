@@ -113,6 +113,20 @@ void AddHeader(MHD_Response* response, const char* name, absl::string_view value
   MHD_add_response_header(response, name, std::string(value).c_str());
 }
 
+// Appends one query argument, as sent, to the string at `cls`.
+// libmicrohttpd has turned each '+' into a space before KeepEscapes (a
+// request line holds no raw space), which turns it back.
+MHD_Result AppendArgument(void* cls, MHD_ValueKind /*kind*/, const char* key, const char* value) {
+  auto* query = static_cast<std::string*>(cls);
+  if (*key == '\0' && value == nullptr) return MHD_YES;
+  const size_t start = query->size();
+  if (!query->empty()) query->push_back('&');
+  query->append(key);
+  if (value != nullptr) absl::StrAppend(query, "=", value);
+  std::replace(query->begin() + static_cast<std::ptrdiff_t>(start), query->end(), ' ', '+');
+  return MHD_YES;
+}
+
 absl::string_view HeaderOf(MHD_Connection* connection, const char* name) {
   const char* value = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
   return value == nullptr ? absl::string_view() : absl::string_view(value);
@@ -148,6 +162,11 @@ MHD_Response* BuildResponse(const HttpReply& reply, bool head) {
   }
   MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
   MHD_add_response_header(response, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+  if (!reply.content_security_policy.empty()) {
+    AddHeader(response, "Content-Security-Policy", reply.content_security_policy);
+    MHD_add_response_header(response, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(response, "X-Frame-Options", "DENY");
+  }
   return response;
 }
 
@@ -305,6 +324,7 @@ struct HttpServer::Request {
   // The connection's polling thread only (libmicrohttpd calls one
   // connection's callbacks on one thread, one at a time).
   std::string body;
+  std::string query;
   bool too_large = false;  // the body passed max_body_bytes: 413
   bool handled = false;    // Handle has been called
 
@@ -416,6 +436,7 @@ int HttpServer::Serve(MHD_Connection* connection, const char* url, const char* m
     // which only a body declared too large deserves.
     auto request = std::make_shared<Request>(connection, absl::string_view(method) == "HEAD");
     *con_cls = new std::shared_ptr<Request>(request);
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &AppendArgument, &request->query);
     uint64_t declared = 0;
     if (absl::SimpleAtoi(HeaderOf(connection, MHD_HTTP_HEADER_CONTENT_LENGTH), &declared)) {
       if (declared > options_.max_body_bytes) return RefuseBody(connection, *request);
@@ -443,6 +464,7 @@ int HttpServer::Serve(MHD_Connection* connection, const char* url, const char* m
     const HttpRequest view{
         .method = method,
         .url = url,
+        .query = request.query,
         .if_none_match = HeaderOf(connection, MHD_HTTP_HEADER_IF_NONE_MATCH),
         .content_type = HeaderOf(connection, MHD_HTTP_HEADER_CONTENT_TYPE),
         .body = request.body,

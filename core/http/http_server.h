@@ -98,6 +98,9 @@ struct HttpReply {
   absl::string_view cache_control;
   absl::string_view allow;  // set on 405
   int retry_after_s = 0;    // Retry-After when > 0 (503, 429)
+  // Pages for browsers: sent as Content-Security-Policy, with
+  // `Referrer-Policy: no-referrer` and `X-Frame-Options: DENY`. Empty: none.
+  std::string content_security_policy;
 };
 
 // A reply of `text` with Content-Type `content_type` (a static string) and
@@ -114,7 +117,10 @@ std::optional<absl::string_view> CheckpointPathOriginHash(absl::string_view url)
 // returns.
 struct HttpRequest {
   absl::string_view method;
-  absl::string_view url;            // exact bytes sent (no query), never percent-decoded
+  absl::string_view url;  // exact bytes sent (no query), never percent-decoded
+  // The query's `name[=value]` pairs as sent (never percent-decoded),
+  // joined by '&' without the empty ones; "" if none.
+  absl::string_view query;
   absl::string_view if_none_match;  // "" if absent
   absl::string_view content_type;   // "" if absent
   absl::string_view body;           // the whole body (at most options.max_body_bytes)

@@ -128,6 +128,12 @@ class TestHandler : public HttpHandler {
           [r = std::move(respond)]() mutable { std::move(r)(Text(200, "from a thread\n")); });
     } else if (url == "/drop") {
       // Dropped here, unanswered.
+    } else if (url == "/query") {
+      std::move(respond)(Text(200, std::string(request.query)));
+    } else if (url == "/page") {
+      HttpReply r = Text(200, "<p>page</p>");
+      r.content_security_policy = "default-src 'self'";
+      std::move(respond)(std::move(r));
     } else {
       std::move(respond)(Text(200, std::string(url)));
     }
@@ -474,6 +480,28 @@ TEST_F(HttpServerTest, UrlsArriveExactlyAsSent) {
     EXPECT_EQ(c.Send("GET", url).body, url);
   }
   EXPECT_EQ(c.Send("GET", "/q?x=%41").body, "/q");  // the query is not part of the URL
+}
+
+TEST_F(HttpServerTest, TheQueryArrivesAsSentWithoutEmptyArguments) {
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");
+  ASSERT_NE(server, nullptr);
+  Connection c(server->port());
+  EXPECT_EQ(c.Send("GET", "/query").body, "");
+  EXPECT_EQ(c.Send("GET", "/query?").body, "");
+  EXPECT_EQ(c.Send("GET", "/query?a=%3Cb%3E&&flag&c=1+2&d=").body, "a=%3Cb%3E&flag&c=1+2&d=");
+}
+
+TEST_F(HttpServerTest, APageCarriesItsContentSecurityPolicyAndNoOtherReplyDoes) {
+  std::unique_ptr<HttpServer> server = StartServer("127.0.0.1:0");
+  ASSERT_NE(server, nullptr);
+  Connection c(server->port());
+  Reply page = c.Send("GET", "/page");
+  EXPECT_EQ(page.headers["content-security-policy"], "default-src 'self'");
+  EXPECT_EQ(page.headers["referrer-policy"], "no-referrer");
+  EXPECT_EQ(page.headers["x-frame-options"], "DENY");
+  Reply other = c.Send("GET", "/hello");
+  EXPECT_EQ(other.headers.count("content-security-policy"), 0u);
+  EXPECT_EQ(other.headers.count("x-frame-options"), 0u);
 }
 
 // Slowloris from one address: connections beyond the per-address limit are
