@@ -17,7 +17,8 @@
 #      internals are reported as races in its own memory, so the log
 #      service, batch writer and crash tests are not run under TSan.)
 #   5. AddressSanitizer + UndefinedBehaviorSanitizer build, every test again
-#      but the deploy/ checks and the docs smoke test (label release_only).
+#      but the deploy/ checks, the docs smoke test and the web console's
+#      JavaScript tests (label release_only).
 # Set INFRATRAIL_SKIP_SANITIZERS=1 to skip steps 3 to 5 while iterating locally.
 #
 # The builds go through ccache (installed by install-deps): paths are made
@@ -74,8 +75,9 @@ if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
     -DINFRATRAIL_BENCHMARKS=OFF
   cmake --build build-asan --parallel "$jobs"
   # release_only: the deploy/ checks (tests/deploy), which inspect the
-  # Release binaries' libraries and flags, and the docs smoke test (tests/docs),
-  # which runs the programs the end-to-end tests already run here; neither
+  # Release binaries' libraries and flags, the docs smoke test (tests/docs),
+  # which runs the programs the end-to-end tests already run here, and the web
+  # console's verifier tests (tests/console), which run no C++; none
   # exercises code paths of its own.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure --parallel "$jobs" -LE release_only

@@ -4,13 +4,19 @@
 // implementation independent of infratrail's core/.
 //
 //	infratrail_staticlog write DIR SIZE [TAMPER_PATH]
+//	infratrail_staticlog receipt SIZE INDEX
 //
-// writes DIR/checkpoint (signed with note.Sign), every hash tile
+// write writes DIR/checkpoint (signed with note.Sign), every hash tile
 // (tlog.NewTiles + tlog.ReadTileData, C2SP paths tile/L/N[.p/W]), every
 // entry bundle (tile/entries/N[.p/W]: big-endian uint16 length-prefixed
 // entries, which x/mod does not write) and DIR/log.vkey. The key comes
 // from a fixed seed, so running it again with a larger SIZE grows the same
 // log. With TAMPER_PATH, one byte of that file is changed after writing.
+//
+// receipt prints a C2SP tlog-proof receipt for entry INDEX of the log of
+// SIZE entries: tlog.ProveRecord's proof under the same (deterministically
+// signed) checkpoint that write writes, for the web console's verifier
+// (tests/console/run_verify_test.sh).
 //
 // Built offline in GOPATH mode (GO111MODULE=off) against Debian's
 // golang-golang-x-mod-dev; see run_monitor_interop.sh.
@@ -69,35 +75,75 @@ func c2spPath(t tlog.Tile, bundle bool) string {
 	return "tile/" + p
 }
 
-func write(dir string, n int64, tamper string) error {
+// staticLog is the log of n entries: its stored hashes, entries, verifier
+// key and signed checkpoint.
+type staticLog struct {
+	tree       *storedTree
+	entries    [][]byte
+	vkey       string
+	checkpoint []byte
+}
+
+func build(n int64) (*staticLog, error) {
 	seed := sha256.Sum256([]byte("infratrail monitor interop static log"))
 	skey, vkey, err := note.GenerateKey(bytes.NewReader(seed[:]), logName)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	signer, err := note.NewSigner(skey)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	files := map[string][]byte{"log.vkey": []byte(vkey + "\n")}
-
-	tree := &storedTree{}
-	entries := make([][]byte, n)
+	l := &staticLog{tree: &storedTree{}, entries: make([][]byte, n), vkey: vkey}
 	for i := int64(0); i < n; i++ {
-		entries[i] = entry(i)
-		if len(entries[i]) > maxEntry {
-			return fmt.Errorf("entry %d too large", i)
+		l.entries[i] = entry(i)
+		if len(l.entries[i]) > maxEntry {
+			return nil, fmt.Errorf("entry %d too large", i)
 		}
-		hs, err := tlog.StoredHashes(i, entries[i], tree)
+		hs, err := tlog.StoredHashes(i, l.entries[i], l.tree)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		tree.hashes = append(tree.hashes, hs...)
+		l.tree.hashes = append(l.tree.hashes, hs...)
 	}
-	root, err := tlog.TreeHash(n, tree)
+	root, err := tlog.TreeHash(n, l.tree)
+	if err != nil {
+		return nil, err
+	}
+	l.checkpoint, err = note.Sign(&note.Note{Text: fmt.Sprintf("%s\n%d\n%s\n", logName, n, root)}, signer)
+	return l, err
+}
+
+// receipt prints the tlog-proof receipt of entry index in the log of n entries.
+func receipt(n, index int64) error {
+	if index < 0 || index >= n {
+		return fmt.Errorf("index %d not in a log of %d entries", index, n)
+	}
+	l, err := build(n)
 	if err != nil {
 		return err
 	}
+	proof, err := tlog.ProveRecord(n, index, l.tree)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "c2sp.org/tlog-proof@v1\nindex %d\n", index)
+	for _, h := range proof {
+		fmt.Fprintf(&b, "%s\n", h) // tlog.Hash prints as base64
+	}
+	fmt.Fprintf(&b, "\n%s", l.checkpoint)
+	_, err = os.Stdout.Write(b.Bytes())
+	return err
+}
+
+func write(dir string, n int64, tamper string) error {
+	l, err := build(n)
+	if err != nil {
+		return err
+	}
+	tree, entries := l.tree, l.entries
+	files := map[string][]byte{"log.vkey": []byte(l.vkey + "\n")}
 
 	// NewTiles lists every partial width up to the final one: keep the
 	// widest tile at each (level, index).
@@ -138,11 +184,7 @@ func write(dir string, n int64, tamper string) error {
 		files[c2spPath(t, true)] = b.Bytes()
 	}
 
-	msg, err := note.Sign(&note.Note{Text: fmt.Sprintf("%s\n%d\n%s\n", logName, n, root)}, signer)
-	if err != nil {
-		return err
-	}
-	files["checkpoint"] = msg
+	files["checkpoint"] = l.checkpoint
 
 	if tamper != "" {
 		data, ok := files[tamper]
@@ -183,20 +225,35 @@ func writeFile(dir, name string, data []byte) error {
 
 func main() {
 	args := os.Args[1:]
-	if (len(args) != 3 && len(args) != 4) || args[0] != "write" {
-		fmt.Fprintln(os.Stderr, "usage: infratrail_staticlog write DIR SIZE [TAMPER_PATH]")
+	usage := func() {
+		fmt.Fprintln(os.Stderr, "usage: infratrail_staticlog write DIR SIZE [TAMPER_PATH]\n"+
+			"       infratrail_staticlog receipt SIZE INDEX")
 		os.Exit(2)
 	}
-	n, err := strconv.ParseInt(args[2], 10, 64)
-	if err != nil || n < 1 {
-		fmt.Fprintln(os.Stderr, "infratrail_staticlog: SIZE must be a positive integer")
-		os.Exit(2)
+	var err error
+	switch {
+	case len(args) == 3 && args[0] == "receipt":
+		n, err1 := strconv.ParseInt(args[1], 10, 64)
+		index, err2 := strconv.ParseInt(args[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			usage()
+		}
+		err = receipt(n, index)
+	case (len(args) == 3 || len(args) == 4) && args[0] == "write":
+		n, perr := strconv.ParseInt(args[2], 10, 64)
+		if perr != nil || n < 1 {
+			fmt.Fprintln(os.Stderr, "infratrail_staticlog: SIZE must be a positive integer")
+			os.Exit(2)
+		}
+		tamper := ""
+		if len(args) == 4 {
+			tamper = args[3]
+		}
+		err = write(args[1], n, tamper)
+	default:
+		usage()
 	}
-	tamper := ""
-	if len(args) == 4 {
-		tamper = args[3]
-	}
-	if err := write(args[1], n, tamper); err != nil {
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "infratrail_staticlog: %v\n", err)
 		os.Exit(1)
 	}
