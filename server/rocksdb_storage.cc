@@ -7,14 +7,12 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <cstdarg>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "core/io/file_util.h"
+#include "core/io/rocksdb_util.h"
 
 namespace infratrail {
 namespace {
@@ -37,30 +35,6 @@ std::string TileRowKey(const TileId& tile) {
 
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 
-// RocksDB's messages, warnings and worse, go to the server's stderr rather
-// than to a LOG file in the data directory: on a full disk RocksDB's own
-// file logger fails an append and then aborts the process on its next line
-// (an assertion in Debian's build), taking the read path down with it.
-class StderrLogger : public rocksdb::Logger {
- public:
-  StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
-  using rocksdb::Logger::Logv;
-  void Logv(const char* format, va_list ap) override {
-    char line[1024];
-    const int n = vsnprintf(line, sizeof(line), format, ap);
-    if (n > 0 && static_cast<size_t>(n) < sizeof(line) && line[n - 1] == '\n') line[n - 1] = 0;
-    // Creating a new store first looks for it: not worth a line.
-    if (std::strstr(line, "Error when reading") != nullptr &&
-        std::strstr(line, "NotFound") != nullptr) {
-      return;
-    }
-    // Table files a backup or restore wrote (CopyTo) carry no unique ID;
-    // they are checked by their checksums like any other.
-    if (std::strstr(line, "opened without unique ID") != nullptr) return;
-    std::fprintf(stderr, "infratrail-server: rocksdb: %s\n", line);
-  }
-};
-
 // The database and column family options of every store, so a copy
 // (CopyTo) is laid out exactly like the original.
 struct DbLayout {
@@ -77,7 +51,7 @@ DbLayout MakeLayout(const RocksDbOptions& options) {
   // Acknowledged writes are made durable by fdatasync of the WAL
   // (WriteOptions::sync in Commit and PutMeta).
   layout.db_opts.paranoid_checks = true;
-  layout.db_opts.info_log = std::make_shared<StderrLogger>();
+  layout.db_opts.info_log = NewStderrRocksDbLogger("infratrail-server");
   // Restart after kill -9 must be fast (DESIGN.md: serving within 1 s):
   // replay the WAL into memtables without flushing them at open, and bound
   // the WAL so the replay stays short.
@@ -112,20 +86,6 @@ DbLayout MakeLayout(const RocksDbOptions& options) {
 }
 
 }  // namespace
-
-absl::Status RocksDbError(const rocksdb::Status& s, absl::string_view operation) {
-  if (s.ok()) return absl::OkStatus();
-  std::string msg = absl::StrCat(operation, ": rocksdb: ", s.ToString());
-  if (s.IsNotFound()) return absl::NotFoundError(msg);
-  if (s.IsCorruption()) return absl::DataLossError(msg);
-  // A full disk is named as such: the server falls back to read-only on it.
-  if (s.IsNoSpace()) return absl::ResourceExhaustedError(absl::StrCat(msg, " (disk full)"));
-  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
-  if (s.IsIOError() || s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
-    return absl::UnavailableError(msg);
-  }
-  return absl::InternalError(msg);
-}
 
 absl::StatusOr<std::unique_ptr<RocksDbStorage>> RocksDbStorage::Open(
     const RocksDbOptions& options) {

@@ -22,7 +22,6 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
-class Status;
 }  // namespace rocksdb
 
 namespace infratrail {
@@ -34,9 +33,6 @@ struct RocksDbOptions {
   bool read_only = false;
   size_t block_cache_bytes = 256 << 20;
 };
-
-// The one place RocksDB errors become absl::Status (STYLE.md habit 3).
-absl::Status RocksDbError(const rocksdb::Status& s, absl::string_view operation);
 
 // What CopyTo copied.
 struct CopyReport {
