@@ -25,6 +25,7 @@
 # relative to the clone (CCACHE_BASEDIR, and no working directory in the
 # hash), so a clean clone anywhere reuses what an earlier run compiled from
 # the same sources. ccache compiles normally when it cannot cache.
+# lint.sh caches clang-tidy's clean results the same way (scripts/tidy_cached.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
