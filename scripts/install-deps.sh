@@ -17,6 +17,9 @@ PACKAGES=(
   # prometheus package also installs, and on systemd hosts starts, a
   # Prometheus server), node and npm for the Kubernetes and Dockerfile checks.
   systemd prometheus nodejs npm
+  # The console's browser test (tests/console): headless Chromium driven
+  # through ChromeDriver.
+  chromium chromium-driver
 )
 
 missing=()

@@ -28,6 +28,24 @@
 
 namespace infratrail::testutil {
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read,
+// closed): for a program the test starts with a --*-addr flag. 0 on error.
+inline int UnusedLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
 struct HttpTestReply {
   int status = 0;                              // 0: no (complete) response
   std::map<std::string, std::string> headers;  // names lower-cased

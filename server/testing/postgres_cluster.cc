@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "core/testing/http_test_client.h"
 #include "gtest/gtest.h"
 
 namespace infratrail::testutil {
@@ -41,22 +42,6 @@ std::string FindBindir() {
            std::atoi(b.parent_path().filename().c_str());
   });
   return found.back().string();
-}
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 std::string ReadAll(const std::string& path) {
@@ -101,7 +86,7 @@ absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start(
       !st.ok()) {
     return st;
   }
-  c->port_ = FreePort();
+  c->port_ = testutil::UnusedLoopbackPort();
   c->StartWatchdog();
   if (absl::Status st = c->StartServer(); !st.ok()) return st;
   return c;

@@ -33,6 +33,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/testing/http_test_client.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/monitor/json_lines.h"
@@ -83,22 +84,6 @@ absl::StatusOr<double> HttpRequests(int metrics_port, absl::string_view route) {
   }
   if (!seen) return absl::NotFoundError(absl::StrCat("no infratrail_http_requests_total{", label));
   return sum;
-}
-
-// A TCP port on 127.0.0.1 nothing listens on (bound, then closed).
-int ClosedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  if (fd >= 0) close(fd);
-  return port;
 }
 
 // SIGKILLs and reaps a child still running when the test ends.
@@ -539,8 +524,8 @@ TEST_F(MonitorE2ETest, AuditsOverTheGrpcApi) {
   EXPECT_EQ(tiles.out, "");
 
   // A port with nothing behind it: operational, exit 3.
-  MonitorRun down =
-      RunOnce(absl::StrCat("grpc://127.0.0.1:", ClosedPort()), state, {"--timeout", "5s"});
+  MonitorRun down = RunOnce(absl::StrCat("grpc://127.0.0.1:", testutil::UnusedLoopbackPort()),
+                            state, {"--timeout", "5s"});
   EXPECT_EQ(down.rc, 3) << down.out << down.err;
   EXPECT_EQ(down.out, "");
   EXPECT_TRUE(absl::StrContains(down.err, "unreachable") || absl::StrContains(down.err, "timeout"))
@@ -607,7 +592,7 @@ TEST_F(MonitorE2ETest, LogDownIsOperationalNotCritical) {
   };
 
   // Nothing ever listened there.
-  const int port = ClosedPort();
+  const int port = testutil::UnusedLoopbackPort();
   ASSERT_GT(port, 0);
   expect_down(RunOnce(absl::StrCat("http://127.0.0.1:", port, "/"), StateDir("never-up")));
 

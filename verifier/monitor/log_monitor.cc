@@ -52,6 +52,7 @@ LogMonitor::LogMonitor(const MonitoredLog& log, LogState state, std::unique_ptr<
       source_(std::move(source)),
       gossip_(std::move(gossip)),
       views_(context.views),
+      console_(context.console),
       stop_(context.stop),
       channels_(context.channels),
       metrics_(context.metrics),
@@ -59,7 +60,22 @@ LogMonitor::LogMonitor(const MonitoredLog& log, LogState state, std::unique_ptr<
       auditor_(Options(log, context)),
       policy_(context.policy),
       started_(state.since) {
+  if (state.index != nullptr) {
+    index_.emplace(std::move(state.index));
+    // After a crash the index may be ahead of the last commit; findings
+    // still spooled may not have reached it.
+    std::vector<Finding> spooled;
+    for (const SpooledFinding& f : state_.spool) spooled.push_back(f.finding);
+    absl::Status s = index_->Align(state_.audit.next);
+    if (s.ok()) s = index_->index()->TruncateFindings(state_.next_seq);
+    if (s.ok() && !spooled.empty()) s = index_->index()->AddFindings(spooled);
+    if (s.ok()) s = index_->index()->Sync();
+    if (!s.ok()) {
+      PrintOperational({.origin = origin(), .kind = "index", .message = std::string(s.message())});
+    }
+  }
   PublishView();
+  PublishConsole(RoundResult{});
 }
 
 void LogMonitor::PublishView() const {
@@ -116,7 +132,10 @@ void LogMonitor::GossipRound(RoundResult* r) {
 }
 
 LogState LogMonitor::Release() && {
-  return LogState{.dir = std::move(dir_), .state = std::move(state_), .since = started_};
+  return LogState{.dir = std::move(dir_),
+                  .state = std::move(state_),
+                  .since = started_,
+                  .index = index_.has_value() ? index_->index() : nullptr};
 }
 
 bool LogMonitor::Configured(const std::string& channel) const {
@@ -175,6 +194,7 @@ absl::Status LogMonitor::Commit(const AuditState& audit, std::vector<Finding> fi
   next.audit = audit;
   next.policy = *policy;
   next.policy_trusted = *trusted;
+  std::vector<Finding> indexed;
   for (Finding& f : findings) {
     f.seq = next.next_seq++;
     if (!f.evidence_files.empty()) {
@@ -186,10 +206,16 @@ absl::Status LogMonitor::Commit(const AuditState& audit, std::vector<Finding> fi
       f.evidence_files.clear();
     }
     if (metrics_ != nullptr) metrics_->Finding(origin(), f.rule, SeverityName(f.severity));
+    if (index_.has_value()) indexed.push_back(f);
     SpooledFinding sf;
     sf.finding = std::move(f);
     for (const std::unique_ptr<Channel>& ch : *channels_) sf.channels.push_back(ch->name());
     next.spool.push_back(std::move(sf));
+  }
+  // The index holds what is about to be committed before the state says
+  // so (index_keeper.h).
+  if (index_.has_value()) {
+    if (absl::Status s = index_->BeforeCommit(audit, indexed); !s.ok()) return s;
   }
   // Commit point: the audit position, the policy state at it and the
   // findings up to it are durable together. A crash before the rename
@@ -238,7 +264,12 @@ RoundResult LogMonitor::Round(absl::Duration stale_after) {
   committed_trusted_next_ = state_.audit.trusted_next;
   policy_state_ = state_.policy;
   policy_next_ = state_.audit.next;
+  RoundResult pre;
+  RebuildIndex(&pre);
   RoundResult r = auditor_.Round(&state_.audit, source_.get(), this);
+  r.critical += pre.critical;
+  r.known += pre.known;
+  r.operational.insert(r.operational.begin(), pre.operational.begin(), pre.operational.end());
   PublishView();
   if (gossip_ != nullptr && !(stop_ && stop_())) GossipRound(&r);
   if (policy_ != nullptr) {
@@ -251,6 +282,9 @@ RoundResult LogMonitor::Round(absl::Duration stale_after) {
   for (const OperationalEvent& e : r.operational) {
     PrintOperational(e);
     if (metrics_ != nullptr) metrics_->Operational(origin(), e.kind);
+    ++operational_errors_;
+    last_operational_ = e;
+    last_operational_time_ = absl::Now();
   }
   if (r.complete) {
     state_.last_success = absl::Now();
@@ -291,6 +325,7 @@ RoundResult LogMonitor::Round(absl::Duration stale_after) {
       metrics_->LastSuccess(origin(), absl::ToUnixSeconds(state_.last_success));
     }
   }
+  PublishConsole(r);
   return r;
 }
 
@@ -315,6 +350,9 @@ absl::Status LogMonitor::CheckEvent(uint64_t index, absl::string_view entry, con
   if (index != policy_next_) {
     return absl::InternalError(absl::StrCat("entry ", index, " handed over after entry ",
                                             policy_next_, ": the policy state would skip"));
+  }
+  if (index_.has_value()) {
+    if (absl::Status s = index_->Add(index, entry, leaf); !s.ok()) return s;
   }
   // One message reused: parsing into it again keeps its allocations.
   event_.Clear();

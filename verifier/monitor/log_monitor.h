@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,10 @@
 #include "absl/time/time.h"
 #include "infratrail/v1/event.pb.h"
 #include "verifier/monitor/channels.h"
+#include "verifier/monitor/console.h"
 #include "verifier/monitor/finding.h"
 #include "verifier/monitor/gossip.h"
+#include "verifier/monitor/index_keeper.h"
 #include "verifier/monitor/log_source.h"
 #include "verifier/monitor/monitor_config.h"
 #include "verifier/monitor/monitor_http.h"
@@ -53,6 +56,8 @@ struct LogMonitorContext {
   // Where each log's latest verified checkpoint is published (--http-addr);
   // null: nowhere.
   CheckpointViews* views = nullptr;
+  // What the console shows of each log (console.h); null: no console.
+  ConsoleViews* console = nullptr;
 };
 
 // A log's state directory, its lock held, and the state it holds.
@@ -62,6 +67,9 @@ struct LogState {
   // Since when the log is followed: before its first complete round, the
   // staleness clock runs from here.
   absl::Time since;
+  // The log's event index (DIR/index) when the console is on and its
+  // entries are InfraEvents; null otherwise.
+  std::shared_ptr<EventIndex> index = nullptr;
 };
 
 class LogMonitor final : public AuditObserver {
@@ -118,6 +126,11 @@ class LogMonitor final : public AuditObserver {
   // the rest is operational.
   void GossipRound(RoundResult* r);
   void PublishView() const;
+  // The console's view of the log after round `r`.
+  void PublishConsole(const RoundResult& r);
+  // Rebuilds the event index if it lacks committed entries; what went
+  // wrong goes into `r`.
+  void RebuildIndex(RoundResult* r);
 
   MonitoredLog log_;
   StateDir dir_;
@@ -125,6 +138,11 @@ class LogMonitor final : public AuditObserver {
   std::unique_ptr<LogSource> source_;
   std::unique_ptr<Gossip> gossip_;
   CheckpointViews* views_;
+  ConsoleViews* console_;
+  std::optional<IndexKeeper> index_;  // with the console, for InfraEvent logs
+  uint64_t operational_errors_ = 0;
+  OperationalEvent last_operational_;
+  absl::Time last_operational_time_ = absl::InfinitePast();
   std::function<bool()> stop_;
   const std::vector<std::unique_ptr<Channel>>* channels_;
   MonitorMetrics* metrics_;

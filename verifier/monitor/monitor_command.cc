@@ -205,8 +205,25 @@ std::unique_ptr<Running> Open(MonitorConfig config, Running* previous, LogMonito
     } else {
       return fail(kExitServer, absl::StrCat(log.state_dir, ": ", loaded.status().message()));
     }
-    opened.back().emplace(
-        LogState{.dir = *std::move(dir), .state = std::move(state), .since = absl::Now()});
+    // The console searches an index of the verified events, kept in the
+    // state dir (index_keeper.h).
+    std::shared_ptr<EventIndex> index;
+    if (context.console != nullptr && log.entry_format == EntryFormat::kInfraEvent) {
+      std::string note;
+      absl::StatusOr<std::shared_ptr<EventIndex>> opened_index =
+          OpenEventIndex(log.state_dir, &note);
+      if (!opened_index.ok()) {
+        return fail(kExitServer, absl::StrCat(log.state_dir,
+                                              ": event index: ", opened_index.status().message()));
+      }
+      if (!note.empty())
+        PrintOperational({.origin = log.key.name(), .kind = "index", .message = note});
+      index = *std::move(opened_index);
+    }
+    opened.back().emplace(LogState{.dir = *std::move(dir),
+                                   .state = std::move(state),
+                                   .since = absl::Now(),
+                                   .index = std::move(index)});
   }
 
   // Nothing fails from here on.
@@ -280,6 +297,7 @@ void Reload(const MonitorFlags& flags, const LogMonitorContext& context, Monitor
       if (context.views != nullptr) context.views->Forget(origin);
     }
   }
+  if (context.console != nullptr) context.console->Retain(origins);
   metrics->Reload("ok");
   if (!metrics_addr_note.empty()) {
     PrintOperational({.origin = "", .kind = "reload", .message = metrics_addr_note});
@@ -333,9 +351,10 @@ void AddMonitorFlags(CLI::App* m, MonitorArgs* a) {
                 "URL are gossip peers; its only log line is the log key if --log-key is not "
                 "given");
   m->add_option("--http-addr", f.http_addr,
-                "HOST:PORT to serve GET /<sha256hex(origin)>/checkpoint (the latest verified "
-                "checkpoint of each log) for other monitors to gossip with; default off, "
-                "loopback recommended");
+                "HOST:PORT to serve the web console (docs/console.md: status, findings, event "
+                "search, in-browser proof checks; keeps an event index in each log's state dir) "
+                "and GET /<sha256hex(origin)>/checkpoint for other monitors to gossip with; "
+                "default off, loopback recommended (no authentication)");
   m->add_option("--entry-format", f.entry_format,
                 "infraevent (default: entries are InfraEvents and are parsed) or opaque (any "
                 "other tlog-tiles log)");
@@ -402,13 +421,15 @@ int RunMonitor(const MonitorArgs& a) {
   }
 
   CheckpointViews views;
+  ConsoleViews console;
   HttpRouter router;
   router.Add(CheckpointViews::Route(&views));
+  AddConsoleRoutes(&console, &router);
   std::unique_ptr<HttpServer> http;
   if (!config->http_addr.empty()) {
     HttpServerOptions ho;
     ho.address = config->http_addr;
-    ho.threads = 1;
+    ho.threads = 2;  // a search may take a few milliseconds
     ho.flag_name = "--http-addr";
     absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(ho, &router, {});
     if (!started.ok()) return usage(started.status().message());
@@ -418,6 +439,7 @@ int RunMonitor(const MonitorArgs& a) {
   LogMonitorContext context;
   context.metrics = metrics.get();
   context.views = &views;
+  if (http != nullptr) context.console = &console;
   context.progress =
       a.progress == "always" || (a.progress == "auto" && ::isatty(STDERR_FILENO) == 1);
   // With --once a SIGHUP changes nothing: the one round runs to its end.

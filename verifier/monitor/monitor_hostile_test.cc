@@ -37,6 +37,7 @@
 #include "core/hash.h"
 #include "core/note.h"
 #include "core/note_key.h"
+#include "core/testing/http_test_client.h"
 #include "core/tile.h"
 #include "gtest/gtest.h"
 #include "infratrail/v1/event.pb.h"
@@ -1223,6 +1224,134 @@ TEST_F(MonitorReloadTest, PolicyIsReadAgainAndABrokenOneKeepsTheOld) {
       (std::vector<std::pair<std::string, uint64_t>>{
           {"first", 0}, {"first", 1}, {"second", 2}, {"second", 3}, {"second", 4}, {"second", 5}}))
       << r.Describe();
+}
+
+// ---- the console's event index (docs/console.md) ---------------------------
+
+// InfraEvents, serialized: resource r-(i % 10), every 10th an ACCESS.
+std::vector<std::string> EventEntries(int n, const std::string& tag = "e") {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    v1::InfraEvent e;
+    e.set_kind(i % 10 == 0 ? v1::ACCESS : v1::PROVISION);
+    e.mutable_resource()->set_provider("aws");
+    e.mutable_resource()->set_type("vm");
+    e.mutable_resource()->set_id(absl::StrCat("r-", i % 10));
+    e.mutable_actor()->set_principal(absl::StrCat(tag, "-actor-", i));
+    std::string bytes;
+    e.SerializeToString(&bytes);
+    out.push_back(std::move(bytes));
+  }
+  return out;
+}
+
+class ConsoleIndexTest : public MonitorReloadTest {
+ protected:
+  pid_t StartConsole(std::vector<std::string> extra = {}) {
+    port_ = testutil::UnusedLoopbackPort();
+    extra.insert(extra.end(), {"--http-addr", absl::StrCat("127.0.0.1:", port_), "--interval", "1s",
+                               "--timeout", "2s"});
+    return Start(Args(server_.Url(), extra));
+  }
+  // GET of the console's API; null on a failed request or a non-200.
+  json Api(const std::string& path) {
+    testutil::HttpTestConnection c(port_);
+    if (!c.ok()) return nullptr;
+    testutil::HttpTestReply r = c.Send("GET", path);
+    if (r.status != 200) return nullptr;
+    json j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+    return j.is_discarded() ? json(nullptr) : j;
+  }
+  uint64_t VerifiedSize() {
+    json j = Api("/api/v1/logs");
+    if (!j.is_object() || j["logs"].empty()) return 0;
+    return j["logs"][0].value("verified_size", uint64_t{0});
+  }
+  // Every index the search for `query` returns, page by page; nullopt if a
+  // request fails (the console is not up yet, or the log not verified).
+  std::optional<std::vector<uint64_t>> SearchAll(const std::string& query) {
+    std::vector<uint64_t> found;
+    std::string before;
+    for (int pages = 0; pages < 1000; ++pages) {
+      json j = Api(absl::StrCat("/api/v1/events?limit=500&", query, before));
+      if (!j.is_object()) return std::nullopt;
+      for (const json& e : j["events"]) found.push_back(e["index"].get<uint64_t>());
+      if (j["next_before"].is_null()) return found;
+      before = absl::StrCat("&before=", j["next_before"].get<uint64_t>());
+    }
+    return std::nullopt;
+  }
+  std::optional<std::vector<uint64_t>> Expected(uint64_t size, int resource) {
+    std::vector<uint64_t> out;
+    for (uint64_t i = size; i-- > 0;) {
+      if (static_cast<int>(i % 10) == resource) out.push_back(i);
+    }
+    return out;
+  }
+
+  int port_ = 0;
+};
+
+TEST_F(ConsoleIndexTest, AfterAKill9TheSearchFindsEveryVerifiedEventOnce) {
+  const std::vector<std::string> entries = EventEntries(20000);
+  Publish(entries, entries.size());
+  // The audit stalls at bundle 40 (entry 10240), after commits every 1000
+  // entries, and is killed there.
+  server_.Override("tile/entries/040", Reply::Silent());
+  pid_t pid = StartConsole({"--commit-every", "1000", "--bundles-per-batch", "4"});
+  ASSERT_TRUE(WaitUntil(pid, [&] { return State().value("next", uint64_t{0}) >= 10000; }));
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  EXPECT_LT(State().value("next", uint64_t{0}), entries.size());
+  server_.ClearOverrides();
+  pid = StartConsole();
+  ASSERT_TRUE(WaitUntil(pid, [&] { return VerifiedSize() == entries.size(); })) << ErrOf(pid);
+  EXPECT_EQ(SearchAll("resource_id=r-3"), Expected(entries.size(), 3));
+  EXPECT_EQ(SearchAll("resource_id=r-0&kind=ACCESS"), Expected(entries.size(), 0));
+  EXPECT_EQ(SearchAll("resource_id=r-3&kind=ACCESS"), std::vector<uint64_t>{});
+  json e = Api("/api/v1/events/12345");
+  ASSERT_TRUE(e.is_object());
+  EXPECT_EQ(e["actor"], "e-actor-12345");
+  EXPECT_EQ(e["leaf_hash"], HashToBase64(HashLeaf(entries[12345])));
+  Stop(pid);
+}
+
+TEST_F(ConsoleIndexTest, ADeletedIndexIsRebuiltFromTheLog) {
+  const std::vector<std::string> entries = EventEntries(3000);
+  Publish(entries, entries.size());
+  pid_t pid = StartConsole();
+  ASSERT_TRUE(WaitUntil(pid, [&] { return VerifiedSize() == entries.size(); })) << ErrOf(pid);
+  Stop(pid);
+  fs::remove_all(state_ / "index");
+  pid = StartConsole();
+  ASSERT_TRUE(WaitUntil(pid, [&] {
+    std::optional<std::vector<uint64_t>> found = SearchAll("resource_id=r-7");
+    return found.has_value() && found->size() == 300;
+  })) << ErrOf(pid);
+  EXPECT_EQ(SearchAll("resource_id=r-7"), Expected(entries.size(), 7));
+  MonitorRun r = Stop(pid);
+  EXPECT_TRUE(r.findings.empty()) << r.Describe();
+}
+
+TEST_F(ConsoleIndexTest, ALogServingOtherEntriesToARebuildIsCritical) {
+  const std::vector<std::string> entries = EventEntries(600);
+  Publish(entries, entries.size());
+  pid_t pid = StartConsole();
+  ASSERT_TRUE(WaitUntil(pid, [&] { return VerifiedSize() == entries.size(); })) << ErrOf(pid);
+  Stop(pid);
+  fs::remove_all(state_ / "index");
+  // The same checkpoint, and a first bundle of other events.
+  const std::vector<std::string> other = EventEntries(256, "other");
+  server_.Override("tile/entries/000", Reply::Body(*EncodeEntryBundle(other)));
+  pid = StartConsole();
+  ASSERT_TRUE(WaitUntil(pid, [&] {
+    return absl::StrContains(ReadFile(outputs_[pid].first), "log.entries_changed");
+  })) << ErrOf(pid);
+  // Nothing of the other entries was kept: the search has no events.
+  EXPECT_EQ(SearchAll("resource_id=r-1"), std::vector<uint64_t>{});
+  MonitorRun r = Stop(pid);
+  ASSERT_EQ(r.Rules(), std::vector<std::string>{"log.entries_changed"}) << r.Describe();
+  EXPECT_EQ(r.findings[0].value("severity", ""), "CRITICAL");
 }
 
 }  // namespace

@@ -562,7 +562,10 @@ export async function verifyEntryInLog(options) {
     await verifyInclusion(index, cp.size, leafHash, proof, cp.rootHash);
     const { origin, size, cosignatures } = cp;
     const [leaf, root] = [base64Encode(leafHash), base64Encode(cp.rootHash)];
-    return { verified: true, origin, size, index, leafHash: leaf, rootHash: root, entry, cosignatures };
+    return {
+      verified: true, origin, size, index, leafHash: leaf, rootHash: root, entry, cosignatures,
+      proof: proof.map(base64Encode),
+    };
   } catch (e) {
     return { verified: false, reason: e.message };
   }
