@@ -184,7 +184,7 @@ Built& Index() {
     b->index = *EventIndex::Open(dir);
     b->bytes_after_reopen = DirBytes(dir);
     // The compactions the build left behind, off the queries' timings.
-    std::this_thread::sleep_for(std::chrono::seconds(5));
+    std::this_thread::sleep_for(std::chrono::seconds(20));
     return b;
   }();
   static struct Cleanup {

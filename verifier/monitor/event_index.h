@@ -70,7 +70,8 @@ struct EventQuery {
   std::optional<absl::Time> from{};  // occurred_at in [from, to), to the microsecond
   std::optional<absl::Time> to{};
   // Only events with index < verified: the caller passes what the monitor
-  // has verified (the index may hold entries beyond it).
+  // has verified, its state's audit.trusted_next (the index may hold
+  // entries beyond it).
   uint64_t verified = 0;
   // Paging: only events with index < before. Results are newest (highest
   // index) first.
@@ -127,8 +128,9 @@ struct EventIndexOptions {
   // them are buffered.
   size_t add_buffer_bytes = size_t{4} << 20;
   // Candidates one Search or Findings call reads at most (at least 1)
-  // before it returns what it found with next_before set.
-  uint64_t max_examined = 100'000;
+  // before it returns what it found with next_before set: 50,000 take
+  // 10-20 ms here (docs/benchmarks.md).
+  uint64_t max_examined = 50'000;
   // Findings one FindingHistogram counts at most.
   uint64_t max_histogram_findings = 10'000'000;
 };
