@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -144,6 +145,7 @@ class EventIndex {
   static absl::StatusOr<std::unique_ptr<EventIndex>> Open(const std::string& dir,
                                                           const EventIndexOptions& options = {});
   // Deletes the index in `dir` (nothing if there is none), to rebuild it.
+  // It must not be open.
   static absl::Status Destroy(const std::string& dir);
   ~EventIndex();
   EventIndex(const EventIndex&) = delete;
