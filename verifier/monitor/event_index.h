@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -39,6 +40,9 @@ class WriteBatch;
 }  // namespace rocksdb
 
 namespace infratrail {
+namespace event_index {
+class Zone;
+}  // namespace event_index
 
 // One logged entry as indexed.
 struct IndexedEvent {
@@ -67,7 +71,8 @@ struct EventQuery {
   std::optional<absl::Time> from{};  // occurred_at in [from, to), to the microsecond
   std::optional<absl::Time> to{};
   // Only events with index < verified: the caller passes what the monitor
-  // has verified (the index may hold entries beyond it).
+  // has verified, its state's audit.trusted_next (the index may hold
+  // entries beyond it).
   uint64_t verified = 0;
   // Paging: only events with index < before. Results are newest (highest
   // index) first.
@@ -123,9 +128,10 @@ struct EventIndexOptions {
   // Adds are written to the database (not synced) once this many bytes of
   // them are buffered.
   size_t add_buffer_bytes = size_t{4} << 20;
-  // Candidates one Search or Findings call reads at most before it returns
-  // what it found with next_before set.
-  uint64_t max_examined = 100'000;
+  // Candidates one Search or Findings call reads at most (at least 1)
+  // before it returns what it found with next_before set: 50,000 take
+  // 10-20 ms here (docs/benchmarks.md).
+  uint64_t max_examined = 50'000;
   // Findings one FindingHistogram counts at most.
   uint64_t max_histogram_findings = 10'000'000;
 };
@@ -139,6 +145,7 @@ class EventIndex {
   static absl::StatusOr<std::unique_ptr<EventIndex>> Open(const std::string& dir,
                                                           const EventIndexOptions& options = {});
   // Deletes the index in `dir` (nothing if there is none), to rebuild it.
+  // It must not be open.
   static absl::Status Destroy(const std::string& dir);
   ~EventIndex();
   EventIndex(const EventIndex&) = delete;
@@ -197,25 +204,24 @@ class EventIndex {
   absl::Status FlushPending();
   absl::Status TruncateWritten(uint64_t n);
   // The zone of `block` from its entries below `end`.
-  absl::StatusOr<std::pair<int64_t, int64_t>> ComputeZone(uint64_t block, uint64_t end) const;
+  absl::StatusOr<event_index::Zone> ComputeZone(uint64_t block, uint64_t end) const;
   // The index ranges [lo, hi) below `upper`, highest first, whose zones may
   // hold times in [lo_micros, hi_micros).
   std::vector<std::pair<uint64_t, uint64_t>> ZoneIntervals(int64_t lo_micros, int64_t hi_micros,
                                                            uint64_t upper) const;
 
   const std::string dir_;
-  const EventIndexOptions options_;
+  EventIndexOptions options_;  // set by the constructor only
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
   mutable absl::Mutex mu_;
   // [0, next_) indexed, written or in pending_.
   uint64_t next_ ABSL_GUARDED_BY(mu_) = 0;
-  // Per block of kZoneBlock indices written: the least and greatest
-  // occurred_at (microseconds) of its events; least > greatest when none
-  // has one. Always a superset of what the database holds: widened before
-  // a write, narrowed only after a Truncate deleted the entries.
-  std::vector<std::pair<int64_t, int64_t>> zones_ ABSL_GUARDED_BY(mu_);
+  // The zone of each block of entries written (event_index_format.h).
+  // Always covers what the database holds: widened before a write,
+  // narrowed only after a Truncate deleted the entries.
+  std::vector<event_index::Zone> zones_ ABSL_GUARDED_BY(mu_);
 
   // Owned by the writer thread (no lock: only it touches them).
   std::unique_ptr<Pending> pending_;

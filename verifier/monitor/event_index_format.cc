@@ -1,5 +1,6 @@
 #include "verifier/monitor/event_index_format.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -91,17 +92,74 @@ std::string ZoneKey(uint64_t block) {
   return k;
 }
 
-std::string EncodeZone(int64_t least, int64_t greatest) {
-  std::string v;
-  AppendUint64BigEndian(&v, OffsetMicros(least));
-  AppendUint64BigEndian(&v, OffsetMicros(greatest));
+void Zone::AddRange(int64_t least, int64_t greatest) {
+  auto* begin = ranges_.data();
+  auto* end = begin + count_;
+  // The first range that ends at or after `least`: the new one goes before
+  // it, or joins it and those after it that it overlaps.
+  auto* at =
+      std::lower_bound(begin, end, least, [](const auto& r, int64_t t) { return r.second < t; });
+  if (at != end && at->first <= greatest) {
+    at->first = std::min(at->first, least);
+    at->second = std::max(at->second, greatest);
+    auto* next = at + 1;
+    while (next != end && next->first <= at->second)
+      at->second = std::max(at->second, (next++)->second);
+    count_ = static_cast<uint8_t>(std::copy(next, end, at + 1) - begin);
+    return;
+  }
+  std::copy_backward(at, end, end + 1);
+  *at = {least, greatest};
+  if (++count_ <= kZoneRanges) return;
+  // One too many: join the two closest neighbours.
+  size_t join = 0;
+  for (size_t i = 1; i + 1 < count_; ++i) {
+    if (static_cast<uint64_t>(ranges_[i + 1].first) - static_cast<uint64_t>(ranges_[i].second) <
+        static_cast<uint64_t>(ranges_[join + 1].first) -
+            static_cast<uint64_t>(ranges_[join].second)) {
+      join = i;
+    }
+  }
+  ranges_[join].second = ranges_[join + 1].second;
+  std::copy(begin + join + 2, begin + count_, begin + join + 1);
+  --count_;
+}
+
+void Zone::Merge(const Zone& other) {
+  for (uint8_t i = 0; i < other.count_; ++i)
+    AddRange(other.ranges_[i].first, other.ranges_[i].second);
+}
+
+bool Zone::MayHold(int64_t lo, int64_t hi) const {
+  for (uint8_t i = 0; i < count_; ++i) {
+    if (ranges_[i].second >= lo && ranges_[i].first < hi) return true;
+  }
+  return false;
+}
+
+std::string Zone::Encode() const {
+  std::string v(1, static_cast<char>(count_));
+  for (uint8_t i = 0; i < count_; ++i) {
+    AppendUint64BigEndian(&v, OffsetMicros(ranges_[i].first));
+    AppendUint64BigEndian(&v, OffsetMicros(ranges_[i].second));
+  }
   return v;
 }
 
-bool DecodeZone(absl::string_view value, int64_t* least, int64_t* greatest) {
-  if (value.size() != 16) return false;
-  *least = FromOffsetMicros(ReadUint64BigEndian(value));
-  *greatest = FromOffsetMicros(ReadUint64BigEndian(value.substr(8)));
+bool Zone::Decode(absl::string_view value, Zone* zone) {
+  Reader r(value);
+  const uint8_t count = r.Byte();
+  Zone z;
+  for (uint8_t i = 0; i < count && r.ok(); ++i) {
+    const int64_t least = FromOffsetMicros(r.U64());
+    const int64_t greatest = FromOffsetMicros(r.U64());
+    // Sorted and disjoint, as AddRange keeps them.
+    if (least > greatest || (i > 0 && least <= z.ranges_[i - 1].second)) return false;
+    z.ranges_[i] = {least, greatest};
+  }
+  z.count_ = count;
+  if (!r.ok() || !r.rest().empty() || count > kZoneRanges) return false;
+  *zone = z;
   return true;
 }
 
@@ -158,8 +216,9 @@ uint64_t OffsetMicros(int64_t micros) {
 }
 int64_t FromOffsetMicros(uint64_t v) { return static_cast<int64_t>(v ^ (uint64_t{1} << 63)); }
 
-void Summarize(absl::string_view entry, IndexedEvent* e) {
-  v1::InfraEvent ev;
+void Summarize(absl::string_view entry, v1::InfraEvent* scratch, IndexedEvent* e) {
+  v1::InfraEvent& ev = *scratch;
+  ev.Clear();
   e->parsed = ev.ParseFromArray(entry.data(), static_cast<int>(entry.size()));
   if (!e->parsed) return;
   e->kind = static_cast<int>(ev.kind());
@@ -217,10 +276,10 @@ bool DecodeFingerprint(absl::string_view value, Fingerprint* f) {
   return f->parsed && r.ok();
 }
 
-std::string EncodeEvent(const IndexedEvent& e) {
+std::string EncodeEvent(const IndexedEvent& e, absl::string_view entry) {
   std::string v;
   v.reserve(2 + kHashSize + 13 + e.provider.size() + e.type.size() + e.resource_id.size() +
-            e.actor.size() + 4 + e.entry.size());
+            e.actor.size() + 4 + entry.size());
   v.push_back(static_cast<char>(kRecordVersion));
   v.push_back(static_cast<char>((e.parsed ? kParsed : 0) | (e.occurred_at ? kHasTime : 0)));
   v.append(AsBytes(e.leaf_hash).data(), kHashSize);
@@ -229,7 +288,7 @@ std::string EncodeEvent(const IndexedEvent& e) {
     if (e.occurred_at) AppendUint64BigEndian(&v, OffsetMicros(absl::ToUnixMicros(*e.occurred_at)));
     for (const std::string* s : {&e.provider, &e.type, &e.resource_id, &e.actor}) PutString(&v, *s);
   }
-  v.append(e.entry);
+  v.append(entry.data(), entry.size());
   return v;
 }
 

@@ -9,7 +9,9 @@
 #ifndef INFRATRAIL_VERIFIER_MONITOR_EVENT_INDEX_FORMAT_H_
 #define INFRATRAIL_VERIFIER_MONITOR_EVENT_INDEX_FORMAT_H_
 
+#include <array>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -18,6 +20,10 @@
 #include "absl/time/time.h"
 #include "verifier/monitor/event_index.h"
 #include "verifier/monitor/finding.h"
+
+namespace infratrail::v1 {
+class InfraEvent;
+}  // namespace infratrail::v1
 
 namespace infratrail::event_index {
 
@@ -33,14 +39,40 @@ inline constexpr const char* kCfNames[] = {"default", "events", "postings", "fin
 inline constexpr char kFormatKey[] = "format";
 inline constexpr char kFormatValue[] = "infratrail-event-index/1";
 
-// Indices per zone: a zone key holds the least and greatest occurred_at of
-// the events in [block * kZoneBlock, (block + 1) * kZoneBlock).
+// Indices per zone (docs/event_index.md, "Zones").
 inline constexpr uint64_t kZoneBlock = 1024;
+// Time ranges a zone keeps at most.
+inline constexpr size_t kZoneRanges = 8;
+
+// The times of the events in one block [b * kZoneBlock, (b + 1) *
+// kZoneBlock), so that a time query skips blocks: at most kZoneRanges
+// disjoint ranges [least, greatest] of microseconds covering all of them.
+// When a time falls outside every range it gets its own, and the two
+// ranges with the smallest gap between them are joined when there are too
+// many: a few events logged late or backfilled keep ranges of their own
+// instead of stretching the block over days. A zone covers every time
+// added to it; it may cover more.
+class Zone {
+ public:
+  void Add(int64_t micros) { AddRange(micros, micros); }
+  void Merge(const Zone& other);
+  bool empty() const { return count_ == 0; }
+  // False only if no time in [lo, hi) is covered.
+  bool MayHold(int64_t lo, int64_t hi) const;
+
+  std::string Encode() const;
+  // False for a value that is not one Encode wrote.
+  static bool Decode(absl::string_view value, Zone* zone);
+
+ private:
+  void AddRange(int64_t least, int64_t greatest);
+
+  uint8_t count_ = 0;
+  std::array<std::pair<int64_t, int64_t>, kZoneRanges + 1> ranges_ = {};  // sorted, disjoint
+};
 
 // Meta.
 std::string ZoneKey(uint64_t block);  // 'z' BE64(block)
-std::string EncodeZone(int64_t least, int64_t greatest);
-bool DecodeZone(absl::string_view value, int64_t* least, int64_t* greatest);
 
 // Events: BE64(index).
 std::string EventKey(uint64_t index);
@@ -67,8 +99,9 @@ uint64_t OffsetMicros(int64_t micros);  // micros + 2^63, order-preserving
 int64_t FromOffsetMicros(uint64_t v);
 
 // The summary of an entry, in an IndexedEvent (index, leaf hash and entry
-// untouched): parsed as the monitor parses it (InfraEvent::ParseFromArray).
-void Summarize(absl::string_view entry, IndexedEvent* e);
+// untouched): parsed as the monitor parses it (InfraEvent::ParseFromArray),
+// into `scratch`, a message reused from call to call.
+void Summarize(absl::string_view entry, v1::InfraEvent* scratch, IndexedEvent* e);
 
 // A posting's value: enough of the summary to test every filter without
 // reading the event's record. Strings as 32-bit hashes: equal hashes only
@@ -87,8 +120,9 @@ uint32_t FieldHash(absl::string_view s);
 std::string EncodeFingerprint(const IndexedEvent& e);
 bool DecodeFingerprint(absl::string_view value, Fingerprint* f);
 
-// An event's record: version, flags, leaf hash, the summary, the entry.
-std::string EncodeEvent(const IndexedEvent& e);
+// An event's record: version, flags, leaf hash, the summary, the entry
+// (`entry`, not e.entry).
+std::string EncodeEvent(const IndexedEvent& e, absl::string_view entry);
 // DataLoss naming the index for a record that is not one we wrote.
 absl::Status DecodeEvent(uint64_t index, absl::string_view value, IndexedEvent* e);
 

@@ -131,8 +131,7 @@ std::vector<std::pair<uint64_t, uint64_t>> EventIndex::ZoneIntervals(int64_t lo_
   absl::ReaderMutexLock l(&mu_);
   const uint64_t blocks = std::min<uint64_t>(zones_.size(), (upper - 1) / ix::kZoneBlock + 1);
   for (uint64_t b = blocks; b-- > 0;) {
-    const auto& [least, greatest] = zones_[b];
-    if (least > greatest || greatest < lo_micros || least >= hi_micros) continue;
+    if (!zones_[b].MayHold(lo_micros, hi_micros)) continue;
     const uint64_t lo = b * ix::kZoneBlock;
     const uint64_t hi = std::min(upper, lo + ix::kZoneBlock);
     if (!out.empty() && out.back().first == hi) {

@@ -417,15 +417,19 @@ TEST_F(EventIndexTest, OpenRefusesWhatIsNotAnIndexNamingTheDirectory) {
 }
 
 TEST_F(EventIndexTest, ATimeRangeReadsOnlyTheZonesThatMayHoldIt) {
+  // One event in 100 backfilled ten days late: each block still holds
+  // only the hours it has events in.
   for (int i = 0; i < 10 * 1024; ++i) {
-    Add(Ev{.kind = 1 + i % 3, .resource_id = "r", .at = kT0 + absl::Seconds(i)});
+    const absl::Time at =
+        kT0 + absl::Minutes(i) - (i % 100 == 0 ? absl::Hours(240) : absl::ZeroDuration());
+    Add(Ev{.kind = 1 + i % 3, .resource_id = "r", .at = at});
   }
   ASSERT_TRUE(index_->Sync().ok());
   for (EventQuery q :
-       {EventQuery{.from = kT0 + absl::Seconds(3000), .to = kT0 + absl::Seconds(3100)},
+       {EventQuery{.from = kT0 + absl::Minutes(3000), .to = kT0 + absl::Minutes(3100)},
         EventQuery{
-            .resource_id = "r", .from = kT0 + absl::Seconds(3000), .to = kT0 + absl::Seconds(3100)},
-        EventQuery{.kind = 2, .to = kT0 + absl::Seconds(100)}}) {
+            .resource_id = "r", .from = kT0 + absl::Minutes(3000), .to = kT0 + absl::Minutes(3100)},
+        EventQuery{.kind = 2, .from = kT0 + absl::Minutes(100), .to = kT0 + absl::Minutes(200)}}) {
     q.verified = UINT64_MAX;
     q.limit = 500;
     absl::StatusOr<EventPage> page = index_->Search(q);
@@ -434,6 +438,42 @@ TEST_F(EventIndexTest, ATimeRangeReadsOnlyTheZonesThatMayHoldIt) {
     EXPECT_LE(page->examined, 2 * 1024u);  // not the 7,000 entries above
     EXPECT_FALSE(page->next_before.has_value());
   }
+}
+
+TEST(EventIndexZone, KeepsApartTheTimesFarthestApart) {
+  event_index::Zone z;
+  EXPECT_FALSE(z.MayHold(INT64_MIN, INT64_MAX));
+  for (int64_t t = 1000; t < 2000; t += 10) z.Add(t);  // the bulk, joined
+  z.Add(-5000);                                        // backfilled
+  z.Add(INT64_MAX);
+  z.Add(INT64_MIN);
+  for (const auto& [lo, hi, want] : std::vector<std::tuple<int64_t, int64_t, bool>>{
+           {1000, 1001, true},
+           {1500, 1501, true},  // between two times of the bulk: joined
+           {1991, 5000, false},
+           {-4999, 1000, false},
+           {-5000, -4999, true},
+           {INT64_MIN, INT64_MIN + 1, true},
+           {INT64_MAX - 1, INT64_MAX, false},  // [lo, hi) never holds INT64_MAX
+           {-10'000, -6000, false}}) {
+    EXPECT_EQ(z.MayHold(lo, hi), want) << lo << ".." << hi;
+  }
+  event_index::Zone back;
+  ASSERT_TRUE(event_index::Zone::Decode(z.Encode(), &back));
+  EXPECT_EQ(back.Encode(), z.Encode());
+  EXPECT_FALSE(event_index::Zone::Decode(z.Encode() + "x", &back));
+  EXPECT_FALSE(event_index::Zone::Decode(std::string(1, 9) + std::string(144, 0), &back));
+  // Added in any order, merged or not: every time stays covered.
+  std::mt19937_64 rng(14);
+  event_index::Zone a, b;
+  std::vector<int64_t> times;
+  for (int i = 0; i < 500; ++i) {
+    times.push_back(static_cast<int64_t>(rng() % 1'000'000) * (rng() % 2 ? 1 : -1));
+    (i % 2 ? a : b).Add(times.back());
+  }
+  a.Merge(b);
+  for (int64_t t : times) EXPECT_TRUE(a.MayHold(t, t + 1)) << t;
+  ASSERT_TRUE(event_index::Zone::Decode(a.Encode(), &back));
 }
 
 TEST_F(EventIndexTest, OpenRefusesAnotherFormatNamingTheDirectory) {
