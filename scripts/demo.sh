@@ -15,7 +15,9 @@
 #      tile and the signed root checked, every event checked against an
 #      event policy, the witness quorum required, and each witness's view
 #      compared with the monitor's to catch a split view),
-#   7. stop the server and the witnesses with SIGTERM (they drain, exit 0).
+#   7. serve the auditor's web console (monitor --http-addr: it rebuilds
+#      its event index from the log) and search it over its JSON API,
+#   8. stop the server and the witnesses with SIGTERM (they drain, exit 0).
 # Everything it creates lives under build/demo/ (removed at the start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -141,7 +143,33 @@ tr -d '\r' <&3 | grep -E '^infratrail_cosigning_(requests_total|witness_size_ent
   sed 's/^/    /'
 exec 3<&-
 
-echo "== 10. stop (SIGTERM drains)"
+echo "== 10. the auditor's web console (monitor --http-addr; docs/console.md)"
+console_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin/verifier/infratrail-verifier" monitor --log "http://127.0.0.1:$http_port/" \
+  --witness-policy "$demo/policy.txt" --state-dir "$demo/monitor" \
+  --policy "$demo/event-policy.yaml" --http-addr "127.0.0.1:$console_port" --progress never \
+  > "$demo/console.log" 2>&1 &
+console_pid=$!
+trap 'kill "$console_pid" "$server_pid" "${witness_pids[@]}" 2>/dev/null || true' EXIT
+# console GET PATH: the body of a GET on the console's port.
+console() {
+  exec 4<> "/dev/tcp/127.0.0.1/$console_port"
+  printf 'GET %s HTTP/1.0\r\nHost: demo\r\n\r\n' "$1" >&4
+  tr -d '\r' <&4 | sed '1,/^$/d'
+  exec 4<&-
+}
+# The first round rebuilds the event index from the log (--once kept none).
+for _ in $(seq 1 100); do
+  console /api/v1/events 2>/dev/null | grep -q '"index":0' && break
+  sleep 0.1
+done
+echo "GET /api/v1/events?kind=DEPLOY (the verified deploys, newest first):"
+console '/api/v1/events?kind=DEPLOY' | sed 's/},{/},\n{/g; s/^/    /'
+echo "    (open http://127.0.0.1:$console_port/ in a browser while it runs)"
+kill -TERM "$console_pid"
+wait "$console_pid"
+
+echo "== 11. stop (SIGTERM drains)"
 kill -TERM "$server_pid"
 wait "$server_pid"
 kill -TERM "${witness_pids[@]}"

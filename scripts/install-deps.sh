@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git curl xz-utils ccache
+  build-essential cmake ninja-build pkg-config git curl xz-utils ccache python3
   libssl-dev openssl libabsl-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   librocksdb-dev prometheus-cpp-dev nlohmann-json3-dev libcli11-dev libgoogle-perftools-dev

@@ -12,7 +12,8 @@
 #      tree reader, the monitor's tree auditor and its fetch pipeline, the
 #      HTTP transport (suspended answers from other threads) and the
 #      witness (racing add-checkpoint callers, the group-committed journal)
-#      and ingest's reader-to-sender pipe.
+#      and ingest's reader-to-sender pipe, and the console's event index
+#      (searches while the monitor writes).
 #      (Debian's gRPC is not instrumented either, and its lock-free
 #      internals are reported as races in its own memory, so the log
 #      service, batch writer and crash tests are not run under TSan.)
@@ -62,12 +63,13 @@ if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
     -DINFRATRAIL_WERROR=ON -DINFRATRAIL_BENCHMARKS=OFF -DCMAKE_PREFIX_PATH="$PWD/build-tsan/absl"
   cmake --build build-tsan --parallel "$jobs" --target sequencer_test group_commit_test \
     checkpoint_publisher_test log_test tile_cache_test tree_reader_test monitor_test \
-    http_server_test witness_test witness_collector_test postgres_storage_test event_pipe_test
+    http_server_test witness_test witness_collector_test postgres_storage_test event_pipe_test \
+    event_index_test
   # Only these suites are built; halt_on_error makes a report fail its test.
   TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp ignore_noninstrumented_modules=1 halt_on_error=1" \
     LD_LIBRARY_PATH="$PWD/build-tsan/absl/lib" \
     ctest --test-dir build-tsan --output-on-failure --parallel "$jobs" -R \
-    '^(SequencerTest|AppliedOrNot/SequencerFailureTest|SplitSizes/SequencerRestartTest|GroupCommit|PublisherTest|LogTest|TileCache|TreeReader|TreeAuditorTest|HttpServerTest|WitnessTest|WitnessStoreTest|WitnessCollectorTest|GossipTest|TwoMonitorsTest|PostgresStorageTest|EventPipeTest)\.'
+    '^(SequencerTest|AppliedOrNot/SequencerFailureTest|SplitSizes/SequencerRestartTest|GroupCommit|PublisherTest|LogTest|TileCache|TreeReader|TreeAuditorTest|HttpServerTest|WitnessTest|WitnessStoreTest|WitnessCollectorTest|GossipTest|TwoMonitorsTest|PostgresStorageTest|EventPipeTest|EventIndexTest)\.'
 fi
 
 if [ "${INFRATRAIL_SKIP_SANITIZERS:-0}" != "1" ]; then
