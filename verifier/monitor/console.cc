@@ -60,9 +60,17 @@ std::string PagePolicy(const std::vector<std::shared_ptr<const ConsoleLogView>>&
       absl::StrJoin(connect, " "), "; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
 }
 
+// Every reply of the console: for its own pages only (no CORS), as the
+// findings and the policy's verdicts are the auditor's.
+HttpReply OwnReply(int status, std::string body, absl::string_view content_type) {
+  HttpReply r = TextReply(status, std::move(body), content_type);
+  r.any_origin = false;
+  return r;
+}
+
 HttpReply JsonReply(int status, const nlohmann::json& j) {
-  return TextReply(status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-                   kJson);
+  return OwnReply(status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                  kJson);
 }
 
 HttpReply ErrorReply(int status, absl::string_view message) {
@@ -479,7 +487,7 @@ HttpReply Evidence(const ConsoleViews& views, uint64_t seq, absl::string_view na
   absl::StatusOr<std::string> bytes =
       ReadRegularFileBounded(absl::StrCat(dir, "/", name), kMaxEvidenceFile);
   if (!bytes.ok()) return ErrorReply(503, bytes.status().message());
-  return TextReply(200, *std::move(bytes), "application/octet-stream");
+  return OwnReply(200, *std::move(bytes), "application/octet-stream");
 }
 
 // "/prefix<decimal>" → the number; nullopt if the rest is not one.
@@ -515,7 +523,7 @@ std::optional<HttpReply> Asset(absl::string_view url, const ConsoleViews& views)
   }
   for (const ConsoleAsset& a : ConsoleAssets()) {
     if (a.name != file) continue;
-    HttpReply r = TextReply(200, std::string(a.bytes), a.content_type);
+    HttpReply r = OwnReply(200, std::string(a.bytes), a.content_type);
     r.cache_control = "no-cache";
     if (file == "index.html") r.content_security_policy = PagePolicy(views.All());
     return r;

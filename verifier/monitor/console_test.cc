@@ -109,6 +109,8 @@ class ConsoleTest : public ::testing::Test {
     HttpReply r = Get(url, query);
     EXPECT_EQ(r.status, status) << url << "?" << query << ": " << r.text;
     EXPECT_EQ(r.content_type, "application/json");
+    // No CORS: a page of another site must not read the auditor's data.
+    EXPECT_FALSE(r.any_origin) << url;
     return nlohmann::json::parse(r.text, nullptr, false);
   }
 
@@ -206,6 +208,7 @@ TEST_F(ConsoleTest, FindingsAreFilteredAndLinkTheirEvidence) {
   EXPECT_EQ(file.status, 200);
   EXPECT_EQ(file.text, "the note\n");
   EXPECT_EQ(file.content_type, "application/octet-stream");
+  EXPECT_FALSE(file.any_origin);
   // Only names the evidence directory lists: never a path out of it.
   for (const char* bad :
        {"/api/v1/findings/1/evidence/..%2F..%2Fstate.json",
@@ -220,6 +223,7 @@ TEST_F(ConsoleTest, PagesCarryAPolicyThatAllowsNoInlineScript) {
     HttpReply r = Get(page);
     EXPECT_EQ(r.status, 200) << page;
     EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
+    EXPECT_FALSE(r.any_origin);
     EXPECT_TRUE(absl::StrContains(r.text, "/static/console.js"));
     EXPECT_TRUE(absl::StrContains(r.content_security_policy, "script-src 'self';"));
     EXPECT_FALSE(absl::StrContains(r.content_security_policy, "unsafe"));
