@@ -350,6 +350,28 @@ nlohmann::json EventSummaryJson(const IndexedEvent& e) {
   return j;
 }
 
+// The event as proto3 JSON. An occurred_at proto3 JSON has no form for
+// (beyond year 9999, nanos outside [0, 10^9)) is given as its raw seconds
+// and nanos, rather than hiding every other field of the event. Null if it
+// still cannot be printed.
+nlohmann::json EventJson(v1::InfraEvent event) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  if (google::protobuf::util::MessageToJsonString(event, &json, options).ok()) {
+    return nlohmann::json::parse(json, nullptr, false);
+  }
+  if (!event.has_occurred_at()) return nullptr;
+  const google::protobuf::Timestamp t = event.occurred_at();
+  event.clear_occurred_at();
+  json.clear();  // the failed print may have left part of its output
+  if (!google::protobuf::util::MessageToJsonString(event, &json, options).ok()) return nullptr;
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
+  if (!j.is_object()) return nullptr;
+  j["occurred_at"] = {{"seconds", absl::StrCat(t.seconds())}, {"nanos", t.nanos()}};
+  return j;
+}
+
 HttpReply Logs(const ConsoleViews& views) {
   nlohmann::json logs = nlohmann::json::array();
   for (const auto& v : views.All()) logs.push_back(LogJson(*v));
@@ -414,12 +436,7 @@ HttpReply Event(const ConsoleViews& views, uint64_t index, absl::string_view raw
   j["entry_bytes"] = (*e)->entry.size();
   v1::InfraEvent event;
   if ((*e)->parsed && event.ParseFromString((*e)->entry)) {
-    google::protobuf::util::JsonPrintOptions options;
-    options.preserve_proto_field_names = true;
-    std::string json;
-    if (google::protobuf::util::MessageToJsonString(event, &json, options).ok()) {
-      j["event"] = nlohmann::json::parse(json, nullptr, false);
-    }
+    if (nlohmann::json ej = EventJson(std::move(event)); !ej.is_null()) j["event"] = std::move(ej);
   }
   return JsonReply(200, j);
 }

@@ -193,6 +193,23 @@ TEST_F(ConsoleTest, AnEventShowsEveryFieldAsData) {
   }
 }
 
+TEST_F(ConsoleTest, AnEventWhoseTimeProto3JsonCannotShowStillShowsItsFields) {
+  // Beyond year 9999: proto3 JSON has no form for it.
+  v1::InfraEvent e;
+  e.ParseFromString(Entry(v1::ACCESS, "i-3", "mallory", "hidden?"));
+  e.mutable_occurred_at()->set_seconds(int64_t{1} << 40);
+  const std::string entry = e.SerializeAsString();
+  ASSERT_TRUE(index_->Add(5, entry, HashLeaf(entry)).ok());
+  ASSERT_TRUE(index_->Sync().ok());
+  ConsoleLogView v = *views_.All()[0];
+  v.verified_size = 6;
+  views_.Publish(std::move(v));
+  nlohmann::json j = Json("/api/v1/events/5");
+  EXPECT_EQ(j["event"]["justification"], "hidden?");
+  EXPECT_EQ(j["event"]["actor"]["principal"], "mallory");
+  EXPECT_TRUE(j["event"].contains("occurred_at")) << j.dump();
+}
+
 TEST_F(ConsoleTest, FindingsAreFilteredAndLinkTheirEvidence) {
   nlohmann::json all = Json("/api/v1/findings");
   ASSERT_EQ(all["findings"].size(), 2u);
