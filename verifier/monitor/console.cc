@@ -51,7 +51,14 @@ std::string PagePolicy(const std::vector<std::shared_ptr<const ConsoleLogView>>&
     if (scheme_end == std::string::npos) continue;
     const size_t path = v->tiles_url.find('/', scheme_end + 3);
     std::string origin = v->tiles_url.substr(0, path);
-    if (std::find(connect.begin(), connect.end(), origin) == connect.end()) {
+    // Only what a source expression may hold: a space, ';' or a line break
+    // in the configured URL would add sources or directives, or (CR, LF)
+    // make the header be dropped.
+    const bool plain = absl::c_all_of(origin, [](char c) {
+      return absl::ascii_isalnum(c) ||
+             absl::string_view(":/.-_[]").find(c) != absl::string_view::npos;
+    });
+    if (plain && std::find(connect.begin(), connect.end(), origin) == connect.end()) {
       connect.push_back(std::move(origin));
     }
   }

@@ -260,6 +260,17 @@ TEST_F(ConsoleTest, PagesCarryAPolicyThatAllowsNoInlineScript) {
   }
 }
 
+TEST_F(ConsoleTest, ALogUrlCannotWidenThePagesPolicy) {
+  ConsoleLogView other;
+  other.origin = "other.example";
+  other.tiles_url = "https://other.example *; script-src 'unsafe-inline'\r\nX: y/";
+  views_.Publish(other);
+  const std::string policy = Get("/").content_security_policy;
+  EXPECT_EQ(policy.find('*'), std::string::npos) << policy;
+  EXPECT_FALSE(absl::StrContains(policy, "unsafe")) << policy;
+  EXPECT_FALSE(absl::StrContains(policy, "\n")) << policy;
+}
+
 TEST_F(ConsoleTest, WithTwoLogsTheLogMustBeNamed) {
   ConsoleLogView other;
   other.origin = "other.example";
