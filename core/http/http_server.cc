@@ -161,7 +161,9 @@ MHD_Response* BuildResponse(const HttpReply& reply, bool head) {
     AddHeader(response, MHD_HTTP_HEADER_RETRY_AFTER, absl::StrCat(reply.retry_after_s));
   }
   MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
-  MHD_add_response_header(response, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+  if (reply.any_origin) {
+    MHD_add_response_header(response, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+  }
   if (!reply.content_security_policy.empty()) {
     AddHeader(response, "Content-Security-Policy", reply.content_security_policy);
     MHD_add_response_header(response, "Referrer-Policy", "no-referrer");

@@ -5,8 +5,9 @@
 // any thread. Response bodies held by a shared HttpBody are sent without a
 // copy. Every response gets the handler's Content-Type and Cache-Control,
 // ETag when its body has one, Allow and Retry-After when set,
-// `X-Content-Type-Options: nosniff` and `Access-Control-Allow-Origin: *` so
-// browser-based monitors can read too.
+// `X-Content-Type-Options: nosniff`, and `Access-Control-Allow-Origin: *` so
+// browser-based monitors can read too (unless the reply is for its own
+// pages only, HttpReply::any_origin).
 //
 // The port is public, so it defends itself against clients that hold
 // connections without using them (docs/operations.md, "Tiles HTTP port"):
@@ -98,6 +99,11 @@ struct HttpReply {
   absl::string_view cache_control;
   absl::string_view allow;  // set on 405
   int retry_after_s = 0;    // Retry-After when > 0 (503, 429)
+  // Sent with `Access-Control-Allow-Origin: *`, so that a script of any web
+  // site can read it. False for what only the port's own pages may read
+  // (the monitor's console: a page elsewhere could otherwise read it from
+  // a browser that can reach the port).
+  bool any_origin = true;
   // Pages for browsers: sent as Content-Security-Policy, with
   // `Referrer-Policy: no-referrer` and `X-Frame-Options: DENY`. Empty: none.
   std::string content_security_policy;

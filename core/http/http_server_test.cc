@@ -115,6 +115,10 @@ class TestHandler : public HttpHandler {
       r.content_type = "application/octet-stream";
       r.cache_control = "public, max-age=60";
       std::move(respond)(std::move(r));
+    } else if (url == "/own") {
+      HttpReply r = Text(200, "own pages only\n");
+      r.any_origin = false;
+      std::move(respond)(std::move(r));
     } else if (url == "/busy") {
       HttpReply r = Text(503, "busy\n");
       r.retry_after_s = 7;
@@ -462,6 +466,9 @@ TEST_F(HttpServerTest, RepliesCarryTheirHeadersAndBodiesAsSet) {
   EXPECT_EQ(busy.headers["allow"], "GET, POST");
   EXPECT_EQ(busy.headers["content-type"], kText);
   EXPECT_EQ(busy.headers.count("etag"), 0u);
+  Reply own = c.Send("GET", "/own");
+  EXPECT_EQ(own.status, 200);
+  EXPECT_EQ(own.headers.count("access-control-allow-origin"), 0u);
   Reply text_head = c.Send("HEAD", "/hello");
   EXPECT_EQ(text_head.status, 200);
   EXPECT_EQ(text_head.headers["content-length"], "6");

@@ -51,7 +51,14 @@ std::string PagePolicy(const std::vector<std::shared_ptr<const ConsoleLogView>>&
     if (scheme_end == std::string::npos) continue;
     const size_t path = v->tiles_url.find('/', scheme_end + 3);
     std::string origin = v->tiles_url.substr(0, path);
-    if (std::find(connect.begin(), connect.end(), origin) == connect.end()) {
+    // Only what a source expression may hold: a space, ';' or a line break
+    // in the configured URL would add sources or directives, or (CR, LF)
+    // make the header be dropped.
+    const bool plain = absl::c_all_of(origin, [](char c) {
+      return absl::ascii_isalnum(c) ||
+             absl::string_view(":/.-_[]").find(c) != absl::string_view::npos;
+    });
+    if (plain && std::find(connect.begin(), connect.end(), origin) == connect.end()) {
       connect.push_back(std::move(origin));
     }
   }
@@ -60,9 +67,17 @@ std::string PagePolicy(const std::vector<std::shared_ptr<const ConsoleLogView>>&
       absl::StrJoin(connect, " "), "; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
 }
 
+// Every reply of the console: for its own pages only (no CORS), as the
+// findings and the policy's verdicts are the auditor's.
+HttpReply OwnReply(int status, std::string body, absl::string_view content_type) {
+  HttpReply r = TextReply(status, std::move(body), content_type);
+  r.any_origin = false;
+  return r;
+}
+
 HttpReply JsonReply(int status, const nlohmann::json& j) {
-  return TextReply(status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-                   kJson);
+  return OwnReply(status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                  kJson);
 }
 
 HttpReply ErrorReply(int status, absl::string_view message) {
@@ -342,6 +357,28 @@ nlohmann::json EventSummaryJson(const IndexedEvent& e) {
   return j;
 }
 
+// The event as proto3 JSON. An occurred_at proto3 JSON has no form for
+// (beyond year 9999, nanos outside [0, 10^9)) is given as its raw seconds
+// and nanos, rather than hiding every other field of the event. Null if it
+// still cannot be printed.
+nlohmann::json EventJson(v1::InfraEvent event) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  if (google::protobuf::util::MessageToJsonString(event, &json, options).ok()) {
+    return nlohmann::json::parse(json, nullptr, false);
+  }
+  if (!event.has_occurred_at()) return nullptr;
+  const google::protobuf::Timestamp t = event.occurred_at();
+  event.clear_occurred_at();
+  json.clear();  // the failed print may have left part of its output
+  if (!google::protobuf::util::MessageToJsonString(event, &json, options).ok()) return nullptr;
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
+  if (!j.is_object()) return nullptr;
+  j["occurred_at"] = {{"seconds", absl::StrCat(t.seconds())}, {"nanos", t.nanos()}};
+  return j;
+}
+
 HttpReply Logs(const ConsoleViews& views) {
   nlohmann::json logs = nlohmann::json::array();
   for (const auto& v : views.All()) logs.push_back(LogJson(*v));
@@ -406,12 +443,7 @@ HttpReply Event(const ConsoleViews& views, uint64_t index, absl::string_view raw
   j["entry_bytes"] = (*e)->entry.size();
   v1::InfraEvent event;
   if ((*e)->parsed && event.ParseFromString((*e)->entry)) {
-    google::protobuf::util::JsonPrintOptions options;
-    options.preserve_proto_field_names = true;
-    std::string json;
-    if (google::protobuf::util::MessageToJsonString(event, &json, options).ok()) {
-      j["event"] = nlohmann::json::parse(json, nullptr, false);
-    }
+    if (nlohmann::json ej = EventJson(std::move(event)); !ej.is_null()) j["event"] = std::move(ej);
   }
   return JsonReply(200, j);
 }
@@ -479,7 +511,7 @@ HttpReply Evidence(const ConsoleViews& views, uint64_t seq, absl::string_view na
   absl::StatusOr<std::string> bytes =
       ReadRegularFileBounded(absl::StrCat(dir, "/", name), kMaxEvidenceFile);
   if (!bytes.ok()) return ErrorReply(503, bytes.status().message());
-  return TextReply(200, *std::move(bytes), "application/octet-stream");
+  return OwnReply(200, *std::move(bytes), "application/octet-stream");
 }
 
 // "/prefix<decimal>" → the number; nullopt if the rest is not one.
@@ -515,7 +547,7 @@ std::optional<HttpReply> Asset(absl::string_view url, const ConsoleViews& views)
   }
   for (const ConsoleAsset& a : ConsoleAssets()) {
     if (a.name != file) continue;
-    HttpReply r = TextReply(200, std::string(a.bytes), a.content_type);
+    HttpReply r = OwnReply(200, std::string(a.bytes), a.content_type);
     r.cache_control = "no-cache";
     if (file == "index.html") r.content_security_policy = PagePolicy(views.All());
     return r;

@@ -109,6 +109,8 @@ class ConsoleTest : public ::testing::Test {
     HttpReply r = Get(url, query);
     EXPECT_EQ(r.status, status) << url << "?" << query << ": " << r.text;
     EXPECT_EQ(r.content_type, "application/json");
+    // No CORS: a page of another site must not read the auditor's data.
+    EXPECT_FALSE(r.any_origin) << url;
     return nlohmann::json::parse(r.text, nullptr, false);
   }
 
@@ -191,6 +193,23 @@ TEST_F(ConsoleTest, AnEventShowsEveryFieldAsData) {
   }
 }
 
+TEST_F(ConsoleTest, AnEventWhoseTimeProto3JsonCannotShowStillShowsItsFields) {
+  // Beyond year 9999: proto3 JSON has no form for it.
+  v1::InfraEvent e;
+  e.ParseFromString(Entry(v1::ACCESS, "i-3", "mallory", "hidden?"));
+  e.mutable_occurred_at()->set_seconds(int64_t{1} << 40);
+  const std::string entry = e.SerializeAsString();
+  ASSERT_TRUE(index_->Add(5, entry, HashLeaf(entry)).ok());
+  ASSERT_TRUE(index_->Sync().ok());
+  ConsoleLogView v = *views_.All()[0];
+  v.verified_size = 6;
+  views_.Publish(std::move(v));
+  nlohmann::json j = Json("/api/v1/events/5");
+  EXPECT_EQ(j["event"]["justification"], "hidden?");
+  EXPECT_EQ(j["event"]["actor"]["principal"], "mallory");
+  EXPECT_TRUE(j["event"].contains("occurred_at")) << j.dump();
+}
+
 TEST_F(ConsoleTest, FindingsAreFilteredAndLinkTheirEvidence) {
   nlohmann::json all = Json("/api/v1/findings");
   ASSERT_EQ(all["findings"].size(), 2u);
@@ -206,6 +225,7 @@ TEST_F(ConsoleTest, FindingsAreFilteredAndLinkTheirEvidence) {
   EXPECT_EQ(file.status, 200);
   EXPECT_EQ(file.text, "the note\n");
   EXPECT_EQ(file.content_type, "application/octet-stream");
+  EXPECT_FALSE(file.any_origin);
   // Only names the evidence directory lists: never a path out of it.
   for (const char* bad :
        {"/api/v1/findings/1/evidence/..%2F..%2Fstate.json",
@@ -220,6 +240,7 @@ TEST_F(ConsoleTest, PagesCarryAPolicyThatAllowsNoInlineScript) {
     HttpReply r = Get(page);
     EXPECT_EQ(r.status, 200) << page;
     EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
+    EXPECT_FALSE(r.any_origin);
     EXPECT_TRUE(absl::StrContains(r.text, "/static/console.js"));
     EXPECT_TRUE(absl::StrContains(r.content_security_policy, "script-src 'self';"));
     EXPECT_FALSE(absl::StrContains(r.content_security_policy, "unsafe"));
@@ -237,6 +258,17 @@ TEST_F(ConsoleTest, PagesCarryAPolicyThatAllowsNoInlineScript) {
        {"/static/../console.cc", "/static/", "/events/01", "/eventsx", "/api/v2/logs"}) {
     EXPECT_EQ(Get(bad).status, 404) << bad;
   }
+}
+
+TEST_F(ConsoleTest, ALogUrlCannotWidenThePagesPolicy) {
+  ConsoleLogView other;
+  other.origin = "other.example";
+  other.tiles_url = "https://other.example *; script-src 'unsafe-inline'\r\nX: y/";
+  views_.Publish(other);
+  const std::string policy = Get("/").content_security_policy;
+  EXPECT_EQ(policy.find('*'), std::string::npos) << policy;
+  EXPECT_FALSE(absl::StrContains(policy, "unsafe")) << policy;
+  EXPECT_FALSE(absl::StrContains(policy, "\n")) << policy;
 }
 
 TEST_F(ConsoleTest, WithTwoLogsTheLogMustBeNamed) {

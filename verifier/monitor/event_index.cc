@@ -197,6 +197,18 @@ absl::Status EventIndex::Load() {
   return absl::OkStatus();
 }
 
+void EventIndex::HideEntries(bool hidden) {
+  absl::MutexLock l(&mu_);
+  hidden_ = hidden;
+}
+
+absl::Status EventIndex::CheckShown(absl::string_view operation) const {
+  absl::ReaderMutexLock l(&mu_);
+  if (!hidden_) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(operation, ": event index ", dir_,
+                                             ": its entries are being rebuilt; try again later"));
+}
+
 uint64_t EventIndex::next() const {
   absl::ReaderMutexLock l(&mu_);
   return next_;

@@ -175,14 +175,21 @@ class EventIndex {
   // with its state's next_seq, so findings stored before a crash that lost
   // them from state.json do not linger.
   absl::Status TruncateFindings(uint64_t next_seq);
+  // While hidden, Search and Get return Unavailable instead of any entry
+  // (findings stay readable): the writer hides entries it has not checked
+  // yet, such as those of a rebuild before they are found to hash to the
+  // verified tree. Not stored: an index opens shown.
+  void HideEntries(bool hidden);
 
   // --- any thread ------------------------------------------------------------
 
   // Events matching `q`, newest first (docs/event_index.md: the plan and the
-  // bound on the work). InvalidArgument naming the field for from >= to.
+  // bound on the work). InvalidArgument naming the field for from >= to;
+  // Unavailable while the entries are hidden.
   absl::StatusOr<EventPage> Search(const EventQuery& q) const;
   // The entry at `index`, or nullopt if it is not indexed (or not yet
   // written). The caller checks it against what it has verified.
+  // Unavailable while the entries are hidden.
   absl::StatusOr<std::optional<IndexedEvent>> Get(uint64_t index) const;
   // Findings matching `q`, highest seq first; bounded as Search.
   absl::StatusOr<FindingPage> Findings(const FindingQuery& q) const;
@@ -205,6 +212,9 @@ class EventIndex {
   absl::Status TruncateWritten(uint64_t n);
   // The zone of `block` from its entries below `end`.
   absl::StatusOr<event_index::Zone> ComputeZone(uint64_t block, uint64_t end) const;
+  // Unavailable while the entries are hidden; read after the data it
+  // guards, so what was read was not written while hidden.
+  absl::Status CheckShown(absl::string_view operation) const;
   // The index ranges [lo, hi) below `upper`, highest first, whose zones may
   // hold times in [lo_micros, hi_micros).
   std::vector<std::pair<uint64_t, uint64_t>> ZoneIntervals(int64_t lo_micros, int64_t hi_micros,
@@ -222,6 +232,7 @@ class EventIndex {
   // Always covers what the database holds: widened before a write,
   // narrowed only after a Truncate deleted the entries.
   std::vector<event_index::Zone> zones_ ABSL_GUARDED_BY(mu_);
+  bool hidden_ ABSL_GUARDED_BY(mu_) = false;  // HideEntries
 
   // Owned by the writer thread (no lock: only it touches them).
   std::unique_ptr<Pending> pending_;

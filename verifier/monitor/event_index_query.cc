@@ -155,6 +155,7 @@ absl::StatusOr<EventPage> EventIndex::Search(const EventQuery& q) const {
   rocksdb::ManagedSnapshot snapshot(db_.get());
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot.snapshot();
+  if (absl::Status s = CheckShown("Search"); !s.ok()) return s;
   // The time range becomes ranges of indices through the zones; with the
   // snapshot taken first, the zones cover all it holds.
   const std::vector<std::pair<uint64_t, uint64_t>> intervals =
@@ -205,6 +206,7 @@ absl::StatusOr<std::optional<IndexedEvent>> EventIndex::Get(uint64_t index) cons
   std::string value;
   rocksdb::Status st =
       db_->Get(rocksdb::ReadOptions(), handles_[ix::kEvents], ix::EventKey(index), &value);
+  if (absl::Status s = CheckShown(absl::StrCat("Get ", index)); !s.ok()) return s;
   if (st.IsNotFound()) return std::optional<IndexedEvent>();
   if (!st.ok()) return RocksDbError(st, absl::StrCat("Get ", index, ": event index ", dir_));
   IndexedEvent e;

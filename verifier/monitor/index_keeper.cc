@@ -32,13 +32,17 @@ absl::StatusOr<std::shared_ptr<EventIndex>> OpenEventIndex(const std::string& st
 }
 
 absl::Status IndexKeeper::Align(uint64_t committed_next) {
+  // Behind: what it holds may be the part a rebuild wrote before it died.
+  if (index_->next() < committed_next) index_->HideEntries(true);
   if (index_->next() <= committed_next) return absl::OkStatus();
   if (absl::Status s = index_->Truncate(committed_next); !s.ok()) return s;
   return index_->Sync();
 }
 
 absl::Status IndexKeeper::Add(uint64_t index, absl::string_view entry, const Hash& leaf) {
-  if (index < index_->next()) return absl::OkStatus();
+  // Below next(): held already. Above: the index is behind, and its
+  // rebuild reads the entry again; the audit goes on meanwhile.
+  if (index != index_->next()) return absl::OkStatus();
   return index_->Add(index, entry, leaf);
 }
 
@@ -59,6 +63,9 @@ IndexKeeper::RebuildResult IndexKeeper::Rebuild(const AuditState& audit, uint64_
                                                 LogSource* source, const std::string& origin,
                                                 const std::function<bool()>& stop) {
   RebuildResult result;
+  // Hidden from the console until the entries read are found to hash to
+  // the verified tree: whatever stops the rebuild keeps them hidden.
+  index_->HideEntries(true);
   if (absl::Status s = index_->Truncate(0); !s.ok()) {
     result.status = s;
     return result;
@@ -127,6 +134,7 @@ IndexKeeper::RebuildResult IndexKeeper::Rebuild(const AuditState& audit, uint64_
     return result;
   }
   result.status = index_->Sync();
+  if (result.status.ok()) index_->HideEntries(false);
   return result;
 }
 

@@ -6,10 +6,14 @@
 // The state file is the truth and the index is derived from it:
 //  - before a commit, the index holds at least the committed entries
 //    (Sync), so after a crash it is never behind the state, only possibly
-//    ahead, and Align cuts it back;
+//    ahead, and Align cuts it back (at start, and before each round, as
+//    a round that stopped leaves what it read past the last commit);
 //  - an index behind the state (deleted, or new because --http-addr was
 //    just turned on) is rebuilt by reading the entries again from the log,
-//    and is kept only if they hash to the tree the monitor verified.
+//    and is kept only if they hash to the tree the monitor verified; its
+//    entries are hidden from the console (EventIndex::HideEntries) from
+//    the moment it is found behind until a rebuild is checked, and the
+//    audit goes on without it meanwhile.
 //
 // Not thread-safe: the LogMonitor's thread. The index itself is read by
 // the console's threads meanwhile.
@@ -43,10 +47,12 @@ class IndexKeeper {
 
   const std::shared_ptr<EventIndex>& index() const { return index_; }
 
-  // An index ahead of `committed_next` is cut back to it.
+  // An index ahead of `committed_next` is cut back to it; one behind it
+  // is hidden until Rebuild.
   absl::Status Align(uint64_t committed_next);
   // Entry `index` as the audit hands it over; an entry the index already
-  // holds (after a fallback it is cut back first) is skipped.
+  // holds (after a fallback it is cut back first) is skipped, and so is one
+  // beyond next() while the index is behind (Rebuild reads it).
   absl::Status Add(uint64_t index, absl::string_view entry, const Hash& leaf);
   // Just before state.json is replaced with `audit` and `findings`: cuts
   // the index back if the audit fell back, records the findings, and makes

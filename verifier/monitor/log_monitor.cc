@@ -265,6 +265,14 @@ RoundResult LogMonitor::Round(absl::Duration stale_after) {
   policy_state_ = state_.policy;
   policy_next_ = state_.audit.next;
   RoundResult pre;
+  if (index_.has_value()) {
+    // What the index took after the last commit was read toward a target
+    // never committed, which this round may not reach again.
+    if (absl::Status s = index_->Align(state_.audit.next); !s.ok()) {
+      pre.operational.push_back(
+          {.origin = origin(), .kind = "index", .message = std::string(s.message())});
+    }
+  }
   RebuildIndex(&pre);
   RoundResult r = auditor_.Round(&state_.audit, source_.get(), this);
   r.critical += pre.critical;

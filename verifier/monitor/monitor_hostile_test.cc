@@ -1281,6 +1281,14 @@ class ConsoleIndexTest : public MonitorReloadTest {
     }
     return std::nullopt;
   }
+  // A monitor verifies `entries` and stops; its index is then deleted.
+  void VerifyAndDeleteIndex(const std::vector<std::string>& entries) {
+    Publish(entries, entries.size());
+    pid_t pid = StartConsole();
+    ASSERT_TRUE(WaitUntil(pid, [&] { return VerifiedSize() == entries.size(); })) << ErrOf(pid);
+    Stop(pid);
+    fs::remove_all(state_ / "index");
+  }
   std::optional<std::vector<uint64_t>> Expected(uint64_t size, int resource) {
     std::vector<uint64_t> out;
     for (uint64_t i = size; i-- > 0;) {
@@ -1318,12 +1326,8 @@ TEST_F(ConsoleIndexTest, AfterAKill9TheSearchFindsEveryVerifiedEventOnce) {
 
 TEST_F(ConsoleIndexTest, ADeletedIndexIsRebuiltFromTheLog) {
   const std::vector<std::string> entries = EventEntries(3000);
-  Publish(entries, entries.size());
+  ASSERT_NO_FATAL_FAILURE(VerifyAndDeleteIndex(entries));
   pid_t pid = StartConsole();
-  ASSERT_TRUE(WaitUntil(pid, [&] { return VerifiedSize() == entries.size(); })) << ErrOf(pid);
-  Stop(pid);
-  fs::remove_all(state_ / "index");
-  pid = StartConsole();
   ASSERT_TRUE(WaitUntil(pid, [&] {
     std::optional<std::vector<uint64_t>> found = SearchAll("resource_id=r-7");
     return found.has_value() && found->size() == 300;
@@ -1335,23 +1339,78 @@ TEST_F(ConsoleIndexTest, ADeletedIndexIsRebuiltFromTheLog) {
 
 TEST_F(ConsoleIndexTest, ALogServingOtherEntriesToARebuildIsCritical) {
   const std::vector<std::string> entries = EventEntries(600);
-  Publish(entries, entries.size());
-  pid_t pid = StartConsole();
-  ASSERT_TRUE(WaitUntil(pid, [&] { return VerifiedSize() == entries.size(); })) << ErrOf(pid);
-  Stop(pid);
-  fs::remove_all(state_ / "index");
+  ASSERT_NO_FATAL_FAILURE(VerifyAndDeleteIndex(entries));
   // The same checkpoint, and a first bundle of other events.
   const std::vector<std::string> other = EventEntries(256, "other");
   server_.Override("tile/entries/000", Reply::Body(*EncodeEntryBundle(other)));
-  pid = StartConsole();
+  pid_t pid = StartConsole();
   ASSERT_TRUE(WaitUntil(pid, [&] {
     return absl::StrContains(ReadFile(outputs_[pid].first), "log.entries_changed");
   })) << ErrOf(pid);
-  // Nothing of the other entries was kept: the search has no events.
-  EXPECT_EQ(SearchAll("resource_id=r-1"), std::vector<uint64_t>{});
+  // Nothing of the other entries is served: the index waits for a rebuild.
+  EXPECT_EQ(SearchAll("resource_id=r-1"), std::nullopt);
   MonitorRun r = Stop(pid);
   ASSERT_EQ(r.Rules(), std::vector<std::string>{"log.entries_changed"}) << r.Describe();
   EXPECT_EQ(r.findings[0].value("severity", ""), "CRITICAL");
+}
+
+TEST_F(ConsoleIndexTest, ARebuildThatFailsMidwayServesNothingUnverified) {
+  const std::vector<std::string> entries = EventEntries(600);
+  ASSERT_NO_FATAL_FAILURE(VerifyAndDeleteIndex(entries));
+  // The same checkpoint; a first bundle of other events, large enough to
+  // pass the index's write buffer, and then no second bundle.
+  std::vector<std::string> other;
+  for (int i = 0; i < 256; ++i) {
+    v1::InfraEvent e;
+    e.mutable_resource()->set_id("forged");
+    e.set_justification(std::string(20000, 'x'));
+    other.push_back(e.SerializeAsString());
+  }
+  server_.Override("tile/entries/000", Reply::Body(*EncodeEntryBundle(other)));
+  server_.Override("tile/entries/001", Reply::Status(503));
+  pid_t pid = StartConsole();
+  ASSERT_TRUE(WaitUntil(pid, [&] { return !OperationalOf(pid, "index").empty(); })) << ErrOf(pid);
+  ASSERT_TRUE(WaitUntil(pid, [&] { return VerifiedSize() == entries.size(); })) << ErrOf(pid);
+  // Nothing unverified is served, and the audit goes on meanwhile.
+  EXPECT_EQ(Api("/api/v1/events?resource_id=forged"), nullptr);
+  EXPECT_EQ(Api("/api/v1/events/3"), nullptr);
+  const std::vector<std::string> more = EventEntries(700);
+  Publish(more, more.size());
+  server_.Override("tile/entries/000", Reply::Body(*EncodeEntryBundle(other)));
+  server_.Override("tile/entries/001", Reply::Status(503));
+  EXPECT_TRUE(WaitUntil(pid, [&] { return State().value("next", uint64_t{0}) == more.size(); }))
+      << ErrOf(pid);
+  EXPECT_EQ(Api("/api/v1/events?resource_id=forged"), nullptr);
+  // Once the log serves its entries again, the index is rebuilt whole.
+  server_.ClearOverrides();
+  EXPECT_TRUE(WaitUntil(pid, [&] {
+    std::optional<std::vector<uint64_t>> found = SearchAll("resource_id=r-7");
+    return found.has_value() && found->size() == 70;
+  })) << ErrOf(pid);
+  EXPECT_EQ(SearchAll("resource_id=forged"), std::vector<uint64_t>{});
+  Stop(pid);
+}
+
+TEST_F(ConsoleIndexTest, EntriesReadInARoundThatStoppedAreNotKeptForTheNext) {
+  // A first round reads bundles 0 and 1 of one tree and stalls at bundle 2,
+  // committing nothing; the next round finds another tree.
+  Publish(EventEntries(600, "first"), 600);
+  server_.Override("tile/entries/002.p/88", Reply::Silent());
+  pid_t pid = StartConsole({"--bundles-per-batch", "1"});
+  ASSERT_TRUE(WaitUntil(pid, [&] {
+    for (const SeenRequest& q : server_.Requests()) {
+      if (q.path == "tile/entries/002.p/88") return true;
+    }
+    return false;
+  })) << ErrOf(pid);
+  const std::vector<std::string> entries = EventEntries(700, "second");
+  Publish(entries, entries.size());
+  ASSERT_TRUE(WaitUntil(pid, [&] { return VerifiedSize() == entries.size(); })) << ErrOf(pid);
+  json e = Api("/api/v1/events/5");
+  ASSERT_TRUE(e.is_object());
+  EXPECT_EQ(e["actor"], "second-actor-5");
+  EXPECT_EQ(e["leaf_hash"], HashToBase64(HashLeaf(entries[5])));
+  Stop(pid);
 }
 
 }  // namespace
