@@ -77,6 +77,16 @@ class WitnessE2eTest : public ::testing::Test {
     return w;
   }
 
+  // A body over the witness's cap is answered 413 and the connection
+  // closed at once, often while the client is still sending: it then sees
+  // the connection broken (Unavailable) rather than the 413. Either way
+  // the body was refused unread.
+  bool RefusedAsTooLarge(const WitnessProcess& w, const std::string& body) {
+    absl::StatusOr<HttpResponse> r =
+        fetcher_->Post(w.url("/add-checkpoint"), body, "text/plain", 1 << 20);
+    if (r.ok()) return r->status == 413;
+    return absl::IsUnavailable(r.status());
+  }
   HttpResponse Post(const WitnessProcess& w, const std::string& body) {
     absl::StatusOr<HttpResponse> r =
         fetcher_->Post(w.url("/add-checkpoint"), body, "text/plain", 1 << 20);
@@ -143,8 +153,7 @@ TEST_F(WitnessE2eTest, TheHttpApiAnswersAsTheSpecSays) {
   EXPECT_EQ(Post(*w, TestLog::Body(10, bad, log_->Checkpoint(20))).status, 422);
 
   // A body larger than a checkpoint with 63 proof lines could be.
-  r = Post(*w, std::string(1 << 20, 'x'));
-  EXPECT_EQ(r.status, 413);
+  EXPECT_TRUE(RefusedAsTooLarge(*w, std::string(1 << 20, 'x')));
   EXPECT_EQ(Get(*w, "/add-checkpoint").status, 405);
   EXPECT_EQ(Get(*w, "/nothing").status, 404);
 

@@ -90,6 +90,16 @@ class WitnessHostileTest : public ::testing::Test {
     return w;
   }
 
+  // A body over the witness's cap is answered 413 and the connection
+  // closed at once, often while the client is still sending: it then sees
+  // the connection broken (Unavailable) rather than the 413. Either way
+  // the body was refused unread.
+  bool RefusedAsTooLarge(const WitnessProcess& w, const std::string& body) {
+    absl::StatusOr<HttpResponse> r =
+        fetcher_->Post(w.url("/add-checkpoint"), body, "text/plain", 1 << 20);
+    if (r.ok()) return r->status == 413;
+    return absl::IsUnavailable(r.status());
+  }
   HttpResponse Post(const WitnessProcess& w, const std::string& body) {
     absl::StatusOr<HttpResponse> r =
         fetcher_->Post(w.url("/add-checkpoint"), body, "text/plain", 1 << 20);
@@ -507,7 +517,7 @@ TEST_F(WitnessHostileTest, AcceptedEdges) {
   EXPECT_EQ(Post(*w, body + "\n" + log_->Checkpoint(30)).status, 422);
   // A note larger than the body cap never reaches the parser.
   std::string big = log_->Checkpoint(30);
-  EXPECT_EQ(Post(*w, "old 20\n\n" + std::string(200 << 10, 'x') + big).status, 413);
+  EXPECT_TRUE(RefusedAsTooLarge(*w, "old 20\n\n" + std::string(200 << 10, 'x') + big));
   EXPECT_EQ(w->Exit(SIGTERM), 0);
 }
 
