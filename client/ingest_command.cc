@@ -14,6 +14,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "client/batch_writer.h"
 #include "client/emitter_signature.h"
 #include "client/event_flags.h"
@@ -69,6 +70,11 @@ CLI::App* AddIngestCommand(CLI::App* app, IngestArgs* a) {
   cmd->add_option("--max-body-bytes", a->max_body_bytes,
                   "--listen: the largest POST body (413 beyond)")
       ->capture_default_str();
+  cmd->add_option("--max-connections", a->max_connections,
+                  "--listen: connections held at once (each may buffer a body of "
+                  "--max-body-bytes); more are closed at accept")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 4096u));
   cmd->add_option("--workers", a->workers, "--listen: POSTs processed at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
@@ -149,6 +155,16 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
     return usage("--filter: cannot be combined with --no-filter");
   absl::StatusOr<absl::Duration> linger = ParseDurationArg(args.linger, "--linger");
   if (!linger.ok()) return usage(std::string(linger.status().message()));
+  // A misspelt --file is found before anything is sent, not after the
+  // files before it were.
+  for (const std::string& file : args.files) {
+    struct stat st;
+    if (file == "-") continue;
+    if (stat(file.c_str(), &st) != 0 || access(file.c_str(), R_OK) != 0) {
+      return usage(absl::StrCat("--file ", file, ": ", std::strerror(errno)));
+    }
+    if (S_ISDIR(st.st_mode)) return usage(absl::StrCat("--file ", file, ": is a directory"));
+  }
 
   std::unique_ptr<ingest::Mapper> mapper;
   if (!deploy) {
@@ -237,11 +253,13 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
     if (code != kExitOk) return code;
     return results.failure_exit();
   };
+  absl::Mutex problem_mu;  // problem() runs on the reading and the pipe's threads
   size_t reported = 0;
   // An unmapped or unreadable record: listed (up to --report-unmapped),
   // counted; with --strict the end of the run. Returns true to go on.
   auto problem = [&](const std::string& position, const std::string& what) {
     if (args.strict) return false;
+    absl::MutexLock lock(&problem_mu);
     if (reported < args.report_unmapped) {
       err << "ingest: " << position << ": " << what << "\n";
     } else if (reported == args.report_unmapped) {
@@ -258,8 +276,23 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
     std::string message;
   };
   Failure failure;
+  // An event the log would refuse (a time out of its range, a field too
+  // long) is unmapped, like a record the adapter cannot map: the rest goes
+  // on. False (with `failure` set) with --strict.
+  auto refused = [&](const std::string& position, const absl::Status& why) {
+    stats.EventRefused();
+    const std::string what = absl::StrCat("unmapped: ", why.message());
+    if (problem(position, what)) return true;
+    failure = {kExitUsage, absl::StrCat(position, ": ", what, " (--strict)")};
+    return false;
+  };
   auto queue = [&](const v1::InfraEvent& event, const std::string& position) {
     if (args.dry_run) {
+      // Checked as a real run would, so a dry run shows what it would log.
+      if (absl::Status valid = ingest::ValidateMappedEvent(event, SerializeEvent(event), "event");
+          !valid.ok()) {
+        return refused(position, valid);
+      }
       out << nlohmann::ordered_json{{"source_position", position},
                                     {"event",
                                      nlohmann::json::parse(ingest::EventToSortedJson(event))}}
@@ -279,13 +312,9 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
     }
     // Unsigned, the event is checked as built (a third of the cost of
     // parsing it back); signed, its bytes are checked whole.
-    absl::Status valid = signers.empty() ? ingest::ValidateMappedEvent(
-                                               event, bytes, absl::StrCat(position, ": event"))
-                                         : ValidateEntry(bytes, absl::StrCat(position, ": event"));
-    if (!valid.ok()) {
-      failure = {kExitUsage, std::string(valid.message())};
-      return false;
-    }
+    absl::Status valid = signers.empty() ? ingest::ValidateMappedEvent(event, bytes, "event")
+                                         : ValidateEntry(bytes, "event");
+    if (!valid.ok()) return refused(position, valid);
     results.Expect(position);
     absl::StatusOr<uint64_t> seq = writer->AddValidated(std::move(bytes));
     if (!seq.ok()) {
@@ -357,13 +386,25 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
     return stop(code, message);
   };
   std::vector<std::string> files = args.files.empty() ? std::vector<std::string>{"-"} : args.files;
+  // An input that ends early (unreadable file, corrupt or over-bounded
+  // gzip, a document past its bound) is reported and the next input is
+  // read; the run then exits 2. With --strict it ends the run.
+  std::vector<std::string> failed_inputs;
+  auto input_failed = [&](const std::string& message) {
+    if (args.strict) return false;
+    err << "ingest: " << message << "\n";
+    failed_inputs.push_back(message);
+    return true;
+  };
   for (const std::string& file : files) {
     int fd = STDIN_FILENO;
     uint64_t total_bytes = 0;
     if (file != "-") {
       fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
-        return end(kExitUsage, absl::StrCat("--file ", file, ": ", std::strerror(errno)));
+        const std::string message = absl::StrCat("--file ", file, ": ", std::strerror(errno));
+        if (!input_failed(message)) return end(kExitUsage, message);
+        continue;
       }
       struct stat st;
       if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
@@ -410,7 +451,15 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
       }
     }
     finish_file();
-    if (!reader.status().ok()) return end(kExitUsage, std::string(reader.status().message()));
+    if (!reader.status().ok()) {
+      const std::string message(reader.status().message());
+      if (!input_failed(message)) return end(kExitUsage, message);
+    }
+  }
+  if (!failed_inputs.empty()) {
+    return end(kExitUsage, absl::StrCat(failed_inputs.size(), " of ", files.size(),
+                                        " inputs ended early (named above); what they held "
+                                        "before that point was processed"));
   }
   return end(kExitOk, "");
 }

@@ -36,6 +36,7 @@ struct IngestArgs {
   std::string tls_cert, tls_key;
   size_t max_body_bytes = size_t{32} << 20;
   int workers = 4;
+  unsigned max_connections = 32;  // --listen: memory is bounded by this × max_body_bytes
   // Filtering and errors.
   std::string filter;
   bool no_filter = false;

@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/emitter_signature.h"
 #include "client/event_flags.h"
+#include "client/ingest/mapping.h"
 #include "client/ingest/record_reader.h"
 #include "client/ingest/stats.h"
 #include "client/result_reporter.h"
@@ -21,8 +22,10 @@
 #include "core/http/http_server.h"
 #include "nlohmann/json.hpp"
 #include "prometheus/counter.h"
+#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "proto/entry_validation.h"
 
 namespace infratrail::cli {
 namespace {
@@ -45,12 +48,18 @@ class Webhook : public HttpHandler {
 
   ~Webhook() override { Drain(); }
 
-  // Lets the workers finish what is queued, then joins them. Idempotent.
+  // Stopping: POSTs being processed are finished and answered; those still
+  // waiting, and any that arrive from now on, are answered 503 (the API
+  // server sends them again to the restarted webhook). Then joins the
+  // workers. Idempotent.
   void Drain() {
+    std::deque<Job> waiting;
     {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
+      waiting.swap(queue_);
     }
+    for (Job& job : waiting) Answer(job, 503, "stopping: send again\n", 1);
     for (std::thread& t : workers_) {
       if (t.joinable()) t.join();
     }
@@ -70,6 +79,12 @@ class Webhook : public HttpHandler {
       return std::move(respond)(std::move(r));
     }
     absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      HttpReply r = TextReply(503, "stopping: send again\n");
+      r.retry_after_s = 1;
+      Count(503);
+      return std::move(respond)(std::move(r));
+    }
     if (queue_.size() >= static_cast<size_t>(c_.args->workers)) {
       HttpReply r = TextReply(503, "busy: every worker has a request waiting; retry\n");
       r.retry_after_s = 1;
@@ -80,6 +95,29 @@ class Webhook : public HttpHandler {
   }
 
   ingest::IngestStats& stats() { return stats_; }
+
+  // The transport's own counts, on the same /metrics: what it refuses or
+  // cuts before a request reaches Handle (a body over --max-body-bytes is
+  // counted as a 413 answer).
+  HttpServerMetrics TransportMetrics() {
+    auto& closed = prometheus::BuildCounter()
+                       .Name("infratrail_ingest_webhook_connections_closed_total")
+                       .Help(
+                           "Webhook connections closed by a bound: total_cap or per_address_cap "
+                           "at accept, head_deadline or send_deadline later")
+                       .Register(registry_);
+    return HttpServerMetrics{
+        .open_connections = &prometheus::BuildGauge()
+                                 .Name("infratrail_ingest_webhook_open_connections")
+                                 .Help("Webhook connections held")
+                                 .Register(registry_)
+                                 .Add({}),
+        .refused_total_cap = &closed.Add({{"reason", "total_cap"}}),
+        .refused_per_address = &closed.Add({{"reason", "per_address_cap"}}),
+        .cut_head = &closed.Add({{"reason", "head_deadline"}}),
+        .cut_send = &closed.Add({{"reason", "send_deadline"}}),
+        .body_too_large = &requests_metric_.Add({{"code", "413"}})};
+  }
 
  private:
   struct Job {
@@ -119,7 +157,7 @@ class Webhook : public HttpHandler {
               return w->stopping_ || !w->queue_.empty();
             },
             this));
-        if (queue_.empty()) return;
+        if (stopping_ || queue_.empty()) return;  // Drain answers what waits
         job = std::move(queue_.front());
         queue_.pop_front();
       }
@@ -173,6 +211,21 @@ class Webhook : public HttpHandler {
             if (!s.ok()) return Answer(job, 500, absl::StrCat("signing: ", s.status().message()));
             bytes = *std::move(s);
           }
+          // An event the log would refuse is unmapped, as in a file run: the
+          // rest of the batch is logged (a 4xx would lose it all, since the
+          // API server does not send a refused batch again).
+          const absl::Status valid = c_.signers->empty()
+                                         ? ingest::ValidateMappedEvent(item.event, bytes, "event")
+                                         : ValidateEntry(bytes, "event");
+          if (!valid.ok()) {
+            stats_.EventRefused();
+            ++unmapped;
+            const std::string what = absl::StrCat("unmapped: ", valid.message());
+            if (a.strict)
+              return Answer(job, 400, absl::StrCat(position, ": ", what, " (--strict)\n"));
+            Report(position, what);
+            continue;
+          }
           entries.push_back(std::move(bytes));
           positions.push_back(position);
         }
@@ -181,6 +234,7 @@ class Webhook : public HttpHandler {
     if (!reader.status().ok()) {
       return Answer(job, 400, absl::StrCat(reader.status().message(), "\n"));
     }
+    if (job.body.empty()) return Answer(job, 400, absl::StrCat(name, ": empty body\n"));
     if (readable == 0 && unreadable > 0) {
       return Answer(job, 400,
                     absl::StrCat(name, ": no readable audit event (expected an EventList)\n"));
@@ -269,6 +323,7 @@ int RunWebhook(const WebhookConfig& config, std::ostream& out, std::ostream& err
   opts.address = a.listen;
   opts.flag_name = "--listen";
   opts.max_body_bytes = a.max_body_bytes;
+  opts.max_connections = a.max_connections;
   // A POST is answered once its events are durable, which may take the
   // client's retry budget (10 s by default with --listen).
   opts.head_timeout = absl::Seconds(60);
@@ -276,7 +331,7 @@ int RunWebhook(const WebhookConfig& config, std::ostream& out, std::ostream& err
   opts.tls_flag_prefix = "--listen-tls-";
   opts.tls_key_file = a.tls_key;
   absl::StatusOr<std::unique_ptr<HttpServer>> server =
-      HttpServer::Start(opts, webhook.get(), HttpServerMetrics{});
+      HttpServer::Start(opts, webhook.get(), webhook->TransportMetrics());
   if (!server.ok()) {
     err << "ingest: " << server.status().message() << "\n";
     return kExitUsage;
@@ -287,9 +342,11 @@ int RunWebhook(const WebhookConfig& config, std::ostream& out, std::ostream& err
   err.flush();
   int sig = 0;
   sigwait(&signals, &sig);
+  err << "ingest: signal " << sig << ": answering the POSTs being processed, then stopping\n";
+  err.flush();
+  webhook->Drain();  // before the transport stops, so their answers go out
   (*server)->Stop();
   server->reset();
-  webhook->Drain();  // finishes the requests being processed
   err << "ingest: stopped by signal " << sig << "; "
       << webhook->stats().Summary(config.client == nullptr) << "\n";
   return kExitOk;

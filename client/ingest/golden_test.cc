@@ -13,9 +13,13 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/ingest/adapters.h"
+#include "client/ingest/deploy.h"
+#include "client/ingest/mapping.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace infratrail::ingest {
 namespace {
@@ -76,26 +80,69 @@ std::string ReadFile(const fs::path& p) {
   return ss.str();
 }
 
+// Compares `got` with the golden file line by line, so a failure names the
+// outcome that changed; with INFRATRAIL_UPDATE_GOLDEN set, rewrites it.
+void ExpectGolden(const std::string& got, const fs::path& golden) {
+  if (std::getenv("INFRATRAIL_UPDATE_GOLDEN") != nullptr) {
+    std::ofstream(golden, std::ios::binary | std::ios::trunc) << got;
+    GTEST_SKIP() << "rewrote " << golden;
+  }
+  ASSERT_TRUE(fs::exists(golden)) << golden << " is missing";
+  const std::string want = ReadFile(golden);
+  const std::vector<std::string> g = absl::StrSplit(got, '\n');
+  const std::vector<std::string> w = absl::StrSplit(want, '\n');
+  for (size_t i = 0; i < std::min(g.size(), w.size()); ++i) {
+    EXPECT_EQ(g[i], w[i]) << golden.filename() << " line " << i + 1;
+  }
+  EXPECT_EQ(g.size(), w.size()) << "outcomes in " << golden.filename();
+}
+
 class GoldenTest : public testing::TestWithParam<GoldenCase> {};
 
 TEST_P(GoldenTest, MatchesGoldenFile) {
   const GoldenCase& c = GetParam();
   absl::StatusOr<std::unique_ptr<Mapper>> mapper = MakeMapper(c.adapter, OptionsFor(c.adapter));
   ASSERT_TRUE(mapper.ok()) << mapper.status();
-  const std::string got = RenderOutcomes(**mapper, c.input.string());
-  if (std::getenv("INFRATRAIL_UPDATE_GOLDEN") != nullptr) {
-    std::ofstream(c.golden, std::ios::binary | std::ios::trunc) << got;
-    GTEST_SKIP() << "rewrote " << c.golden;
+  ExpectGolden(RenderOutcomes(**mapper, c.input.string()), c.golden);
+}
+
+// deploy maps no records: the pipeline lists the images it deployed, one
+// per line (docs/ingest.md). Each deploy/*.txt is such a list, mapped with
+// fixed flags; its golden file holds the events, or the error refusing
+// the list.
+TEST(DeployGolden, MatchesGoldenFiles) {
+  const fs::path dir = fs::path(INFRATRAIL_INGEST_TESTDATA) / "deploy";
+  std::vector<fs::path> lists;
+  for (const auto& f : fs::directory_iterator(dir)) {
+    if (f.path().extension() == ".txt") lists.push_back(f.path());
   }
-  ASSERT_TRUE(fs::exists(c.golden)) << c.golden << " is missing";
-  const std::string want = ReadFile(c.golden);
-  // Line by line, so a failure names the outcome that changed.
-  const std::vector<std::string> g = absl::StrSplit(got, '\n');
-  const std::vector<std::string> w = absl::StrSplit(want, '\n');
-  for (size_t i = 0; i < std::min(g.size(), w.size()); ++i) {
-    EXPECT_EQ(g[i], w[i]) << c.golden.filename() << " line " << i + 1;
+  std::sort(lists.begin(), lists.end());
+  ASSERT_GE(lists.size(), 2u) << "deploy golden cases are missing from " << dir;
+  for (const fs::path& list : lists) {
+    SCOPED_TRACE(list.filename());
+    DeployOptions o;
+    o.images = ImageRefLines(ReadFile(list));
+    o.repository = "https://github.com/example/shop";
+    o.commit = "9c1b7e2d4f6a8b0c1d3e5f7a9b2c4d6e8f0a1b3c";
+    o.pipeline = "github-actions/example/shop/4412";
+    o.environment = "prod-eu1";
+    o.actor = "ci@example.com";
+    o.occurred_at = "2026-11-30T12:00:00Z";
+    std::string got;
+    absl::StatusOr<std::vector<v1::InfraEvent>> events = BuildDeployEvents(o);
+    if (!events.ok()) {
+      got = nlohmann::json{{"error", events.status().message()}}.dump() + "\n";
+    } else {
+      for (size_t i = 0; i < events->size(); ++i) {
+        got += nlohmann::json{{"position", absl::StrCat("image[", i, "]")},
+                              {"event", nlohmann::json::parse(EventToSortedJson((*events)[i]))}}
+                   .dump() +
+               "\n";
+      }
+    }
+    fs::path golden = list;
+    ExpectGolden(got, golden.replace_extension(".golden.jsonl"));
   }
-  EXPECT_EQ(g.size(), w.size()) << "outcomes for " << c.input.filename();
 }
 
 INSTANTIATE_TEST_SUITE_P(Adapters, GoldenTest, testing::ValuesIn(Cases()),

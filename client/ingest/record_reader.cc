@@ -79,6 +79,27 @@ class RecordReader::Impl {
         done_ = true;
         return false;
       }
+      if (mode_ == Mode::kStream) {
+        if (stream_next_ == stream_.size()) {
+          done_ = true;
+          doc_.clear();
+          return false;
+        }
+        const auto [start, size] = stream_[stream_next_++];
+        value_line_ += std::count(doc_.begin() + static_cast<ptrdiff_t>(stream_scanned_),
+                                  doc_.begin() + static_cast<ptrdiff_t>(start), '\n');
+        stream_scanned_ = start;
+        line_.assign(doc_, start, size);
+        text_ = &line_;
+        // Parsed as one value by SplitStream already: this cannot fail.
+        if (const simdjson::error_code code = Parse(line_); code != simdjson::SUCCESS) {
+          r->position = absl::StrCat(name_, ":", value_line_);
+          r->error = JsonError(line_, code);
+          return true;
+        }
+        if (!Split(r)) return true;
+        continue;
+      }
       // A line is bounded as a document is: CloudTrail writes a file's
       // records as one line ({"Records":[...]}), and its records are then
       // bounded one by one.
@@ -119,7 +140,10 @@ class RecordReader::Impl {
           if (code == simdjson::SUCCESS) {
             mode_ = Mode::kDocumentDone;
             text_ = &doc_;
-          } else if (!SecondLineIsJson()) {
+          } else if (SplitStream()) {
+            mode_ = Mode::kStream;  // `jq .` output: values one after another
+            continue;
+          } else if (!LaterLineIsAnObject()) {
             mode_ = Mode::kDocumentDone;
             r->position = absl::StrCat(name_, ":", value_line_);
             r->error = absl::StrCat("document ", JsonError(doc_, code));
@@ -146,7 +170,7 @@ class RecordReader::Impl {
   }
 
  private:
-  enum class Mode { kUnknown, kLines, kDocumentDone };
+  enum class Mode { kUnknown, kLines, kDocumentDone, kStream };
 
   simdjson::error_code Parse(std::string& text) {
     text.reserve(text.size() + simdjson::SIMDJSON_PADDING);
@@ -267,19 +291,49 @@ class RecordReader::Impl {
     return true;
   }
 
-  // The second non-blank line of doc_ (which starts with the first) parses
-  // on its own: the input is JSON lines, not a broken document.
-  bool SecondLineIsJson() {
+  // doc_ (parsed, so padded) is two or more JSON values one after another,
+  // each spread over lines, as `jq .` prints a stream: their byte ranges go
+  // to stream_. False, with stream_ untouched, if any of them is broken.
+  bool SplitStream() {
+    simdjson::dom::document_stream stream;
+    const size_t batch = std::max<size_t>(doc_.size(), simdjson::dom::MINIMAL_BATCH_SIZE);
+    if (probe_.parse_many(doc_.data(), doc_.size(), batch).get(stream) != simdjson::SUCCESS) {
+      return false;
+    }
+    std::vector<std::pair<size_t, size_t>> values;
+    for (auto it = stream.begin(); it != stream.end(); ++it) {
+      simdjson::dom::element ignored;
+      if ((*it).get(ignored) != simdjson::SUCCESS) return false;
+      const std::string_view source = it.source();
+      values.emplace_back(static_cast<size_t>(source.data() - doc_.data()), source.size());
+    }
+    if (values.size() < 2 || stream.truncated_bytes() != 0) return false;
+    stream_ = std::move(values);
+    stream_next_ = 0;
+    stream_scanned_ = 0;
+    return true;
+  }
+
+  // A line of doc_ after the first (which is line_) holds a whole JSON
+  // object on its own: the input is JSON lines whose first lines are
+  // broken, not a broken document. (A pretty-printed document has no such
+  // line but an empty object; its scalars and `[]` do not count.) Erring
+  // towards lines costs a broken document one error per line instead of
+  // one in all; erring the other way would lose the records.
+  bool LaterLineIsAnObject() {
     std::string_view rest = std::string_view(doc_).substr(std::min(doc_.size(), line_.size() + 1));
+    std::string copy;
     while (!rest.empty()) {
       const size_t nl = rest.find('\n');
-      std::string_view l = rest.substr(0, nl);
+      const absl::string_view l = absl::StripAsciiWhitespace(Av(rest.substr(0, nl)));
       rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-      if (absl::StripAsciiWhitespace(Av(l)).empty()) continue;
-      std::string copy(l);
+      if (l.size() < 2 || l.front() != '{' || l.back() != '}') continue;
+      copy.assign(l.data(), l.size());
       copy.reserve(copy.size() + simdjson::SIMDJSON_PADDING);
-      simdjson::dom::element ignored;
-      return probe_.parse(copy.data(), copy.size(), false).get(ignored) == simdjson::SUCCESS;
+      simdjson::dom::object object;
+      if (probe_.parse(copy.data(), copy.size(), false).get(object) == simdjson::SUCCESS) {
+        return true;
+      }
     }
     return false;
   }
@@ -302,7 +356,7 @@ class RecordReader::Impl {
     };
     while (ReadLine(&more, max_line(), &too_long, status)) {
       if (too_long || doc_.size() + more.size() + 1 > limits_.max_document_bytes) {
-        if (SecondLineIsJson()) {
+        if (LaterLineIsAnObject()) {
           pending_ = doc_.substr(line_.size() + 1);
           if (too_long) {
             pending_too_long_ = true;
@@ -400,6 +454,10 @@ class RecordReader::Impl {
   Mode mode_ = Mode::kUnknown;
   bool done_ = false;
   std::string line_, doc_;
+  // kStream: the values of doc_ (offset, size), the next one, and how far
+  // doc_'s newlines have been counted into value_line_.
+  std::vector<std::pair<size_t, size_t>> stream_;
+  size_t stream_next_ = 0, stream_scanned_ = 0;
   const std::string* text_ = nullptr;
   int64_t line_no_ = 0, value_line_ = 0;
   simdjson::dom::parser parser_, probe_;

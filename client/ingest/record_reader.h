@@ -18,8 +18,10 @@
 //    when the first non-blank line is not a complete JSON value. It is read
 //    whole, up to `max_document_bytes` (its lines may be longer than
 //    `max_record_bytes`). Positions are "NAME:LINE" of the line it starts
-//    on. If it does not parse, or passes the bound, and its second non-blank
-//    line is a JSON value, the input is JSON lines with a bad first line.
+//    on. Several such documents one after another (`jq .` of JSON lines)
+//    are each a value, positioned at their first line. If it does not
+//    parse, or passes the bound, and a later line holds a JSON object by
+//    itself, the input is JSON lines whose first lines are bad.
 // Each value is a record, except a top-level array, and an object with one
 // of the mapper's container keys holding an array ({"Records": [...]},
 // {"items": [...]}): their items are the records, positioned

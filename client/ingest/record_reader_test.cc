@@ -281,6 +281,62 @@ TEST(RecordReaderLines, BrokenFirstLineDoesNotHideTheRest) {
   EXPECT_EQ(r.records[2], Ok("in:5", "{\"c\":3}"));
 }
 
+TEST(RecordReaderLines, SeveralBrokenLinesFirstDoNotHideTheRest) {
+  // A log whose first lines were cut: no line alone is an object until the
+  // fourth.
+  Result r = ReadString("{\"a\": nope}\n\"b\": 2}\n{\"c\n{\"d\":4}\n{\"e\":5}\n");
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.records.size(), 5u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(r.records[i].position, absl::StrCat("in:", i + 1));
+    EXPECT_THAT(r.records[i].error, HasSubstr("not JSON"));
+  }
+  EXPECT_EQ(r.records[3], Ok("in:4", "{\"d\":4}"));
+  EXPECT_EQ(r.records[4], Ok("in:5", "{\"e\":5}"));
+}
+
+TEST(RecordReaderDocument, PrettyValuesOneAfterAnotherAreRecords) {
+  // `jq . audit.log`: each value over several lines, its position the line
+  // it starts on, its raw bytes its own.
+  Result r = ReadString("\n{\n  \"a\": 1\n}\n{\n  \"b\": {\n    \"c\": 2\n  }\n}\n\n{\"d\": 3}\n");
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.records.size(), 3u);
+  EXPECT_EQ(r.records[0], Ok("in:2", "{\n  \"a\": 1\n}"));
+  EXPECT_EQ(r.records[1], Ok("in:5", "{\n  \"b\": {\n    \"c\": 2\n  }\n}"));
+  EXPECT_EQ(r.records[2], Ok("in:11", "{\"d\": 3}"));
+}
+
+TEST(RecordReaderDocument, PrettyContainersOneAfterAnotherAreSplit) {
+  Result r = ReadString(
+      "{\n  \"Records\": [\n    {\"x\": 1},\n    {\"y\": 2}\n  ]\n}\n"
+      "{\n  \"Records\": [\n    {\"z\": 3}\n  ]\n}\n");
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.records.size(), 3u);
+  EXPECT_EQ(r.records[0], Ok("in:1:Records[0]", "{\"x\": 1}"));
+  EXPECT_EQ(r.records[1], Ok("in:1:Records[1]", "{\"y\": 2}"));
+  EXPECT_EQ(r.records[2], Ok("in:7:Records[0]", "{\"z\": 3}"));
+}
+
+TEST(RecordReaderDocument, PrettyValuesWithABrokenOneAreOneError) {
+  Result r = ReadString("{\n  \"a\": 1\n}\n{\n  \"b\": \n}\n");
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.records.size(), 1u);
+  EXPECT_EQ(r.records[0].position, "in:1");
+  EXPECT_THAT(r.records[0].error, HasSubstr("document not JSON"));
+}
+
+TEST(RecordReaderDocument, BrokenPrettyDocumentWithScalarLinesIsOneError) {
+  // Lines such as `2`, `"x"` or `[]` parse on their own, but only a line
+  // holding a whole object makes the input JSON lines.
+  Result r = ReadString(
+      "{\n  \"items\": [\n    2,\n    []\n  ],\n  \"names\": [\n    \"x\"\n  ],\n"
+      "  \"broken\": \n}\n");
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.records.size(), 1u);
+  EXPECT_EQ(r.records[0].position, "in:1");
+  EXPECT_THAT(r.records[0].error, HasSubstr("document not JSON"));
+}
+
 TEST(RecordReaderLines, BrokenFirstLineThenAMoreThanDocumentSizedRestIsStillRead) {
   // The look-ahead for a pretty document is bounded by max_document_bytes;
   // an input of JSON lines longer than that must not end there.

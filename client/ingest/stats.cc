@@ -62,6 +62,15 @@ void IngestStats::Item(const MappedItem& item) {
   }
 }
 
+void IngestStats::EventRefused() {
+  absl::MutexLock lock(&mu_);
+  if (events_ > 0) --events_;
+  ++unmapped_;
+  if (outcomes_metric_ != nullptr) {
+    outcomes_metric_->Add({{"source", source_}, {"outcome", "unmapped"}}).Increment();
+  }
+}
+
 void IngestStats::Logged(bool duplicate) {
   absl::MutexLock lock(&mu_);
   ++logged_;

@@ -24,6 +24,9 @@ class IngestStats {
   void Record();      // a record read (readable or not)
   void Unreadable();  // a record RecordReader could not read
   void Item(const MappedItem& item);
+  // An event Item counted that then failed the log's entry checks: it
+  // becomes unmapped.
+  void EventRefused();
   void Logged(bool duplicate);
 
   // "12 records: 9 events logged (2 duplicates), 2 skipped (read-only 1,

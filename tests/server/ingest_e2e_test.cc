@@ -1,13 +1,20 @@
 // `infratrail ingest` end to end against a real server: files ingested
 // twice log each event once; the Kubernetes audit webhook logs 10,000
 // events from 100 POSTs exactly once, also across a kill -9 of the webhook
-// with the sender retrying, and answers 5xx while the log is down.
+// with the sender retrying, and answers 5xx while the log is down; bad
+// records (truncated, wrong types, 100 MB, no resource, a gzip bomb) are
+// reported by position and lose nothing around them; a file ingest killed
+// with -9 and run again logs every event exactly once.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <chrono>
+#include <fstream>
+#include <future>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,19 +34,29 @@
 namespace infratrail::testing {
 namespace {
 
-// POSTs `body` to http://127.0.0.1:<port>/ (HTTP/1.1, one request per
-// connection): the status code, or Unavailable when no answer came.
-absl::StatusOr<int> HttpPost(int port, const std::string& body) {
+// A TCP connection to 127.0.0.1:<port> (reads time out after 90 s), or -1.
+int ConnectLoopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError("socket failed");
+  if (fd < 0) return -1;
   timeval tv{.tv_sec = 90, .tv_usec = 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// POSTs `body` on the connected `fd` (HTTP/1.1, Connection: close) and
+// closes it: the status code, or Unavailable when no answer came.
+absl::StatusOr<int> HttpPostOn(int fd, const std::string& body) {
+  if (fd < 0) return absl::UnavailableError("not connected");
   std::string response;
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0) {
+  {
     const std::string request = absl::StrCat(
         "POST /audit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Connection: close\r\nContent-Length: ",
@@ -60,6 +77,11 @@ absl::StatusOr<int> HttpPost(int port, const std::string& body) {
     return absl::UnavailableError(absl::StrCat("no answer: ", response.substr(0, 80)));
   }
   return code;
+}
+
+// POSTs `body` to http://127.0.0.1:<port>/ on a new connection.
+absl::StatusOr<int> HttpPost(int port, const std::string& body) {
+  return HttpPostOn(ConnectLoopback(port), body);
 }
 
 // One audit event at ResponseComplete: a human creating, patching or
@@ -86,6 +108,49 @@ std::string EventList(int first, int n) {
   }
   return absl::StrCat(
       R"({"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[)", items, "]}");
+}
+
+// One CloudTrail record (JSON, one line): kind 0 reads a secret (ACCESS),
+// 1 runs two instances (two PROVISIONs), 2 decrypts with a KMS key (ACCESS).
+std::string CloudTrailRecord(int i, int kind) {
+  std::string call;
+  switch (kind) {
+    case 0:
+      call = absl::StrFormat(
+          R"("eventSource":"secretsmanager.amazonaws.com","eventName":"GetSecretValue",)"
+          R"("readOnly":true,"requestParameters":{"secretId":"db-%d"},)",
+          i % 20);
+      break;
+    case 1:
+      call = absl::StrFormat(
+          R"("eventSource":"ec2.amazonaws.com","eventName":"RunInstances","readOnly":false,)"
+          R"("responseElements":{"instancesSet":{"items":[{"instanceId":"i-%08xa"},)"
+          R"({"instanceId":"i-%08xb"}]}},)",
+          i, i);
+      break;
+    default:
+      call = absl::StrFormat(
+          R"("eventSource":"kms.amazonaws.com","eventName":"Decrypt","readOnly":true,)"
+          R"("resources":[{"type":"AWS::KMS::Key","ARN":"arn:aws:kms:eu-west-1:123456789012:key/k%d"}],)",
+          i % 30);
+  }
+  return absl::StrFormat(
+      R"({"eventVersion":"1.09","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/u%d"},)"
+      R"("eventTime":"2026-11-30T12:%02d:%02dZ",%s"eventID":"e2e-%08d","eventType":"AwsApiCall",)"
+      R"("recipientAccountId":"123456789012"})",
+      i % 5, (i / 60) % 60, i % 60, call, i);
+}
+
+// Writes `text` gzipped to `path`.
+bool WriteGzip(const std::string& path, const std::string& text) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  if (f == nullptr) return false;
+  bool ok = true;
+  for (size_t at = 0; ok && at < text.size(); at += 1 << 20) {
+    const size_t n = std::min<size_t>(1 << 20, text.size() - at);
+    ok = gzwrite(f, text.data() + at, static_cast<unsigned>(n)) == static_cast<int>(n);
+  }
+  return gzclose(f) == Z_OK && ok;
 }
 
 class IngestE2eTest : public CliTest {
@@ -154,6 +219,36 @@ class IngestE2eTest : public CliTest {
     EXPECT_TRUE(client.ReadRange(0, n, &out).ok());
     return out;
   }
+
+  // A series of the webhook's /metrics: its value, 0 if absent, -1 if
+  // /metrics did not answer.
+  double Metric(int port, const std::string& series) {
+    absl::StatusOr<std::unique_ptr<HttpFetcher>> fetcher = HttpFetcher::Create({});
+    if (!fetcher.ok()) return -1;
+    absl::StatusOr<HttpResponse> r =
+        (*fetcher)->Get(absl::StrCat("http://127.0.0.1:", port, "/metrics"), 1 << 20);
+    if (!r.ok()) return -1;
+    for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+      double v = 0;
+      if (absl::ConsumePrefix(&line, series) && absl::ConsumePrefix(&line, " ") &&
+          absl::SimpleAtod(line, &v)) {
+        return v;
+      }
+    }
+    return 0;
+  }
+
+  // Waits until the webhook has read `n` audit records (a POST it took is
+  // being processed).
+  bool WaitForRecords(int port, double n) {
+    for (int polls = 0; polls < 3000; ++polls) {
+      if (Metric(port, kRecords) >= n) return true;
+      absl::SleepFor(absl::Milliseconds(10));  // polling for a condition, bounded
+    }
+    return false;
+  }
+
+  static constexpr char kRecords[] = "infratrail_ingest_records_total{source=\"k8s-audit\"}";
 
   pid_t webhook_pid_ = -1;
 };
@@ -266,6 +361,300 @@ TEST_F(IngestE2eTest, FileIngestedTwiceIsLoggedOnce) {
   EXPECT_TRUE(absl::StrContains(err_, file + ":501: not JSON")) << err_;
   EXPECT_TRUE(absl::StrContains(err_, "(--strict)")) << err_;
   EXPECT_EQ(Entries(*server, 500).size(), 500u);
+}
+
+// The log indexes of the lines `out` printed, which must all be well formed.
+std::vector<uint64_t> Indexes(const std::string& out, size_t* duplicates = nullptr) {
+  std::vector<uint64_t> indexes;
+  for (const std::string& line : Lines(out)) {
+    const auto j = nlohmann::json::parse(line);
+    indexes.push_back(j.at("index").get<uint64_t>());
+    if (duplicates != nullptr && j.at("duplicate").get<bool>()) ++*duplicates;
+  }
+  return indexes;
+}
+
+TEST_F(IngestE2eTest, BadCloudTrailRecordsAreNamedByPositionAndLoseNothingAroundThem) {
+  std::unique_ptr<ServerProcess> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  // A 100 MB record: a string value of 100 MB inside an otherwise good record.
+  std::string huge = CloudTrailRecord(99, 0);
+  huge.insert(huge.size() - 1, absl::StrCat(",\"padding\":\"", std::string(100 << 20, 'x'), "\""));
+  const std::string lines = absl::StrCat(
+      CloudTrailRecord(1, 0), "\n",                            // 1: logged
+      R"({"eventID":"e2e-trunc","eventName":"GetSecr)", "\n",  // 2: truncated
+      R"({"eventID":"e2e-type","eventName":5,"eventTime":"2026-11-30T12:00:00Z"})", "\n",  // 3
+      R"({"eventID":"e2e-nores","eventName":"PutBucketPolicy","eventSource":"s3.amazonaws.com",)"
+      R"("eventTime":"2026-11-30T12:00:00Z","userIdentity":{"type":"Root"}})",
+      "\n",                           // 4
+      huge, "\n",                     // 5: 100 MB
+      CloudTrailRecord(6, 1), "\n",   // 6: two events
+      "[1,2\n",                       // 7: broken array
+      CloudTrailRecord(8, 2), "\n");  // 8: logged
+  const std::string file = Write("trail.jsonl", lines);
+  const std::vector<std::string> args = {"ingest",          "cloudtrail", "--server",
+                                         server->address(), "--file",     file};
+  ASSERT_EQ(Cli(args), 0) << err_.substr(0, 2000);
+  std::vector<std::string> out = Lines(out_);
+  ASSERT_EQ(out.size(), 4u) << out_;
+  const char* const kPositions[] = {":1", ":6:instancesSet[0]", ":6:instancesSet[1]", ":8"};
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(nlohmann::json::parse(out[i])["source_position"], file + kPositions[i]);
+  }
+  // Each bad record is named with its line and why, once.
+  EXPECT_TRUE(absl::StrContains(err_, file + ":2: not JSON")) << err_;
+  EXPECT_TRUE(absl::StrContains(err_, file + ":3: unmapped: eventName: a number, not a string"))
+      << err_;
+  EXPECT_TRUE(absl::StrContains(err_, file + ":4: unmapped: no resource")) << err_;
+  EXPECT_TRUE(absl::StrContains(err_, file + ":5: record longer than 16777216 bytes "
+                                             "(--max-record-bytes): skipped"))
+      << err_;
+  EXPECT_TRUE(absl::StrContains(err_, file + ":7: not JSON")) << err_;
+  EXPECT_TRUE(absl::StrContains(
+      err_, "8 records: 4 events logged (0 duplicates), 0 skipped, 2 unmapped, 3 unreadable"))
+      << err_;
+  const std::vector<uint64_t> first = Indexes(out_);
+  EXPECT_EQ(std::set<uint64_t>(first.begin(), first.end()), (std::set<uint64_t>{0, 1, 2, 3}));
+
+  // --strict stops at line 2, after line 1 is sent (a duplicate now).
+  std::vector<std::string> strict = args;
+  strict.push_back("--strict");
+  ASSERT_EQ(Cli(strict), 2) << err_;
+  size_t duplicates = 0;
+  EXPECT_EQ(Indexes(out_, &duplicates), std::vector<uint64_t>{first[0]});
+  EXPECT_EQ(duplicates, 1u);
+  EXPECT_TRUE(absl::StrContains(err_, file + ":2: not JSON")) << err_;
+  EXPECT_FALSE(absl::StrContains(err_, file + ":3:")) << err_;
+
+  // Read again: the same four entries, nothing new.
+  ASSERT_EQ(Cli(args), 0) << err_;
+  duplicates = 0;
+  EXPECT_EQ(Indexes(out_, &duplicates), first);
+  EXPECT_EQ(duplicates, 4u);
+  EXPECT_TRUE(absl::StrContains(err_, "4 events logged (4 duplicates)")) << err_;
+  const std::vector<std::string> entries = Entries(*server, 4);
+  ASSERT_EQ(entries.size(), 4u);
+  std::vector<std::string> more;
+  LogClient(server->address()).GetEntries(4, 1, &more);
+  EXPECT_TRUE(more.empty());
+}
+
+TEST_F(IngestE2eTest, GzipBombEndsTheInputAfterLoggingWhatCameBeforeIt) {
+  std::unique_ptr<ServerProcess> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  // Three records, then 64 MiB of blank lines (64 KiB gzipped): past
+  // --max-decompressed-bytes the input ends, and the second file is still
+  // read.
+  std::string text;
+  for (int i = 0; i < 3; ++i) absl::StrAppend(&text, CloudTrailRecord(i, 0), "\n");
+  text.append(64 << 20, '\n');
+  absl::StrAppend(&text, CloudTrailRecord(3, 0), "\n");
+  const std::string bomb = dir_->path() + "/bomb.json.gz";
+  ASSERT_TRUE(WriteGzip(bomb, text));
+  const std::string next = dir_->path() + "/next.json.gz";
+  ASSERT_TRUE(WriteGzip(next, absl::StrCat(CloudTrailRecord(4, 2), "\n")));
+  ASSERT_EQ(Cli({"ingest", "cloudtrail", "--server", server->address(), "--file", bomb, "--file",
+                 next, "--max-decompressed-bytes", "16777216"}),
+            2)
+      << err_;
+  const std::vector<std::string> out = Lines(out_);
+  ASSERT_EQ(out.size(), 4u) << out_ << err_;
+  EXPECT_EQ(nlohmann::json::parse(out[2])["source_position"], bomb + ":3");
+  EXPECT_EQ(nlohmann::json::parse(out[3])["source_position"], next + ":1");
+  EXPECT_TRUE(absl::StrContains(
+      err_, bomb + ": decompresses to more than 16777216 bytes (--max-decompressed-bytes)"))
+      << err_;
+  EXPECT_TRUE(absl::StrContains(err_, "1 of 2 inputs ended early")) << err_;
+  EXPECT_EQ(Entries(*server, 4).size(), 4u);
+}
+
+TEST_F(IngestE2eTest, FileIngestKilledMidwayAndRunAgainLogsEveryEventOnce) {
+  std::unique_ptr<ServerProcess> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  constexpr int kRecords = 20000;  // kind 1 maps to 2 events: 26,667 events
+  std::string text;
+  int events = 0;
+  for (int i = 0; i < kRecords; ++i) {
+    absl::StrAppend(&text, CloudTrailRecord(i, i % 3), "\n");
+    events += i % 3 == 1 ? 2 : 1;
+  }
+  const std::string file = Write("trail.jsonl", text);
+  const std::vector<std::string> args = {
+      INFRATRAIL_CLI_BIN, "ingest", "cloudtrail", "--server", server->address(),
+      "--file",           file,     "--batch",    "64"};
+  const std::string out1 = dir_->path() + "/killed.out";
+  absl::StatusOr<pid_t> pid = SpawnChild(args, out1, dir_->path() + "/killed.err");
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  // kill -9 once a thousand events are acknowledged, well before the end.
+  size_t acknowledged = 0;
+  for (int polls = 0; polls < 30000; ++polls) {
+    acknowledged = Lines(ReadFileOrEmpty(out1)).size();
+    if (acknowledged >= 1000 || WaitPid(*pid, absl::Milliseconds(1)).ok()) break;
+  }
+  kill(*pid, SIGKILL);
+  WaitPid(*pid, absl::Seconds(30)).IgnoreError();
+  // The lines printed before the kill (the last may be cut short).
+  std::vector<std::string> before = Lines(ReadFileOrEmpty(out1));
+  if (!before.empty() && !nlohmann::json::accept(before.back())) before.pop_back();
+  ASSERT_GE(before.size(), 1000u);
+  ASSERT_LT(before.size(), static_cast<size_t>(events)) << "the run ended before the kill";
+
+  ASSERT_EQ(Cli(std::vector<std::string>(args.begin() + 1, args.end())), 0) << err_;
+  size_t duplicates = 0;
+  const std::vector<uint64_t> indexes = Indexes(out_, &duplicates);
+  ASSERT_EQ(indexes.size(), static_cast<size_t>(events));
+  // Everything acknowledged before the kill comes back as a duplicate at the
+  // same index; the whole log is exactly the file's events.
+  EXPECT_GE(duplicates, before.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(nlohmann::json::parse(before[i])["index"].get<uint64_t>(), indexes[i]) << i;
+  }
+  const std::set<uint64_t> unique(indexes.begin(), indexes.end());
+  EXPECT_EQ(unique.size(), static_cast<size_t>(events));
+  EXPECT_EQ(*unique.rbegin(), static_cast<uint64_t>(events - 1));
+  std::vector<std::string> more;
+  const std::vector<std::string> entries = Entries(*server, events);
+  ASSERT_EQ(entries.size(), static_cast<size_t>(events));
+  std::set<std::string> event_ids;
+  for (const std::string& e : entries) {
+    v1::InfraEvent event;
+    ASSERT_TRUE(event.ParseFromString(e));
+    event_ids.insert(event.attributes().at("aws.event_id") +
+                     event.resource().id());  // RunInstances gives two per event ID
+  }
+  EXPECT_EQ(event_ids.size(), static_cast<size_t>(events));
+}
+
+// A POST over --max-body-bytes is refused with 413; with every worker busy
+// (the log is down and the retry budget long) and as many POSTs waiting,
+// the next is answered 503 at once instead of piling up.
+TEST_F(IngestE2eTest, WebhookRefusesOversizedBodiesAndSaysBusyInsteadOfQueueing) {
+  std::unique_ptr<ServerProcess> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  const int port = StartWebhook(
+      *server, "webhook",
+      {"--workers", "1", "--max-body-bytes", "65536", "--retry-for", "120s", "--timeout", "1s"});
+  ASSERT_GT(port, 0);
+  const std::string big = EventList(0, 200);
+  ASSERT_GT(big.size(), 65536u);
+  EXPECT_EQ(HttpPost(port, big).value_or(-1), 413);
+  EXPECT_EQ(HttpPost(port, "").value_or(-1), 400);  // nothing to log is the sender's error
+  ASSERT_EQ(HttpPost(port, EventList(0, 10)).value_or(-1), 200);
+  ASSERT_TRUE(server->Terminate().ok());
+
+  auto metric = [&](const std::string& series) { return Metric(port, series); };
+  ASSERT_EQ(metric(kRecords), 10.0);
+  // The one worker takes the first POST and retries against the dead log.
+  std::future<absl::StatusOr<int>> held =
+      std::async(std::launch::async, [&] { return HttpPost(port, EventList(10, 5)); });
+  ASSERT_TRUE(WaitForRecords(port, 15));
+  // Of three more, one waits for the worker and two are turned away.
+  std::vector<std::future<absl::StatusOr<int>>> more;
+  for (int i = 0; i < 3; ++i) {
+    more.push_back(std::async(std::launch::async,
+                              [&, i] { return HttpPost(port, EventList(20 + 5 * i, 5)); }));
+  }
+  int busy = 0;
+  for (int polls = 0; polls < 3000 && busy < 2; ++polls) {
+    busy = 0;
+    for (auto& f : more) {
+      if (f.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready) ++busy;
+    }
+    if (busy < 2) absl::SleepFor(absl::Milliseconds(10));  // polling for a condition, bounded
+  }
+  ASSERT_EQ(busy, 2);
+  int answered_503 = 0;
+  for (auto& f : more) {
+    if (f.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready) {
+      EXPECT_EQ(f.get().value_or(-1), 503);
+      ++answered_503;
+    }
+  }
+  EXPECT_EQ(answered_503, 2);
+  EXPECT_EQ(metric("infratrail_ingest_webhook_requests_total{code=\"503\"}"), 2.0);
+  EXPECT_EQ(metric("infratrail_ingest_webhook_requests_total{code=\"413\"}"), 1.0);
+  // Nothing more was read: the waiting POST has not been looked at.
+  EXPECT_EQ(metric(kRecords), 15.0);
+  KillWebhook();  // the held POSTs end without an answer, as the API server would see
+  EXPECT_FALSE(held.get().ok());
+  for (auto& f : more) {
+    if (f.valid()) {
+      EXPECT_FALSE(f.get().ok());
+    }
+  }
+}
+
+// --max-connections bounds what uploads can hold in memory: connections
+// past it are closed at accept, counted, and those held are served.
+TEST_F(IngestE2eTest, WebhookClosesConnectionsPastMaxConnections) {
+  std::unique_ptr<ServerProcess> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  const int port = StartWebhook(*server, "webhook", {"--max-connections", "2"});
+  ASSERT_GT(port, 0);
+  std::vector<int> fds;
+  for (int i = 0; i < 5; ++i) fds.push_back(ConnectLoopback(port));
+  for (int fd : fds) ASSERT_GE(fd, 0);
+  // Wait until the webhook has closed three of them (all five then went
+  // through accept; the two it holds wait for a request).
+  std::vector<bool> closed(fds.size(), false);
+  int n_closed = 0;
+  for (int polls = 0; polls < 3000 && n_closed < 3; ++polls) {
+    n_closed = 0;
+    for (size_t i = 0; i < fds.size(); ++i) {
+      char c;
+      const ssize_t got = recv(fds[i], &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      closed[i] = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+      n_closed += closed[i] ? 1 : 0;
+    }
+    if (n_closed < 3) absl::SleepFor(absl::Milliseconds(10));  // polling, bounded
+  }
+  ASSERT_EQ(n_closed, 3);
+  int served = 0;
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (closed[i]) {
+      close(fds[i]);
+      continue;
+    }
+    EXPECT_EQ(HttpPostOn(fds[i], EventList(static_cast<int>(i) * 10, 10)).value_or(-1), 200);
+    ++served;
+  }
+  EXPECT_EQ(served, 2);
+  EXPECT_EQ(
+      Metric(port, "infratrail_ingest_webhook_connections_closed_total{reason=\"total_cap\"}"),
+      3.0);
+  EXPECT_EQ(Entries(*server, 20).size(), 20u);
+}
+
+// SIGTERM while a POST waits for the log: the webhook turns new POSTs away
+// (503), answers the one being processed once its events are logged, and
+// only then stops.
+TEST_F(IngestE2eTest, WebhookStoppedBySigtermAnswersThePostBeingProcessed) {
+  std::unique_ptr<ServerProcess> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  const int port = StartWebhook(*server, "webhook",
+                                {"--workers", "1", "--timeout", "60s", "--retry-for", "60s"});
+  ASSERT_GT(port, 0);
+  ASSERT_EQ(HttpPost(port, EventList(0, 10)).value_or(-1), 200);
+  ASSERT_EQ(kill(server->pid(), SIGSTOP), 0);  // the log hangs, the POST waits
+  std::future<absl::StatusOr<int>> held =
+      std::async(std::launch::async, [&] { return HttpPost(port, EventList(10, 20)); });
+  ASSERT_TRUE(WaitForRecords(port, 30));
+  ASSERT_EQ(kill(webhook_pid_, SIGTERM), 0);
+  // Once it is stopping, a new POST is turned away to be sent again later.
+  int code = 0;
+  for (int attempt = 0; attempt < 3000 && code != 503; ++attempt) {
+    code = HttpPost(port, EventList(30, 1)).value_or(-1);
+    ASSERT_TRUE(code == 503 || code == -1) << code;           // -1: not listening yet/any more
+    if (code != 503) absl::SleepFor(absl::Milliseconds(10));  // polling, bounded
+  }
+  EXPECT_EQ(code, 503);
+  ASSERT_EQ(kill(server->pid(), SIGCONT), 0);
+  EXPECT_EQ(held.get().value_or(-1), 200);  // answered, not cut off
+  absl::StatusOr<int> exit = WaitPid(webhook_pid_, absl::Seconds(60));
+  webhook_pid_ = -1;
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(*exit, 0);
+  EXPECT_EQ(Entries(*server, 30).size(), 30u);
 }
 
 TEST_F(IngestE2eTest, WebhookOverHttpsLogsWhatIsPostedAndRefusesPlainHttp) {
