@@ -116,6 +116,11 @@ int main(int argc, char** argv) {
   // libstdc++ reads std::cin a character at a time, 3-4x slower than a file.
   std::ios::sync_with_stdio(false);
   std::cin.tie(nullptr);
+  // Nor is std::cerr tied to std::cout: ingest writes stderr (problems,
+  // progress) on its reading thread while results go to stdout from the
+  // sender's, and a tied cerr would flush cout from both at once, printing
+  // result lines twice or cut.
+  std::cerr.tie(nullptr);
   try {
     return infratrail::Main(argc, argv);
   } catch (const std::exception& e) {

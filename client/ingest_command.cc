@@ -69,7 +69,8 @@ CLI::App* AddIngestCommand(CLI::App* app, IngestArgs* a) {
   cmd->add_option("--listen-tls-key", a->tls_key, "--listen: that certificate's PEM private key");
   cmd->add_option("--max-body-bytes", a->max_body_bytes,
                   "--listen: the largest POST body (413 beyond)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 30));
   cmd->add_option("--max-connections", a->max_connections,
                   "--listen: connections held at once (each may buffer a body of "
                   "--max-body-bytes); more are closed at accept")
@@ -91,13 +92,16 @@ CLI::App* AddIngestCommand(CLI::App* app, IngestArgs* a) {
       ->capture_default_str();
   cmd->add_option("--max-record-bytes", a->max_record_bytes,
                   "Largest record (a line that is not a container, or an item)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 32));
   cmd->add_option("--max-document-bytes", a->max_document_bytes,
                   "Largest multi-line JSON document, or line (a CloudTrail file is one)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 34));
   cmd->add_option("--max-decompressed-bytes", a->max_decompressed_bytes,
                   "Most bytes one gzip input may decompress to")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   cmd->add_option("--sign-key", a->sign_keys, "Emitter key file: sign each event (repeatable)");
   cmd->add_flag("--wait", a->wait,
                 "Wait until a verified checkpoint covers the events (needs --log-key or "

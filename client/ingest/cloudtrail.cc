@@ -284,7 +284,11 @@ Mapping CloudTrailMapper::Map(element record, std::string_view) const {
     return One(Unmapped(
         absl::StrCat("eventName \"", Excerpt(*event_name), "\" is not in the mapping table")));
   }
-  // A failed ConsoleLogin has no errorCode, only its outcome.
+  // A failed ConsoleLogin has no errorCode, only its outcome. An errorCode
+  // of another type is not taken for success.
+  if (std::optional<std::string> wrong = WrongType(record, {"errorCode"})) {
+    return One(Unmapped(*std::move(wrong)));
+  }
   std::optional<std::string_view> error = GetString(record, "errorCode");
   if (!error.has_value() && *event_name == "ConsoleLogin" &&
       GetString(record, "responseElements.ConsoleLogin") == "Failure") {

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/ingest/mapping.h"
@@ -230,8 +229,8 @@ absl::StatusOr<std::vector<v1::InfraEvent>> BuildDeployEvents(const DeployOption
   for (const std::string& image : options.images) {
     absl::StatusOr<ImageRef> ref = ParseImageRef(image);
     if (!ref.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--image \"", absl::CHexEscape(Excerpt(image)),
-                                                     "\": ", ref.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--image \"", Excerpt(image), "\": ", ref.status().message()));
     }
     v1::InfraEvent ev = common;
     ev.set_artifact_digest(ref->digest);

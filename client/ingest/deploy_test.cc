@@ -175,7 +175,7 @@ TEST(BuildDeployEvents, ErrorsNameTheFlagAndValue) {
             "can be moved to other content, the digest is what an auditor rebuilds and "
             "compares)");
   EXPECT_EQ(error([](DeployOptions* o) { o->images = {"a\nb"}; }),
-            "--image \"a\\nb\": no digest (deploy by digest, NAME@sha256:<64 hex>: a tag can be "
+            "--image \"a\\x0ab\": no digest (deploy by digest, NAME@sha256:<64 hex>: a tag can be "
             "moved to other content, the digest is what an auditor rebuilds and compares)");
   EXPECT_EQ(error([](DeployOptions* o) { o->images.clear(); }),
             "--image: required (at least one image reference, or --file)");

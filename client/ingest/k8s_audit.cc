@@ -70,6 +70,16 @@ class K8sAuditMapper : public Mapper {
     const std::optional<std::string_view> verb = GetString(r, "verb");
     if (!verb.has_value() || verb->empty()) return {Unmapped(NoString(r, "verb"))};
 
+    if (std::optional<std::string> wrong = WrongType(
+            r, {"objectRef.resource", "objectRef.subresource", "objectRef.name",
+                "objectRef.namespace", "objectRef.apiGroup", "responseObject.metadata.name",
+                "user.username", "impersonatedUser.username", "requestReceivedTimestamp"})) {
+      return {Unmapped(*std::move(wrong))};
+    }
+    if (const std::optional<simdjson::dom::element> c = Get(r, "responseStatus.code");
+        c.has_value() && !c->is_null() && !c->is_int64()) {
+      return {Unmapped("responseStatus.code: not an integer")};
+    }
     const std::optional<simdjson::dom::element> ref = Get(r, "objectRef");
     const std::string_view resource = ref ? GetString(*ref, "resource").value_or("") : "";
     const std::string_view subresource = ref ? GetString(*ref, "subresource").value_or("") : "";
@@ -142,7 +152,7 @@ class K8sAuditMapper : public Mapper {
     e.mutable_actor()->set_principal(std::string(*user));
     e.mutable_actor()->set_via(v1::API);
     const std::optional<std::string_view> when = GetString(r, "requestReceivedTimestamp");
-    if (!when.has_value()) return {Unmapped("requestReceivedTimestamp: missing")};
+    if (!when.has_value()) return {Unmapped(NoString(r, "requestReceivedTimestamp"))};
     if (absl::Status s = SetOccurredAt(*when, "requestReceivedTimestamp", &e); !s.ok()) {
       return {Unmapped(std::string(s.message()))};
     }

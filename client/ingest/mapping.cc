@@ -1,10 +1,12 @@
 #include "client/ingest/mapping.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "core/hash.h"
 #include "google/protobuf/util/json_util.h"
@@ -60,6 +62,16 @@ std::string NoString(simdjson::dom::element e, std::string_view path) {
   return absl::StrCat(Av(path), ": ", Av(what), ", not a string");
 }
 
+std::optional<std::string> WrongType(simdjson::dom::element e,
+                                     std::initializer_list<std::string_view> paths) {
+  for (const std::string_view path : paths) {
+    const std::optional<simdjson::dom::element> v = Get(e, path);
+    if (!v.has_value() || v->is_null() || v->is_string()) continue;
+    return NoString(e, path);
+  }
+  return std::nullopt;
+}
+
 std::optional<int64_t> GetInt(simdjson::dom::element e, std::string_view path) {
   std::optional<simdjson::dom::element> v = Get(e, path);
   if (!v.has_value()) return std::nullopt;
@@ -74,7 +86,11 @@ absl::Status SetOccurredAt(std::string_view rfc3339, std::string_view field,
                            v1::InfraEvent* event) {
   absl::Time t;
   std::string err;
-  if (!absl::ParseTime(absl::RFC3339_full, std::string(rfc3339), &t, &err)) {
+  // ParseTime reads a C string (a NUL would end it early) and skips
+  // surrounding blanks; RFC 3339 has neither.
+  const bool plain = !rfc3339.empty() && std::all_of(rfc3339.begin(), rfc3339.end(),
+                                                     [](char c) { return c > 0x20 && c < 0x7F; });
+  if (!plain || !absl::ParseTime(absl::RFC3339_full, std::string(rfc3339), &t, &err)) {
     return absl::InvalidArgumentError(
         absl::StrCat(Av(field), ": \"", Excerpt(rfc3339), "\" is not an RFC 3339 timestamp"));
   }
@@ -128,11 +144,26 @@ MappedItem Event(v1::InfraEvent event, std::string where) {
 }
 
 std::string Excerpt(std::string_view s, size_t max) {
-  if (s.size() <= max) return std::string(s);
-  size_t n = max;
-  // Back off to the start of a UTF-8 sequence.
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return absl::StrCat(Av(s.substr(0, n)), "...");
+  size_t n = s.size();
+  if (n > max) {
+    n = max;
+    // Back off to the start of a UTF-8 sequence.
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  }
+  // Control characters are escaped: an input's value must not forge a line
+  // of our stderr or drive the terminal.
+  std::string out;
+  out.reserve(n + 3);
+  for (const char c : s.substr(0, n)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) {
+      out += absl::StrFormat("\\x%02x", u);
+    } else {
+      out += c;
+    }
+  }
+  if (n < s.size()) out += "...";
+  return out;
 }
 
 std::string FirstOverlongValue(

@@ -19,6 +19,7 @@
 #ifndef INFRATRAIL_CLIENT_INGEST_MAPPING_H_
 #define INFRATRAIL_CLIENT_INGEST_MAPPING_H_
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,6 +81,12 @@ std::optional<std::string_view> GetString(simdjson::dom::element e, std::string_
 // Why the string at `path` cannot be used, for Unmapped: "eventName:
 // missing", "eventName: empty", "eventName: a number, not a string".
 std::string NoString(simdjson::dom::element e, std::string_view path);
+// The first of `paths` present with a value that is neither a string nor
+// null, as NoString names it ("objectRef.namespace: a number, not a
+// string"); nullopt when there is none. For optional fields an adapter
+// would otherwise read as absent: a wrong type is unmapped, never a guess.
+std::optional<std::string> WrongType(simdjson::dom::element e,
+                                     std::initializer_list<std::string_view> paths);
 // The element at `path`, or nullopt when any step is missing or null.
 std::optional<simdjson::dom::element> Get(simdjson::dom::element e, std::string_view path);
 // The integer at `path` (a JSON integer, or a string holding one: Kubernetes
@@ -131,7 +138,8 @@ MappedItem Unmapped(std::string reason, std::string where = "");
 MappedItem Event(v1::InfraEvent event, std::string where = "");
 
 // `s` shortened to at most `max` bytes (at a UTF-8 boundary) with "..."
-// appended when cut, for quoting record values in reasons.
+// appended when cut, control characters as \xNN, for quoting record values
+// in reasons (which go to stderr).
 std::string Excerpt(std::string_view s, size_t max = 80);
 
 }  // namespace infratrail::ingest

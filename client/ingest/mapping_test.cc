@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/event_flags.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
 #include "proto/entry_validation.h"
@@ -154,6 +155,32 @@ TEST(NoStringTest, SaysWhatIsThereInstead) {
   EXPECT_EQ(NoString(e, "f"), "f: a boolean, not a string");
   EXPECT_EQ(NoString(e, "g"), "g: a number, not a string");
   EXPECT_EQ(NoString(e, "h"), "h: an object, not a string");
+}
+
+}  // namespace
+}  // namespace infratrail::ingest
+
+namespace infratrail::ingest {
+namespace {
+
+TEST(ExcerptTest, EscapesControlCharactersAndCutsAtACharacter) {
+  EXPECT_EQ(Excerpt("ok\ningest: forged\x1b[31m"), "ok\\x0aingest: forged\\x1b[31m");
+  EXPECT_EQ(Excerpt("abc\x7f"), "abc\\x7f");
+  EXPECT_EQ(Excerpt("h\xc3\xa9llo", 2), "h...");  // not inside the two bytes of é
+  EXPECT_EQ(Excerpt("short"), "short");
+}
+
+TEST(SetOccurredAtTest, RefusesWhatParseTimeWouldSkip) {
+  v1::InfraEvent e;
+  EXPECT_TRUE(SetOccurredAt("2026-11-30T09:14:03Z", "t", &e).ok());
+  for (const std::string_view bad :
+       {std::string_view("2026-11-30T09:14:03Z\0junk", 25),
+        std::string_view(" 2026-11-30T09:14:03Z"), std::string_view("2026-11-30T09:14:03Z "),
+        std::string_view("")}) {
+    const absl::Status st = SetOccurredAt(bad, "t", &e);
+    EXPECT_FALSE(st.ok()) << Excerpt(bad);
+    EXPECT_THAT(std::string(st.message()), testing::HasSubstr("not an RFC 3339 timestamp"));
+  }
 }
 
 }  // namespace

@@ -65,11 +65,24 @@ class RecordReader::Impl {
       : input_(std::move(source), name, limits.max_decompressed_bytes),
         name_(std::move(name)),
         keys_(std::move(keys)),
-        limits_(limits) {}
+        limits_(limits) {
+    // As deep as Go's encoding/json goes (an API server's audit event may
+    // carry a deeply nested custom resource): with simdjson's default of
+    // 1,024, one such item would make its whole container unreadable. The
+    // depth costs 9 bytes a level; capacity grows with the input.
+    for (simdjson::dom::parser* p : {&parser_, &probe_}) {
+      if (p->allocate(kInitialCapacity, kMaxDepth) != simdjson::SUCCESS) alloc_failed_ = true;
+    }
+    if (od_.allocate(kInitialCapacity, kMaxDepth) != simdjson::SUCCESS) alloc_failed_ = true;
+  }
 
   bool Next(Record* r, absl::Status* status) {
     r->error.clear();
     r->raw = {};
+    if (alloc_failed_) {
+      *status = absl::ResourceExhaustedError(absl::StrCat(name_, ": cannot allocate a parser"));
+      return false;
+    }
     for (;;) {
       if (item_ < items_.size()) return NextItem(r);
       items_.clear();
@@ -460,6 +473,8 @@ class RecordReader::Impl {
   size_t stream_next_ = 0, stream_scanned_ = 0;
   const std::string* text_ = nullptr;
   int64_t line_no_ = 0, value_line_ = 0;
+  static constexpr size_t kMaxDepth = 10001, kInitialCapacity = 64 << 10;
+  bool alloc_failed_ = false;
   simdjson::dom::parser parser_, probe_;
   simdjson::ondemand::parser od_;
   simdjson::dom::element value_;

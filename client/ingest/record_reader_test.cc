@@ -592,6 +592,19 @@ TEST(RecordReaderDeep, HundredThousandOpenBracketsDoNotCrash) {
   }
 }
 
+TEST(RecordReaderDeep, DeepItemAsGoEncodesItDoesNotSpoilItsContainer) {
+  // An audit event of a custom resource nested 5,000 levels (Go's
+  // encoding/json goes to 10,000): it and its neighbours are records.
+  const std::string deep =
+      absl::StrCat("{\"d\":", std::string(5000, '['), std::string(5000, ']'), "}");
+  Result r = ReadString(absl::StrCat("{\"items\":[{\"a\":1},", deep, ",{\"b\":2}]}\n"));
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.records.size(), 3u);
+  EXPECT_EQ(r.records[0], Ok("in:1:items[0]", "{\"a\":1}"));
+  EXPECT_EQ(r.records[1], Ok("in:1:items[1]", "<10006 bytes>"));
+  EXPECT_EQ(r.records[2], Ok("in:1:items[2]", "{\"b\":2}"));
+}
+
 TEST(RecordReaderDeep, DeepPrettyDocumentIsOneError) {
   std::string doc;
   for (int i = 0; i < 100000; ++i) doc += "[\n";

@@ -327,8 +327,9 @@ struct HttpServer::Request {
   // connection's callbacks on one thread, one at a time).
   std::string body;
   std::string query;
-  bool too_large = false;  // the body passed max_body_bytes: 413
-  bool handled = false;    // Handle has been called
+  bool too_large = false;    // the body passed max_body_bytes: 413
+  bool handled = false;      // Handle has been called
+  bool in_handling = false;  // counted in the server's handling_
 
   absl::Mutex mu;  // before the server's mu_, never after
   std::optional<HttpReply> reply ABSL_GUARDED_BY(mu);
@@ -472,6 +473,11 @@ int HttpServer::Serve(MHD_Connection* connection, const char* url, const char* m
         .body = request.body,
         .peer = conn == nullptr ? absl::string_view() : absl::string_view(conn->address_key),
     };
+    {
+      absl::MutexLock l(&mu_);
+      ++handling_;
+    }
+    request.in_handling = true;
     handler_->Handle(view, Responder(*slot));
     std::string().swap(request.body);
   }
@@ -491,8 +497,12 @@ int HttpServer::AnswerOrPark(MHD_Connection* connection, const std::shared_ptr<R
       bool park = false;
       {
         absl::MutexLock s(&mu_);
-        park = !closing_;
-        if (park) parked_[conn] = request;
+        park = !grace_over_;  // within Stop's grace an answer may still come
+        if (park) {
+          parked_[conn] = request;
+          if (request->in_handling) --handling_;
+          request->in_handling = false;
+        }
       }
       if (park) {
         MHD_suspend_connection(connection);
@@ -506,6 +516,9 @@ int HttpServer::AnswerOrPark(MHD_Connection* connection, const std::shared_ptr<R
   {
     absl::MutexLock s(&mu_);
     parked_.erase(conn);
+    if (reply.has_value()) sending_.insert(conn);  // in one step: Stop sees one or the other
+    if (request->in_handling) --handling_;
+    request->in_handling = false;
   }
   if (!reply.has_value()) return MHD_NO;  // closes the connection
   return Answer(connection, *request, *reply, /*close=*/false);
@@ -524,14 +537,23 @@ int HttpServer::RefuseBody(MHD_Connection* connection, Request& request) {
 
 int HttpServer::Answer(MHD_Connection* connection, const Request& request, const HttpReply& reply,
                        bool close) {
+  Conn* conn = HttpServerCallbacks::ConnOf(connection);
   MHD_Response* response = BuildResponse(reply, request.head);
-  if (response == nullptr) return MHD_NO;
-  if (close) MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
-  const MHD_Result rc =
-      MHD_queue_response(connection, static_cast<unsigned>(reply.status), response);
-  MHD_destroy_response(response);
-  if (Conn* conn = HttpServerCallbacks::ConnOf(connection)) {
+  MHD_Result rc = MHD_NO;
+  if (response != nullptr) {
+    if (close) MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (conn != nullptr) {
+      absl::MutexLock l(&mu_);
+      sending_.insert(conn);
+    }
+    rc = MHD_queue_response(connection, static_cast<unsigned>(reply.status), response);
+    MHD_destroy_response(response);
+  }
+  if (conn != nullptr && rc == MHD_YES) {
     SetDeadline(conn, Deadline::kSend, options_.send_timeout);
+  } else if (conn != nullptr) {
+    absl::MutexLock l(&mu_);
+    sending_.erase(conn);
   }
   return rc;
 }
@@ -546,6 +568,7 @@ void HttpServer::Completed(MHD_Connection* connection, void** con_cls) {
   {
     absl::MutexLock l(&mu_);
     parked_.erase(conn);
+    sending_.erase(conn);
   }
   SetDeadline(conn, Deadline::kHead, options_.idle_timeout + options_.head_timeout);
 }
@@ -636,13 +659,17 @@ void HttpServer::Stop() {
     // threads doing the same and libmicrohttpd 0.9.75 aborts the process
     // when it loses.) MHD_stop_daemon closes the listener.
     // libmicrohttpd must not be stopped with a connection suspended: wait a
-    // little for the answers still pending (the reaper keeps enforcing
-    // their deadlines meanwhile), then give up on the rest.
+    // little for the answers still pending, and for those queued to be sent
+    // (the reaper keeps enforcing their deadlines meanwhile), then give up
+    // on the rest.
     std::vector<std::shared_ptr<Request>> left;
     {
       absl::MutexLock l(&mu_);
-      auto none_parked = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return parked_.empty(); };
-      mu_.AwaitWithTimeout(absl::Condition(&none_parked), kStopGrace);
+      auto all_answered = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return parked_.empty() && sending_.empty() && handling_ == 0;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&all_answered), kStopGrace);
+      grace_over_ = true;
       for (const auto& [conn, request] : parked_) left.push_back(request);
     }
     for (const std::shared_ptr<Request>& request : left) Abandon(*request);
@@ -733,6 +760,7 @@ void HttpServer::Closed(void** socket_context) {
   if (conn == nullptr) return;
   absl::MutexLock l(&mu_);
   conns_.erase(conn.get());
+  sending_.erase(conn.get());
   if (auto a = per_address_.find(conn->address_key); a != per_address_.end() && --a->second == 0) {
     per_address_.erase(a);
   }

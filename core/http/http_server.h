@@ -235,7 +235,8 @@ class HttpServer {
   bool WaitForStopping(absl::Duration timeout) const;
 
   // Stops accepting at once; gives requests still waiting for their answer
-  // up to kStopGrace (or their head deadline, if sooner) to get it; closes
+  // up to kStopGrace (or their head deadline, if sooner) to get it and have
+  // it sent (an answer already given is sent, not cut off); closes
   // those still waiting without a response (their responders become
   // no-ops) and every other connection; joins the threads. The handler is
   // not called after Stop returns. Idempotent; not concurrently with itself.
@@ -291,7 +292,10 @@ class HttpServer {
   absl::CondVar reaper_wake_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // the reaper ends
   bool closing_ ABSL_GUARDED_BY(mu_) = false;   // Stop has begun
-  size_t open_ ABSL_GUARDED_BY(mu_) = 0;        // admitted, not yet closed
+  // Stop's grace is over: a request still unanswered is closed, never
+  // parked (libmicrohttpd must not stop with a connection suspended).
+  bool grace_over_ ABSL_GUARDED_BY(mu_) = false;
+  size_t open_ ABSL_GUARDED_BY(mu_) = 0;  // admitted, not yet closed
   // Admitted connections per address key (see Admit).
   absl::flat_hash_map<std::string, unsigned> per_address_ ABSL_GUARDED_BY(mu_);
   // An admission by this polling thread not yet claimed by Opened (the
@@ -306,6 +310,13 @@ class HttpServer {
   // them). Holding a connection's entry means it may be suspended, which
   // its request's own state tells for sure.
   absl::flat_hash_map<Conn*, std::shared_ptr<Request>> parked_ ABSL_GUARDED_BY(mu_);
+  // Connections with an answer queued and not yet sent in full (Answer to
+  // Completed or Closed): Stop lets them finish within its grace, so an
+  // answer given just before it is not cut off. A parked connection
+  // enters here in the same step it leaves parked_.
+  absl::flat_hash_set<Conn*> sending_ ABSL_GUARDED_BY(mu_);
+  // Requests handed to the handler and neither parked nor answered yet.
+  size_t handling_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration reap_every_;
 
   absl::Mutex log_mu_;

@@ -439,6 +439,34 @@ TEST_F(IngestE2eTest, BadCloudTrailRecordsAreNamedByPositionAndLoseNothingAround
   EXPECT_TRUE(more.empty());
 }
 
+// Results go to stdout from the sending thread while problems go to stderr
+// from the reading one: each result line is printed once and whole.
+TEST_F(IngestE2eTest, ResultLinesArePrintedOnceWhileProblemsAreReported) {
+  std::unique_ptr<ServerProcess> server = StartServer();
+  ASSERT_NE(server, nullptr);
+  constexpr int kEvents = 8000;
+  std::string text;
+  for (int i = 0; i < kEvents; ++i) {
+    absl::StrAppend(&text, CloudTrailRecord(i, 0), "\n", R"({"eventID":"u)", i,
+                    R"(","eventName":"StopInstances"})", "\n");
+  }
+  const std::string file = Write("mixed.jsonl", text);
+  ASSERT_EQ(Cli({"ingest", "cloudtrail", "--server", server->address(), "--file", file,
+                 "--report-unmapped", "1000000", "--batch", "4", "--linger", "1ms"}),
+            0)
+      << err_.substr(0, 2000);
+  std::set<std::string> positions;
+  size_t lines = 0;
+  for (const std::string& line : Lines(out_)) {
+    ++lines;
+    ASSERT_TRUE(nlohmann::json::accept(line)) << line;
+    positions.insert(nlohmann::json::parse(line)["source_position"].get<std::string>());
+  }
+  EXPECT_EQ(lines, static_cast<size_t>(kEvents));
+  EXPECT_EQ(positions.size(), static_cast<size_t>(kEvents));
+  EXPECT_TRUE(absl::StrContains(err_, absl::StrCat(kEvents, " unmapped"))) << err_.substr(0, 500);
+}
+
 TEST_F(IngestE2eTest, GzipBombEndsTheInputAfterLoggingWhatCameBeforeIt) {
   std::unique_ptr<ServerProcess> server = StartServer();
   ASSERT_NE(server, nullptr);
@@ -539,6 +567,7 @@ TEST_F(IngestE2eTest, WebhookRefusesOversizedBodiesAndSaysBusyInsteadOfQueueing)
   ASSERT_GT(big.size(), 65536u);
   EXPECT_EQ(HttpPost(port, big).value_or(-1), 413);
   EXPECT_EQ(HttpPost(port, "").value_or(-1), 400);  // nothing to log is the sender's error
+  EXPECT_EQ(HttpPost(port, " \r\n").value_or(-1), 400);
   ASSERT_EQ(HttpPost(port, EventList(0, 10)).value_or(-1), 200);
   ASSERT_TRUE(server->Terminate().ok());
 
