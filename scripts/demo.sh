@@ -10,14 +10,16 @@
 #      checkpoint and writing one verified .tlog-proof receipt per event,
 #   5. read the checkpoint and a tile over HTTP (C2SP tlog-tiles), and
 #      verify a receipt offline under the policy with infratrail-verifier,
-#   6. audit the whole log as an independent monitor would
+#   6. ingest a Terraform plan (infratrail ingest terraform): one event per
+#      resource change, via IAC, deduplicated when ingested again,
+#   7. audit the whole log as an independent monitor would
 #      (infratrail-verifier monitor --once: every entry re-hashed, every
 #      tile and the signed root checked, every event checked against an
 #      event policy, the witness quorum required, and each witness's view
 #      compared with the monitor's to catch a split view),
-#   7. serve the auditor's web console (monitor --http-addr: it rebuilds
+#   8. serve the auditor's web console (monitor --http-addr: it rebuilds
 #      its event index from the log) and search it over its JSON API,
-#   8. stop the server and the witnesses with SIGTERM (they drain, exit 0).
+#   9. stop the server and the witnesses with SIGTERM (they drain, exit 0).
 # Everything it creates lives under build/demo/ (removed at the start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -125,7 +127,17 @@ sed 's/^/    /' "$demo/receipts/$index.tlog-proof"
 "$bin/verifier/infratrail-verifier" verify --witness-policy "$demo/policy.txt" \
   --proof "$demo/receipts/$index.tlog-proof" --leaf-hash "$leaf"
 
-echo "== 9. audit the log as an independent monitor (every entry, tile and root re-checked,"
+echo "== 9. ingest what a platform already records: a Terraform plan (terraform show -json)"
+echo "      becomes one event per resource change, via IAC, from the pipeline's commit"
+"$bin/client/infratrail" ingest terraform "${log[@]}" --file scripts/demo-plan.json \
+  --repository https://github.com/demo/infra --commit 4f2a9c1 \
+  --pipeline github-actions/demo/infra/17 --wait --receipt-dir "$demo/receipts"
+echo "    again: every event is already in the log (the same plan bytes, the same entries)"
+"$bin/client/infratrail" ingest terraform "${log[@]}" --file scripts/demo-plan.json \
+  --repository https://github.com/demo/infra --commit 4f2a9c1 \
+  --pipeline github-actions/demo/infra/17 2>&1 | grep -E '"duplicate":true|records:' | sed 's/^/    /'
+
+echo "== 10. audit the log as an independent monitor (every entry, tile and root re-checked,"
 echo "      every event checked against the auditor's event policy, the witness quorum"
 echo "      required, each witness's latest cosigned checkpoint proved consistent with"
 echo "      the monitor's view; findings on stdout)"
@@ -143,7 +155,7 @@ tr -d '\r' <&3 | grep -E '^infratrail_cosigning_(requests_total|witness_size_ent
   sed 's/^/    /'
 exec 3<&-
 
-echo "== 10. the auditor's web console (monitor --http-addr; docs/console.md)"
+echo "== 11. the auditor's web console (monitor --http-addr; docs/console.md)"
 console_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$bin/verifier/infratrail-verifier" monitor --log "http://127.0.0.1:$http_port/" \
   --witness-policy "$demo/policy.txt" --state-dir "$demo/monitor" \
@@ -169,7 +181,7 @@ echo "    (open http://127.0.0.1:$console_port/ in a browser while it runs)"
 kill -TERM "$console_pid"
 wait "$console_pid"
 
-echo "== 11. stop (SIGTERM drains)"
+echo "== 12. stop (SIGTERM drains)"
 kill -TERM "$server_pid"
 wait "$server_pid"
 kill -TERM "${witness_pids[@]}"
