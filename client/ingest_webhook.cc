@@ -197,6 +197,15 @@ class Webhook : public HttpHandler {
         Report(r.position, r.error);
         continue;
       }
+      if (!r.json.is_object()) {  // `42`, `null`: not an audit event at all
+        stats_.Unreadable();
+        ++unreadable;
+        if (a.strict) {
+          return Answer(job, 400, absl::StrCat(r.position, ": not a JSON object (--strict)\n"));
+        }
+        Report(r.position, "not a JSON object");
+        continue;
+      }
       ++readable;
       ingest::Mapping mapping = c_.mapper->Map(r.json, r.raw);
       ingest::ApplyFilter(*c_.filter, &mapping);

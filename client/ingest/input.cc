@@ -129,6 +129,15 @@ bool DecodedInput::Fill(absl::Status* status) {
       }
       return false;
     }
+    if (after_member_) {
+      // Zero bytes after a member are padding (tape and block devices
+      // write them; gzip ignores them), not the start of a corrupt one.
+      while (zs_.avail_in > 0 && *zs_.next_in == 0) {
+        ++zs_.next_in;
+        --zs_.avail_in;
+      }
+      if (zs_.avail_in == 0) continue;
+    }
     // One byte more than the bound allows tells a bomb from an input of
     // exactly the bound; what fits comes out before the error.
     const uint64_t room = max_decompressed_bytes_ - decompressed_;
@@ -136,6 +145,7 @@ bool DecodedInput::Fill(absl::Status* status) {
     zs_.avail_out = static_cast<uInt>(std::min<uint64_t>(buf_.size(), room + 1));
     const size_t out_size = zs_.avail_out;
     member_open_ = true;
+    after_member_ = false;
     const int rc = inflate(&zs_, Z_NO_FLUSH);
     end_ = out_size - zs_.avail_out;
     if (end_ > room) {
@@ -148,6 +158,7 @@ bool DecodedInput::Fill(absl::Status* status) {
     decompressed_ += end_;
     if (rc == Z_STREAM_END) {
       member_open_ = false;
+      after_member_ = true;
       inflateReset(&zs_);  // a following gzip member, if any
     } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
       return Fail(status,

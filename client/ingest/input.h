@@ -67,6 +67,7 @@ class DecodedInput {
   size_t chunk_;  // the size of the next read or inflate, growing to 1 MiB
   bool started_ = false, eof_ = false, in_eof_ = false;
   bool gzip_ = false, member_open_ = false, bound_reached_ = false;
+  bool after_member_ = false;  // a member ended; zeros after it are padding
   z_stream zs_{};
   uint64_t consumed_ = 0, decompressed_ = 0;
 };

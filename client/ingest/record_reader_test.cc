@@ -624,6 +624,18 @@ TEST(RecordReaderGzip, ConcatenatedMembersAreOneInput) {
                                      Ok("in:3", "{\"c\":3}")));
 }
 
+TEST(RecordReaderGzip, ZeroPaddingAfterAMemberIsNotCorruption) {
+  // Tape and block devices pad a file with zeros; gzip ignores them.
+  const std::string gz = Gzip("{\"a\":1}\n") + std::string(512, '\0') + Gzip("{\"b\":2}\n") +
+                         std::string(100000, '\0');
+  Result r = ReadAll(MemorySource(gz));
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  EXPECT_THAT(r.records, ElementsAre(Ok("in:1", "{\"a\":1}"), Ok("in:2", "{\"b\":2}")));
+  // Anything else after a member is still corrupt.
+  Result bad = ReadAll(MemorySource(Gzip("{\"a\":1}\n") + std::string(4, '\0') + "junk"));
+  EXPECT_THAT(bad.status.message(), HasSubstr("corrupt gzip data"));
+}
+
 TEST(RecordReaderGzip, DetectedThroughOneByteReads) {
   LazySource* src = new LazySource();
   src->Add(Gzip("{\"a\":1}\n")).MaxRead(1);

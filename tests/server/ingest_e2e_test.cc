@@ -568,15 +568,16 @@ TEST_F(IngestE2eTest, WebhookRefusesOversizedBodiesAndSaysBusyInsteadOfQueueing)
   EXPECT_EQ(HttpPost(port, big).value_or(-1), 413);
   EXPECT_EQ(HttpPost(port, "").value_or(-1), 400);  // nothing to log is the sender's error
   EXPECT_EQ(HttpPost(port, " \r\n").value_or(-1), 400);
+  EXPECT_EQ(HttpPost(port, "42").value_or(-1), 400);  // JSON, but no audit event
   ASSERT_EQ(HttpPost(port, EventList(0, 10)).value_or(-1), 200);
   ASSERT_TRUE(server->Terminate().ok());
 
   auto metric = [&](const std::string& series) { return Metric(port, series); };
-  ASSERT_EQ(metric(kRecords), 10.0);
+  ASSERT_EQ(metric(kRecords), 11.0);  // the 10 events and the `42`
   // The one worker takes the first POST and retries against the dead log.
   std::future<absl::StatusOr<int>> held =
       std::async(std::launch::async, [&] { return HttpPost(port, EventList(10, 5)); });
-  ASSERT_TRUE(WaitForRecords(port, 15));
+  ASSERT_TRUE(WaitForRecords(port, 16));
   // Of three more, one waits for the worker and two are turned away.
   std::vector<std::future<absl::StatusOr<int>>> more;
   for (int i = 0; i < 3; ++i) {
@@ -603,7 +604,7 @@ TEST_F(IngestE2eTest, WebhookRefusesOversizedBodiesAndSaysBusyInsteadOfQueueing)
   EXPECT_EQ(metric("infratrail_ingest_webhook_requests_total{code=\"503\"}"), 2.0);
   EXPECT_EQ(metric("infratrail_ingest_webhook_requests_total{code=\"413\"}"), 1.0);
   // Nothing more was read: the waiting POST has not been looked at.
-  EXPECT_EQ(metric(kRecords), 15.0);
+  EXPECT_EQ(metric(kRecords), 16.0);
   KillWebhook();  // the held POSTs end without an answer, as the API server would see
   EXPECT_FALSE(held.get().ok());
   for (auto& f : more) {
