@@ -28,7 +28,7 @@
 #include "client/progress.h"
 #include "client/result_reporter.h"
 #include "nlohmann/json.hpp"
-#include "proto/entry_validation.h"
+#include "proto/limits.h"
 
 namespace infratrail::cli {
 using ingest::MappedItem;
@@ -293,7 +293,7 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
   auto queue = [&](const v1::InfraEvent& event, const std::string& position) {
     if (args.dry_run) {
       // Checked as a real run would, so a dry run shows what it would log.
-      if (absl::Status valid = ingest::ValidateMappedEvent(event, SerializeEvent(event), "event");
+      if (absl::Status valid = ingest::ValidateToSend(event, SerializeEvent(event), false);
           !valid.ok()) {
         return refused(position, valid);
       }
@@ -316,8 +316,7 @@ int RunIngest(const IngestArgs& args, std::ostream& out, std::ostream& err) {
     }
     // Unsigned, the event is checked as built (a third of the cost of
     // parsing it back); signed, its bytes are checked whole.
-    absl::Status valid = signers.empty() ? ingest::ValidateMappedEvent(event, bytes, "event")
-                                         : ValidateEntry(bytes, "event");
+    absl::Status valid = ingest::ValidateToSend(event, bytes, !signers.empty());
     if (!valid.ok()) return refused(position, valid);
     results.Expect(position);
     absl::StatusOr<uint64_t> seq = writer->AddValidated(std::move(bytes));

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -28,7 +27,6 @@
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
-#include "proto/entry_validation.h"
 
 namespace infratrail::cli {
 namespace {
@@ -174,13 +172,13 @@ class Webhook : public HttpHandler {
     limits.max_record_bytes = a.max_record_bytes;
     limits.max_document_bytes = a.max_body_bytes;
     // A gzip body (Content-Encoding is not undone by the transport) is
-    // bounded too, without overflowing for a huge --max-body-bytes.
-    const uint64_t body = a.max_body_bytes;
+    // bounded too (--max-body-bytes is at most 1 GiB: no overflow).
     limits.max_decompressed_bytes =
-        std::min<uint64_t>(a.max_decompressed_bytes, body > std::numeric_limits<uint64_t>::max() / 4
-                                                         ? std::numeric_limits<uint64_t>::max()
-                                                         : 4 * body);
+        std::min<uint64_t>(a.max_decompressed_bytes, 4 * uint64_t{a.max_body_bytes});
     const std::string name = absl::StrCat("request ", job.number);
+    if (absl::StripAsciiWhitespace(job.body).empty()) {
+      return Answer(job, 400, absl::StrCat(name, ": empty body\n"));
+    }
     ingest::RecordReader reader(ingest::MemorySource(job.body), name, c_.mapper->container_keys(),
                                 limits);
     std::vector<std::string> entries, positions;
@@ -232,9 +230,8 @@ class Webhook : public HttpHandler {
           // An event the log would refuse is unmapped, as in a file run: the
           // rest of the batch is logged (a 4xx would lose it all, since the
           // API server does not send a refused batch again).
-          const absl::Status valid = c_.signers->empty()
-                                         ? ingest::ValidateMappedEvent(item.event, bytes, "event")
-                                         : ValidateEntry(bytes, "event");
+          const absl::Status valid =
+              ingest::ValidateToSend(item.event, bytes, !c_.signers->empty());
           if (!valid.ok()) {
             stats_.EventRefused();
             ++unmapped;
@@ -251,9 +248,6 @@ class Webhook : public HttpHandler {
     }
     if (!reader.status().ok()) {
       return Answer(job, 400, absl::StrCat(reader.status().message(), "\n"));
-    }
-    if (absl::StripAsciiWhitespace(job.body).empty()) {
-      return Answer(job, 400, absl::StrCat(name, ": empty body\n"));
     }
     if (readable == 0 && unreadable > 0) {
       return Answer(job, 400,

@@ -234,4 +234,8 @@ absl::Status ValidateMappedEvent(const v1::InfraEvent& event, absl::string_view 
   return absl::OkStatus();
 }
 
+absl::Status ValidateToSend(const v1::InfraEvent& event, absl::string_view data, bool signed_data) {
+  return signed_data ? ValidateEntry(data, "event") : ValidateMappedEvent(event, data, "event");
+}
+
 }  // namespace infratrail::ingest

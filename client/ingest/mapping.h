@@ -115,6 +115,11 @@ std::string EventToSortedJson(const v1::InfraEvent& event);
 absl::Status ValidateMappedEvent(const v1::InfraEvent& event, absl::string_view data,
                                  absl::string_view field);
 
+// The check before an event is sent, field "event": unsigned, `event` as
+// built with ValidateMappedEvent; signed (its `data` carries emitter
+// signatures), `data` whole with ValidateEntry.
+absl::Status ValidateToSend(const v1::InfraEvent& event, absl::string_view data, bool signed_data);
+
 // One value a mapper copies into an event is at most this long: an entry
 // is at most 64 KiB and an event copies about ten values (an AWS ARN is at
 // most 2048 bytes).
